@@ -1,0 +1,2 @@
+//! Benchmark figures for `cargo xtask bench` (placeholder).
+fn main() {}
