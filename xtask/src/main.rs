@@ -1,2 +1,56 @@
-//! Project automation (placeholder).
-fn main() {}
+//! Project automation, run as `cargo xtask <task>` (alias in `.cargo/config.toml`).
+//!
+//! One file per task:
+//! - [`test`]: `cargo xtask test`: fmt, clippy, docs, every test; a summary line for CI.
+//! - [`bench`]: `cargo xtask bench [FILTER...] [--rounds N]`: ours vs CPython vs the floor;
+//!   the rows are in [`figures`], the Python side in `xtask/bench/mp_bench.py`.
+//! - [`cmd`]: running one bounded, named step.
+
+mod bench;
+mod cmd;
+mod figures;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Usage of `cargo xtask`.
+const USAGE: &str = "\
+Usage: cargo xtask <task>
+
+Tasks:
+cargo xtask test
+    Runs in order, stopping at the first failure: cargo fmt --check, clippy -D warnings,
+    rustdoc -D warnings, cargo test --workspace --exclude xtask, cargo test -p xtask.
+    Ends with `summary: N passed, N failed`. Env: XTASK_STEP_TIMEOUT_SECS (per step,
+    default 900).
+";
+
+/// The workspace root (the parent of this crate's directory).
+fn workspace_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        None | Some("help" | "-h" | "--help") => {
+            println!("{USAGE}{}", bench::USAGE);
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task {other:?}\n\n{USAGE}{}", bench::USAGE)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

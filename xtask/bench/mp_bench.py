@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""The CPython side of `cargo xtask bench`: one figure per invocation.
+
+Run:  python mp_bench.py FIGURE-NAME      (or --list)
+Prints one number on stdout, in the figure's unit (the same unit as the row in
+xtask/src/figures.rs): the median of several repeats inside this one run.
+Exit code 2: unknown figure.
+
+Workloads follow CPython's own multiprocessing micro-benchmarks (the project's
+reference anchors). The start-method figures use the named context; everything
+else uses the default context (fork on Linux for CPython 3.11).
+"""
+import multiprocessing as mp
+import statistics
+import sys
+import time
+
+REPS = 5
+MIB = 1 << 20
+now = time.perf_counter
+
+
+def median_of(fn, reps=REPS):
+    return statistics.median(fn() for _ in range(reps))
+
+
+# ---------------------------------------------------------------- child targets
+def noop():
+    pass
+
+
+def echo_bytes(conn, n):
+    for _ in range(n):
+        conn.send_bytes(conn.recv_bytes())
+
+
+def send_bytes_n(conn, n, size):
+    buf = bytes(size)
+    for _ in range(n):
+        conn.send_bytes(buf)
+
+
+def put_n(q, n, item):
+    if item is None:
+        for i in range(n):
+            q.put(i)
+    else:
+        for _ in range(n):
+            q.put(item)
+
+
+def square(x):
+    return x * x
+
+
+def incr_under_lock(v, n):
+    for _ in range(n):
+        with v.get_lock():
+            v.value += 1
+
+
+def sem_echo(s_ping, s_pong, n):
+    for _ in range(n):
+        s_ping.acquire()
+        s_pong.release()
+
+
+def event_echo(e_ping, e_pong, n):
+    for _ in range(n):
+        e_ping.wait()
+        e_ping.clear()
+        e_pong.set()
+
+
+def cond_echo(cond, state, n):
+    for _ in range(n):
+        with cond:
+            while state.value != 1:
+                cond.wait()
+            state.value = 2
+            cond.notify()
+
+
+# ---------------------------------------------------------------- figures
+# Each returns one number in its row's unit.
+
+def start_join(method, n):
+    """ms per Process(target=noop).start() + join()."""
+    ctx = mp.get_context(method)
+    p = ctx.Process(target=noop)     # warm-up: for forkserver this starts the server
+    p.start()
+    p.join()
+
+    def once():
+        t0 = now()
+        for _ in range(n):
+            p = ctx.Process(target=noop)
+            p.start()
+            p.join()
+            assert p.exitcode == 0
+        return (now() - t0) / n * 1e3
+
+    return median_of(once)
+
+
+def lock_pair(n=1_000_000):
+    """ns per mp.Lock() acquire + release, uncontended (includes the ~9 ns loop)."""
+    lock = mp.Lock()
+
+    def once():
+        t0 = now()
+        for _ in range(n):
+            lock.acquire()
+            lock.release()
+        return (now() - t0) / n * 1e9
+
+    return median_of(once)
+
+
+def locked_increments(n=100_000, procs=2):
+    """ms total: 2 processes x 100k increments of a Value('i') under its lock."""
+    def once():
+        v = mp.Value("i", 0)
+        t0 = now()
+        ps = [mp.Process(target=incr_under_lock, args=(v, n)) for _ in range(procs)]
+        for p in ps:
+            p.start()
+        for p in ps:
+            p.join()
+        dt = now() - t0
+        assert v.value == n * procs, v.value
+        return dt * 1e3
+
+    return median_of(once)
+
+
+def pingpong(make, child, ping, n=5000):
+    """us per round trip: child(*objs, n+1) echoes; n+1 pings, the first a warm-up."""
+    def once():
+        objs = make()
+        p = mp.Process(target=child, args=(*objs, n + 1))
+        p.start()
+        ping(objs)
+        t0 = now()
+        for _ in range(n):
+            ping(objs)
+        dt = now() - t0
+        p.join()
+        return dt / n * 1e6
+
+    return median_of(once)
+
+
+def sem_ping(objs):
+    objs[0].release()
+    objs[1].acquire()
+
+
+def event_ping(objs):
+    objs[0].set()
+    objs[1].wait()
+    objs[1].clear()
+
+
+def cond_ping(objs):
+    cond, state = objs
+    with cond:
+        state.value = 1
+        cond.notify()
+        while state.value != 2:
+            cond.wait()
+
+
+def pipe_roundtrip_bytes(n=5000):
+    """us per 8-byte send_bytes/recv_bytes round trip over mp.Pipe()."""
+    def once():
+        a, b = mp.Pipe()
+        p = mp.Process(target=echo_bytes, args=(b, n + 1))
+        p.start()
+        msg = b"x" * 8
+        a.send_bytes(msg)            # warm-up round trip: the child is running
+        a.recv_bytes()
+        t0 = now()
+        for _ in range(n):
+            a.send_bytes(msg)
+            a.recv_bytes()
+        dt = now() - t0
+        p.join()
+        a.close()
+        b.close()
+        return dt / n * 1e6
+
+    return median_of(once)
+
+
+def pipe_throughput_1mib(n=200, size=MIB):
+    """MiB/s: a child sends n 1 MiB messages over mp.Pipe(); first receipt -> last."""
+    def once():
+        r, w = mp.Pipe()
+        p = mp.Process(target=send_bytes_n, args=(w, n, size))
+        p.start()
+        first = r.recv_bytes()
+        t0 = now()
+        for _ in range(n - 1):
+            last = r.recv_bytes()
+        dt = now() - t0
+        assert len(first) == len(last) == size
+        p.join()
+        r.close()
+        w.close()
+        return (n - 1) * size / MIB / dt
+
+    return median_of(once)
+
+
+def queue_rate(n, item, reps=REPS):
+    """items/s: one producer process puts n items, the parent gets; first -> last."""
+    def once():
+        q = mp.Queue()
+        p = mp.Process(target=put_n, args=(q, n, item))
+        p.start()
+        q.get()
+        t0 = now()
+        for _ in range(n - 1):
+            x = q.get()
+        dt = now() - t0
+        if item is None:
+            assert x == n - 1
+        p.join()
+        return (n - 1) / dt
+
+    return median_of(once, reps)
+
+
+def pool_create_close_join():
+    """ms per Pool(2) create + close + join."""
+    def once():
+        t0 = now()
+        pool = mp.Pool(2)
+        pool.close()
+        pool.join()
+        return (now() - t0) * 1e3
+
+    return median_of(once)
+
+
+def pool_map(chunksize, reps, n=100_000):
+    """tasks/s: Pool(2).map(square, range(100k), chunksize), after a warm-up map."""
+    expect = [x * x for x in range(n)]
+    with mp.Pool(2) as pool:
+        pool.map(square, range(1000))          # warm-up
+
+        def once():
+            t0 = now()
+            r = pool.map(square, range(n), chunksize)
+            dt = now() - t0
+            assert r == expect
+            return n / dt
+
+        return median_of(once, reps)
+
+
+def pool_apply_async_roundtrip(m=2000):
+    """round trips/s: Pool(2).apply_async(square, (i,)).get(), one at a time."""
+    with mp.Pool(2) as pool:
+        pool.map(square, range(1000))          # warm-up
+
+        def once():
+            t0 = now()
+            for i in range(m):
+                assert pool.apply_async(square, (i,)).get() == i * i
+            return m / (now() - t0)
+
+        return median_of(once)
+
+
+FIGURES = {
+    "process/start_join/fork": lambda: start_join("fork", 100),
+    "process/start_join/spawn": lambda: start_join("spawn", 10),
+    "process/start_join/forkserver": lambda: start_join("forkserver", 100),
+    "sync/lock_pair": lock_pair,
+    "sync/locked_increments": locked_increments,
+    "sync/semaphore_pingpong": lambda: pingpong(
+        lambda: (mp.Semaphore(0), mp.Semaphore(0)), sem_echo, sem_ping),
+    "sync/event_pingpong": lambda: pingpong(
+        lambda: (mp.Event(), mp.Event()), event_echo, event_ping),
+    "sync/condition_pingpong": lambda: pingpong(
+        lambda: (mp.Condition(), mp.RawValue("i", 0)), cond_echo, cond_ping),
+    "ipc/pipe_roundtrip_bytes": pipe_roundtrip_bytes,
+    "ipc/pipe_throughput_1mib": pipe_throughput_1mib,
+    "ipc/queue_small_items": lambda: queue_rate(200_000, None),
+    "ipc/queue_1mib_items": lambda: queue_rate(100, bytes(MIB)),   # 1 MiB items: items/s == MiB/s
+    "pool/create_close_join": pool_create_close_join,
+    "pool/map_default_chunks": lambda: pool_map(None, REPS),
+    "pool/map_chunksize_1": lambda: pool_map(1, 3),
+    "pool/apply_async_roundtrip": pool_apply_async_roundtrip,
+}
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    if argv[1] == "--list":
+        print("\n".join(FIGURES))
+        return 0
+    fn = FIGURES.get(argv[1])
+    if fn is None:
+        print(f"mp_bench.py: unknown figure {argv[1]!r}", file=sys.stderr)
+        return 2
+    print(f"{fn():.6g}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,220 @@
+//! The benchmark table: one row per figure `cargo xtask bench` measures.
+//!
+//! To add a figure: add a [`Row`] here; teach the crate's `benches/figures.rs` to answer
+//! `<name> ours` and `<name> floor` (one number on stdout, exit code 2 for unknown names); and
+//! give `xtask/bench/mp_bench.py` the Python side under the same name.
+
+/// One benchmark figure.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Row {
+    /// The figure's name, as passed to every implementation, e.g. `sync/lock_pair`.
+    pub(crate) name: &'static str,
+    /// The unit all three implementations print in.
+    pub(crate) unit: &'static str,
+    /// Whether a smaller number is better (a time); if not, a rate (larger is better).
+    pub(crate) lower_is_better: bool,
+    /// Whether this is a latency figure, run with every implementation pinned to CPU 0.
+    pub(crate) pinned: bool,
+    /// The crate whose `figures` bench binary answers `ours` and `floor`.
+    pub(crate) krate: &'static str,
+    /// What the floor is, briefly.
+    pub(crate) floor: &'static str,
+    /// The goal, as text.
+    pub(crate) goal: &'static str,
+}
+
+/// Floor of the three start+join figures.
+const FORK_FLOOR: &str = "bare fork() + waitpid() of a child that exits at once";
+
+/// Floor of the ping-pong figures.
+const FUTEX_FLOOR: &str = "futex ping-pong on a shared word";
+
+/// Every figure, in the order they are printed.
+pub(crate) const ROWS: &[Row] = &[
+    Row {
+        name: "process/start_join/fork",
+        unit: "ms",
+        lower_is_better: true,
+        pinned: true,
+        krate: "mp-process",
+        floor: FORK_FLOOR,
+        goal: "within 1.5x of the floor (Python 1.7 ms)",
+    },
+    Row {
+        name: "process/start_join/spawn",
+        unit: "ms",
+        lower_is_better: true,
+        pinned: true,
+        krate: "mp-process",
+        floor: FORK_FLOOR,
+        goal: "< 1 ms (Python 37 ms)",
+    },
+    Row {
+        name: "process/start_join/forkserver",
+        unit: "ms",
+        lower_is_better: true,
+        pinned: true,
+        krate: "mp-process",
+        floor: FORK_FLOOR,
+        goal: "< 0.5 ms (Python 8.2 ms)",
+    },
+    Row {
+        name: "sync/lock_pair",
+        unit: "ns",
+        lower_is_better: true,
+        pinned: true,
+        krate: "mp-sync",
+        floor: "process-shared pthread mutex lock+unlock",
+        goal: "<= 20 ns",
+    },
+    Row {
+        name: "sync/locked_increments",
+        unit: "ms",
+        lower_is_better: true,
+        pinned: false,
+        krate: "mp-sync",
+        floor: "2 processes x 100k increments under a process-shared pthread mutex",
+        goal: ">= 10x faster than Python",
+    },
+    Row {
+        name: "sync/semaphore_pingpong",
+        unit: "us",
+        lower_is_better: true,
+        pinned: true,
+        krate: "mp-sync",
+        floor: FUTEX_FLOOR,
+        goal: "within 1.2x of the floor",
+    },
+    Row {
+        name: "sync/event_pingpong",
+        unit: "us",
+        lower_is_better: true,
+        pinned: true,
+        krate: "mp-sync",
+        floor: FUTEX_FLOOR,
+        goal: "within 1.2x of the floor",
+    },
+    Row {
+        name: "sync/condition_pingpong",
+        unit: "us",
+        lower_is_better: true,
+        pinned: true,
+        krate: "mp-sync",
+        floor: FUTEX_FLOOR,
+        goal: "within 1.2x of the floor",
+    },
+    Row {
+        name: "ipc/pipe_roundtrip_bytes",
+        unit: "us",
+        lower_is_better: true,
+        pinned: true,
+        krate: "mp-ipc",
+        floor: "socketpair 8-byte ping-pong",
+        goal: "within 1.2x of the floor (provisional)",
+    },
+    Row {
+        name: "ipc/pipe_throughput_1mib",
+        unit: "MiB/s",
+        lower_is_better: false,
+        pinned: false,
+        krate: "mp-ipc",
+        floor: "socketpair, 1 MiB writes",
+        goal: "within 1.5x of the floor (provisional)",
+    },
+    Row {
+        name: "ipc/queue_small_items",
+        unit: "items/s",
+        lower_is_better: false,
+        pinned: false,
+        krate: "mp-ipc",
+        floor: "socketpair, one 8-byte write per item",
+        goal: ">= 10x faster than Python (provisional)",
+    },
+    Row {
+        name: "ipc/queue_1mib_items",
+        unit: "MiB/s",
+        lower_is_better: false,
+        pinned: false,
+        krate: "mp-ipc",
+        floor: "socketpair, 1 MiB writes",
+        goal: "within 1.5x of the floor (provisional)",
+    },
+    Row {
+        name: "pool/create_close_join",
+        unit: "ms",
+        lower_is_better: true,
+        pinned: false,
+        krate: "mp-pool",
+        floor: "2 x fork() + waitpid()",
+        goal: "< 1 ms (provisional; Python 4.5 ms)",
+    },
+    Row {
+        name: "pool/map_default_chunks",
+        unit: "tasks/s",
+        lower_is_better: false,
+        pinned: false,
+        krate: "mp-pool",
+        floor: "rayon-style 2 threads, x*x over 100k",
+        goal: ">= 10x faster than Python (provisional)",
+    },
+    Row {
+        name: "pool/map_chunksize_1",
+        unit: "tasks/s",
+        lower_is_better: false,
+        pinned: false,
+        krate: "mp-pool",
+        floor: "one task per item over a socketpair",
+        goal: ">= 5x faster than Python (provisional)",
+    },
+    Row {
+        name: "pool/apply_async_roundtrip",
+        unit: "round trips/s",
+        lower_is_better: false,
+        pinned: false,
+        krate: "mp-pool",
+        floor: "socketpair 8-byte ping-pong",
+        goal: ">= 5x faster than Python (provisional)",
+    },
+];
+
+/// The rows whose name contains any of `filters` (all rows if `filters` is empty).
+pub(crate) fn select<'a>(filters: &[String]) -> Vec<&'a Row> {
+    ROWS.iter()
+        .filter(|r| filters.is_empty() || filters.iter().any(|f| r.name.contains(f.as_str())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique() {
+        for (i, a) in ROWS.iter().enumerate() {
+            for b in &ROWS[i + 1..] {
+                assert_ne!(a.name, b.name);
+            }
+        }
+    }
+
+    #[test]
+    fn python_side_knows_every_row() {
+        let py = include_str!("../bench/mp_bench.py");
+        for row in ROWS {
+            assert!(
+                py.contains(&format!("\"{}\"", row.name)),
+                "xtask/bench/mp_bench.py has no figure named {:?}",
+                row.name
+            );
+        }
+    }
+
+    #[test]
+    fn filters_select_by_substring() {
+        let sync = select(&["sync/".to_owned()]);
+        assert_eq!(sync.len(), 5);
+        assert_eq!(select(&[]).len(), ROWS.len());
+        let two = select(&["fork".to_owned(), "lock_pair".to_owned()]);
+        assert_eq!(two.len(), 3); // fork, forkserver, lock_pair
+    }
+}
