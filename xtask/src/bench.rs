@@ -32,8 +32,9 @@ const BUILD_BOUND: Duration = Duration::from_secs(30 * 60);
 pub(crate) const USAGE: &str = "\
 cargo xtask bench [FILTER...] [--rounds N]
     Builds every crate's `figures` bench binary (release) and prints a markdown table of
-    ours vs CPython vs the floor. FILTERs select rows by substring; --rounds N (default 5)
-    interleaved rounds per row. Env: XTASK_BENCH_RUN_TIMEOUT_SECS (per run, default 120).";
+    ours vs CPython vs the floor. FILTERs select rows whose name contains one of them at
+    the start of a name part (after `/` or `_`): `sync`, `fork`, `pingpong`, `pool/map`.
+    --rounds N (default 5) interleaved rounds per row. Env: XTASK_BENCH_RUN_TIMEOUT_SECS (per run, default 120).";
 
 /// The three implementations of each figure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -177,11 +177,19 @@ pub(crate) const ROWS: &[Row] = &[
     },
 ];
 
-/// The rows whose name contains any of `filters` (all rows if `filters` is empty).
+/// The rows matched by any of `filters` (all rows if `filters` is empty); see [`matches`].
 pub(crate) fn select<'a>(filters: &[String]) -> Vec<&'a Row> {
     ROWS.iter()
-        .filter(|r| filters.is_empty() || filters.iter().any(|f| r.name.contains(f.as_str())))
+        .filter(|r| filters.is_empty() || filters.iter().any(|f| matches(r.name, f)))
         .collect()
+}
+
+/// Whether `filter` is a substring of `name` that starts where a part of the name starts (at
+/// the beginning, or after `/` or `_`): `sync` selects `sync/lock_pair` but not
+/// `pool/apply_async_roundtrip`; `fork` selects `.../fork` and `.../forkserver`.
+pub(crate) fn matches(name: &str, filter: &str) -> bool {
+    name.match_indices(filter)
+        .any(|(i, _)| i == 0 || name[..i].ends_with(['/', '_']))
 }
 
 #[cfg(test)]
@@ -216,5 +224,9 @@ mod tests {
         assert_eq!(select(&[]).len(), ROWS.len());
         let two = select(&["fork".to_owned(), "lock_pair".to_owned()]);
         assert_eq!(two.len(), 3); // fork, forkserver, lock_pair
+        assert!(matches("pool/apply_async_roundtrip", "async"));
+        assert!(matches("process/start_join/spawn", "start_join/spawn"));
+        assert!(!matches("pool/apply_async_roundtrip", "sync"));
+        assert!(!matches("sync/lock_pair", "ock"));
     }
 }
