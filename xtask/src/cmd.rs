@@ -8,13 +8,48 @@ use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Once, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
 /// How long to keep reading a child's pipes after it has exited: a process it left behind
 /// (a leaked server, say) may hold them open forever.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
+
+/// The process group of the child running now (0: none). Read by [`on_fatal_signal`]: the
+/// child has its own group, so a Ctrl-C at the terminal reaches only us, and we pass it on.
+static CURRENT_GROUP: AtomicI32 = AtomicI32::new(0);
+
+/// Installs the SIGINT/SIGTERM/SIGHUP handler once.
+static INSTALL_HANDLER: Once = Once::new();
+
+/// Signal handler: kills the running child's process group, then dies of the same signal.
+extern "C" fn on_fatal_signal(sig: libc::c_int) {
+    let group = CURRENT_GROUP.load(Ordering::SeqCst);
+    // SAFETY: kill, signal and raise are async-signal-safe and have no memory-safety
+    // preconditions; restoring the default action before raising makes us die of `sig`.
+    unsafe {
+        if group > 0 {
+            libc::kill(-group, libc::SIGKILL);
+        }
+        libc::signal(sig, libc::SIG_DFL);
+        libc::raise(sig);
+    }
+}
+
+/// Makes SIGINT, SIGTERM and SIGHUP kill the running child's process group before we exit.
+fn install_signal_forwarding() {
+    INSTALL_HANDLER.call_once(|| {
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            // SAFETY: `on_fatal_signal` is an `extern "C" fn(c_int)` that only calls
+            // async-signal-safe functions and touches one atomic.
+            unsafe {
+                libc::signal(sig, on_fatal_signal as *const () as libc::sighandler_t);
+            }
+        }
+    });
+}
 
 /// What to do with a child's output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,71 +188,87 @@ impl Step {
                 command.pre_exec(pin_to_cpu0);
             }
         }
+        install_signal_forwarding();
         let mut child = command
             .spawn()
             .map_err(|e| fail(Failure::Spawn(e), Vec::new()))?;
-        let (tx, rx) = mpsc::channel::<Option<String>>();
-        let mut readers = 0;
-        if let Some(out) = child.stdout.take() {
-            readers += 1;
-            spawn_reader(out, output == Output::Tee, false, tx.clone());
-        }
-        if let Some(err) = child.stderr.take() {
-            readers += 1;
-            spawn_reader(err, true, true, tx.clone());
-        }
-        drop(tx);
-
-        let started = Instant::now();
-        let mut lines = Vec::new();
-        let mut status = None;
-        let mut drain_until = None;
-        loop {
-            if status.is_none() {
-                match child.try_wait() {
-                    Ok(Some(s)) => {
-                        status = Some(s);
-                        drain_until = Some(Instant::now() + DRAIN_GRACE);
-                    }
-                    Ok(None) if started.elapsed() > bound => {
-                        kill_group(&mut child);
-                        // Collect whatever was already printed, without waiting long.
-                        while let Ok(Some(line)) = rx.recv_timeout(Duration::from_millis(200)) {
-                            lines.push(line);
-                        }
-                        return Err(fail(Failure::TimedOut(bound), lines));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        kill_group(&mut child);
-                        return Err(fail(Failure::Spawn(e), lines));
-                    }
-                }
-            }
-            if readers == 0 {
-                if status.is_some() {
-                    break;
-                }
-                thread::sleep(Duration::from_millis(20));
-                continue;
-            }
-            if drain_until.is_some_and(|t| Instant::now() > t) {
-                break; // something the child left behind holds the pipe open
-            }
-            match rx.recv_timeout(Duration::from_millis(20)) {
-                Ok(Some(line)) => lines.push(line),
-                Ok(None) => readers -= 1,
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => readers = 0,
-            }
-        }
-        let status = status.expect("loop exits only after the child exited");
+        let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
+        CURRENT_GROUP.store(group, Ordering::SeqCst);
+        let result = wait_bounded(&mut child, output, bound);
+        CURRENT_GROUP.store(0, Ordering::SeqCst);
+        let (status, lines) = result.map_err(|(failure, lines)| fail(failure, lines))?;
         if status.success() {
             Ok(lines)
         } else {
             Err(fail(Failure::Status(status), lines))
         }
     }
+}
+
+/// Waits for `child` while collecting its piped output, killing its process group if it
+/// outlives `bound`. Returns its exit status and the captured lines.
+fn wait_bounded(
+    child: &mut Child,
+    output: Output,
+    bound: Duration,
+) -> Result<(ExitStatus, Vec<String>), (Failure, Vec<String>)> {
+    let (tx, rx) = mpsc::channel::<Option<String>>();
+    let mut readers = 0;
+    if let Some(out) = child.stdout.take() {
+        readers += 1;
+        spawn_reader(out, output == Output::Tee, false, tx.clone());
+    }
+    if let Some(err) = child.stderr.take() {
+        readers += 1;
+        spawn_reader(err, true, true, tx.clone());
+    }
+    drop(tx);
+
+    let started = Instant::now();
+    let mut lines = Vec::new();
+    let mut status = None;
+    let mut drain_until = None;
+    loop {
+        if status.is_none() {
+            match child.try_wait() {
+                Ok(Some(s)) => {
+                    status = Some(s);
+                    drain_until = Some(Instant::now() + DRAIN_GRACE);
+                }
+                Ok(None) if started.elapsed() > bound => {
+                    kill_group(child);
+                    // Collect whatever was already printed, without waiting long.
+                    while let Ok(Some(line)) = rx.recv_timeout(Duration::from_millis(200)) {
+                        lines.push(line);
+                    }
+                    return Err((Failure::TimedOut(bound), lines));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    kill_group(child);
+                    return Err((Failure::Spawn(e), lines));
+                }
+            }
+        }
+        if readers == 0 {
+            if status.is_some() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+            continue;
+        }
+        if drain_until.is_some_and(|t| Instant::now() > t) {
+            break; // something the child left behind holds the pipe open
+        }
+        match rx.recv_timeout(Duration::from_millis(20)) {
+            Ok(Some(line)) => lines.push(line),
+            Ok(None) => readers -= 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => readers = 0,
+        }
+    }
+    let status = status.expect("loop exits only after the child exited");
+    Ok((status, lines))
 }
 
 /// Reads `pipe` line by line on a thread: echoes each line (to stderr if `to_stderr`) when

@@ -177,7 +177,7 @@ pub(crate) const ROWS: &[Row] = &[
     },
 ];
 
-/// The rows matched by any of `filters` (all rows if `filters` is empty); see [`matches`].
+/// The rows matched by any of `filters` (all rows if `filters` is empty); see [`matches()`].
 pub(crate) fn select<'a>(filters: &[String]) -> Vec<&'a Row> {
     ROWS.iter()
         .filter(|r| filters.is_empty() || filters.iter().any(|f| matches(r.name, f)))

@@ -1,10 +1,10 @@
 //! Project automation, run as `cargo xtask <task>` (alias in `.cargo/config.toml`).
 //!
 //! One file per task:
-//! - [`test`]: `cargo xtask test`: fmt, clippy, docs, every test; a summary line for CI.
-//! - [`bench`]: `cargo xtask bench [FILTER...] [--rounds N]`: ours vs CPython vs the floor;
-//!   the rows are in [`figures`], the Python side in `xtask/bench/mp_bench.py`.
-//! - [`cmd`]: running one bounded, named step.
+//! - [`mod@test`]: `cargo xtask test`: fmt, clippy, docs, every test; a summary line for CI.
+//! - [`mod@bench`]: `cargo xtask bench [FILTER...] [--rounds N]`: ours vs CPython vs the floor;
+//!   the rows are in [`mod@figures`], the Python side in `xtask/bench/mp_bench.py`.
+//! - [`mod@cmd`]: running one bounded, named step.
 
 mod bench;
 mod cmd;
