@@ -1,1 +1,88 @@
-//! Placeholder.
+//! Processes like Python's `multiprocessing.Process`: start, join, terminate and kill children,
+//! read their exit codes, under the **fork**, **spawn** and **forkserver** start methods.
+//!
+//! ```
+//! use mp_process::{Process, StartMethod};
+//!
+//! fn square(n: u64) {
+//!     // Runs in the child: its exit code tells the parent how it went.
+//!     std::process::exit(if n * n == 49 { 0 } else { 3 });
+//! }
+//!
+//! for method in StartMethod::ALL {
+//!     let mut p = Process::builder().start_method(method).target(square, 7);
+//!     p.start()?;
+//!     assert_eq!(p.join()?, 0);
+//! }
+//! # Ok::<(), mp_process::Error>(())
+//! ```
+//!
+//! # Python to Rust
+//!
+//! | Python | mp-process |
+//! |---|---|
+//! | `Process(target=f, args=(a,))` | [`Process::new(f, a)`](Process::new), [`Process::builder()`](Process::builder) |
+//! | `p.start()`, `p.join()`, `p.join(t)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout) |
+//! | `p.is_alive()`, `p.exitcode`, `p.pid` | [`is_alive`](Process::is_alive), [`exitcode`](Process::exitcode), [`pid`](Process::pid) |
+//! | `p.terminate()`, `p.kill()`, `p.close()` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`close`](Process::close) |
+//! | `p.name`, `p.daemon`, `p.sentinel` | [`name`](Process::name), [`daemon`](Process::daemon), [`sentinel`](Process::sentinel) |
+//! | `set_start_method`, `get_start_method` | [`set_start_method`], [`get_start_method`] |
+//! | `current_process()`, `parent_process()` | [`current_process`], [`parent_process`] |
+//! | `active_children()`, `cpu_count()` | [`active_children`], [`cpu_count`], [`process_cpu_count`] |
+//!
+//! # Targets and arguments
+//!
+//! A target is a plain `fn(A)` with `A: Serialize + DeserializeOwned`; it runs under every start
+//! method. Under fork the arguments are simply in the child's copy of memory; under spawn and
+//! forkserver they travel in one ipc-channel message, and ipc-channel moves the file descriptors
+//! of the `IpcSender`s, `IpcReceiver`s and `IpcSharedMemory`s inside them. That is how locks,
+//! queues and shared values (which are built on those) reach a child as ordinary arguments.
+//!
+//! A capturing closure is a target only under fork ([`Builder::closure`]); under the other
+//! methods start fails with [`Error::ClosureNeedsFork`].
+//!
+//! # Exit codes
+//!
+//! As in Python: 0 when the target returns, 1 when it panics (the message is printed to the
+//! child's stderr and is also [`Process::panic_message`]), `n` for `std::process::exit(n)`, `-s`
+//! when signal `s` ended it. 70 means the child failed before its target ran.
+//!
+//! # Start methods
+//!
+//! - **Fork** forks the caller. A forked child inherits every lock in the state it was in, so fork
+//!   is refused while the caller has other threads ([`Error::ForkWithThreads`]), unless allowed
+//!   with [`Builder::allow_fork_with_threads`]. Python forks regardless and the child may hang.
+//! - **Spawn** runs `/proc/self/exe` afresh. A function of this crate in the ELF `.init_array`
+//!   takes the new process over before `main` (before libtest's harness in a test binary), so no
+//!   call in `main` is needed and none of the user's code runs twice.
+//! - **ForkServer** (the default, as in Python 3.14) starts one such fresh process, the server,
+//!   which forks each child on request: fork's speed without the caller's threads or locks.
+//!
+//! # Children's lifetimes
+//!
+//! No zombies: a child is reaped when joined, when seen to have exited, when its handle is dropped
+//! after it exited, by [`active_children`], and at the parent's normal exit, which (as in Python)
+//! terminates daemon children and joins the others. Daemon children also die when their parent
+//! is killed: Linux's parent-death signal (which follows the *thread* that started a spawn or fork
+//! child: start daemons from a thread that outlives them) and, for forkserver children, the
+//! server's own exit when its parent's socket closes.
+
+mod builder;
+mod child;
+mod context;
+mod cpu;
+mod entry;
+mod error;
+mod process;
+mod start;
+mod sys;
+mod target;
+
+pub use builder::Builder;
+pub use context::{
+    ActiveChild, CurrentProcess, ParentProcess, active_children, current_process, parent_process,
+};
+pub use cpu::{cpu_count, process_cpu_count};
+pub use error::{Error, Result};
+pub use process::Process;
+pub use start::{StartMethod, get_start_method, set_start_method};

@@ -1,0 +1,105 @@
+//! [`Builder`]: a process's name, daemon flag and start method, then its target.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::process::Process;
+use crate::start::StartMethod;
+use crate::target::{FnTarget, Target};
+
+/// Configures a [`Process`] before giving it a target.
+///
+/// ```
+/// use mp_process::{Process, StartMethod};
+///
+/// fn work(n: u32) {
+///     assert_eq!(n, 7);
+/// }
+///
+/// let mut p = Process::builder()
+///     .name("worker")
+///     .start_method(StartMethod::Spawn)
+///     .target(work, 7);
+/// p.start()?;
+/// assert_eq!(p.join()?, 0);
+/// # Ok::<(), mp_process::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+#[must_use = "a Builder does nothing until given a target"]
+pub struct Builder {
+    /// The name; default `Process-N`.
+    name: Option<String>,
+    /// Whether the child is a daemon; default false.
+    daemon: bool,
+    /// The start method; default the global one ([`crate::get_start_method`]) at start.
+    method: Option<StartMethod>,
+    /// Whether Fork may run while this process has other threads; default false.
+    allow_fork_with_threads: bool,
+}
+
+impl Builder {
+    /// A builder with every default.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// The process's name (default `Process-N`, numbered like Python's).
+    pub fn name(mut self, name: impl Into<String>) -> Builder {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// A daemon child is terminated when its parent exits, also when the parent is killed
+    /// (SIGKILL), and may not start children of its own. Default false.
+    pub fn daemon(mut self, daemon: bool) -> Builder {
+        self.daemon = daemon;
+        self
+    }
+
+    /// The start method for this process, instead of the global one.
+    pub fn start_method(mut self, method: StartMethod) -> Builder {
+        self.method = Some(method);
+        self
+    }
+
+    /// Lets [`StartMethod::Fork`] run while this process has other threads.
+    ///
+    /// A forked child inherits every lock of every thread in the state it was in: one that another
+    /// thread held (stdout's, the environment's, a `Mutex` of yours) stays held forever in the
+    /// child. Without this, such a fork is refused with [`Error::ForkWithThreads`](crate::Error).
+    /// Allow it only when the child touches no lock another thread may hold.
+    pub fn allow_fork_with_threads(mut self, allow: bool) -> Builder {
+        self.allow_fork_with_threads = allow;
+        self
+    }
+
+    /// A process that will run `function(args)`, under any start method. Under spawn and
+    /// forkserver, `args` travels to the child in an ipc-channel message, file descriptors and all
+    /// (ipc-channel senders, receivers and shared memory, and the mp types built on them).
+    pub fn target<A>(self, function: fn(A), args: A) -> Process
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.build(Target::Function(Box::new(FnTarget { function, args })))
+    }
+
+    /// A process that will run a closure, which may capture anything: it needs
+    /// [`StartMethod::Fork`], since a closure cannot be sent to a fresh program. Under another
+    /// method, [`Process::start`] fails with [`Error::ClosureNeedsFork`](crate::Error).
+    pub fn closure<F>(self, closure: F) -> Process
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        self.build(Target::Closure(Box::new(closure)))
+    }
+
+    fn build(self, target: Target) -> Process {
+        Process::from_parts(
+            self.name,
+            self.daemon,
+            self.method,
+            self.allow_fork_with_threads,
+            target,
+        )
+    }
+}

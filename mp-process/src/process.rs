@@ -1,0 +1,326 @@
+//! [`Process`]: Python's `multiprocessing.Process`.
+
+use std::os::fd::BorrowedFd;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::builder::Builder;
+use crate::child::{self, ChildShared};
+use crate::context::{self, ChildStart};
+use crate::error::{Error, Result};
+use crate::start::{self, StartMethod, get_start_method};
+use crate::target::Target;
+
+/// A child process: built with a target, started once, then joined, signalled or closed.
+///
+/// ```
+/// use mp_process::Process;
+///
+/// fn greet(name: String) {
+///     println!("hello, {name}");
+/// }
+///
+/// let mut p = Process::new(greet, "bob".to_string());
+/// p.start()?;
+/// assert_eq!(p.join()?, 0);
+/// assert_eq!(p.exitcode(), Some(0));
+/// # Ok::<(), mp_process::Error>(())
+/// ```
+///
+/// Dropping a `Process` neither kills nor waits for its child: like Python, a running child keeps
+/// running; it is reaped by [`active_children`](crate::active_children), by the next start, or at
+/// the parent's normal exit, which terminates daemon children and joins the others.
+#[derive(Debug)]
+pub struct Process {
+    /// The name.
+    name: String,
+    /// The identity (see [`crate::CurrentProcess::identity`]).
+    identity: Vec<u32>,
+    /// Daemon flag.
+    daemon: bool,
+    /// The start method, if chosen for this process.
+    method: Option<StartMethod>,
+    /// See [`Builder::allow_fork_with_threads`].
+    allow_fork_with_threads: bool,
+    /// The pid of the process that made this handle: only it may start, join or signal.
+    owner: i32,
+    /// Where the process is in its life.
+    state: State,
+}
+
+/// A process's life.
+enum State {
+    /// Built, not started. (In a `Mutex` only so that `Process` is `Sync`.)
+    Unstarted(Mutex<Target>),
+    /// Started.
+    Started(Arc<ChildShared>),
+    /// Closed, or a start that failed past the point of no return.
+    Closed,
+}
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            State::Unstarted(_) => f.write_str("Unstarted"),
+            State::Started(child) => f.debug_tuple("Started").field(&child.pid).finish(),
+            State::Closed => f.write_str("Closed"),
+        }
+    }
+}
+
+impl Process {
+    /// A process that will run `function(args)` under the global start method.
+    pub fn new<A>(function: fn(A), args: A) -> Process
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        Builder::new().target(function, args)
+    }
+
+    /// A builder, to set the name, daemon flag or start method first.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    pub(crate) fn from_parts(
+        name: Option<String>,
+        daemon: bool,
+        method: Option<StartMethod>,
+        allow_fork_with_threads: bool,
+        target: Target,
+    ) -> Process {
+        let ctx = context::context();
+        let (identity, default_name) = ctx.next_child();
+        Process {
+            name: name.unwrap_or(default_name),
+            identity,
+            daemon,
+            method,
+            allow_fork_with_threads,
+            owner: ctx.pid(),
+            state: State::Unstarted(Mutex::new(target)),
+        }
+    }
+
+    /// Starts the child. A second call is [`Error::AlreadyStarted`].
+    pub fn start(&mut self) -> Result<()> {
+        self.check_owner()?;
+        match &self.state {
+            State::Unstarted(_) => {}
+            State::Started(_) => {
+                return Err(Error::AlreadyStarted {
+                    name: self.name.clone(),
+                });
+            }
+            State::Closed => {
+                return Err(Error::Closed {
+                    name: self.name.clone(),
+                });
+            }
+        }
+        let ctx = context::context();
+        if ctx.is_daemon() {
+            return Err(Error::DaemonCannotHaveChildren);
+        }
+        let method = self.start_method();
+        let is_closure = matches!(&self.state, State::Unstarted(t) if matches!(*t.lock().unwrap_or_else(|e| e.into_inner()), Target::Closure(_)));
+        if is_closure && method != StartMethod::Fork {
+            return Err(Error::ClosureNeedsFork { method });
+        }
+        if method == StartMethod::Fork && !self.allow_fork_with_threads {
+            let threads = crate::sys::thread_count().map_err(Error::os("counting threads"))?;
+            if threads > 1 {
+                return Err(Error::ForkWithThreads { threads });
+            }
+        }
+        let State::Unstarted(target) = std::mem::replace(&mut self.state, State::Closed) else {
+            unreachable!("checked above");
+        };
+        let target = target.into_inner().unwrap_or_else(|e| e.into_inner());
+        let start = ChildStart {
+            name: self.name.clone(),
+            identity: self.identity.clone(),
+            daemon: self.daemon,
+            parent_pid: ctx.pid(),
+            parent_name: ctx.name().to_owned(),
+        };
+        let child = match (method, target) {
+            (StartMethod::Fork, target) => start::fork::start(target, start)?,
+            (StartMethod::Spawn, Target::Function(f)) => start::spawn::start(f, start)?,
+            (StartMethod::ForkServer, Target::Function(f)) => start::forkserver::start(f, start)?,
+            (method, Target::Closure(_)) => return Err(Error::ClosureNeedsFork { method }),
+        };
+        context::register_child(child.clone());
+        self.state = State::Started(child);
+        Ok(())
+    }
+
+    /// The name: `Process-N` unless set.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renames the process (as seen by the parent, and by the child if set before start).
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+    }
+
+    /// Whether the process is a daemon.
+    pub fn daemon(&self) -> bool {
+        self.daemon
+    }
+
+    /// Sets the daemon flag; only before start ([`Error::DaemonAfterStart`]).
+    pub fn set_daemon(&mut self, daemon: bool) -> Result<()> {
+        match self.state {
+            State::Unstarted(_) => {
+                self.daemon = daemon;
+                Ok(())
+            }
+            _ => Err(Error::DaemonAfterStart {
+                name: self.name.clone(),
+            }),
+        }
+    }
+
+    /// The start method this process uses (or will use, if not started).
+    pub fn start_method(&self) -> StartMethod {
+        self.method.unwrap_or_else(get_start_method)
+    }
+
+    /// The child's pid, once started.
+    pub fn pid(&self) -> Option<i32> {
+        match &self.state {
+            State::Started(child) => Some(child.pid),
+            _ => None,
+        }
+    }
+
+    /// Whether the child is running: false before start and after it exited.
+    pub fn is_alive(&self) -> Result<bool> {
+        match &self.state {
+            State::Unstarted(_) => Ok(false),
+            State::Started(child) => {
+                self.check_owner()?;
+                Ok(child.poll()?.is_none())
+            }
+            State::Closed => Err(Error::Closed {
+                name: self.name.clone(),
+            }),
+        }
+    }
+
+    /// Waits for the child to exit and returns its exit code (see [`Process::exitcode`]).
+    pub fn join(&self) -> Result<i32> {
+        let code = self.wait(None)?;
+        Ok(code.expect("a wait without timeout returns only when the child has exited"))
+    }
+
+    /// Waits up to `timeout` for the child to exit: `Some(exit code)`, or `None` if it is still
+    /// running (not an error, as in Python).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<Option<i32>> {
+        self.wait(Some(timeout))
+    }
+
+    fn wait(&self, timeout: Option<Duration>) -> Result<Option<i32>> {
+        let child = self.started()?;
+        let code = child.wait(timeout)?;
+        if code.is_some() {
+            child::forget(child);
+        }
+        Ok(code)
+    }
+
+    /// The exit code: `None` before start and while running; 0 when the target returned; 1 when
+    /// it panicked; `n` when it called `std::process::exit(n)`; `-s` when signal `s` killed it.
+    pub fn exitcode(&self) -> Option<i32> {
+        match &self.state {
+            State::Started(child) if self.check_owner().is_ok() => child.poll().ok().flatten(),
+            _ => None,
+        }
+    }
+
+    /// The message the target panicked with, once the child has exited (and been seen to exit,
+    /// by join, is_alive or exitcode). The child's panic hook also printed it to its stderr.
+    pub fn panic_message(&self) -> Option<String> {
+        match &self.state {
+            State::Started(child) => child.panic_message(),
+            _ => None,
+        }
+    }
+
+    /// Sends SIGTERM (Python's `terminate()`); nothing if the child has already exited.
+    pub fn terminate(&self) -> Result<()> {
+        self.started()?.signal(libc::SIGTERM)
+    }
+
+    /// Sends SIGKILL (Python's `kill()`); nothing if the child has already exited.
+    pub fn kill(&self) -> Result<()> {
+        self.started()?.signal(libc::SIGKILL)
+    }
+
+    /// A descriptor that becomes readable when the child exits (Python's `sentinel`), to wait
+    /// on together with other sentinels and connections (`poll`, `epoll`, mp-ipc's `wait`). It is
+    /// a pidfd, valid until the process is closed or dropped.
+    pub fn sentinel(&self) -> Result<BorrowedFd<'_>> {
+        Ok(self.started()?.sentinel())
+    }
+
+    /// Releases the process's resources. An error while the child runs
+    /// ([`Error::StillRunning`]); afterwards every use is [`Error::Closed`].
+    pub fn close(&mut self) -> Result<()> {
+        if let State::Started(child) = &self.state {
+            self.check_owner()?;
+            if child.poll()?.is_none() {
+                return Err(Error::StillRunning {
+                    name: self.name.clone(),
+                });
+            }
+            child::forget(child);
+        }
+        self.state = State::Closed;
+        Ok(())
+    }
+
+    fn started(&self) -> Result<&Arc<ChildShared>> {
+        match &self.state {
+            State::Started(child) => {
+                self.check_owner()?;
+                Ok(child)
+            }
+            State::Unstarted(_) => Err(Error::NotStarted {
+                name: self.name.clone(),
+            }),
+            State::Closed => Err(Error::Closed {
+                name: self.name.clone(),
+            }),
+        }
+    }
+
+    fn check_owner(&self) -> Result<()> {
+        let caller = context::context().pid();
+        if caller != self.owner {
+            return Err(Error::NotOwner {
+                name: self.name.clone(),
+                owner: self.owner,
+                caller,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        // A finished child is reaped now; a running one stays registered, to be reaped later.
+        if let State::Started(child) = &self.state
+            && self.check_owner().is_ok()
+            && matches!(child.poll(), Ok(Some(_)))
+        {
+            child::forget(child);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The fork start method: the child is a `fork()` of the caller and runs the target in place.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use ipc_channel::ipc;
+
+use crate::child::{ChildShared, Reaper};
+use crate::context::{self, ChildStart};
+use crate::entry::{self, ChildReport};
+use crate::error::{Error, Result};
+use crate::sys::{self, Forked};
+use crate::target::Target;
+
+/// Forks a child that runs `target`.
+///
+/// The caller has checked that this process has no other thread (or that the user allowed it):
+/// then the child's copies of every lock are free, and it may run ordinary Rust code.
+pub(crate) fn start(target: Target, start: ChildStart) -> Result<Arc<ChildShared>> {
+    let (report_tx, report_rx) =
+        ipc::channel::<ChildReport>().map_err(Error::os("creating the report channel"))?;
+    // The child's view of its parent: a pidfd opened here, inherited through the fork.
+    let parent_pidfd = sys::pidfd_open(start.parent_pid).map_err(Error::os("pidfd_open"))?;
+    // Buffered output would be written twice, once by each process.
+    let _ = std::io::stdout().flush();
+    let (name, daemon) = (start.name.clone(), start.daemon);
+    // SAFETY: see this function's docs: with no other thread, the child's state is consistent;
+    // with other threads the user allowed it, knowing the child must avoid their locks.
+    match unsafe { sys::fork() }.map_err(Error::os("fork"))? {
+        Forked::Child => {
+            let parent_pid = start.parent_pid;
+            context::become_forked_child(start, parent_pidfd);
+            if daemon {
+                // Die with the parent; if it already died, the signal would never come.
+                if sys::set_parent_death_kill().is_err()
+                    || nix::unistd::getppid().as_raw() != parent_pid
+                {
+                    sys::exit_now(1);
+                }
+            }
+            let run: Box<dyn FnOnce()> = match target {
+                Target::Closure(closure) => closure,
+                Target::Function(function) => Box::new(move || function.call_here()),
+            };
+            entry::run_target(&report_tx, run)
+        }
+        Forked::Parent(pid) => {
+            drop(parent_pidfd);
+            drop(report_tx);
+            // Race-free: the child cannot be reaped (and its pid reused) before we wait for it.
+            let pidfd = sys::pidfd_open(pid).map_err(Error::os("pidfd_open"))?;
+            Ok(ChildShared::new(
+                pid,
+                pidfd,
+                Reaper::Us,
+                report_rx,
+                name,
+                daemon,
+            ))
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Start methods: how a child process comes to be, chosen globally or per process.
+//!
+//! - [`fork`]: the child is a copy of the caller made by `fork()`.
+//! - [`spawn`]: the child is a fresh execution of this same program; `crate::entry` takes it over
+//!   before `main` and runs the requested target.
+//! - [`forkserver`]: a fresh execution of this program, started once, forks each child on request.
+//!
+//! Fresh children (spawn and forkserver) then go through the same handshake
+//! ([`handshake`]): the child connects back, receives its target and arguments in one ipc-channel
+//! message, and runs.
+
+pub(crate) mod fork;
+pub(crate) mod forkserver;
+pub(crate) mod handshake;
+pub(crate) mod spawn;
+
+use std::sync::OnceLock;
+
+use crate::error::{Error, Result};
+
+/// How a child process is started (Python's start methods).
+///
+/// The default is [`StartMethod::ForkServer`], as in Python 3.14: a child forked from a clean,
+/// single-threaded server starts almost as fast as a fork of the caller, and cannot inherit a lock
+/// that another thread of the caller held at the moment of the fork.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum StartMethod {
+    /// The child is a `fork()` of the caller. Fastest; the target may be a capturing closure and
+    /// needs no serialization. Refused (with [`Error::ForkWithThreads`]) while the caller has other
+    /// threads, unless allowed explicitly.
+    Fork,
+    /// The child is a fresh execution of the current program, taken over before `main` runs.
+    /// Slowest, but shares nothing with the caller but the arguments it is sent.
+    Spawn,
+    /// A fresh execution of the current program, started once, forks each child on request:
+    /// fork's speed, spawn's clean state. The default.
+    ForkServer,
+}
+
+impl StartMethod {
+    /// The method used when none is set: [`StartMethod::ForkServer`].
+    pub const DEFAULT: StartMethod = StartMethod::ForkServer;
+
+    /// All methods, for code that runs something under each.
+    pub const ALL: [StartMethod; 3] = [
+        StartMethod::Fork,
+        StartMethod::Spawn,
+        StartMethod::ForkServer,
+    ];
+
+    /// Python's name for the method: `"fork"`, `"spawn"` or `"forkserver"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            StartMethod::Fork => "fork",
+            StartMethod::Spawn => "spawn",
+            StartMethod::ForkServer => "forkserver",
+        }
+    }
+}
+
+/// The method set by [`set_start_method`], if any.
+static GLOBAL_METHOD: OnceLock<StartMethod> = OnceLock::new();
+
+/// Sets the start method for every process that does not choose its own. It can be set once;
+/// a second call is [`Error::StartMethodAlreadySet`] (Python's `RuntimeError: context has already
+/// been set`).
+pub fn set_start_method(method: StartMethod) -> Result<()> {
+    GLOBAL_METHOD
+        .set(method)
+        .map_err(|_| Error::StartMethodAlreadySet {
+            current: get_start_method(),
+        })
+}
+
+/// The start method in force: the one set by [`set_start_method`], else [`StartMethod::DEFAULT`].
+pub fn get_start_method() -> StartMethod {
+    GLOBAL_METHOD.get().copied().unwrap_or(StartMethod::DEFAULT)
+}
