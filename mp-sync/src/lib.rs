@@ -1,1 +1,123 @@
-//! Placeholder.
+//! Process-shared synchronization primitives: Python's `multiprocessing` `Lock`, `RLock`,
+//! `Semaphore`, `BoundedSemaphore`, `Event`, `Condition` and `Barrier`, for Linux.
+//!
+//! Every primitive lives in its own anonymous shared-memory segment (a memfd mapped
+//! `MAP_SHARED`, never a name in `/dev/shm` that could leak) and works between any processes
+//! that map it. The crate depends on no other `mp` crate: use it with processes created any
+//! way you like.
+//!
+//! # A first example
+//!
+//! Two processes increment a counter, each under the lock:
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use mp_sync::Lock;
+//!
+//! let lock = Lock::new()?;
+//! // Shared memory for the counter; here from an anonymous shared mapping via `libc`.
+//! let counter = unsafe {
+//!     let p = libc::mmap(std::ptr::null_mut(), 8, libc::PROT_READ | libc::PROT_WRITE,
+//!                        libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0);
+//!     assert_ne!(p, libc::MAP_FAILED);
+//!     &*(p as *const AtomicU64)
+//! };
+//! let work = || for _ in 0..1000 {
+//!     let _guard = lock.acquire().expect("no holder died");
+//!     // Not atomic as a whole: the lock makes the read-modify-write exclusive.
+//!     counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+//! };
+//! match unsafe { libc::fork() } {
+//!     0 => { work(); unsafe { libc::_exit(0) } }
+//!     child => {
+//!         work();
+//!         unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+//!     }
+//! }
+//! assert_eq!(counter.load(Ordering::Relaxed), 2000);
+//! # Ok::<(), mp_sync::Error>(())
+//! ```
+//!
+//! # Python names
+//!
+//! | Python (`multiprocessing`) | here |
+//! |---|---|
+//! | `Lock()`, `acquire()`, `acquire(False)`, `acquire(timeout=t)` | [`Lock::new`], [`Lock::acquire`], [`Lock::try_acquire`], [`Lock::acquire_timeout`] |
+//! | `release()`, `with lock:` | drop the [`LockGuard`] (or [`Lock::release`] after `mem::forget`) |
+//! | `RLock()` | [`RLock`], [`RLockGuard`] |
+//! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore::new`], [`BoundedSemaphore::new`] |
+//! | `sem.acquire(timeout=t)`, `sem.release()`, `sem.get_value()` | [`Semaphore::acquire_timeout`], [`Semaphore::release`], [`Semaphore::value`] |
+//! | `Event()`, `set`, `clear`, `is_set`, `wait(t)` | [`Event`], [`Event::set`], [`Event::clear`], [`Event::is_set`], [`Event::wait`] |
+//! | `Condition(lock)`, `wait(t)`, `wait_for(p, t)`, `notify(n)`, `notify_all()` | [`Condition::with_lock`], [`Condition::wait_timeout`], [`Condition::wait_for`], [`Condition::notify`], [`Condition::notify_all`] |
+//! | `Barrier(n, action)`, `wait(t)`, `abort`, `reset`, `n_waiting`, `broken`, `parties` | [`Barrier::with_action`], [`Barrier::wait`], [`Barrier::abort`], [`Barrier::reset`], [`Barrier::n_waiting`], [`Barrier::broken`], [`Barrier::parties`] |
+//! | `BrokenBarrierError` | [`BrokenBarrier`] |
+//! | `ValueError` (bounded release, bad values) | [`Error`] |
+//!
+//! # A holder that dies
+//!
+//! In Python a lock whose holder is killed stays locked forever. Here `Lock`, `RLock`, the
+//! lock under a `Condition` and the internal lock of a `Barrier` are glibc **robust**,
+//! process-shared pthread mutexes. The kernel keeps a list of the robust mutexes each thread
+//! holds; when the thread or its process dies (even by `SIGKILL`, even while it is an
+//! unreaped zombie) the kernel marks them owner-died and wakes a waiter. The next acquirer then
+//! gets [`OwnerDied`] carrying its guard: it holds the lock, repairs what the dead holder may
+//! have left half-done, and calls [`OwnerDied::into_inner`] to mark the lock consistent. Until
+//! someone does, every acquirer hears of the death (like a poisoned `std::sync::Mutex`).
+//!
+//! Why this and not an own futex word holding the owner's pid: the robust mutex learns of a
+//! death at once, without polling, pidfds, or a pid-reuse race, and costs ~18.5 ns per
+//! uncontended pair against ~12.9 ns, within the 20 ns budget. Its one constraint is that
+//! only the holding thread may unlock, so **a `Lock` is owned by the thread that acquired
+//! it** (Python lets any process release a `Lock`): guards are `!Send`, and
+//! [`Lock::release`] from another thread or process is [`Error::NotOwner`], never undefined
+//! behaviour. Use a [`Semaphore`] (`Semaphore::new(1)`) for a lock released elsewhere.
+//!
+//! The robust list is per thread and set up by glibc; processes must therefore be created by
+//! glibc's `fork` or by exec (as every start method of `mp-process` does), not by a raw
+//! `clone` syscall.
+//!
+//! # Reaching other processes
+//!
+//! * **fork**: a child inherits the mapping at the same address; use the primitive created
+//!   before the fork directly (capture it in the child's closure).
+//! * **spawn and forkserver children, or any process reached by an ipc-channel message**:
+//!   every primitive implements `Serialize`/`Deserialize` by sending its memfd, which
+//!   ipc-channel carries inside any message (`IpcSender<Lock>`, a struct with a `Lock` field,
+//!   or the arguments `mp-process` sends to a child). The receiver maps the same memory.
+//!   A primitive can be created before or after the children exist.
+//! * The serde implementation **only works inside an ipc-channel send/recv** (it hands the fd
+//!   to ipc-channel's side table); serializing with another format (JSON, bincode, ...) does
+//!   not carry the memory, and a received segment that is not the primitive expected fails
+//!   with [`Error::WrongKind`].
+//! * A [`Barrier`]'s action is a plain `fn()`; it crosses into processes that run the same
+//!   executable file (spawn and forkserver children do), and deserializing it elsewhere fails
+//!   with [`Error::ForeignAction`]. The function must live in the same loaded object as this
+//!   crate (true of every function of a statically linked Rust program).
+//!
+//! Clones of a primitive in one process share one mapping; each primitive costs one fd and
+//! one mapping per process that holds it, both released when its last clone is dropped.
+//!
+//! # Waiting
+//!
+//! Uncontended operations are a single atomic instruction (no system call). Contended waits
+//! spin briefly (only when the process may run on more than one CPU) and then sleep in the
+//! kernel on a shared futex, with absolute `CLOCK_MONOTONIC` deadlines.
+
+mod barrier;
+mod condition;
+mod deadline;
+mod error;
+mod event;
+mod lock;
+mod raw_lock;
+mod rlock;
+mod semaphore;
+mod sys;
+
+pub use barrier::Barrier;
+pub use condition::Condition;
+pub use error::{BrokenBarrier, Error, LockResult, OwnerDied, TryLockResult};
+pub use event::Event;
+pub use lock::{Lock, LockGuard};
+pub use rlock::{RLock, RLockGuard};
+pub use semaphore::{BoundedSemaphore, MAX_SEMAPHORE_VALUE, Semaphore};

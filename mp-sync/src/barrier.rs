@@ -1,0 +1,245 @@
+//! `Barrier`: Python's `multiprocessing.Barrier` (the `threading.Barrier` algorithm, with
+//! its filling / draining / resetting / broken states) over a robust mutex and a futex.
+
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::condition::RawCondvar;
+use crate::deadline::Deadline;
+use crate::error::{BrokenBarrier, Error};
+use crate::sys::{Action, Fresh, MutexKind, Outcome, RawMutex, Shared, SharedState, kind};
+
+/// Parties arrive; the round is not complete yet.
+const FILLING: i32 = 0;
+/// The round completed; its parties are leaving, new arrivals wait until they all left.
+const DRAINING: i32 = 1;
+/// `reset` was called with parties inside; they leave with `BrokenBarrier`.
+const RESETTING: i32 = -1;
+/// Broken (timeout, abort, panicking action, dead process inside the barrier's lock).
+const BROKEN: i32 = -2;
+
+/// The segment of a barrier. Every field but `state`'s readers in `n_waiting`/`broken` is
+/// accessed only with `raw` held.
+#[repr(C)]
+pub(crate) struct BarrierState {
+    /// Guards the fields below.
+    raw: RawMutex,
+    /// Where parties wait for the round to complete or the drain to finish.
+    cv: RawCondvar,
+    /// One of `FILLING`, `DRAINING`, `RESETTING`, `BROKEN`.
+    state: AtomicI32,
+    /// Parties inside `wait` (arrived and not yet left).
+    count: AtomicU32,
+    /// The number of parties per round, written once before sharing.
+    parties: AtomicU32,
+}
+
+// SAFETY: `repr(C)`, a `RawMutex`, a `RawCondvar` and atomics: valid zeroed, no addresses.
+unsafe impl SharedState for BarrierState {
+    const KIND: u32 = kind::BARRIER;
+
+    fn init(&self, fresh: &Fresh) -> io::Result<()> {
+        self.raw.init(MutexKind::Plain, fresh)
+    }
+}
+
+/// The barrier's internal lock, held; released on drop.
+struct Held<'a>(&'a BarrierState);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.raw.unlock();
+    }
+}
+
+impl BarrierState {
+    fn lock(&self) -> Held<'_> {
+        let outcome = self.raw.lock(None);
+        self.after_lock(outcome);
+        Held(self)
+    }
+
+    /// A process died holding the barrier's lock: the round it was in cannot be trusted.
+    fn after_lock(&self, outcome: Outcome) {
+        if outcome == Outcome::OwnerDied {
+            self.raw.mark_consistent();
+            self.break_barrier();
+        }
+    }
+
+    /// Waits on the condition (lock held); `false` if `deadline` passed.
+    fn wait(&self, _held: &Held<'_>, deadline: Option<Deadline>) -> bool {
+        let (outcome, in_time) = self.cv.wait(&self.raw, deadline);
+        self.after_lock(outcome);
+        in_time
+    }
+
+    fn state(&self) -> i32 {
+        self.state.load(Ordering::Relaxed)
+    }
+
+    fn set_state(&self, state: i32) {
+        self.state.store(state, Ordering::Relaxed);
+        self.cv.notify(u32::MAX);
+    }
+
+    fn break_barrier(&self) {
+        self.set_state(BROKEN);
+    }
+}
+
+/// A process- and thread-safe barrier for a fixed number of parties (Python's
+/// `multiprocessing.Barrier`).
+///
+/// Each round, [`wait`](Barrier::wait) returns a distinct index in `0..parties` to each party
+/// (exactly one gets 0) once all have arrived; the optional action runs once per round, in the
+/// last party to arrive, before anyone leaves. A timeout in one party, [`abort`](Barrier::abort)
+/// or a panicking action breaks the barrier for everyone ([`BrokenBarrier`]) until
+/// [`reset`](Barrier::reset).
+///
+/// The action is a plain `fn()` so that it can cross processes: inherited through fork, and
+/// carried in a message as its offset inside the executable, which only a process running the
+/// same executable (a spawn or forkserver child) accepts ([`Error::ForeignAction`] otherwise).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Barrier {
+    /// The segment holding the barrier's state.
+    shared: Shared<BarrierState>,
+    /// Run by the last party of each round.
+    action: Option<Action>,
+}
+
+impl Barrier {
+    /// Creates a barrier for `parties` parties (at least one) without an action.
+    pub fn new(parties: u32) -> Result<Self, Error> {
+        Self::create(parties, None)
+    }
+
+    /// Creates a barrier whose last party of each round runs `action` before the round ends.
+    pub fn with_action(parties: u32, action: fn()) -> Result<Self, Error> {
+        Self::create(parties, Some(Action(action)))
+    }
+
+    fn create(parties: u32, action: Option<Action>) -> Result<Self, Error> {
+        if parties == 0 {
+            return Err(Error::NoParties);
+        }
+        let shared = Shared::<BarrierState>::new()?;
+        shared.parties.store(parties, Ordering::Relaxed);
+        Ok(Barrier { shared, action })
+    }
+
+    /// Waits until all parties have called `wait` in this round, or `timeout` (if any) passes,
+    /// which breaks the barrier. Returns this party's index in the round.
+    ///
+    /// # Panics
+    /// Re-raises a panic of the action (in the party that ran it), after breaking the barrier.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<usize, BrokenBarrier> {
+        let st = &*self.shared;
+        let deadline = Deadline::from_timeout(timeout);
+        let held = st.lock();
+        // Block while the previous round drains or a reset completes.
+        while matches!(st.state(), DRAINING | RESETTING) {
+            st.wait(&held, None);
+        }
+        if st.state() == BROKEN {
+            return Err(BrokenBarrier);
+        }
+        let index = st.count.fetch_add(1, Ordering::Relaxed);
+        let result = if index + 1 == st.parties.load(Ordering::Relaxed) {
+            self.release_round()
+        } else {
+            Self::await_round(st, &held, deadline).map_err(Ok)
+        };
+        // Leave; the last one out of a drain or reset reopens the barrier.
+        if st.count.fetch_sub(1, Ordering::Relaxed) == 1
+            && matches!(st.state(), DRAINING | RESETTING)
+        {
+            st.set_state(FILLING);
+        }
+        drop(held);
+        match result {
+            Ok(()) => Ok(index as usize),
+            Err(Ok(broken)) => Err(broken),
+            Err(Err(panic)) => resume_unwind(panic),
+        }
+    }
+
+    /// The last party: run the action, then let the round drain.
+    fn release_round(&self) -> Result<(), Result<BrokenBarrier, Box<dyn std::any::Any + Send>>> {
+        let st = &*self.shared;
+        if let Some(Action(action)) = self.action
+            && let Err(panic) = catch_unwind(AssertUnwindSafe(action))
+        {
+            st.break_barrier();
+            return Err(Err(panic));
+        }
+        st.set_state(DRAINING);
+        Ok(())
+    }
+
+    /// The other parties: wait for the round to complete, breaking it on timeout.
+    fn await_round(
+        st: &BarrierState,
+        held: &Held<'_>,
+        deadline: Option<Deadline>,
+    ) -> Result<(), BrokenBarrier> {
+        while st.state() == FILLING {
+            if !st.wait(held, deadline) && st.state() == FILLING {
+                st.break_barrier();
+            }
+        }
+        if st.state() < 0 {
+            Err(BrokenBarrier)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Puts the barrier back in its initial state; parties waiting in it get [`BrokenBarrier`].
+    pub fn reset(&self) {
+        let st = &*self.shared;
+        let _held = st.lock();
+        if st.count.load(Ordering::Relaxed) > 0 {
+            if matches!(st.state(), FILLING | BROKEN) {
+                st.set_state(RESETTING);
+            } else {
+                st.cv.notify(u32::MAX);
+            }
+        } else {
+            st.set_state(FILLING);
+        }
+    }
+
+    /// Breaks the barrier: current and future waiters get [`BrokenBarrier`] until
+    /// [`reset`](Self::reset).
+    pub fn abort(&self) {
+        let st = &*self.shared;
+        let _held = st.lock();
+        st.break_barrier();
+    }
+
+    /// The number of parties the barrier waits for.
+    pub fn parties(&self) -> usize {
+        self.shared.parties.load(Ordering::Relaxed) as usize
+    }
+
+    /// The number of parties currently waiting in the barrier (0 while it drains).
+    pub fn n_waiting(&self) -> usize {
+        let st = &*self.shared;
+        let _held = st.lock();
+        if st.state() == FILLING {
+            st.count.load(Ordering::Relaxed) as usize
+        } else {
+            0
+        }
+    }
+
+    /// Whether the barrier is broken.
+    pub fn broken(&self) -> bool {
+        self.shared.state() == BROKEN
+    }
+}

@@ -1,0 +1,129 @@
+//! `Lock`: Python's `multiprocessing.Lock`, with RAII guards and owner-death detection.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::deadline::Deadline;
+use crate::error::{Error, LockResult, OwnerDied, TryLockResult};
+use crate::raw_lock::{MutexState, acquire, expect_acquired};
+use crate::sys::{RawMutex, Shared};
+
+/// A non-recursive lock shared between processes (Python's `multiprocessing.Lock`).
+///
+/// Acquiring returns a [`LockGuard`]; dropping the guard releases the lock. If a holder dies
+/// (even by `SIGKILL`) the next acquirer gets [`OwnerDied`] carrying the guard instead of
+/// waiting forever. Clones share one lock (and one mapping); see the crate docs for how a
+/// `Lock` reaches other processes.
+///
+/// Unlike Python's, this lock belongs to the thread that acquired it: only that thread can
+/// release it ([`Lock::release`] from any other thread or process is [`Error::NotOwner`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Lock {
+    /// The segment holding the robust mutex.
+    shared: Shared<MutexState<false>>,
+}
+
+impl Lock {
+    /// Creates an unlocked lock in a new shared-memory segment.
+    pub fn new() -> Result<Self, Error> {
+        Ok(Lock {
+            shared: Shared::new()?,
+        })
+    }
+
+    /// Blocks until the lock is acquired.
+    ///
+    /// # Panics
+    /// If the calling thread already holds it (that would deadlock).
+    #[inline]
+    pub fn acquire(&self) -> LockResult<LockGuard<'_>> {
+        expect_acquired(self.acquire_until(None))
+    }
+
+    /// Acquires the lock if it is free right now; `Ok(None)` otherwise (also when the calling
+    /// thread holds it already).
+    #[inline]
+    pub fn try_acquire(&self) -> TryLockResult<LockGuard<'_>> {
+        self.acquire_until(Some(Deadline::now()))
+    }
+
+    /// Waits up to `timeout` for the lock; `Ok(None)` if it stayed busy.
+    pub fn acquire_timeout(&self, timeout: Duration) -> TryLockResult<LockGuard<'_>> {
+        self.acquire_until(Some(Deadline::after(timeout)))
+    }
+
+    #[inline]
+    pub(crate) fn acquire_until(&self, deadline: Option<Deadline>) -> TryLockResult<LockGuard<'_>> {
+        acquire(self.raw(), deadline, || self.guard())
+    }
+
+    /// Whether some live thread holds the lock at this instant (a snapshot).
+    pub fn locked(&self) -> bool {
+        self.raw().is_locked()
+    }
+
+    /// Releases a lock whose guard was given up with [`std::mem::forget`], for code that
+    /// acquires and releases in different places, as with Python's `acquire()`/`release()`.
+    ///
+    /// Fails with [`Error::NotOwner`] when the calling thread does not hold the lock, for
+    /// instance when the lock is free or held by another process.
+    pub fn release(&self) -> Result<(), Error> {
+        self.raw().unlock().map_err(|_| Error::NotOwner)
+    }
+
+    /// A guard for a lock the calling thread has just taken.
+    pub(crate) fn guard(&self) -> LockGuard<'_> {
+        LockGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    pub(crate) fn raw(&self) -> &RawMutex {
+        &self.shared.raw
+    }
+
+    /// Whether both handles name the same shared lock.
+    pub(crate) fn same_as(&self, other: &Lock) -> bool {
+        std::ptr::eq(self.raw(), other.raw())
+    }
+}
+
+/// Proof that the calling thread holds a [`Lock`]; releases it when dropped.
+///
+/// Neither `Send` nor `Sync`: the lock belongs to the thread that acquired it.
+#[must_use = "if unused the Lock will immediately unlock"]
+#[derive(Debug)]
+pub struct LockGuard<'a> {
+    /// The lock held.
+    lock: &'a Lock,
+    /// Keeps the guard on its thread.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl<'a> LockGuard<'a> {
+    /// The lock this guard holds.
+    pub fn lock(&self) -> &'a Lock {
+        self.lock
+    }
+}
+
+impl Drop for LockGuard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // Cannot fail: the guard exists only while this thread holds the lock (unless someone
+        // released it behind the guard's back with `Lock::release`, which is then harmless).
+        let _ = self.lock.raw().unlock();
+    }
+}
+
+impl<'a> OwnerDied<LockGuard<'a>> {
+    /// Declares the state protected by the lock repaired and returns the guard: later
+    /// acquirers no longer hear of the death.
+    pub fn into_inner(self) -> LockGuard<'a> {
+        self.guard.lock.raw().mark_consistent();
+        self.guard
+    }
+}

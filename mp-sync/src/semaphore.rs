@@ -1,0 +1,197 @@
+//! `Semaphore` and `BoundedSemaphore`: a counter in shared memory, waited on with a futex.
+
+use std::io;
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::deadline::Deadline;
+use crate::error::Error;
+use crate::sys::{Fresh, SPINS, Shared, SharedState, futex_wait, futex_wake, kind, may_spin};
+
+/// The largest value a semaphore can hold (the futex word is a C `int`, as for POSIX
+/// `SEM_VALUE_MAX`).
+pub const MAX_SEMAPHORE_VALUE: u32 = i32::MAX as u32;
+
+/// The segment of a semaphore.
+#[repr(C)]
+pub(crate) struct SemaphoreState {
+    /// The count; also the futex word acquirers sleep on while it is 0.
+    value: AtomicU32,
+    /// How many acquirers are in (or about to enter) the kernel; releases only wake when > 0.
+    sleepers: AtomicU32,
+    /// The largest value a release may produce: the initial value for a bounded semaphore,
+    /// [`MAX_SEMAPHORE_VALUE`] otherwise. Written once before the segment is shared.
+    bound: AtomicU32,
+}
+
+// SAFETY: `repr(C)`, three atomics, valid zeroed, no addresses.
+unsafe impl SharedState for SemaphoreState {
+    const KIND: u32 = kind::SEMAPHORE;
+
+    fn init(&self, _: &Fresh) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A counting semaphore shared between processes (Python's `multiprocessing.Semaphore`).
+///
+/// Negative initial values, a `ValueError` in Python, cannot be expressed:
+/// ```compile_fail
+/// let s = mp_sync::Semaphore::new(-1);
+/// ```
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Semaphore {
+    /// The segment holding the count.
+    shared: Shared<SemaphoreState>,
+}
+
+impl Semaphore {
+    /// Creates a semaphore holding `value` (at most [`MAX_SEMAPHORE_VALUE`]).
+    pub fn new(value: u32) -> Result<Self, Error> {
+        Self::with_bound(value, MAX_SEMAPHORE_VALUE)
+    }
+
+    fn with_bound(value: u32, bound: u32) -> Result<Self, Error> {
+        if value > MAX_SEMAPHORE_VALUE {
+            return Err(Error::ValueTooLarge(value.into()));
+        }
+        let shared = Shared::<SemaphoreState>::new()?;
+        // Nobody else sees the segment yet; sending or forking publishes these stores.
+        shared.value.store(value, Ordering::Relaxed);
+        shared.bound.store(bound, Ordering::Relaxed);
+        Ok(Semaphore { shared })
+    }
+
+    /// Decrements the value, waiting while it is 0.
+    #[inline]
+    pub fn acquire(&self) {
+        self.acquire_until(None);
+    }
+
+    /// Decrements the value if it is above 0 right now; returns whether it did.
+    pub fn try_acquire(&self) -> bool {
+        self.acquire_until(Some(Deadline::now()))
+    }
+
+    /// Decrements the value, waiting at most `timeout` for it to rise above 0; returns whether
+    /// it did.
+    pub fn acquire_timeout(&self, timeout: Duration) -> bool {
+        self.acquire_until(Some(Deadline::after(timeout)))
+    }
+
+    #[inline]
+    fn acquire_until(&self, deadline: Option<Deadline>) -> bool {
+        self.try_take() || self.acquire_contended(deadline)
+    }
+
+    /// One attempt to decrement a positive value.
+    #[inline]
+    fn try_take(&self) -> bool {
+        let value = &self.shared.value;
+        let mut v = value.load(Ordering::SeqCst);
+        while v > 0 {
+            match value.compare_exchange_weak(v, v - 1, Ordering::SeqCst, Ordering::SeqCst) {
+                Ok(_) => return true,
+                Err(now) => v = now,
+            }
+        }
+        false
+    }
+
+    #[cold]
+    fn acquire_contended(&self, deadline: Option<Deadline>) -> bool {
+        if deadline.is_some_and(Deadline::has_passed) {
+            return false;
+        }
+        for _ in 0..if may_spin() { SPINS } else { 0 } {
+            std::hint::spin_loop();
+            if self.try_take() {
+                return true;
+            }
+        }
+        let st = &*self.shared;
+        loop {
+            // Announce ourselves before the last look at the value: a release either sees
+            // `sleepers > 0` and wakes us, or made its increment visible to `try_take` (both
+            // sides are SeqCst). The futex only sleeps while the word is still 0.
+            st.sleepers.fetch_add(1, Ordering::SeqCst);
+            let in_time = self.try_take() || futex_wait(&st.value, 0, deadline);
+            st.sleepers.fetch_sub(1, Ordering::SeqCst);
+            if self.try_take() {
+                return true;
+            }
+            if !in_time {
+                // A release may have woken us just as we timed out: pass its wake-up on.
+                if st.value.load(Ordering::SeqCst) > 0 && st.sleepers.load(Ordering::SeqCst) > 0 {
+                    futex_wake(&st.value, 1);
+                }
+                return false;
+            }
+        }
+    }
+
+    /// Increments the value, waking one waiter.
+    ///
+    /// Fails, leaving the value unchanged, if it would exceed the bound: the initial value
+    /// for a [`BoundedSemaphore`] ([`Error::AboveBound`]), [`MAX_SEMAPHORE_VALUE`] otherwise
+    /// ([`Error::ValueTooLarge`]).
+    #[inline]
+    pub fn release(&self) -> Result<(), Error> {
+        let st = &*self.shared;
+        let bound = st.bound.load(Ordering::Relaxed);
+        let add = |v: u32| (v < bound).then_some(v + 1);
+        if let Err(v) = st
+            .value
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, add)
+        {
+            return Err(if bound == MAX_SEMAPHORE_VALUE {
+                Error::ValueTooLarge(u64::from(v) + 1)
+            } else {
+                Error::AboveBound { bound }
+            });
+        }
+        if st.sleepers.load(Ordering::SeqCst) > 0 {
+            futex_wake(&st.value, 1);
+        }
+        Ok(())
+    }
+
+    /// The current value (a snapshot; Python's `get_value()`).
+    pub fn value(&self) -> u32 {
+        self.shared.value.load(Ordering::Relaxed)
+    }
+}
+
+/// A semaphore whose value may never exceed its initial value (Python's
+/// `multiprocessing.BoundedSemaphore`): a surplus [`release`](Semaphore::release) is
+/// [`Error::AboveBound`]. Everything else is [`Semaphore`]'s, through `Deref`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BoundedSemaphore {
+    /// The semaphore, created with its bound.
+    inner: Semaphore,
+}
+
+impl BoundedSemaphore {
+    /// Creates a semaphore holding `value`, which is also its bound.
+    pub fn new(value: u32) -> Result<Self, Error> {
+        Ok(BoundedSemaphore {
+            inner: Semaphore::with_bound(value, value)?,
+        })
+    }
+
+    /// The bound (the initial value).
+    pub fn bound(&self) -> u32 {
+        self.inner.shared.bound.load(Ordering::Relaxed)
+    }
+}
+
+impl Deref for BoundedSemaphore {
+    type Target = Semaphore;
+
+    fn deref(&self) -> &Semaphore {
+        &self.inner
+    }
+}

@@ -1,0 +1,15 @@
+//! The one OS seam of the crate: futex system calls, the monotonic clock, glibc's robust
+//! process-shared pthread mutex and the shared-memory segment.
+//!
+//! Everything that touches `libc` or needs `unsafe` lives below this module; the
+//! primitives above it only see safe functions over `&AtomicU32` and [`RawMutex`].
+
+mod action;
+mod futex;
+mod pthread;
+mod shm;
+
+pub(crate) use action::Action;
+pub(crate) use futex::{futex_wait, futex_wake, may_spin, monotonic_now};
+pub(crate) use pthread::{MutexKind, Outcome, RawMutex, SPINS};
+pub(crate) use shm::{Fresh, Shared, SharedState, kind};
