@@ -1,0 +1,85 @@
+//! Helpers shared by mp-process's integration tests: bounded waits, so a bug fails a test
+//! instead of hanging it, and probes of this process's descriptors and children.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::{Duration, Instant};
+
+use mp_process::{Process, StartMethod};
+
+/// How long any child in these tests may take: generous, for a loaded 2-core machine.
+pub const BOUND: Duration = Duration::from_secs(20);
+
+/// A builder for `method` that allows fork although libtest runs tests on threads (the targets
+/// in these tests touch no lock another test thread may hold).
+pub fn builder(method: StartMethod) -> mp_process::Builder {
+    Process::builder()
+        .start_method(method)
+        .allow_fork_with_threads(true)
+}
+
+/// Joins `p` within [`BOUND`], or kills it and fails the test.
+pub fn join(p: &Process) -> i32 {
+    match p.join_timeout(BOUND).expect("join") {
+        Some(code) => code,
+        None => {
+            let _ = p.kill();
+            panic!("{} did not exit within {BOUND:?}", p.name());
+        }
+    }
+}
+
+/// Receives from `rx` within [`BOUND`].
+pub fn recv<T>(rx: &ipc_channel::ipc::IpcReceiver<T>) -> T
+where
+    T: serde::Serialize + for<'de> serde::Deserialize<'de>,
+{
+    rx.try_recv_timeout(BOUND)
+        .expect("a message from the child within the bound")
+}
+
+/// How many descriptors this process has open.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .count()
+}
+
+/// The pids of this process's zombie children.
+pub fn zombie_children() -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut zombies = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Some((state, ppid)) = state_and_ppid(pid) else {
+            continue;
+        };
+        if ppid == me && state == 'Z' {
+            zombies.push(pid);
+        }
+    }
+    zombies
+}
+
+/// A process's state letter and parent pid, from `/proc/<pid>/stat`.
+pub fn state_and_ppid(pid: i32) -> Option<(char, i32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
+}
+
+/// Whether `pid` is gone (or a zombie) within [`BOUND`].
+pub fn dies_within_bound(pid: i32) -> bool {
+    let deadline = Instant::now() + BOUND;
+    while Instant::now() < deadline {
+        match state_and_ppid(pid) {
+            None | Some(('Z', _)) | Some(('X', _)) => return true,
+            _ => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    false
+}

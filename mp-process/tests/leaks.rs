@@ -1,0 +1,31 @@
+//! No descriptor, memory or zombie is left behind by many start/join cycles.
+
+mod common;
+
+use common::{builder, join, open_fds, zombie_children};
+use mp_process::StartMethod;
+
+fn nothing(_: ()) {}
+
+#[test]
+fn a_thousand_cycles_leak_no_descriptor_and_no_zombie() {
+    for method in StartMethod::ALL {
+        // Warm up: the fork server, if any, is started once and keeps its socket.
+        let mut p = builder(method).target(nothing, ());
+        p.start().unwrap();
+        join(&p);
+        drop(p);
+        let before = open_fds();
+        for _ in 0..1000 {
+            let mut p = builder(method).target(nothing, ());
+            p.start().unwrap();
+            assert_eq!(join(&p), 0);
+        }
+        assert_eq!(open_fds(), before, "{method:?}: descriptors leaked");
+        assert_eq!(
+            zombie_children(),
+            Vec::<i32>::new(),
+            "{method:?}: zombies left"
+        );
+    }
+}
