@@ -1,0 +1,50 @@
+//! `Event` across processes.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{BOUND, spawn};
+use mp_sync::Event;
+
+#[test]
+fn set_clear_is_set() {
+    let ev = Event::new().unwrap();
+    assert!(!ev.is_set());
+    ev.set();
+    assert!(ev.is_set());
+    assert!(ev.wait(Some(Duration::ZERO)));
+    assert!(ev.wait(None));
+    ev.clear();
+    assert!(!ev.is_set());
+}
+
+#[test]
+fn wait_times_out_with_false() {
+    let ev = Event::new().unwrap();
+    let start = Instant::now();
+    assert!(!ev.wait(Some(Duration::from_millis(100))));
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn set_wakes_every_waiting_process() {
+    let ev = Event::new().unwrap();
+    let children: Vec<_> = (0..3).map(|_| spawn(|| i32::from(!ev.wait(Some(BOUND))))).collect();
+    std::thread::sleep(Duration::from_millis(30));
+    ev.set();
+    children.into_iter().for_each(common::Child::join);
+}
+
+#[test]
+fn a_set_from_another_process_is_seen() {
+    let ev = Event::new().unwrap();
+    let child = spawn(|| {
+        std::thread::sleep(Duration::from_millis(30));
+        ev.set();
+        0
+    });
+    assert!(ev.wait(Some(BOUND)));
+    child.join();
+}
