@@ -129,7 +129,7 @@ fn a_closure_needs_fork() {
         let mut p = builder(method).closure(|| {});
         assert!(matches!(p.start(), Err(Error::ClosureNeedsFork { method: m }) if m == method));
     }
-    let captured = vec![3, 4];
+    let captured: Vec<i32> = (3..=4).collect();
     let mut p =
         builder(StartMethod::Fork).closure(move || std::process::exit(captured.iter().sum()));
     p.start().unwrap();
