@@ -1,0 +1,153 @@
+//! `Condition` across processes: notify, notify_all, timeouts, wait_for, a killed holder.
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use common::{BOUND, shared_counters, spawn, wait_until, within};
+use mp_sync::{Condition, Lock};
+
+#[test]
+fn wait_timeout_returns_false_and_the_lock() {
+    let cond = Condition::new().unwrap();
+    let guard = cond.acquire().unwrap();
+    let start = Instant::now();
+    let (guard, notified) = cond.wait_timeout(guard, Duration::from_millis(100)).unwrap();
+    assert!(!notified);
+    assert!(start.elapsed() >= Duration::from_millis(100));
+    assert!(cond.lock().locked(), "the guard holds the lock again");
+    drop(guard);
+    assert!(!cond.lock().locked());
+}
+
+#[test]
+fn notify_wakes_a_waiter_in_another_process() {
+    let cond = Condition::new().unwrap();
+    let state = shared_counters(1);
+    let child = spawn(|| {
+        let guard = cond.acquire().unwrap();
+        let (_guard, ok) =
+            cond.wait_for(guard, Some(BOUND), || state[0].load(Ordering::SeqCst) == 1).unwrap();
+        i32::from(!ok)
+    });
+    std::thread::sleep(Duration::from_millis(30));
+    {
+        let _g = cond.acquire().unwrap();
+        state[0].store(1, Ordering::SeqCst);
+        cond.notify(1);
+    }
+    child.join();
+}
+
+#[test]
+fn notify_all_wakes_every_waiter_and_notify_n_at_most_n_asleep() {
+    let cond = Condition::with_lock(Lock::new().unwrap()).unwrap();
+    let counts = shared_counters(2); // [0]: waiting, [1]: woken
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            spawn(|| {
+                let guard = cond.acquire().unwrap();
+                counts[0].fetch_add(1, Ordering::SeqCst);
+                let (_g, notified) = cond.wait_timeout(guard, BOUND).unwrap();
+                counts[1].fetch_add(1, Ordering::SeqCst);
+                i32::from(!notified)
+            })
+        })
+        .collect();
+    // All three are asleep once they counted themselves and released the lock.
+    wait_until(|| counts[0].load(Ordering::SeqCst) == 3);
+    drop(cond.acquire().unwrap());
+    std::thread::sleep(Duration::from_millis(30));
+    {
+        let _g = cond.acquire().unwrap();
+        cond.notify(1);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(counts[1].load(Ordering::SeqCst), 1, "notify(1) woke exactly one sleeper");
+    {
+        let _g = cond.acquire().unwrap();
+        cond.notify_all();
+    }
+    children.into_iter().for_each(common::Child::join);
+    assert_eq!(counts[1].load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn wait_for_times_out_with_the_predicate_false() {
+    let cond = Condition::new().unwrap();
+    let guard = cond.acquire().unwrap();
+    let mut calls = 0;
+    let (_g, ok) = within(Duration::from_secs(2), || {
+        cond.wait_for(guard, Some(Duration::from_millis(50)), || {
+            calls += 1;
+            false
+        })
+    })
+    .unwrap();
+    assert!(!ok);
+    assert!(calls >= 1);
+}
+
+#[test]
+#[should_panic(expected = "another lock")]
+fn waiting_with_a_guard_of_another_lock_panics() {
+    let cond = Condition::new().unwrap();
+    let other = Lock::new().unwrap();
+    let _ = cond.wait(other.acquire().unwrap());
+}
+
+#[test]
+fn a_holder_killed_while_a_process_waits_reports_owner_died_to_the_waiter() {
+    let cond = Condition::new().unwrap();
+    let flag = shared_counters(1);
+    let guard = cond.acquire().unwrap();
+    // The child waits for the lock that we hold; then it is killed holding it.
+    let child = spawn(|| {
+        let _g = cond.acquire().unwrap();
+        flag[0].store(1, Ordering::SeqCst);
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    // We wait on the condition (releasing the lock); the child takes it and dies.
+    let (guard, _) = cond.wait_timeout(guard, Duration::from_millis(1)).unwrap();
+    drop(guard);
+    wait_until(|| flag[0].load(Ordering::SeqCst) == 1);
+    child.kill();
+    let died = within(Duration::from_secs(2), || cond.lock().acquire_timeout(BOUND)).unwrap_err();
+    let guard = died.into_inner();
+    // And a wait/notify cycle works on the recovered lock.
+    let (guard, notified) = cond.wait_timeout(guard, Duration::from_millis(10)).unwrap();
+    assert!(!notified);
+    drop(guard);
+    child.wait_within(BOUND);
+}
+
+#[test]
+fn relocking_after_a_wait_reports_a_holder_that_died_meanwhile() {
+    let cond = Condition::new().unwrap();
+    let flag = shared_counters(1);
+    let guard = cond.acquire().unwrap();
+    let child = spawn(|| {
+        let _g = cond.acquire().unwrap();
+        flag[0].store(1, Ordering::SeqCst);
+        cond.notify_all();
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    let pid = child.pid();
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + BOUND;
+        while flag[0].load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+    });
+    let died = cond.wait_timeout(guard, BOUND).unwrap_err();
+    let (guard, _) = died.into_inner();
+    drop(guard);
+    child.wait_within(BOUND);
+}
