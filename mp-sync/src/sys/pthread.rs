@@ -78,6 +78,11 @@ pub(crate) struct RawMutex {
 // process); `RawMutex` only hands its address to pthread functions or reads it atomically.
 unsafe impl Sync for RawMutex {}
 
+// A panic while holding the mutex leaves it held by a live thread: the guard's drop releases
+// it during unwinding, like `std::sync::Mutex` (which is `RefUnwindSafe` too).
+impl std::panic::RefUnwindSafe for RawMutex {}
+impl std::panic::UnwindSafe for RawMutex {}
+
 fn check(rc: libc::c_int) -> io::Result<()> {
     if rc == 0 {
         Ok(())

@@ -1,0 +1,147 @@
+//! `Barrier` across processes: indices, the action, timeouts, abort, reset, n_waiting.
+
+mod common;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use common::{BOUND, shared_counters, spawn, wait_until, within};
+use ipc_channel::ipc;
+use mp_sync::{Barrier, BrokenBarrier, Error};
+
+#[test]
+fn each_party_gets_a_distinct_index_every_round() {
+    let barrier = Barrier::new(3).unwrap();
+    assert_eq!(barrier.parties(), 3);
+    let seen = shared_counters(1); // a bit per (round, index)
+    let rounds = 5;
+    let party = || {
+        for round in 0..rounds {
+            match barrier.wait(Some(BOUND)) {
+                Ok(i) if i < 3 => {
+                    seen[0].fetch_or(1 << (round * 3 + i), Ordering::SeqCst);
+                }
+                _ => return 1,
+            }
+        }
+        0
+    };
+    let children: Vec<_> = (0..2).map(|_| spawn(party)).collect();
+    assert_eq!(party(), 0);
+    children.into_iter().for_each(common::Child::join);
+    assert_eq!(seen[0].load(Ordering::SeqCst), (1 << (rounds * 3)) - 1);
+    assert!(!barrier.broken());
+}
+
+static ACTIONS: AtomicU64 = AtomicU64::new(0);
+
+fn count_action() {
+    ACTIONS.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn the_action_runs_once_per_round_before_anyone_leaves() {
+    let barrier = Barrier::with_action(2, count_action).unwrap();
+    // Each process counts its own runs; together once per round.
+    let child = spawn(|| {
+        for _ in 0..4 {
+            if barrier.wait(Some(BOUND)).is_err() {
+                return 1;
+            }
+        }
+        ACTIONS.load(Ordering::SeqCst) as i32 + 10
+    });
+    for _ in 0..4 {
+        barrier.wait(Some(BOUND)).unwrap();
+    }
+    let mine = ACTIONS.load(Ordering::SeqCst) as i32;
+    let common::Exit::Code(code) = child.wait_within(BOUND) else { panic!("child killed") };
+    assert!(code >= 10, "child failed");
+    assert_eq!(mine + code - 10, 4);
+}
+
+fn panicking_action() {
+    panic!("action failed");
+}
+
+#[test]
+fn a_panicking_action_breaks_the_barrier_and_reraises() {
+    let barrier = Barrier::with_action(2, panicking_action).unwrap();
+    let child = spawn(|| i32::from(barrier.wait(Some(BOUND)) != Err(BrokenBarrier)));
+    wait_until(|| barrier.n_waiting() == 1);
+    let panicked = std::panic::catch_unwind(|| barrier.wait(Some(BOUND))).is_err();
+    assert!(panicked);
+    child.join();
+    assert!(barrier.broken());
+}
+
+#[test]
+fn a_timeout_in_one_party_breaks_it_for_all() {
+    let barrier = Barrier::new(3).unwrap();
+    let child = spawn(|| i32::from(barrier.wait(None) != Err(BrokenBarrier)));
+    wait_until(|| barrier.n_waiting() == 1);
+    let r = within(Duration::from_secs(2), || barrier.wait(Some(Duration::from_millis(50))));
+    assert_eq!(r, Err(BrokenBarrier));
+    child.join();
+    assert!(barrier.broken());
+    assert_eq!(barrier.wait(Some(BOUND)), Err(BrokenBarrier), "broken until reset");
+    barrier.reset();
+    assert!(!barrier.broken());
+}
+
+#[test]
+fn abort_breaks_waiters_and_reset_makes_it_usable_again() {
+    let barrier = Barrier::new(2).unwrap();
+    let child = spawn(|| i32::from(barrier.wait(Some(BOUND)) != Err(BrokenBarrier)));
+    wait_until(|| barrier.n_waiting() == 1);
+    barrier.abort();
+    child.join();
+    assert!(barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+    barrier.reset();
+    let child = spawn(|| i32::from(barrier.wait(Some(BOUND)).is_err()));
+    barrier.wait(Some(BOUND)).unwrap();
+    child.join();
+}
+
+#[test]
+fn reset_with_waiters_breaks_them() {
+    let barrier = Barrier::new(3).unwrap();
+    let children: Vec<_> =
+        (0..2).map(|_| spawn(|| i32::from(barrier.wait(Some(BOUND)) != Err(BrokenBarrier)))).collect();
+    wait_until(|| barrier.n_waiting() == 2);
+    barrier.reset();
+    children.into_iter().for_each(common::Child::join);
+    assert!(!barrier.broken());
+    assert_eq!(barrier.n_waiting(), 0);
+}
+
+#[test]
+fn zero_parties_is_an_error() {
+    assert!(matches!(Barrier::new(0), Err(Error::NoParties)));
+}
+
+static SENT_ACTIONS: AtomicU64 = AtomicU64::new(0);
+
+fn count_sent_action() {
+    SENT_ACTIONS.fetch_add(1, Ordering::SeqCst);
+}
+
+#[test]
+fn a_barrier_with_its_action_travels_in_a_message() {
+    let (tx, rx) = ipc::channel::<Barrier>().unwrap();
+    let child = spawn(|| {
+        let Ok(barrier) = rx.recv() else { return 2 };
+        // The child arrives last, so it runs the action it received.
+        std::thread::sleep(Duration::from_millis(30));
+        match barrier.wait(Some(BOUND)) {
+            Ok(1) if SENT_ACTIONS.load(Ordering::SeqCst) == 1 => 0,
+            _ => 1,
+        }
+    });
+    let barrier = Barrier::with_action(2, count_sent_action).unwrap();
+    tx.send(barrier.clone()).unwrap();
+    assert_eq!(barrier.wait(Some(BOUND)), Ok(0));
+    child.join();
+    assert_eq!(SENT_ACTIONS.load(Ordering::SeqCst), 0, "the action ran in the child only");
+}
