@@ -128,9 +128,11 @@ impl ChildShared {
             Reaper::ForkServer => start::forkserver::exit_status(self.pid, SERVER_REPORT_BOUND)?,
         };
         state.exitcode = Some(code);
-        if let Some(report) = state.report.take() {
-            // The child sent its report before exiting; it waits in the socket.
-            if let Ok(ChildReport::Panicked(message)) = report.try_recv() {
+        let report = state.report.take();
+        // Only a panicking child (exit code 1) sends a report, before exiting: it waits in the
+        // socket. Other exits skip the read (ipc-channel maps a large receive buffer per read).
+        if code == 1 {
+            if let Some(Ok(ChildReport::Panicked(message))) = report.map(|r| r.try_recv()) {
                 state.panic = Some(message);
             }
         }
