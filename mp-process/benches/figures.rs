@@ -58,7 +58,11 @@ fn median(mut batch: impl FnMut() -> f64) -> f64 {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // `cargo bench` passes `--bench`; a figure is asked for by name and side.
-    let args: Vec<&str> = args.iter().map(String::as_str).filter(|a| !a.starts_with("--")).collect();
+    let args: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
     let value = match args.as_slice() {
         [name, "floor"] if name.starts_with("process/start_join/") => fork_waitpid(200),
         ["process/start_join/fork", "ours"] => start_join(StartMethod::Fork, 200),

@@ -131,10 +131,10 @@ impl ChildShared {
         let report = state.report.take();
         // Only a panicking child (exit code 1) sends a report, before exiting: it waits in the
         // socket. Other exits skip the read (ipc-channel maps a large receive buffer per read).
-        if code == 1 {
-            if let Some(Ok(ChildReport::Panicked(message))) = report.map(|r| r.try_recv()) {
-                state.panic = Some(message);
-            }
+        if code == 1
+            && let Some(Ok(ChildReport::Panicked(message))) = report.map(|r| r.try_recv())
+        {
+            state.panic = Some(message);
         }
         Ok(code)
     }

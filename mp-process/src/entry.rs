@@ -52,7 +52,7 @@ extern "C" fn child_entry() {
     // A panic must not unwind out of an `extern "C"` function: catch it and leave.
     let failure = catch_unwind(|| match Role::parse(&mark) {
         Some(Role::Spawned { server, trampoline }) => bootstrap(&server, trampoline),
-        Some(Role::ForkServer { fd }) => start::forkserver::serve(fd),
+        Some(Role::ForkServer { fd, server }) => start::forkserver::serve(fd, &server),
         None => format!("malformed {CHILD_ENV}={mark:?}"),
     });
     let why = failure.unwrap_or_else(|p| panic_message(p.as_ref()));
@@ -70,20 +70,24 @@ pub(crate) enum Role {
         /// The trampoline's offset.
         trampoline: usize,
     },
-    /// The fork server, talking to its parent over the inherited socket `fd`.
+    /// The fork server, talking to its parent over the inherited socket `fd`, after saying
+    /// hello on the one-shot server `server`.
     ForkServer {
         /// The inherited socket.
         fd: i32,
+        /// The parent's one-shot server name.
+        server: String,
     },
 }
 
 impl Role {
-    /// The mark's text: `spawn;<layout>;<trampoline>;<server>` or `forkserver;<layout>;<fd>`.
+    /// The mark's text: `spawn;<layout>;<trampoline>;<server>` or
+    /// `forkserver;<layout>;<fd>;<server>`.
     pub(crate) fn mark(&self) -> String {
         let layout = layout_check();
         match self {
             Role::Spawned { server, trampoline } => format!("spawn;{layout};{trampoline};{server}"),
-            Role::ForkServer { fd } => format!("forkserver;{layout};{fd}"),
+            Role::ForkServer { fd, server } => format!("forkserver;{layout};{fd};{server}"),
         }
     }
 
@@ -102,6 +106,7 @@ impl Role {
             }),
             "forkserver" => Some(Role::ForkServer {
                 fd: parts.next()?.parse().ok()?,
+                server: parts.next()?.to_owned(),
             }),
             _ => None,
         }
@@ -151,29 +156,36 @@ pub(crate) enum ChildReport {
 
 /// A fresh child's handshake (steps 1 and 2 of the module docs); returns only on failure.
 pub(crate) fn bootstrap(server: &str, trampoline: usize) -> String {
-    let result = (|| -> Result<OpaqueIpcReceiver, String> {
-        let (launch_tx, launch_rx) = ipc::channel::<()>().map_err(|e| e.to_string())?;
-        let hello = IpcSender::<Hello>::connect(server.to_owned())
-            .map_err(|e| format!("connecting to the parent: {e}"))?;
-        let pid = std::process::id() as i32;
-        hello
-            .send(Hello::Ready {
-                pid,
-                launch: launch_tx.to_opaque(),
-            })
-            .map_err(|e| format!("greeting the parent: {e}"))?;
-        Ok(launch_rx.to_opaque())
-    })();
-    match result {
-        Ok(launch) => {
-            // SAFETY: the parent computed `trampoline` with `code_offset` from a `fn(OpaqueIpcReceiver)
-            // -> String` (a `trampoline::<A>`) of this same executable image (checked by the layout
-            // field of the mark), so `anchor + trampoline` is that function here.
-            let trampoline = unsafe { function_at::<fn(OpaqueIpcReceiver) -> String>(trampoline) };
-            trampoline(launch)
-        }
+    match say_hello(server) {
+        Ok(launch) => run_trampoline(trampoline, launch),
         Err(why) => why,
     }
+}
+
+/// Connects to the parent's one-shot server `server` and says [`Hello::Ready`] with the sending
+/// end of a new channel; returns its receiving end, where the parent's messages will come.
+pub(crate) fn say_hello(server: &str) -> Result<OpaqueIpcReceiver, String> {
+    let (launch_tx, launch_rx) = ipc::channel::<()>().map_err(|e| e.to_string())?;
+    let hello = IpcSender::<Hello>::connect(server.to_owned())
+        .map_err(|e| format!("connecting to the parent: {e}"))?;
+    let pid = std::process::id() as i32;
+    hello
+        .send(Hello::Ready {
+            pid,
+            launch: launch_tx.to_opaque(),
+        })
+        .map_err(|e| format!("greeting the parent: {e}"))?;
+    Ok(launch_rx.to_opaque())
+}
+
+/// Jumps to the trampoline at offset `trampoline` with the receiving end of the launch channel;
+/// returns only on failure.
+pub(crate) fn run_trampoline(trampoline: usize, launch: OpaqueIpcReceiver) -> String {
+    // SAFETY: the parent computed `trampoline` with `code_offset` from a `fn(OpaqueIpcReceiver)
+    // -> String` (a `trampoline::<A>`) of this same executable image (checked by the layout
+    // field of the mark), so `anchor + trampoline` is that function here.
+    let trampoline = unsafe { function_at::<fn(OpaqueIpcReceiver) -> String>(trampoline) };
+    trampoline(launch)
 }
 
 /// Step 3 for argument type `A`: receives the launch message, becomes the child, runs the target.
@@ -268,7 +280,10 @@ mod tests {
             trampoline: 1234,
         };
         assert_eq!(Role::parse(&spawned.mark()), Some(spawned));
-        let server = Role::ForkServer { fd: 7 };
+        let server = Role::ForkServer {
+            fd: 7,
+            server: "/tmp/s".into(),
+        };
         assert_eq!(Role::parse(&server.mark()), Some(server));
     }
 

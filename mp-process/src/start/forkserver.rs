@@ -2,15 +2,22 @@
 //!
 //! The server is a fresh execution of this program (so it has none of the caller's threads or
 //! held locks), taken over before `main` by [`crate::entry`], single-threaded for its whole life.
-//! It talks to its parent over a `SOCK_SEQPACKET` socket pair inherited at exec, in one-line text
-//! messages:
+//! It says hello once, like a spawn child, on a one-shot server of its parent's, handing over the
+//! sending end of its request channel (ipc-channel). Then it talks to its parent over a
+//! `SOCK_SEQPACKET` socket pair inherited at exec, in one-line text messages:
 //!
 //! | from | message | meaning |
 //! |---|---|---|
-//! | parent | `S <daemon 0/1> <trampoline> <server name>` | fork a child that bootstraps from that one-shot server |
+//! | parent | `S <daemon 0/1> <trampoline>` | fork a child; its launch channel is the next request on the ipc-channel |
 //! | server | `P <pid>` + the child's pidfd (`SCM_RIGHTS`) | the child exists |
 //! | server | `F <errno>` | fork failed |
 //! | server | `X <pid> <exit code>` | a child exited (the server reaped it) |
+//!
+//! Each request carries the receiving end of the child's launch channel; the child inherits it
+//! through the fork and goes straight to its trampoline: no hello, no one-shot server per child.
+//! The server polls the socket and its children's pidfds, never the ipc-channel, whose
+//! descriptor ipc-channel does not expose: a request's `S` is sent after its ipc message, so the
+//! message is waiting when the server reads it.
 //!
 //! The parent gets each child's pidfd from the server, so it can wait for and signal the child
 //! with no pid-reuse race although the child is not its own; the exit code comes in an `X`
@@ -25,6 +32,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender, OpaqueIpcReceiver};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{SigHandler, Signal, signal};
 use nix::sys::socket::{
@@ -33,10 +41,11 @@ use nix::sys::socket::{
 };
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
 
 use crate::child::{ChildShared, Reaper, exitcode_of};
 use crate::context::{ChildStart, context};
-use crate::entry::{self, CHILD_ENV, Role};
+use crate::entry::{self, CHILD_ENV, Hello, Role};
 use crate::error::{Error, Result};
 use crate::start::handshake::{self, Started};
 use crate::sys::{self, Forked};
@@ -45,42 +54,55 @@ use crate::target::FunctionTarget;
 /// The largest message either side sends (a socket path is at most 108 bytes).
 const MAX_MESSAGE: usize = 512;
 
+/// A fork request: the receiving end of the new child's launch channel.
+#[derive(Debug, Serialize, Deserialize)]
+struct ForkRequest {
+    /// Where the child's [`crate::entry::Launch`] message will come.
+    launch: OpaqueIpcReceiver,
+}
+
 /// Starts a child through this process's fork server (starting the server first if needed).
 pub(crate) fn start(
     target: Box<dyn FunctionTarget>,
     start: ChildStart,
 ) -> Result<Arc<ChildShared>> {
-    let daemon = start.daemon;
-    handshake::fresh_child(target, start, |server_name, trampoline| {
-        let request = format!("S {} {trampoline} {server_name}", u8::from(daemon));
-        let ctx = context();
-        let mut slot = ctx.forkserver();
-        // One retry: a server that died since the last start is replaced.
-        for attempt in 0..2 {
-            if slot.is_none() {
+    let request = format!("S {} {}", u8::from(start.daemon), target.trampoline());
+    let ctx = context();
+    let mut slot = ctx.forkserver();
+    let mut attempt = 0;
+    let (started, launch_tx) = loop {
+        attempt += 1;
+        let client = match slot.as_mut() {
+            Some(client) => client,
+            None => {
                 let client = Client::start()?;
                 ctx.set_forkserver_fd(client.sock.as_raw_fd());
-                *slot = Some(client);
+                slot.insert(client)
             }
-            let client = slot.as_mut().expect("set above");
-            match client.request(&request) {
-                Ok((pid, pidfd)) => {
-                    return Ok(Started {
+        };
+        let (launch_tx, launch_rx) =
+            ipc::channel::<()>().map_err(Error::os("creating a launch channel"))?;
+        match client.request(&request, launch_rx.to_opaque()) {
+            Ok((pid, pidfd)) => {
+                break (
+                    Started {
                         pid,
                         pidfd,
                         reaper: Reaper::ForkServer,
-                    });
-                }
-                Err(Error::ForkServerDied(why)) if attempt == 0 => {
-                    let _ = why;
-                    ctx.set_forkserver_fd(-1);
-                    *slot = None;
-                }
-                Err(e) => return Err(e),
+                    },
+                    launch_tx,
+                );
             }
+            // A server that died since the last start is replaced, once.
+            Err(Error::ForkServerDied(_)) if attempt == 1 => {
+                ctx.set_forkserver_fd(-1);
+                *slot = None;
+            }
+            Err(e) => return Err(e),
         }
-        unreachable!("the loop returns on its second attempt")
-    })
+    };
+    drop(slot);
+    handshake::launch_target(started, target, start, Ok(launch_tx.to_opaque()))
 }
 
 /// The exit code of forkserver child `pid`, which has exited: from the server's report, waiting
@@ -100,12 +122,14 @@ pub(crate) struct Client {
     sock: OwnedFd,
     /// The server's pid (our child).
     server_pid: i32,
+    /// The server's request channel: each request carries a child's launch channel.
+    requests: IpcSender<ForkRequest>,
     /// Exit codes reported but not yet asked for.
     exited: HashMap<i32, i32>,
 }
 
 impl Client {
-    /// Starts a fork server.
+    /// Starts a fork server and waits for its hello.
     fn start() -> Result<Client> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
@@ -114,12 +138,21 @@ impl Client {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(|e| Error::os("socketpair")(e.into()))?;
+        let (hello_server, hello_name) =
+            IpcOneShotServer::<Hello>::new().map_err(Error::os("creating the start-up socket"))?;
         let fd = theirs.as_raw_fd();
         let mut command = Command::new("/proc/self/exe");
         if let Some(arg0) = std::env::args_os().next() {
             command.arg0(arg0);
         }
-        command.env(CHILD_ENV, Role::ForkServer { fd }.mark());
+        command.env(
+            CHILD_ENV,
+            Role::ForkServer {
+                fd,
+                server: hello_name.clone(),
+            }
+            .mark(),
+        );
         // SAFETY: the closure runs between fork and exec and only calls fcntl (async-signal-safe).
         unsafe {
             command.pre_exec(move || sys::clear_cloexec(fd));
@@ -128,16 +161,34 @@ impl Client {
             .spawn()
             .map_err(Error::os("starting the fork server"))?;
         drop(theirs);
-        Ok(Client {
-            sock: ours,
-            server_pid: server.id() as i32,
-            exited: HashMap::new(),
-        })
+        let server_pid = server.id() as i32;
+        let pidfd = sys::pidfd_open(server_pid).map_err(Error::os("pidfd_open"))?;
+        match handshake::accept_unless_dead(hello_server, &hello_name, pidfd.as_fd()) {
+            Ok(Hello::Ready { launch, .. }) => Ok(Client {
+                sock: ours,
+                server_pid,
+                requests: launch.to(),
+                exited: HashMap::new(),
+            }),
+            other => {
+                let _ = sys::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+                let _ = waitpid(Pid::from_raw(server_pid), None);
+                let why = match other {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "it exited during start-up".to_owned(),
+                };
+                Err(Error::ForkServerDied(why))
+            }
+        }
     }
 
-    /// Sends a fork request; the new child's pid and pidfd.
-    fn request(&mut self, request: &str) -> Result<(i32, OwnedFd)> {
-        send(self.sock.as_fd().as_raw_fd(), request.as_bytes(), None).map_err(|e| self.died(e))?;
+    /// Asks for a child whose launch channel is `launch`; the new child's pid and pidfd.
+    fn request(&mut self, request: &str, launch: OpaqueIpcReceiver) -> Result<(i32, OwnedFd)> {
+        // The ipc message first, so that it is there when the server reads the `S`.
+        self.requests
+            .send(ForkRequest { launch })
+            .map_err(|e| self.died(std::io::Error::other(e.to_string())))?;
+        send(self.sock.as_raw_fd(), request.as_bytes(), None).map_err(|e| self.died(e))?;
         loop {
             let (message, fd) = self.receive()?;
             match parse(&message) {
@@ -276,9 +327,13 @@ struct ServerChild {
 }
 
 /// The server's loop; returns only on failure (a message for stderr).
-pub(crate) fn serve(fd: RawFd) -> String {
+pub(crate) fn serve(fd: RawFd, server: &str) -> String {
     // SAFETY: the parent passed us this descriptor at exec; nothing else in this process owns it.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let requests = match entry::say_hello(server) {
+        Ok(requests) => requests.to::<ForkRequest>(),
+        Err(why) => return why,
+    };
     // Ctrl-C goes to the whole process group: the server must outlive it, as Python's does, so
     // that its parent still learns how its children ended. Children get the default back.
     // SAFETY: setting a disposition to SIG_IGN/SIG_DFL installs no handler code.
@@ -336,31 +391,37 @@ pub(crate) fn serve(fd: RawFd) -> String {
             // The parent is gone.
             Ok(None) | Err(_) => shut_down(children),
         };
-        let mut words = request.splitn(4, ' ');
-        let (Some("S"), Some(daemon), Some(trampoline), Some(server)) = (
+        let mut words = request.split(' ');
+        let (Some("S"), Some(daemon), Some(trampoline)) = (
             words.next(),
             words.next(),
-            words.next().and_then(|w| w.parse().ok()),
-            words.next(),
+            words.next().and_then(|w| w.parse::<usize>().ok()),
         ) else {
             return format!("fork server: bad request {request:?}");
         };
         let daemon = daemon == "1";
+        let launch = match requests.recv() {
+            Ok(ForkRequest { launch }) => launch,
+            Err(e) => return format!("fork server: reading a request: {e}"),
+        };
         // SAFETY: the server is single-threaded, so the child's copy of every lock is free.
         match unsafe { sys::fork() } {
             Ok(Forked::Child) => {
                 drop(sock);
                 drop(children);
+                drop(requests);
                 // SAFETY: restoring the default disposition installs no handler code.
                 let _ = unsafe { signal(Signal::SIGINT, SigHandler::SigDfl) };
                 if daemon && sys::set_parent_death_kill().is_err() {
                     sys::exit_now(entry::STARTUP_FAILED);
                 }
-                let why = entry::bootstrap(server, trampoline);
+                let why = entry::run_trampoline(trampoline, launch);
                 eprintln!("mp-process: forkserver child start-up failed: {why}");
                 sys::exit_now(entry::STARTUP_FAILED)
             }
             Ok(Forked::Parent(pid)) => {
+                // The child has its copy of the launch channel; ours goes.
+                drop(launch);
                 let reply = match sys::pidfd_open(pid) {
                     Ok(pidfd) => {
                         let sent = send(

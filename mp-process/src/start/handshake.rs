@@ -1,11 +1,12 @@
-//! The parent's half of a fresh child's start-up (spawn and forkserver): wait for its hello,
-//! send its target and arguments. The child's half is [`crate::entry::bootstrap`].
+//! The parent's half of a fresh child's start-up: wait for a spawn child's (or the fork
+//! server's) hello, and send a child its target and arguments. The child's half is
+//! [`crate::entry::bootstrap`] and [`crate::entry::trampoline`].
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender};
+use ipc_channel::ipc::{self, IpcOneShotServer, IpcSender, OpaqueIpcSender};
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
@@ -18,7 +19,7 @@ use crate::target::FunctionTarget;
 /// How long a child that failed its start-up is given to exit before it is killed.
 const FAILED_START_GRACE: Duration = Duration::from_secs(5);
 
-/// A fresh child that exists but has not yet said hello.
+/// A fresh child that exists but has not yet received its target.
 pub(crate) struct Started {
     /// Its pid.
     pub(crate) pid: i32,
@@ -28,7 +29,8 @@ pub(crate) struct Started {
     pub(crate) reaper: Reaper,
 }
 
-/// Starts a fresh child with `create(server name, trampoline offset)`, then hands it `target`.
+/// Starts a spawn child with `create(server name, trampoline offset)`, waits for its hello on a
+/// one-shot server, then hands it `target`.
 pub(crate) fn fresh_child(
     target: Box<dyn FunctionTarget>,
     start: ChildStart,
@@ -37,7 +39,23 @@ pub(crate) fn fresh_child(
     let (server, server_name) =
         IpcOneShotServer::<Hello>::new().map_err(Error::os("creating the start-up socket"))?;
     let started = create(&server_name, target.trampoline())?;
-    let hello = accept_unless_dead(server, &server_name, started.pidfd.as_fd());
+    let launch = match accept_unless_dead(server, &server_name, started.pidfd.as_fd()) {
+        Ok(Hello::Ready { launch, .. }) => Ok(launch),
+        Ok(Hello::Abandoned) => Err(Error::Ipc("the child exited before its start-up".into())),
+        Err(e) => Err(e),
+    };
+    launch_target(started, target, start, launch)
+}
+
+/// Sends `target` and its arguments to a started child through `launch`. If that fails, the
+/// child died (or cannot be told what to run): it is reaped, killed first if need be, and the
+/// start fails with [`Error::DiedDuringStart`].
+pub(crate) fn launch_target(
+    started: Started,
+    target: Box<dyn FunctionTarget>,
+    start: ChildStart,
+    launch: Result<OpaqueIpcSender>,
+) -> Result<Arc<ChildShared>> {
     let (report_tx, report_rx) =
         ipc::channel::<ChildReport>().map_err(Error::os("creating the report channel"))?;
     let pid = started.pid;
@@ -49,22 +67,14 @@ pub(crate) fn fresh_child(
         start.name.clone(),
         start.daemon,
     );
-    let launched = match hello {
-        Ok(Hello::Ready { launch, .. }) => target.launch(
-            launch,
-            LaunchHeader {
-                target: 0,
-                context: start,
-                report: report_tx,
-            },
-        ),
-        Ok(Hello::Abandoned) => Err(Error::Ipc("the child exited before its start-up".into())),
-        Err(e) => Err(e),
+    let header = LaunchHeader {
+        target: 0,
+        context: start,
+        report: report_tx,
     };
-    match launched {
+    match launch.and_then(|to| target.launch(to, header)) {
         Ok(()) => Ok(child),
         Err(_) => {
-            // The child died (or cannot be told what to run): make sure it is gone and reaped.
             if child.wait(Some(FAILED_START_GRACE))?.is_none() {
                 child.signal(libc::SIGKILL)?;
             }
@@ -79,7 +89,7 @@ pub(crate) fn fresh_child(
 /// ipc-channel's `accept` has no timeout (servo/ipc-channel#201). A watchdog thread waits for the
 /// child's exit or for the accept to finish; if the child dies first, the watchdog connects to the
 /// server itself and says so, which ends the accept.
-fn accept_unless_dead(
+pub(crate) fn accept_unless_dead(
     server: IpcOneShotServer<Hello>,
     name: &str,
     pidfd: BorrowedFd<'_>,
