@@ -175,45 +175,61 @@ pub(crate) fn become_child(start: ChildStart) {
     enter(start, pidfd);
 }
 
-/// Becomes a forked child described by `start`, with a pidfd of the parent opened before the fork.
-/// Takes no lock: the parent's may have been copied held.
-pub(crate) fn become_forked_child(start: ChildStart, parent_pidfd: OwnedFd) {
-    // SAFETY: a non-null pointer in CONTEXT is a leaked, never-freed Context (see `context`).
-    if let Some(old) = unsafe { CONTEXT.load(Ordering::Acquire).as_ref() } {
-        let fd = old.forkserver_fd.load(Ordering::Relaxed);
-        if fd >= 0 {
-            // The parent's fork server connection is the parent's: close our copy, so that the
-            // server still sees the parent's exit. (The copy's owner, the old context, is leaked
-            // and never used again in this process.)
-            // SAFETY: closing a descriptor number; nothing in this process uses it again.
-            unsafe { libc::close(fd) };
+/// A forked child's context, built before the fork: the child then only installs it, and
+/// touches (so copies) fewer of the parent's pages.
+pub(crate) struct PreparedContext(Box<Context>);
+
+/// Builds the context of a child described by `start`, with a pidfd of the parent.
+pub(crate) fn prepare_forked_child(start: ChildStart, parent_pidfd: OwnedFd) -> PreparedContext {
+    PreparedContext(child_context(start, Some(parent_pidfd)))
+}
+
+impl PreparedContext {
+    /// Becomes the prepared child, in the forked child. Takes no lock: the parent's may have
+    /// been copied held.
+    pub(crate) fn install(mut self) {
+        // SAFETY: a non-null pointer in CONTEXT is a leaked, never-freed Context (see `context`).
+        if let Some(old) = unsafe { CONTEXT.load(Ordering::Acquire).as_ref() } {
+            let fd = old.forkserver_fd.load(Ordering::Relaxed);
+            if fd >= 0 {
+                // The parent's fork server connection is the parent's: close our copy, so that
+                // the server still sees the parent's exit. (The copy's owner, the old context,
+                // is leaked and never used again in this process.)
+                // SAFETY: closing a descriptor number; nothing in this process uses it again.
+                unsafe { libc::close(fd) };
+            }
         }
+        self.0.pid = std::process::id() as i32;
+        install(self.0);
     }
-    enter(start, Some(parent_pidfd));
 }
 
 fn enter(start: ChildStart, parent_pidfd: Option<OwnedFd>) {
+    install(child_context(start, parent_pidfd));
+}
+
+fn child_context(start: ChildStart, parent_pidfd: Option<OwnedFd>) -> Box<Context> {
     let parent = ParentProcess {
         pid: start.parent_pid,
         name: start.parent_name,
         pidfd: parent_pidfd.map(Arc::new),
     };
-    install(Context::new(
+    Context::new(
         std::process::id() as i32,
         start.name,
         start.identity,
         start.daemon,
         Some(parent),
-    ));
+    )
 }
 
 /// What a child does after its target: what Python's children do at exit (terminate daemon
 /// children, join the others), then flush the standard streams.
 pub(crate) fn finish_child() {
     clean_up_children();
+    // stderr is unbuffered; stdout may hold a partial line.
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
 }
 
 /// Runs at the normal exit of a process that started children.
@@ -228,7 +244,12 @@ extern "C" fn exit_hook() {
 
 /// Python's exit-time clean-up: terminate daemon children, then join every child.
 fn clean_up_children() {
-    let children: Vec<Arc<ChildShared>> = std::mem::take(&mut *context().children());
+    let ctx = context();
+    // Nothing was ever registered (the usual case in a child): touch no lock.
+    if !ctx.exit_hook.load(Ordering::Relaxed) {
+        return;
+    }
+    let children: Vec<Arc<ChildShared>> = std::mem::take(&mut *ctx.children());
     for child in children.iter().filter(|c| c.daemon) {
         let _ = child.signal(libc::SIGTERM);
     }

@@ -19,17 +19,18 @@ use crate::target::Target;
 pub(crate) fn start(target: Target, start: ChildStart) -> Result<Arc<ChildShared>> {
     let (report_tx, report_rx) =
         ipc::channel::<ChildReport>().map_err(Error::os("creating the report channel"))?;
-    // The child's view of its parent: a pidfd opened here, inherited through the fork.
+    // The child's view of its parent: a pidfd opened here, inherited through the fork, in a
+    // context built here, so that the child only installs it.
     let parent_pidfd = sys::pidfd_open(start.parent_pid).map_err(Error::os("pidfd_open"))?;
+    let (name, daemon, parent_pid) = (start.name.clone(), start.daemon, start.parent_pid);
+    let prepared = context::prepare_forked_child(start, parent_pidfd);
     // Buffered output would be written twice, once by each process.
     let _ = std::io::stdout().flush();
-    let (name, daemon) = (start.name.clone(), start.daemon);
     // SAFETY: see this function's docs: with no other thread, the child's state is consistent;
     // with other threads the user allowed it, knowing the child must avoid their locks.
     match unsafe { sys::fork() }.map_err(Error::os("fork"))? {
         Forked::Child => {
-            let parent_pid = start.parent_pid;
-            context::become_forked_child(start, parent_pidfd);
+            prepared.install();
             if daemon {
                 // Die with the parent; if it already died, the signal would never come.
                 if sys::set_parent_death_kill().is_err()
@@ -38,14 +39,16 @@ pub(crate) fn start(target: Target, start: ChildStart) -> Result<Arc<ChildShared
                     sys::exit_now(1);
                 }
             }
-            let run: Box<dyn FnOnce()> = match target {
-                Target::Closure(closure) => closure,
-                Target::Function(function) => Box::new(move || function.call_here()),
-            };
-            entry::run_target(&report_tx, run)
+            match target {
+                Target::Closure(closure) => entry::run_target(&report_tx, closure),
+                Target::Function(function) => {
+                    entry::run_target(&report_tx, move || function.call_here())
+                }
+            }
         }
         Forked::Parent(pid) => {
-            drop(parent_pidfd);
+            // Our copy of the child's context (and of the parent pidfd in it) goes.
+            drop(prepared);
             drop(report_tx);
             // Race-free: the child cannot be reaped (and its pid reused) before we wait for it.
             let pidfd = sys::pidfd_open(pid).map_err(Error::os("pidfd_open"))?;
