@@ -344,7 +344,10 @@ fn run_once(runners: &Runners, row: &Row, which: Impl) -> Result<f64, (String, b
     let command = match which {
         Impl::Ours | Impl::Floor => {
             let Some(f) = runners.exes.get(row.krate) else {
-                return Err((format!("no `figures` bench binary built for {}", row.krate), true));
+                return Err((
+                    format!("no `figures` bench binary built for {}", row.krate),
+                    true,
+                ));
             };
             let mut c = Command::new(&f.exe);
             c.args([row.name, which.label()]).current_dir(&f.dir);
