@@ -35,16 +35,30 @@ fn sleep_forever(_: ()) {
 }
 
 fn main() -> Result<(), mp_process::Error> {
-    println!("mp demo: main process is {} (pid {})", current_process().name(), current_process().pid());
-    println!("CPUs: {} in the machine, {} usable by this process\n", mp_process::cpu_count(), mp_process::process_cpu_count());
+    println!(
+        "mp demo: main process is {} (pid {})",
+        current_process().name(),
+        current_process().pid()
+    );
+    println!(
+        "CPUs: {} in the machine, {} usable by this process\n",
+        mp_process::cpu_count(),
+        mp_process::process_cpu_count()
+    );
 
     println!("One child per start method:");
     for method in StartMethod::ALL {
         let started = Instant::now();
-        let mut p = Process::builder().start_method(method).target(greet, method.name().to_owned());
+        let mut p = Process::builder()
+            .start_method(method)
+            .target(greet, method.name().to_owned());
         p.start()?;
         let code = p.join()?;
-        println!("  [{:<10}] exit code {code}, start+join took {:.2?}", method.name(), started.elapsed());
+        println!(
+            "  [{:<10}] exit code {code}, start+join took {:.2?}",
+            method.name(),
+            started.elapsed()
+        );
     }
 
     println!("\nHow a child ends, as its exit code says (Python's convention):");
@@ -57,8 +71,15 @@ fn main() -> Result<(), mp_process::Error> {
     }
     println!("  returned:          {}", returned.join()?);
     println!("  exit(3):           {}", exited.join()?);
-    println!("  panicked:          {} ({:?})", panicked.join()?, panicked.panic_message().unwrap_or_default());
-    println!("  hung, join(100ms): {:?} (still running: not an error)", hung.join_timeout(Duration::from_millis(100))?);
+    println!(
+        "  panicked:          {} ({:?})",
+        panicked.join()?,
+        panicked.panic_message().unwrap_or_default()
+    );
+    println!(
+        "  hung, join(100ms): {:?} (still running: not an error)",
+        hung.join_timeout(Duration::from_millis(100))?
+    );
     hung.terminate()?;
     println!("  terminated:        {} (minus SIGTERM)", hung.join()?);
     Ok(())
