@@ -1,5 +1,6 @@
 //! `Condition`: a condition variable over a [`Lock`], shared between processes.
 
+use std::cell::RefCell;
 use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -34,8 +35,12 @@ impl RawCondvar {
         // and the futex then refuses to sleep on the stale value.
         let seq = self.seq.load(Ordering::SeqCst);
         self.sleepers.fetch_add(1, Ordering::SeqCst);
+        let deferred = raw.take_deferred();
         let held = raw.unlock();
         debug_assert!(held.is_ok(), "condition waited on without holding its lock");
+        if deferred {
+            wake_deferred();
+        }
         let in_time = futex_wait(&self.seq, seq, deadline);
         self.sleepers.fetch_sub(1, Ordering::SeqCst);
         (raw.lock(None), in_time)
@@ -43,10 +48,29 @@ impl RawCondvar {
 
     /// Wakes up to `n` waiters.
     pub(crate) fn notify(&self, n: u32) {
-        self.seq.fetch_add(1, Ordering::SeqCst);
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
+        if self.bump() {
             futex_wake(&self.seq, n);
         }
+    }
+
+    /// Starts a notify: bumps the sequence; returns whether anyone may need waking.
+    fn bump(&self) -> bool {
+        self.seq.fetch_add(1, Ordering::SeqCst);
+        self.sleepers.load(Ordering::SeqCst) > 0
+    }
+}
+
+thread_local! {
+    /// Wake-ups this thread owes, to be made once it has released the lock it holds.
+    static DEFERRED: RefCell<Vec<(Shared<RawCondvar>, u32)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Makes the wake-ups this thread deferred (after it released the lock they wait for).
+#[cold]
+pub(crate) fn wake_deferred() {
+    let owed = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+    for (cv, n) in owed {
+        futex_wake(&cv.seq, n);
     }
 }
 
@@ -162,13 +186,28 @@ impl Condition {
     }
 
     /// Wakes up to `n` waiters (call it with the lock held, as in Python).
+    ///
+    /// When the calling thread holds the lock, the wake-up itself is made when it releases
+    /// the lock (dropping the guard, or waiting): a waiter woken earlier would only block
+    /// again on the lock, which costs two more context switches. A holder that dies before
+    /// releasing the lock therefore takes its notifications with it, as if it had died just
+    /// before notifying; the waiters learn of the death from their next (timed) relock.
     pub fn notify(&self, n: u32) {
-        self.cv.notify(n);
+        if !self.cv.bump() {
+            return;
+        }
+        let raw = self.lock.raw();
+        if raw.is_held_by_caller() {
+            DEFERRED.with(|d| d.borrow_mut().push((self.cv.clone(), n)));
+            raw.set_deferred();
+        } else {
+            futex_wake(&self.cv.seq, n);
+        }
     }
 
-    /// Wakes every waiter.
+    /// Wakes every waiter (deferred to the unlock like [`notify`](Self::notify)).
     pub fn notify_all(&self) {
-        self.cv.notify(u32::MAX);
+        self.notify(u32::MAX);
     }
 }
 

@@ -70,7 +70,13 @@ impl Lock {
     /// Fails with [`Error::NotOwner`] when the calling thread does not hold the lock, for
     /// instance when the lock is free or held by another process.
     pub fn release(&self) -> Result<(), Error> {
-        self.raw().unlock().map_err(|_| Error::NotOwner)
+        let raw = self.raw();
+        let deferred = raw.is_held_by_caller() && raw.take_deferred();
+        raw.unlock().map_err(|_| Error::NotOwner)?;
+        if deferred {
+            crate::condition::wake_deferred();
+        }
+        Ok(())
     }
 
     /// A guard for a lock the calling thread has just taken.
@@ -94,6 +100,14 @@ impl Lock {
 /// Proof that the calling thread holds a [`Lock`]; releases it when dropped.
 ///
 /// Neither `Send` nor `Sync`: the lock belongs to the thread that acquired it.
+///
+/// ```compile_fail
+/// let lock = mp_sync::Lock::new().unwrap();
+/// let guard = lock.acquire().unwrap();
+/// std::thread::scope(|s| {
+///     s.spawn(move || drop(guard)); // a guard cannot move to another thread
+/// });
+/// ```
 #[must_use = "if unused the Lock will immediately unlock"]
 #[derive(Debug)]
 pub struct LockGuard<'a> {
@@ -113,9 +127,14 @@ impl<'a> LockGuard<'a> {
 impl Drop for LockGuard<'_> {
     #[inline]
     fn drop(&mut self) {
+        let raw = self.lock.raw();
+        let deferred = raw.take_deferred();
         // Cannot fail: the guard exists only while this thread holds the lock (unless someone
         // released it behind the guard's back with `Lock::release`, which is then harmless).
-        let _ = self.lock.raw().unlock();
+        let _ = raw.unlock();
+        if deferred {
+            crate::condition::wake_deferred();
+        }
     }
 }
 

@@ -55,7 +55,9 @@ fn the_action_runs_once_per_round_before_anyone_leaves() {
         barrier.wait(Some(BOUND)).unwrap();
     }
     let mine = ACTIONS.load(Ordering::SeqCst) as i32;
-    let common::Exit::Code(code) = child.wait_within(BOUND) else { panic!("child killed") };
+    let common::Exit::Code(code) = child.wait_within(BOUND) else {
+        panic!("child killed")
+    };
     assert!(code >= 10, "child failed");
     assert_eq!(mine + code - 10, 4);
 }
@@ -80,11 +82,17 @@ fn a_timeout_in_one_party_breaks_it_for_all() {
     let barrier = Barrier::new(3).unwrap();
     let child = spawn(|| i32::from(barrier.wait(None) != Err(BrokenBarrier)));
     wait_until(|| barrier.n_waiting() == 1);
-    let r = within(Duration::from_secs(2), || barrier.wait(Some(Duration::from_millis(50))));
+    let r = within(Duration::from_secs(2), || {
+        barrier.wait(Some(Duration::from_millis(50)))
+    });
     assert_eq!(r, Err(BrokenBarrier));
     child.join();
     assert!(barrier.broken());
-    assert_eq!(barrier.wait(Some(BOUND)), Err(BrokenBarrier), "broken until reset");
+    assert_eq!(
+        barrier.wait(Some(BOUND)),
+        Err(BrokenBarrier),
+        "broken until reset"
+    );
     barrier.reset();
     assert!(!barrier.broken());
 }
@@ -107,8 +115,9 @@ fn abort_breaks_waiters_and_reset_makes_it_usable_again() {
 #[test]
 fn reset_with_waiters_breaks_them() {
     let barrier = Barrier::new(3).unwrap();
-    let children: Vec<_> =
-        (0..2).map(|_| spawn(|| i32::from(barrier.wait(Some(BOUND)) != Err(BrokenBarrier)))).collect();
+    let children: Vec<_> = (0..2)
+        .map(|_| spawn(|| i32::from(barrier.wait(Some(BOUND)) != Err(BrokenBarrier))))
+        .collect();
     wait_until(|| barrier.n_waiting() == 2);
     barrier.reset();
     children.into_iter().for_each(common::Child::join);
@@ -143,5 +152,9 @@ fn a_barrier_with_its_action_travels_in_a_message() {
     tx.send(barrier.clone()).unwrap();
     assert_eq!(barrier.wait(Some(BOUND)), Ok(0));
     child.join();
-    assert_eq!(SENT_ACTIONS.load(Ordering::SeqCst), 0, "the action ran in the child only");
+    assert_eq!(
+        SENT_ACTIONS.load(Ordering::SeqCst),
+        0,
+        "the action ran in the child only"
+    );
 }

@@ -13,7 +13,9 @@ fn wait_timeout_returns_false_and_the_lock() {
     let cond = Condition::new().unwrap();
     let guard = cond.acquire().unwrap();
     let start = Instant::now();
-    let (guard, notified) = cond.wait_timeout(guard, Duration::from_millis(100)).unwrap();
+    let (guard, notified) = cond
+        .wait_timeout(guard, Duration::from_millis(100))
+        .unwrap();
     assert!(!notified);
     assert!(start.elapsed() >= Duration::from_millis(100));
     assert!(cond.lock().locked(), "the guard holds the lock again");
@@ -27,8 +29,9 @@ fn notify_wakes_a_waiter_in_another_process() {
     let state = shared_counters(1);
     let child = spawn(|| {
         let guard = cond.acquire().unwrap();
-        let (_guard, ok) =
-            cond.wait_for(guard, Some(BOUND), || state[0].load(Ordering::SeqCst) == 1).unwrap();
+        let (_guard, ok) = cond
+            .wait_for(guard, Some(BOUND), || state[0].load(Ordering::SeqCst) == 1)
+            .unwrap();
         i32::from(!ok)
     });
     std::thread::sleep(Duration::from_millis(30));
@@ -64,7 +67,11 @@ fn notify_all_wakes_every_waiter_and_notify_n_at_most_n_asleep() {
         cond.notify(1);
     }
     std::thread::sleep(Duration::from_millis(100));
-    assert_eq!(counts[1].load(Ordering::SeqCst), 1, "notify(1) woke exactly one sleeper");
+    assert_eq!(
+        counts[1].load(Ordering::SeqCst),
+        1,
+        "notify(1) woke exactly one sleeper"
+    );
     {
         let _g = cond.acquire().unwrap();
         cond.notify_all();
@@ -98,11 +105,9 @@ fn waiting_with_a_guard_of_another_lock_panics() {
 }
 
 #[test]
-fn a_holder_killed_while_a_process_waits_reports_owner_died_to_the_waiter() {
+fn a_killed_holder_of_the_condition_lock_gives_owner_died_then_works() {
     let cond = Condition::new().unwrap();
     let flag = shared_counters(1);
-    let guard = cond.acquire().unwrap();
-    // The child waits for the lock that we hold; then it is killed holding it.
     let child = spawn(|| {
         let _g = cond.acquire().unwrap();
         flag[0].store(1, Ordering::SeqCst);
@@ -110,17 +115,27 @@ fn a_holder_killed_while_a_process_waits_reports_owner_died_to_the_waiter() {
             std::thread::sleep(Duration::from_secs(1));
         }
     });
-    // We wait on the condition (releasing the lock); the child takes it and dies.
-    let (guard, _) = cond.wait_timeout(guard, Duration::from_millis(1)).unwrap();
-    drop(guard);
     wait_until(|| flag[0].load(Ordering::SeqCst) == 1);
     child.kill();
-    let died = within(Duration::from_secs(2), || cond.lock().acquire_timeout(BOUND)).unwrap_err();
+    let died = within(Duration::from_secs(2), || {
+        cond.lock().acquire_timeout(BOUND)
+    })
+    .unwrap_err();
     let guard = died.into_inner();
-    // And a wait/notify cycle works on the recovered lock.
+    // A wait/notify cycle works on the recovered lock.
     let (guard, notified) = cond.wait_timeout(guard, Duration::from_millis(10)).unwrap();
     assert!(!notified);
     drop(guard);
+    let waiter = spawn(|| {
+        let Ok(g) = cond.acquire() else { return 1 };
+        flag[0].store(2, Ordering::SeqCst);
+        i32::from(!matches!(cond.wait_timeout(g, BOUND), Ok((_, true))))
+    });
+    wait_until(|| flag[0].load(Ordering::SeqCst) == 2);
+    let g = cond.acquire().unwrap();
+    cond.notify_all();
+    drop(g);
+    waiter.join();
     child.wait_within(BOUND);
 }
 
@@ -146,7 +161,11 @@ fn relocking_after_a_wait_reports_a_holder_that_died_meanwhile() {
         std::thread::sleep(Duration::from_millis(20));
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
     });
-    let died = cond.wait_timeout(guard, BOUND).unwrap_err();
+    // The child's notify is lost with it (made at its unlock, which never comes): the wait
+    // ends by timeout, and the relock finds the holder dead.
+    let died = cond
+        .wait_timeout(guard, Duration::from_millis(300))
+        .unwrap_err();
     let (guard, _) = died.into_inner();
     drop(guard);
     child.wait_within(BOUND);

@@ -31,7 +31,9 @@ fn wait_times_out_with_false() {
 #[test]
 fn set_wakes_every_waiting_process() {
     let ev = Event::new().unwrap();
-    let children: Vec<_> = (0..3).map(|_| spawn(|| i32::from(!ev.wait(Some(BOUND))))).collect();
+    let children: Vec<_> = (0..3)
+        .map(|_| spawn(|| i32::from(!ev.wait(Some(BOUND)))))
+        .collect();
     std::thread::sleep(Duration::from_millis(30));
     ev.set();
     children.into_iter().for_each(common::Child::join);

@@ -18,7 +18,11 @@ fn acquire_try_and_locked() {
     assert!(lock.locked());
     // The holder itself: busy, not a deadlock, not a second guard.
     assert!(lock.try_acquire().unwrap().is_none());
-    assert!(lock.acquire_timeout(Duration::from_millis(10)).unwrap().is_none());
+    assert!(
+        lock.acquire_timeout(Duration::from_millis(10))
+            .unwrap()
+            .is_none()
+    );
     std::thread::scope(|s| {
         s.spawn(|| assert!(lock.try_acquire().unwrap().is_none()));
     });
@@ -42,7 +46,11 @@ fn acquire_timeout_waits_about_the_timeout() {
     });
     wait_until(|| held[0].load(Ordering::SeqCst) == 1);
     let start = std::time::Instant::now();
-    assert!(lock.acquire_timeout(Duration::from_millis(100)).unwrap().is_none());
+    assert!(
+        lock.acquire_timeout(Duration::from_millis(100))
+            .unwrap()
+            .is_none()
+    );
     assert!(start.elapsed() >= Duration::from_millis(100));
     assert!(start.elapsed() < Duration::from_secs(2));
     held[1].store(1, Ordering::SeqCst);
@@ -128,7 +136,10 @@ fn killed_holder_gives_owner_died_then_the_lock_works_normally() {
     let guard = died.into_inner();
     assert!(lock.locked());
     drop(guard);
-    assert_eq!(child.wait_within(BOUND), common::Exit::Signal(nix::sys::signal::SIGKILL));
+    assert_eq!(
+        child.wait_within(BOUND),
+        common::Exit::Signal(nix::sys::signal::SIGKILL)
+    );
     // Recovered: plain acquisitions from here on, in this and another process.
     drop(lock.acquire().expect("consistent again"));
     spawn(|| i32::from(lock.acquire().is_err())).join();
@@ -157,8 +168,13 @@ fn owner_died_stays_until_someone_recovers() {
     // Dropping the OwnerDied (without into_inner) releases but keeps the mark.
     assert!(lock.acquire().is_err());
     assert!(!lock.locked());
-    assert!(lock.try_acquire().is_err(), "still reported to the next acquirer");
-    let Err(died) = lock.acquire() else { panic!("owner death forgotten") };
+    assert!(
+        lock.try_acquire().is_err(),
+        "still reported to the next acquirer"
+    );
+    let Err(died) = lock.acquire() else {
+        panic!("owner death forgotten")
+    };
     drop(died.into_inner());
     assert!(lock.acquire().is_ok());
 }

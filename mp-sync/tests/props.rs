@@ -10,7 +10,11 @@ use mp_sync::{Barrier, Lock, Semaphore};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
-    ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() }
+    ProptestConfig {
+        cases: 16,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
 }
 
 proptest! {

@@ -13,7 +13,10 @@ fn the_owner_reenters_and_must_release_every_level() {
     let rlock = RLock::new().unwrap();
     let outer = rlock.acquire().unwrap();
     let inner = rlock.acquire().unwrap();
-    let third = rlock.try_acquire().unwrap().expect("owner re-enters without waiting");
+    let third = rlock
+        .try_acquire()
+        .unwrap()
+        .expect("owner re-enters without waiting");
     drop(third);
     drop(inner);
     // Still held at one level: another process cannot take it.
@@ -30,7 +33,12 @@ fn a_release_by_a_non_owner_is_an_error() {
     std::thread::scope(|s| {
         s.spawn(|| {
             assert!(matches!(rlock.release(), Err(Error::NotOwner)));
-            assert!(rlock.acquire_timeout(Duration::from_millis(20)).unwrap().is_none());
+            assert!(
+                rlock
+                    .acquire_timeout(Duration::from_millis(20))
+                    .unwrap()
+                    .is_none()
+            );
         });
     });
     spawn(|| i32::from(!matches!(rlock.release(), Err(Error::NotOwner)))).join();

@@ -19,7 +19,11 @@ fn counts_down_and_up() {
     sem.release().unwrap();
     sem.release().unwrap();
     sem.release().unwrap();
-    assert_eq!(sem.value(), 3, "a plain semaphore may exceed its initial value");
+    assert_eq!(
+        sem.value(),
+        3,
+        "a plain semaphore may exceed its initial value"
+    );
 }
 
 #[test]
@@ -28,7 +32,10 @@ fn acquire_timeout_gives_up_after_the_timeout() {
     let start = Instant::now();
     assert!(!sem.acquire_timeout(Duration::from_millis(100)));
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(100) && took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(100) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
     assert_eq!(sem.value(), 0);
 }
 
@@ -46,7 +53,10 @@ fn a_release_in_another_process_wakes_a_waiter() {
 
 #[test]
 fn too_large_values_are_errors() {
-    assert!(matches!(Semaphore::new(MAX_SEMAPHORE_VALUE + 1), Err(Error::ValueTooLarge(_))));
+    assert!(matches!(
+        Semaphore::new(MAX_SEMAPHORE_VALUE + 1),
+        Err(Error::ValueTooLarge(_))
+    ));
     let sem = Semaphore::new(MAX_SEMAPHORE_VALUE).unwrap();
     assert!(matches!(sem.release(), Err(Error::ValueTooLarge(_))));
     assert_eq!(sem.value(), MAX_SEMAPHORE_VALUE);

@@ -72,6 +72,9 @@ pub(crate) struct RawMutex {
     /// 1 once a holder died and no holder has recovered since; read and written only by
     /// the holder of `mutex`, so relaxed accesses suffice.
     owner_died: AtomicU32,
+    /// 1 while the holder has condition wake-ups waiting for its unlock (see
+    /// `condition::defer_wake`); holder-only, like `owner_died`.
+    deferred: AtomicU32,
 }
 
 // SAFETY: a process-shared pthread mutex is made for concurrent use from any thread (and
@@ -199,14 +202,37 @@ impl RawMutex {
         self.owner_died.store(0, Ordering::Relaxed);
     }
 
+    /// Whether the calling thread holds the mutex.
+    pub(crate) fn is_held_by_caller(&self) -> bool {
+        // SAFETY: `gettid` has no preconditions (and, unlike a cached value, is right after fork).
+        let tid = unsafe { libc::gettid() };
+        self.word() & TID_MASK == tid
+    }
+
+    /// Notes (holder only) that wake-ups wait for this thread's next unlock of the mutex.
+    pub(crate) fn set_deferred(&self) {
+        self.deferred.store(1, Ordering::Relaxed);
+    }
+
+    /// Takes (holder only) the note left by [`set_deferred`](Self::set_deferred).
+    #[inline]
+    pub(crate) fn take_deferred(&self) -> bool {
+        self.deferred.load(Ordering::Relaxed) != 0 && self.deferred.swap(0, Ordering::Relaxed) != 0
+    }
+
     /// Whether a live thread holds the mutex right now (a snapshot).
     #[inline]
     pub(crate) fn is_locked(&self) -> bool {
+        self.word() & TID_MASK != 0
+    }
+
+    #[inline]
+    fn word(&self) -> i32 {
         // glibc's `struct __pthread_mutex_s` starts with `int __lock`, the futex word holding
         // the owner's tid (0 when free; FUTEX_OWNER_DIED with tid 0 once the holder died).
         // SAFETY: the pointer is valid and aligned for an i32; glibc itself only accesses the
         // word atomically, so an atomic load races with nothing.
         let word = unsafe { &*self.mutex.get().cast::<AtomicI32>() };
-        word.load(Ordering::Relaxed) & TID_MASK != 0
+        word.load(Ordering::Relaxed)
     }
 }

@@ -111,7 +111,10 @@ pub fn within<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
 pub fn wait_until(mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + BOUND;
     while !cond() {
-        assert!(Instant::now() < deadline, "condition not reached within {BOUND:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached within {BOUND:?}"
+        );
         std::thread::sleep(Duration::from_millis(1));
     }
 }
