@@ -37,7 +37,7 @@ impl Lock {
     ///
     /// # Panics
     /// If the calling thread already holds it (that would deadlock).
-    #[inline]
+    #[inline(always)]
     pub fn acquire(&self) -> LockResult<LockGuard<'_>> {
         expect_acquired(self.acquire_until(None))
     }
@@ -54,7 +54,7 @@ impl Lock {
         self.acquire_until(Some(Deadline::after(timeout)))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn acquire_until(&self, deadline: Option<Deadline>) -> TryLockResult<LockGuard<'_>> {
         acquire(self.raw(), deadline, || self.guard())
     }
@@ -125,7 +125,7 @@ impl<'a> LockGuard<'a> {
 }
 
 impl Drop for LockGuard<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
         let raw = self.lock.raw();
         let deferred = raw.take_deferred();

@@ -35,7 +35,7 @@ unsafe impl<const RECURSIVE: bool> SharedState for MutexState<RECURSIVE> {
 /// A relock by the holding thread of a non-recursive lock is `Ok(None)` for a bounded attempt
 /// (as Python's `acquire(timeout=...)` eventually returns `False`) and a panic for an
 /// unbounded one, which could never return (like `std::sync::Mutex`, which may panic there).
-#[inline]
+#[inline(always)]
 pub(crate) fn acquire<G>(
     raw: &RawMutex,
     deadline: Option<Deadline>,
@@ -49,7 +49,7 @@ pub(crate) fn acquire<G>(
 }
 
 /// Wraps the outcome of a lock attempt other than `WouldDeadlock` in a guard made by `guard`.
-#[inline]
+#[inline(always)]
 pub(crate) fn guard_for<G>(outcome: Outcome, guard: impl FnOnce() -> G) -> TryLockResult<G> {
     match outcome {
         Outcome::Acquired => Ok(Some(guard())),
@@ -59,7 +59,7 @@ pub(crate) fn guard_for<G>(outcome: Outcome, guard: impl FnOnce() -> G) -> TryLo
 }
 
 /// Narrows the result of an unbounded [`acquire`], which never comes back empty-handed.
-#[inline]
+#[inline(always)]
 pub(crate) fn expect_acquired<G>(result: TryLockResult<G>) -> Result<G, OwnerDied<G>> {
     match result {
         Ok(Some(guard)) => Ok(guard),

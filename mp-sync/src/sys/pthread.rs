@@ -127,10 +127,20 @@ impl RawMutex {
 
     /// Takes the mutex: at once with `deadline: Some(now or earlier)`, waiting until
     /// `deadline`, or for as long as it takes with `None`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn lock(&self, deadline: Option<Deadline>) -> Outcome {
         // SAFETY: the mutex was initialized at creation and lives as long as `self`.
         let rc = unsafe { libc::pthread_mutex_trylock(self.mutex.get()) };
+        if rc == 0 && self.owner_died.load(Ordering::Relaxed) == 0 {
+            return Outcome::Acquired;
+        }
+        self.lock_slow(rc, deadline)
+    }
+
+    /// Everything but the uncontended, consistent case.
+    #[cold]
+    #[inline(never)]
+    fn lock_slow(&self, rc: libc::c_int, deadline: Option<Deadline>) -> Outcome {
         if rc == libc::EBUSY && deadline.is_none_or(|d| !d.has_passed()) {
             return self.lock_contended(deadline);
         }
@@ -188,7 +198,7 @@ impl RawMutex {
     }
 
     /// Releases the mutex once; fails if the calling thread does not hold it.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn unlock(&self) -> Result<(), NotOwner> {
         // SAFETY: the mutex is initialized; robust mutexes check the owner (EPERM otherwise).
         match unsafe { libc::pthread_mutex_unlock(self.mutex.get()) } {
@@ -215,7 +225,7 @@ impl RawMutex {
     }
 
     /// Takes (holder only) the note left by [`set_deferred`](Self::set_deferred).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn take_deferred(&self) -> bool {
         self.deferred.load(Ordering::Relaxed) != 0 && self.deferred.swap(0, Ordering::Relaxed) != 0
     }

@@ -112,18 +112,40 @@ impl<T: SharedState> Deref for Segment<T> {
 
 /// A primitive's handle on its segment: cheap to clone in-process (one mapping), sent as
 /// the memfd when serialized inside an ipc-channel message.
-pub(crate) struct Shared<T>(Arc<Segment<T>>);
+pub(crate) struct Shared<T> {
+    /// The state inside `segment`, cached so that reaching it is one load, not three.
+    state: NonNull<T>,
+    /// Keeps the mapping (and so `state`) alive.
+    segment: Arc<Segment<T>>,
+}
+
+// SAFETY: `Shared` is an `Arc<Segment<T>>` (Send + Sync for `T: SharedState`) plus a pointer
+// into that segment's mapping that is only used for `&T`, and `T: Sync`.
+unsafe impl<T: SharedState> Send for Shared<T> {}
+// SAFETY: as above.
+unsafe impl<T: SharedState> Sync for Shared<T> {}
 
 impl<T: SharedState> Shared<T> {
     /// Creates a new segment holding a freshly initialized `T`.
     pub(crate) fn new() -> Result<Self, Error> {
-        Segment::create().map(|s| Shared(Arc::new(s)))
+        Segment::create().map(Self::from_segment)
+    }
+
+    fn from_segment(segment: Segment<T>) -> Self {
+        let state = NonNull::from(&*segment);
+        Shared {
+            state,
+            segment: Arc::new(segment),
+        }
     }
 }
 
 impl<T> Clone for Shared<T> {
     fn clone(&self) -> Self {
-        Shared(Arc::clone(&self.0))
+        Shared {
+            state: self.state,
+            segment: Arc::clone(&self.segment),
+        }
     }
 }
 
@@ -132,19 +154,21 @@ impl<T: SharedState> Deref for Shared<T> {
 
     #[inline]
     fn deref(&self) -> &T {
-        &self.0
+        // SAFETY: `state` points into the mapping owned by `self.segment`, which lives at
+        // least as long as `self` (an `Arc` never moves its contents); see `Segment::layout`.
+        unsafe { self.state.as_ref() }
     }
 }
 
 impl<T> fmt::Debug for Shared<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Shared").field("addr", &self.0.ptr).finish()
+        f.debug_struct("Shared").field("addr", &self.state).finish()
     }
 }
 
 impl<T> Serialize for Shared<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.mem.serialize(serializer)
+        self.segment.mem.serialize(serializer)
     }
 }
 
@@ -152,7 +176,7 @@ impl<'de, T: SharedState> Deserialize<'de> for Shared<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mem = IpcSharedMemory::deserialize(deserializer)?;
         let seg = Segment::adopt(mem).map_err(serde::de::Error::custom)?;
-        Ok(Shared(Arc::new(seg)))
+        Ok(Shared::from_segment(seg))
     }
 }
 
