@@ -118,7 +118,11 @@ impl Semaphore {
             // `sleepers > 0` and wakes us, or made its increment visible to `try_take` (both
             // sides are SeqCst). The futex only sleeps while the word is still 0.
             st.sleepers.fetch_add(1, Ordering::SeqCst);
-            let in_time = self.try_take() || futex_wait(&st.value, 0, deadline);
+            if self.try_take() {
+                st.sleepers.fetch_sub(1, Ordering::SeqCst);
+                return true;
+            }
+            let in_time = futex_wait(&st.value, 0, deadline);
             st.sleepers.fetch_sub(1, Ordering::SeqCst);
             if self.try_take() {
                 return true;

@@ -51,7 +51,8 @@ proptest! {
                     }
                     let now = stats[0].fetch_add(1, Ordering::SeqCst) + 1;
                     stats[1].fetch_max(now, Ordering::SeqCst);
-                    std::hint::spin_loop();
+                    // Hold a little, so that others queue up and sleep.
+                    (0..200).for_each(|_| std::hint::spin_loop());
                     stats[0].fetch_sub(1, Ordering::SeqCst);
                     if sem.release().is_err() {
                         return 1;
