@@ -1,7 +1,6 @@
 //! `Condition`: a condition variable over a [`Lock`], shared between processes.
 
 use std::cell::RefCell;
-use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -12,7 +11,7 @@ use crate::error::{Error, LockResult, OwnerDied};
 use crate::lock::{Lock, LockGuard};
 use crate::raw_lock::expect_acquired;
 use crate::sys::Shared;
-use crate::sys::{Fresh, Outcome, RawMutex, SharedState, futex_wait, futex_wake, kind};
+use crate::sys::{Outcome, RawMutex, SharedState, futex_wait, futex_wake, kind};
 
 /// The condition-variable half, in shared memory: a sequence number that every notify bumps,
 /// and that waiters sleep on (std's futex condvar, plus a sleeper count so that a notify with
@@ -77,10 +76,6 @@ pub(crate) fn wake_deferred() {
 // SAFETY: `repr(C)`, two atomics, valid zeroed, no addresses.
 unsafe impl SharedState for RawCondvar {
     const KIND: u32 = kind::CONDITION;
-
-    fn init(&self, _: &Fresh) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A condition variable shared between processes (Python's `multiprocessing.Condition`).

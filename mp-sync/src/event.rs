@@ -1,6 +1,5 @@
 //! `Event`: a flag in shared memory that processes can wait on.
 
-use std::io;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -8,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::sys::{Fresh, SPINS, Shared, SharedState, futex_wait, futex_wake, kind, may_spin};
+use crate::sys::{Shared, SharedState, futex_wait, futex_wake, kind, spin_until};
 
 /// The segment of an event.
 #[repr(C)]
@@ -22,10 +21,6 @@ pub(crate) struct EventState {
 // SAFETY: `repr(C)`, two atomics, valid zeroed (a clear event), no addresses.
 unsafe impl SharedState for EventState {
     const KIND: u32 = kind::EVENT;
-
-    fn init(&self, _: &Fresh) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A flag shared between processes (Python's `multiprocessing.Event`): [`set`](Event::set)
@@ -74,11 +69,8 @@ impl Event {
 
     #[cold]
     fn wait_contended(&self, deadline: Option<Deadline>) -> bool {
-        for _ in 0..if may_spin() { SPINS } else { 0 } {
-            std::hint::spin_loop();
-            if self.is_set() {
-                return true;
-            }
+        if spin_until(|| self.is_set()) {
+            return true;
         }
         let st = &*self.shared;
         loop {

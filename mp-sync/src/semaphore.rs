@@ -1,6 +1,5 @@
 //! `Semaphore` and `BoundedSemaphore`: a counter in shared memory, waited on with a futex.
 
-use std::io;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -9,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::sys::{Fresh, SPINS, Shared, SharedState, futex_wait, futex_wake, kind, may_spin};
+use crate::sys::{Shared, SharedState, futex_wait, futex_wake, kind, spin_until};
 
 /// The largest value a semaphore can hold (the futex word is a C `int`, as for POSIX
 /// `SEM_VALUE_MAX`).
@@ -30,10 +29,6 @@ pub(crate) struct SemaphoreState {
 // SAFETY: `repr(C)`, three atomics, valid zeroed, no addresses.
 unsafe impl SharedState for SemaphoreState {
     const KIND: u32 = kind::SEMAPHORE;
-
-    fn init(&self, _: &Fresh) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 /// A counting semaphore shared between processes (Python's `multiprocessing.Semaphore`).
@@ -106,11 +101,8 @@ impl Semaphore {
         if deadline.is_some_and(Deadline::has_passed) {
             return false;
         }
-        for _ in 0..if may_spin() { SPINS } else { 0 } {
-            std::hint::spin_loop();
-            if self.try_take() {
-                return true;
-            }
+        if spin_until(|| self.try_take()) {
+            return true;
         }
         let st = &*self.shared;
         loop {

@@ -108,14 +108,7 @@ fn waiting_with_a_guard_of_another_lock_panics() {
 fn a_killed_holder_of_the_condition_lock_gives_owner_died_then_works() {
     let cond = Condition::new().unwrap();
     let flag = shared_counters(1);
-    let child = spawn(|| {
-        let _g = cond.acquire().unwrap();
-        flag[0].store(1, Ordering::SeqCst);
-        loop {
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    });
-    wait_until(|| flag[0].load(Ordering::SeqCst) == 1);
+    let child = common::spawn_holding(|| cond.acquire().unwrap());
     child.kill();
     let died = within(Duration::from_secs(2), || {
         cond.lock().acquire_timeout(BOUND)

@@ -110,18 +110,9 @@ fn increments_under_the_lock_from_four_processes_sum_exactly() {
     assert_eq!(counter[0].load(Ordering::SeqCst), 80_000);
 }
 
-/// A child takes the lock and reports it; returns the child (still holding, spinning).
+/// A child takes the lock and keeps it until killed.
 fn child_holding(lock: &Lock) -> common::Child {
-    let flag = shared_counters(1);
-    let child = spawn(|| {
-        let _g = lock.acquire().unwrap();
-        flag[0].store(1, Ordering::SeqCst);
-        loop {
-            std::thread::sleep(Duration::from_secs(1));
-        }
-    });
-    wait_until(|| flag[0].load(Ordering::SeqCst) == 1);
-    child
+    common::spawn_holding(|| lock.acquire().unwrap())
 }
 
 #[test]

@@ -2,10 +2,9 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{BOUND, shared_counters, spawn, wait_until, within};
+use common::{BOUND, spawn, within};
 use mp_sync::{Error, RLock};
 
 #[test]
@@ -50,17 +49,11 @@ fn a_release_by_a_non_owner_is_an_error() {
 #[test]
 fn a_killed_owner_at_depth_three_gives_owner_died() {
     let rlock = RLock::new().unwrap();
-    let flag = shared_counters(1);
-    let child = spawn(|| {
-        let _a = rlock.acquire().unwrap();
-        let _b = rlock.acquire().unwrap();
-        let _c = rlock.acquire().unwrap();
-        flag[0].store(1, Ordering::SeqCst);
-        loop {
-            std::thread::sleep(Duration::from_secs(1));
-        }
+    let child = common::spawn_holding(|| {
+        let a = rlock.acquire().unwrap();
+        let b = rlock.acquire().unwrap();
+        (a, b, rlock.acquire().unwrap())
     });
-    wait_until(|| flag[0].load(Ordering::SeqCst) == 1);
     child.kill();
     let died = within(Duration::from_secs(2), || rlock.acquire_timeout(BOUND)).unwrap_err();
     let guard = died.into_inner();

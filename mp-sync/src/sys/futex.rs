@@ -74,3 +74,22 @@ pub(crate) fn may_spin() -> bool {
     static MAY_SPIN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *MAY_SPIN.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
+
+/// How often a waiter re-checks its condition before it sleeps in the kernel (only with more
+/// than one CPU, see [`may_spin`]); a kernel hand-off costs a few µs.
+const SPINS: u32 = 40;
+
+/// Spins briefly while `ready` is false (not at all on a single CPU); returns whether `ready`
+/// became true.
+#[inline]
+pub(crate) fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
+    if may_spin() {
+        for _ in 0..SPINS {
+            std::hint::spin_loop();
+            if ready() {
+                return true;
+            }
+        }
+    }
+    false
+}

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use crate::deadline::Deadline;
 
-use super::futex::{may_spin, to_timespec};
+use super::futex::{spin_until, to_timespec};
 use super::shm::Fresh;
 
 unsafe extern "C" {
@@ -28,10 +28,6 @@ unsafe extern "C" {
 
 /// glibc's `FUTEX_TID_MASK`: the bits of the mutex word that hold the owner's thread id.
 const TID_MASK: i32 = 0x3fff_ffff;
-
-/// How often a contended lock peeks at the word before it sleeps in the kernel (only with
-/// more than one CPU, see [`may_spin`]): a kernel hand-off costs a few µs.
-pub(crate) const SPINS: u32 = 40;
 
 /// The flavour of a [`RawMutex`].
 #[derive(Clone, Copy, Debug)]
@@ -150,15 +146,17 @@ impl RawMutex {
     /// The slow path: spin a little while the word shows a holder, then sleep in glibc.
     #[cold]
     fn lock_contended(&self, deadline: Option<Deadline>) -> Outcome {
-        for _ in 0..if may_spin() { SPINS } else { 0 } {
-            std::hint::spin_loop();
+        // Peek at the word; only when it shows no holder, try to take it.
+        let mut rc = libc::EBUSY;
+        let taken = spin_until(|| {
             if !self.is_locked() {
                 // SAFETY: as in `lock`.
-                let rc = unsafe { libc::pthread_mutex_trylock(self.mutex.get()) };
-                if rc != libc::EBUSY {
-                    return self.outcome(rc);
-                }
+                rc = unsafe { libc::pthread_mutex_trylock(self.mutex.get()) };
             }
+            rc != libc::EBUSY
+        });
+        if taken {
+            return self.outcome(rc);
         }
         let rc = match deadline {
             // SAFETY: as in `lock`.

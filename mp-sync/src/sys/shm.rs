@@ -30,8 +30,12 @@ pub(crate) struct Fresh(());
 pub(crate) unsafe trait SharedState: Sync + Sized {
     /// Tag stored in the segment, checked when a segment arrives in a message.
     const KIND: u32;
-    /// Sets up the zeroed state before the segment can be shared.
-    fn init(&self, fresh: &Fresh) -> io::Result<()>;
+    /// Sets up the zeroed state before the segment can be shared (nothing to do for
+    /// plain atomics, which start at 0).
+    fn init(&self, fresh: &Fresh) -> io::Result<()> {
+        let _ = fresh;
+        Ok(())
+    }
 }
 
 /// What the memfd holds: a tag naming the primitive, then its state.
@@ -61,7 +65,7 @@ impl<T: SharedState> Segment<T> {
     /// Creates a zeroed segment and initializes its state.
     pub(crate) fn create() -> Result<Self, Error> {
         // Decide the spin policy now, not first in a forked child.
-        super::may_spin();
+        super::futex::may_spin();
         let mut mem = IpcSharedMemory::from_byte(0, size_of::<Layout<T>>());
         // SAFETY: `mem` was just created, nobody else maps it; the raw pointer is taken once
         // and used only for shared access to atomics and pthread objects afterwards.

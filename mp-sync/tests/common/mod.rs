@@ -118,3 +118,18 @@ pub fn wait_until(mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// Forks a child that takes something with `acquire` (a lock, usually) and keeps it until
+/// killed; returns once the child holds it.
+pub fn spawn_holding<G>(acquire: impl FnOnce() -> G) -> Child {
+    let flag = shared_counters(1);
+    let child = spawn(|| {
+        let _held = acquire();
+        flag[0].store(1, std::sync::atomic::Ordering::SeqCst);
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    });
+    wait_until(|| flag[0].load(std::sync::atomic::Ordering::SeqCst) == 1);
+    child
+}
