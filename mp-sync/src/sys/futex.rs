@@ -93,3 +93,24 @@ pub(crate) fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Like [`spin_until`], with exponential back-off between looks (1, 2, 4, ... pauses), for
+/// a lock: a waiter that keeps away from the lock's cache line lets the holder run whole bursts
+/// uncontended, and never sleeping means the holder's unlocks need no wake-up system call.
+#[inline]
+pub(crate) fn spin_with_backoff(mut ready: impl FnMut() -> bool) -> bool {
+    if may_spin() {
+        for round in 0..BACKOFF_ROUNDS {
+            for _ in 0..1u32 << round {
+                std::hint::spin_loop();
+            }
+            if ready() {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Rounds of [`spin_with_backoff`]: about 2^BACKOFF_ROUNDS pauses in all.
+const BACKOFF_ROUNDS: u32 = 10;

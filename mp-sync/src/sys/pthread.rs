@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use crate::deadline::Deadline;
 
-use super::futex::{spin_until, to_timespec};
+use super::futex::{spin_with_backoff, to_timespec};
 use super::shm::Fresh;
 
 unsafe extern "C" {
@@ -148,7 +148,7 @@ impl RawMutex {
     fn lock_contended(&self, deadline: Option<Deadline>) -> Outcome {
         // Peek at the word; only when it shows no holder, try to take it.
         let mut rc = libc::EBUSY;
-        let taken = spin_until(|| {
+        let taken = spin_with_backoff(|| {
             if !self.is_locked() {
                 // SAFETY: as in `lock`.
                 rc = unsafe { libc::pthread_mutex_trylock(self.mutex.get()) };
