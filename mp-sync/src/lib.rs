@@ -99,9 +99,21 @@
 //!
 //! # Waiting
 //!
-//! Uncontended operations are a single atomic instruction (no system call). Contended waits
-//! spin briefly (only when the process may run on more than one CPU) and then sleep in the
-//! kernel on a shared futex, with absolute `CLOCK_MONOTONIC` deadlines.
+//! Uncontended operations make no system call: an atomic instruction for `Semaphore`,
+//! `Event` and `Condition`, glibc's user-space fast path for the robust mutex. Contended
+//! waits spin briefly (only when the process may run on more than one CPU; on one CPU the
+//! process waited for cannot run meanwhile), a lock with exponential back-off, and then sleep
+//! in the kernel on a shared futex, with absolute `CLOCK_MONOTONIC` deadlines. A
+//! [`Condition::notify`] made while holding the lock wakes the waiters when the lock is
+//! released, so that they do not wake only to block on the lock again.
+//!
+//! # Differences from Python
+//!
+//! * A `Lock` (and an `RLock`) belongs to the thread that acquired it (see above).
+//! * A `Condition` is built over a [`Lock`], not an `RLock` (Python's default).
+//! * [`Event::wait`] returns `false` only on timeout: a `set` immediately followed by a
+//!   `clear` may go unnoticed by a waiter, which then keeps waiting.
+//! * Values are `u32`: a negative semaphore value does not compile rather than raising.
 
 mod barrier;
 mod condition;
