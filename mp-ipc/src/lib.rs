@@ -1,1 +1,139 @@
-//! Placeholder: filled by its own issue.
+//! Python's `multiprocessing` channels and shared data, for Linux: [`Pipe`]/[`Connection`],
+//! [`Queue`], [`JoinableQueue`], [`SimpleQueue`], shared [`Value`]/[`Array`] and [`wait`],
+//! between any processes (fork, spawn and forkserver children of `mp-process`, and processes
+//! that received a handle in an ipc-channel message).
+//!
+//! # A first example
+//!
+//! A child (under every start method) answers over a pipe and fills a queue:
+//!
+//! ```
+//! use mp_ipc::{Connection, Pipe, Queue};
+//! use mp_process::{Process, StartMethod};
+//!
+//! fn child((conn, q): (Connection, Queue<String>)) {
+//!     let n: u64 = conn.recv().unwrap();
+//!     conn.send(&(n * n)).unwrap();
+//!     q.put(format!("done {n}")).unwrap();
+//! }
+//!
+//! for method in StartMethod::ALL {
+//!     let (ours, theirs) = Pipe(true)?;
+//!     let q = Queue::new()?;
+//!     let mut p = Process::builder()
+//!         .start_method(method)
+//!         .allow_fork_with_threads(true)
+//!         .target(child, (theirs, q.clone()));
+//!     p.start().unwrap();
+//!     ours.send(&7u64)?;
+//!     assert_eq!(ours.recv::<u64>()?, 49);
+//!     assert_eq!(q.get().unwrap(), "done 7");
+//!     assert_eq!(p.join().unwrap(), 0);
+//! }
+//! # Ok::<(), mp_ipc::Error>(())
+//! ```
+//!
+//! Shared values:
+//!
+//! ```
+//! use mp_ipc::{Array, Value};
+//!
+//! let counter = Value::new(0u64)?;
+//! *counter.lock() += 1;
+//! let a = Array::<f64>::zeroed(4)?;
+//! a.lock()[2] = 1.5;
+//! assert_eq!((counter.get(), a.to_vec()), (1, vec![0.0, 0.0, 1.5, 0.0]));
+//! # Ok::<(), mp_ipc::Error>(())
+//! ```
+//!
+//! # Python to Rust
+//!
+//! | Python (`multiprocessing`) | here |
+//! |---|---|
+//! | `Pipe(duplex)` | [`Pipe`], [`pipe_with_options`] |
+//! | `conn.send(obj)`, `conn.recv()` | [`Connection::send`], [`Connection::recv`], [`Connection::recv_timeout`] |
+//! | `send_bytes`, `recv_bytes`, `recv_bytes_into` | [`Connection::send_bytes`], [`Connection::recv_bytes`], [`Connection::recv_bytes_into`] |
+//! | `conn.poll(t)`, `conn.close()` | [`Connection::poll`], [`Connection::close`] |
+//! | `EOFError`, `BufferTooShort`, `OSError` (closed) | [`Error::Eof`], [`Error::BufferTooShort`], [`Error::Closed`] |
+//! | `connection.wait(objects, timeout)` | [`wait`] |
+//! | `Queue(maxsize)`, `put`, `get`, `put_nowait`, `get_nowait` | [`Queue::with_maxsize`], [`Queue::put`], [`Queue::get`], [`Queue::put_nowait`], [`Queue::get_nowait`] |
+//! | `put(x, timeout=t)`, `get(timeout=t)` | [`Queue::put_timeout`], [`Queue::get_timeout`] |
+//! | `queue.Full`, `queue.Empty` | [`PutError::Full`] (hands the item back), [`GetError::Empty`] |
+//! | `qsize`, `empty`, `full`, `close` | [`Queue::qsize`], [`Queue::empty`], [`Queue::full`], [`Queue::close`] |
+//! | `join_thread`, `cancel_join_thread` | not needed: no feeder thread |
+//! | `JoinableQueue`, `task_done`, `join` | [`JoinableQueue`], [`JoinableQueue::task_done`], [`JoinableQueue::join`] |
+//! | `SimpleQueue` | [`SimpleQueue`] |
+//! | `Value('i', 0)`, `v.value`, `get_lock()` | [`Value::new`], [`Value::get`]/[`Value::set`]/[`Value::lock`], [`Value::get_lock`] |
+//! | `Value(..., lock=l)` | [`Value::with_lock`], [`Array::with_lock`] |
+//! | `Array('d', 10)`, `Array('i', [1, 2])` | [`Array::zeroed`], [`Array::from_slice`] |
+//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] |
+//! | typecodes (`'i'`, `'d'`, ctypes structs) | any [`Pod`] type |
+//!
+//! # Reaching other processes: which handles travel
+//!
+//! Every handle — [`Connection`], [`Queue`], [`JoinableQueue`], [`SimpleQueue`], [`Value`],
+//! [`Array`], [`RawValue`], [`RawArray`] — is built from ipc-channel's `IpcSharedMemory`
+//! (a memfd mapped `MAP_SHARED`), `mp_sync::Lock`s and, for a connection, ipc-channel
+//! senders/receivers. So each one:
+//!
+//! * is an ordinary argument of an `mp-process` child under **fork** (inherited memory and
+//!   descriptors), **spawn** and **forkserver** (the arguments travel in one ipc-channel
+//!   message that carries the descriptors);
+//! * can itself travel **inside any ipc-channel message** (an `IpcSender<Queue<T>>`, a
+//!   struct with a `Connection` field...), to a process started any way. It cannot travel
+//!   inside our own queues or connections, which carry bytes only (no descriptors).
+//!
+//! Their serde implementations only work inside an ipc-channel message. Sending a
+//! [`Connection`] moves its watch on the other end to the receiver: the copy left behind
+//! still works but no longer detects EOF (it blocks like Python's would).
+//!
+//! # Design
+//!
+//! * **Transport**: shared-memory rings with futex wake-ups (shared futexes on words in the
+//!   segment), not sockets: a round trip costs one futex wake per direction, and bytes are
+//!   copied once into the ring and once out.
+//! * **Connection**: a segment with two single-producer/single-consumer rings (256 KiB each by
+//!   default); a frame is committed by one store of the tail; messages larger than the ring
+//!   are streamed through it in chunks. EOF: each end holds an ipc-channel liveness token
+//!   whose receiver the other end keeps; the kernel says `Disconnected` when every copy of
+//!   an end is closed, in every process. A blocked reader checks it every 20 ms.
+//! * **Queue**: a segment with one ring shared by all producers and consumers, a robust
+//!   [`mp_sync::Lock`] for the producers and one for the consumers; head and tail pack a
+//!   count and a position in one 64-bit word, so a single store commits a put or a get, and a
+//!   process killed mid-call leaves no half-message (the next holder gets `OwnerDied` and goes
+//!   on). Items larger than the ring (4 MiB by default) are refused, not streamed: only a
+//!   message that is whole in the ring can be committed atomically.
+//! * **Codec**: typed messages use postcard; [`Connection::send_bytes`] and
+//!   [`Connection::recv_bytes`] bypass it; [`Bytes`] and [`serde_bytes`] carry large byte
+//!   payloads in typed messages as one block. A message that fails to decode is consumed and
+//!   reported for that call only.
+//!
+//! Memory: a pipe costs 2 x 256 KiB and a queue 4 MiB of shared memory (zero-filled at
+//! creation by ipc-channel), plus one descriptor and mapping per process holding it.
+
+mod array;
+mod codec;
+mod connection;
+mod deadline;
+mod error;
+mod joinable_queue;
+mod pod;
+mod queue;
+mod ring;
+mod simple_queue;
+mod sys;
+mod value;
+mod wait;
+
+pub use array::{Array, ArrayGuard, RawArray};
+pub use codec::{Bytes, serde_bytes};
+pub use connection::{
+    Connection, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, pipe_with_options,
+};
+pub use error::{Error, GetError, PutError, TaskError};
+pub use joinable_queue::JoinableQueue;
+pub use pod::Pod;
+pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};
+pub use simple_queue::SimpleQueue;
+pub use value::{RawValue, Value, ValueGuard};
+pub use wait::{Waitable, wait};

@@ -1,0 +1,647 @@
+//! `Pipe` and [`Connection`]: two single-producer/single-consumer byte rings in one shared
+//! segment, futex wake-ups on words inside it, and ipc-channel liveness tokens for EOF.
+//!
+//! # Segment layout
+//!
+//! `PipeHeader` (the two directions' positions and futex words, each side's on its own cache
+//! line), then the data area: the ring of direction 0 (end 0 sends, end 1 receives) and, for a
+//! duplex pipe, the ring of direction 1. A frame is written, then committed by advancing the
+//! direction's `tail`; a frame larger than the ring is streamed in chunks.
+//!
+//! # Waiting and EOF
+//!
+//! A waiting side spins briefly (only when the process may use more than one CPU), then
+//! registers in `*_waiters` and sleeps on the `*_seq` word, which the other side bumps after
+//! every commit or release (and wakes only when someone is registered). Sleeps last at most
+//! [`SLICE`]; between slices the waiter checks the liveness token of the other end: each end
+//! holds an `IpcSender<()>` that is never used, whose receiver the other end keeps, and the
+//! kernel reports `Disconnected` once every copy of that sender is closed, in every process.
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use ipc_channel::TryRecvError;
+use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::deadline::Deadline;
+use crate::error::Error;
+use crate::ring::{HEADER, Ring, frame_len};
+use crate::sys::{Segment, SharedHeader, futex_wait, futex_wake, kind, may_spin};
+
+/// Longest sleep between two checks of the other end's liveness: the latency of EOF detection.
+pub(crate) const SLICE: Duration = Duration::from_millis(20);
+
+/// Spins before sleeping, when spinning can help.
+pub(crate) const SPINS: u32 = 4000;
+
+/// Default ring size per direction: 256 KiB (touched only as used; fits in L2).
+pub const DEFAULT_RING_BYTES: u32 = 256 << 10;
+
+/// Default largest message: 1 GiB.
+pub const DEFAULT_MAX_MESSAGE: u32 = 1 << 30;
+
+/// The producer's half of a direction (written by the sending end).
+#[repr(C, align(64))]
+struct ProducerSide {
+    /// Position after the last committed byte.
+    tail: AtomicU32,
+    /// Bumped after every commit: the word a receiver sleeps on.
+    data_seq: AtomicU32,
+    /// Receivers (and `wait` callers) sleeping on `data_seq`.
+    data_waiters: AtomicU32,
+}
+
+/// The consumer's half of a direction (written by the receiving end).
+#[repr(C, align(64))]
+struct ConsumerSide {
+    /// Position of the first unread byte.
+    head: AtomicU32,
+    /// Bumped after every release of space: the word a blocked sender sleeps on.
+    space_seq: AtomicU32,
+    /// Senders sleeping on `space_seq`.
+    space_waiters: AtomicU32,
+}
+
+/// One direction of the pipe.
+#[repr(C)]
+struct Direction {
+    /// Written by the sender.
+    prod: ProducerSide,
+    /// Written by the receiver.
+    cons: ConsumerSide,
+}
+
+/// The shared header of a pipe.
+#[repr(C)]
+pub(crate) struct PipeHeader {
+    /// Direction 0 (end 0 sends) and 1 (end 1 sends; unused unless duplex).
+    dirs: [Direction; 2],
+    /// Ring size per direction (a power of two).
+    cap: AtomicU32,
+    /// Largest payload accepted.
+    max_message: AtomicU64,
+}
+
+// SAFETY: `repr(C)`, atomics only (valid zeroed), no pointers.
+unsafe impl SharedHeader for PipeHeader {
+    const KIND: u32 = kind::PIPE;
+}
+
+/// Sizes of a pipe, for [`Pipe::with_options`](crate::pipe_with_options).
+#[derive(Clone, Copy, Debug)]
+pub struct PipeOptions {
+    /// Both ends may send and receive (Python's `duplex=True`, the default).
+    pub duplex: bool,
+    /// Ring size per direction in bytes, rounded up to a power of two (64 B to 1 GiB); larger
+    /// messages are streamed through it. Default [`DEFAULT_RING_BYTES`].
+    pub ring_bytes: u32,
+    /// Largest message in bytes; longer sends fail with [`Error::TooLarge`]. Default
+    /// [`DEFAULT_MAX_MESSAGE`].
+    pub max_message: u32,
+}
+
+impl Default for PipeOptions {
+    fn default() -> Self {
+        PipeOptions {
+            duplex: true,
+            ring_bytes: DEFAULT_RING_BYTES,
+            max_message: DEFAULT_MAX_MESSAGE,
+        }
+    }
+}
+
+/// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
+///
+/// With `duplex = true` both ends send and receive; with `false` the first end only receives
+/// and the second only sends (Python's order: `r, w = Pipe(False)`).
+#[allow(non_snake_case)]
+pub fn Pipe(duplex: bool) -> Result<(Connection, Connection), Error> {
+    pipe_with_options(PipeOptions {
+        duplex,
+        ..PipeOptions::default()
+    })
+}
+
+/// [`Pipe`] with explicit ring size and message limit.
+pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection), Error> {
+    let cap = options
+        .ring_bytes
+        .clamp(64, 1 << 30)
+        .checked_next_power_of_two()
+        .unwrap_or(1 << 30);
+    let rings = if options.duplex { 2 } else { 1 };
+    let seg = Segment::<PipeHeader>::create(cap as usize * rings, |h| {
+        h.cap.store(cap, Ordering::Relaxed);
+        h.max_message
+            .store(u64::from(options.max_message), Ordering::Relaxed);
+    });
+    let (token0, watch0) = ipc::channel::<()>().map_err(|e| Error::Os(e.to_string()))?;
+    let (token1, watch1) = ipc::channel::<()>().map_err(|e| Error::Os(e.to_string()))?;
+    // End 0 sends on direction 0; end 1 receives it. In a one-way pipe Python returns the
+    // reading end first.
+    let end0 = Connection::from_parts(seg.clone(), 0, options.duplex, true, token0, watch1);
+    let end1 = Connection::from_parts(seg, 1, true, options.duplex, token1, watch0);
+    Ok(if options.duplex {
+        (end0, end1)
+    } else {
+        (end1, end0)
+    })
+}
+
+/// One end of a [`Pipe`] (Python's `multiprocessing.connection.Connection`).
+///
+/// Messages keep their boundaries (empty ones included). Typed messages go through postcard;
+/// [`send_bytes`](Self::send_bytes) and [`recv_bytes`](Self::recv_bytes) copy bytes straight
+/// into and out of the shared ring. A receive after every copy of the other end is gone
+/// returns what is left, then [`Error::Eof`] (detected within [`SLICE`], 20 ms, of the moment
+/// the ring runs dry); a blocked send to a gone receiver returns [`Error::BrokenPipe`].
+///
+/// Under **fork**, as in Python, the child inherits every descriptor of its parent, the
+/// liveness tokens of both ends included: a forked child that waits for EOF on its end never
+/// sees it while it still holds (unreachable) copies of the parent's end. Under spawn and
+/// forkserver a child holds only what it was given. End such conversations with an explicit
+/// message, or use spawn/forkserver.
+///
+/// `Send` but not `Sync`: one end is used by one thread at a time. Two processes using the
+/// same end at the same time garble the stream (as in Python).
+#[derive(Debug)]
+pub struct Connection {
+    /// The shared rings.
+    seg: Segment<PipeHeader>,
+    /// Which end: sends on `dirs[side]`, receives on `dirs[1 - side]`.
+    side: u8,
+    /// May receive.
+    readable: bool,
+    /// May send.
+    writable: bool,
+    /// Our liveness token (never sent on); `None` once closed.
+    token: Option<IpcSender<()>>,
+    /// The other end's token; `None` once closed or moved away in a message.
+    watch: RefCell<Option<IpcReceiver<()>>>,
+    /// The other end is known gone (sticky).
+    peer_gone: std::cell::Cell<bool>,
+    /// Closed by [`close`](Self::close).
+    closed: bool,
+}
+
+/// What travels in a message.
+#[derive(Serialize, Deserialize)]
+struct Wire {
+    /// The segment.
+    seg: Segment<PipeHeader>,
+    /// Which end.
+    side: u8,
+    /// May receive.
+    readable: bool,
+    /// May send.
+    writable: bool,
+    /// A copy of our liveness token.
+    token: IpcSender<()>,
+    /// The watch on the other end, moved out of the sender's copy.
+    watch: Option<IpcReceiver<()>>,
+}
+
+impl Serialize for Connection {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Some(token) = &self.token else {
+            return Err(serde::ser::Error::custom(
+                "a closed connection cannot be sent",
+            ));
+        };
+        Wire {
+            seg: self.seg.clone(),
+            side: self.side,
+            readable: self.readable,
+            writable: self.writable,
+            token: token.clone(),
+            watch: self.watch.borrow_mut().take(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Connection {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let w = Wire::deserialize(deserializer)?;
+        if w.side > 1 {
+            return Err(serde::de::Error::custom("bad connection side"));
+        }
+        let mut c = Connection::from_parts(w.seg, w.side, w.readable, w.writable, w.token, None);
+        c.watch = RefCell::new(w.watch);
+        Ok(c)
+    }
+}
+
+impl Connection {
+    /// Assembles an end.
+    fn from_parts(
+        seg: Segment<PipeHeader>,
+        side: u8,
+        readable: bool,
+        writable: bool,
+        token: IpcSender<()>,
+        watch: impl Into<Option<IpcReceiver<()>>>,
+    ) -> Connection {
+        may_spin();
+        Connection {
+            seg,
+            side,
+            readable,
+            writable,
+            token: Some(token),
+            watch: RefCell::new(watch.into()),
+            peer_gone: std::cell::Cell::new(false),
+            closed: false,
+        }
+    }
+
+    /// The direction this end sends on.
+    fn out(&self) -> &Direction {
+        &self.seg.header().dirs[self.side as usize]
+    }
+
+    /// The direction this end receives on.
+    fn inc(&self) -> &Direction {
+        &self.seg.header().dirs[1 - self.side as usize]
+    }
+
+    /// The ring of direction `d`.
+    fn ring(&self, d: usize) -> Ring<'_> {
+        let cap = self.seg.header().cap.load(Ordering::Relaxed);
+        Ring::new(&self.seg, d * cap as usize, cap)
+    }
+
+    /// The largest message this pipe accepts.
+    pub fn max_message(&self) -> usize {
+        self.seg.header().max_message.load(Ordering::Relaxed) as usize
+    }
+
+    /// Whether this end may send.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    /// Whether this end may receive.
+    pub fn readable(&self) -> bool {
+        self.readable
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Closes this end: the other end sees EOF once every other copy of this end is gone
+    /// too. Later calls on this end fail with [`Error::Closed`].
+    pub fn close(&mut self) {
+        self.closed = true;
+        self.token = None;
+        *self.watch.borrow_mut() = None;
+    }
+
+    /// Whether every copy of the other end is gone (one non-blocking `recvmsg`, sticky).
+    pub(crate) fn peer_gone(&self) -> bool {
+        if self.peer_gone.get() {
+            return true;
+        }
+        let gone = match self.watch.borrow().as_ref() {
+            // Moved away in a message: this copy cannot tell.
+            None => false,
+            Some(rx) => !matches!(rx.try_recv(), Err(TryRecvError::Empty) | Ok(())),
+        };
+        self.peer_gone.set(gone);
+        gone
+    }
+
+    /// Checks that the end is open and points the right way.
+    fn check(&self, send: bool) -> Result<(), Error> {
+        if self.closed {
+            Err(Error::Closed)
+        } else if send && !self.writable {
+            Err(Error::WrongDirection("send"))
+        } else if !send && !self.readable {
+            Err(Error::WrongDirection("receive"))
+        } else {
+            Ok(())
+        }
+    }
+
+    // ------------------------------------------------------------------ sending
+
+    /// Sends a typed message (postcard-encoded).
+    pub fn send<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
+        self.check(true)?;
+        codec::with_encoded(value, |bytes| self.send_frame(bytes))
+            .map_err(Error::Encode)
+            .and_then(|r| r)
+    }
+
+    /// Sends `bytes` as one message, copied straight into the shared ring (Python's
+    /// `send_bytes`).
+    pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), Error> {
+        self.check(true)?;
+        self.send_frame(bytes)
+    }
+
+    /// Writes one frame, waiting for room (streaming it when larger than the ring).
+    fn send_frame(&self, payload: &[u8]) -> Result<(), Error> {
+        let max = self.max_message();
+        if payload.len() > max {
+            return Err(Error::TooLarge {
+                len: payload.len(),
+                max,
+            });
+        }
+        let d = self.out();
+        let ring = self.ring(self.side as usize);
+        let cap = ring.cap();
+        let total = frame_len(payload.len() as u32);
+        let tail = d.prod.tail.load(Ordering::Relaxed);
+        if total <= u64::from(cap) {
+            // Whole frame at once: the reader sees all of it or none.
+            self.wait_space(total as u32)?;
+            ring.write_header(tail, payload.len() as u32, 0);
+            ring.write(tail.wrapping_add(HEADER), payload);
+            self.commit(tail.wrapping_add(total as u32));
+            return Ok(());
+        }
+        // Streamed: header first, then chunks of whatever room there is (at least a quarter
+        // ring, so both sides move in large steps).
+        self.wait_space(HEADER)?;
+        ring.write_header(tail, payload.len() as u32, 0);
+        let mut pos = tail.wrapping_add(HEADER);
+        self.commit(pos);
+        let padded = total - u64::from(HEADER);
+        let mut done: u64 = 0;
+        while done < padded {
+            let want = (padded - done).min(u64::from(cap / 4)) as u32;
+            let free = self.wait_space(want)?;
+            let chunk = u64::from(free & !7).min(padded - done);
+            let data_end = (done + chunk).min(payload.len() as u64);
+            if data_end > done {
+                ring.write(pos, &payload[done as usize..data_end as usize]);
+            }
+            pos = pos.wrapping_add(chunk as u32);
+            done += chunk;
+            self.commit(pos);
+        }
+        Ok(())
+    }
+
+    /// Publishes everything before `tail` and wakes a sleeping receiver.
+    fn commit(&self, tail: u32) {
+        let d = self.out();
+        d.prod.tail.store(tail, Ordering::SeqCst);
+        d.prod.data_seq.fetch_add(1, Ordering::SeqCst);
+        if d.prod.data_waiters.load(Ordering::SeqCst) > 0 {
+            futex_wake(&d.prod.data_seq, u32::MAX);
+        }
+    }
+
+    /// Waits until the outgoing ring has at least `need` free bytes; returns the free bytes.
+    fn wait_space(&self, need: u32) -> Result<u32, Error> {
+        let d = self.out();
+        let cap = self.seg.header().cap.load(Ordering::Relaxed);
+        let tail = d.prod.tail.load(Ordering::Relaxed);
+        let free = || cap - tail.wrapping_sub(d.cons.head.load(Ordering::SeqCst));
+        let mut spins = if may_spin() { SPINS } else { 0 };
+        loop {
+            let seq = d.cons.space_seq.load(Ordering::SeqCst);
+            let f = free();
+            if f >= need {
+                return Ok(f);
+            }
+            if spins > 0 {
+                spins -= 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            if self.peer_gone() {
+                return Err(Error::BrokenPipe);
+            }
+            d.cons.space_waiters.fetch_add(1, Ordering::SeqCst);
+            if free() < need {
+                futex_wait(&d.cons.space_seq, seq, Some(Deadline::after(SLICE)));
+            }
+            d.cons.space_waiters.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    // ------------------------------------------------------------------ receiving
+
+    /// Bytes committed and not yet read in the incoming ring.
+    fn available(&self) -> u32 {
+        let d = self.inc();
+        d.prod
+            .tail
+            .load(Ordering::SeqCst)
+            .wrapping_sub(d.cons.head.load(Ordering::Relaxed))
+    }
+
+    /// Waits until at least `need` bytes are readable; `Eof` if the other end is gone first,
+    /// `Timeout` when `deadline` passes.
+    fn wait_data(&self, need: u32, deadline: Option<Deadline>) -> Result<u32, Error> {
+        let d = self.inc();
+        let mut spins = if may_spin() && !deadline.is_some_and(Deadline::has_passed) {
+            SPINS
+        } else {
+            0
+        };
+        loop {
+            let seq = d.prod.data_seq.load(Ordering::SeqCst);
+            let a = self.available();
+            if a >= need {
+                return Ok(a);
+            }
+            if spins > 0 {
+                spins -= 1;
+                std::hint::spin_loop();
+                continue;
+            }
+            if deadline.is_some_and(Deadline::has_passed) {
+                return Err(Error::Timeout);
+            }
+            d.prod.data_waiters.fetch_add(1, Ordering::SeqCst);
+            let slept = if self.available() < need {
+                futex_wait(
+                    &d.prod.data_seq,
+                    seq,
+                    Some(Deadline::slice(deadline, SLICE)),
+                )
+            } else {
+                true
+            };
+            d.prod.data_waiters.fetch_sub(1, Ordering::SeqCst);
+            // A full slice without news: is anyone left to write?
+            if !slept && self.available() < need && self.peer_gone() {
+                // The last commit may have landed just before the exit.
+                if self.available() < need {
+                    return Err(Error::Eof);
+                }
+            }
+        }
+    }
+
+    /// Tells a blocked sender that room was released up to `head`.
+    fn release(&self, head: u32) {
+        let d = self.inc();
+        d.cons.head.store(head, Ordering::SeqCst);
+        d.cons.space_seq.fetch_add(1, Ordering::SeqCst);
+        if d.cons.space_waiters.load(Ordering::SeqCst) > 0 {
+            futex_wake(&d.cons.space_seq, u32::MAX);
+        }
+    }
+
+    /// Receives one frame: `with_slice` gets the payload in place when the whole frame is in
+    /// the ring without wrapping; otherwise it is copied into a vector for `with_vec`.
+    fn recv_frame<R>(
+        &self,
+        deadline: Option<Deadline>,
+        with_slice: impl FnOnce(&[u8]) -> R,
+        with_vec: impl FnOnce(Vec<u8>) -> R,
+    ) -> Result<R, Error> {
+        self.check(false)?;
+        let ring = self.ring(1 - self.side as usize);
+        let cap = ring.cap();
+        self.wait_data(HEADER, deadline)?;
+        let d = self.inc();
+        let head = d.cons.head.load(Ordering::Relaxed);
+        let (len, _tag) = ring.read_header(head);
+        let total = frame_len(len);
+        let max = self.max_message();
+        if total <= u64::from(cap) {
+            // The writer commits such a frame at once: it is all here already.
+            if self.available() as u64 >= total {
+                let body = head.wrapping_add(HEADER);
+                let r = if len as usize > max {
+                    Err(Error::TooLarge {
+                        len: len as usize,
+                        max,
+                    })
+                } else if let Some(s) = ring.contiguous(body, len) {
+                    Ok(with_slice(s))
+                } else {
+                    let mut v = vec![0; len as usize];
+                    ring.read(body, &mut v);
+                    Ok(with_vec(v))
+                };
+                self.release(head.wrapping_add(total as u32));
+                return r;
+            }
+        }
+        // Streamed (or a torn frame from a writer that died): read chunk by chunk.
+        let keep = len as usize <= max;
+        let mut v = if keep {
+            vec![0; len as usize]
+        } else {
+            Vec::new()
+        };
+        let mut pos = head.wrapping_add(HEADER);
+        self.release(pos);
+        let padded = total - u64::from(HEADER);
+        let mut done: u64 = 0;
+        while done < padded {
+            let want = (padded - done).min(u64::from(cap / 4)) as u32;
+            // No deadline mid-message: the rest is coming, or the writer is gone (Eof).
+            let avail = self.wait_data(want, None)?;
+            let chunk = u64::from(avail).min(padded - done);
+            let data_end = (done + chunk).min(u64::from(len));
+            if keep && data_end > done {
+                ring.read(pos, &mut v[done as usize..data_end as usize]);
+            }
+            pos = pos.wrapping_add(chunk as u32);
+            done += chunk;
+            self.release(pos);
+        }
+        if keep {
+            Ok(with_vec(v))
+        } else {
+            Err(Error::TooLarge {
+                len: len as usize,
+                max,
+            })
+        }
+    }
+
+    /// Receives a typed message, blocking. A message that does not decode as `T` is consumed
+    /// and reported as [`Error::Decode`]; the next one is received normally.
+    pub fn recv<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        self.recv_deadline(None)
+    }
+
+    /// [`recv`](Self::recv) with a timeout ([`Error::Timeout`], nothing consumed).
+    pub fn recv_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T, Error> {
+        self.recv_deadline(Some(Deadline::after(timeout)))
+    }
+
+    /// The one typed receive.
+    fn recv_deadline<T: DeserializeOwned>(&self, deadline: Option<Deadline>) -> Result<T, Error> {
+        self.recv_frame(deadline, codec::decode::<T>, |v| codec::decode::<T>(&v))?
+            .map_err(Error::Decode)
+    }
+
+    /// Receives one message as bytes, blocking (Python's `recv_bytes`).
+    pub fn recv_bytes(&self) -> Result<Vec<u8>, Error> {
+        self.recv_frame(None, <[u8]>::to_vec, |v| v)
+    }
+
+    /// [`recv_bytes`](Self::recv_bytes) with a timeout.
+    pub fn recv_bytes_timeout(&self, timeout: Duration) -> Result<Vec<u8>, Error> {
+        self.recv_frame(Some(Deadline::after(timeout)), <[u8]>::to_vec, |v| v)
+    }
+
+    /// Receives one message into `buf`, returning its length (Python's `recv_bytes_into`).
+    /// A message longer than `buf` is consumed and returned in [`Error::BufferTooShort`].
+    pub fn recv_bytes_into(&self, buf: &mut [u8]) -> Result<usize, Error> {
+        let n = buf.len();
+        // Only one of the two closures runs; both reach `buf` through the cell.
+        let buf = RefCell::new(buf);
+        let copy = |s: &[u8]| {
+            if s.len() <= n {
+                buf.borrow_mut()[..s.len()].copy_from_slice(s);
+                Ok(s.len())
+            } else {
+                Err(Error::BufferTooShort(s.to_vec()))
+            }
+        };
+        self.recv_frame(None, copy, |v| {
+            if v.len() <= n {
+                copy(&v)
+            } else {
+                Err(Error::BufferTooShort(v))
+            }
+        })?
+    }
+
+    /// Whether a message (or EOF) is ready to receive: waits up to `timeout` (`None`: for
+    /// good; `Some(Duration::ZERO)`: just look, Python's `poll()`). Never consumes anything.
+    pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+        self.check(false)?;
+        match self.wait_data(HEADER, Deadline::from_timeout(timeout)) {
+            Ok(_) | Err(Error::Eof) => Ok(true),
+            Err(Error::Timeout) => Ok(self.peer_gone()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether a receive would not block right now (data, or EOF known).
+    pub(crate) fn ready_now(&self) -> bool {
+        self.closed || !self.readable || self.available() >= HEADER || self.peer_gone.get()
+    }
+
+    /// The futex word and waiter count `wait` sleeps on.
+    pub(crate) fn data_word(&self) -> (&AtomicU32, &AtomicU32) {
+        let d = self.inc();
+        (&d.prod.data_seq, &d.prod.data_waiters)
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,134 @@
+//! Error types: [`Error`] for connections, shared values and `wait`; [`PutError`] (which hands
+//! the item back) and [`GetError`] for the queues.
+
+use std::fmt;
+
+/// What can go wrong with a [`Connection`](crate::Connection), a shared value or
+/// [`wait`](crate::wait). Every error concerns only the call that returned it: the connection
+/// keeps working (except after [`Eof`](Error::Eof) and [`BrokenPipe`](Error::BrokenPipe)).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operating system refused to set the object up (memfd, mapping, channel).
+    #[error("cannot create the shared object: {0}")]
+    Os(String),
+    /// The connection was closed by this process (Python's `OSError: handle is closed`).
+    #[error("the connection is closed")]
+    Closed,
+    /// A send on the receiving end or a receive on the sending end of a one-way pipe.
+    #[error("this end of a one-way pipe cannot {0}")]
+    WrongDirection(&'static str),
+    /// Every copy of the other end is closed (or its processes died) and nothing is left to
+    /// read (Python's `EOFError`).
+    #[error("end of file: the other end of the connection is gone")]
+    Eof,
+    /// Every copy of the other end is gone while a send waits for room.
+    #[error("broken pipe: the other end of the connection is gone")]
+    BrokenPipe,
+    /// A message longer than the connection's or queue's limit (nothing was sent; on receive,
+    /// the message was consumed and dropped).
+    #[error("message of {len} bytes exceeds the limit of {max} bytes")]
+    TooLarge {
+        /// The message's length.
+        len: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The value could not be encoded (nothing was sent).
+    #[error("cannot encode the message: {0}")]
+    Encode(String),
+    /// The message could not be decoded as the type asked for; it was consumed.
+    #[error("cannot decode the message: {0}")]
+    Decode(String),
+    /// `recv_bytes_into` with a buffer shorter than the message: the message, consumed, is
+    /// here (Python's `BufferTooShort`).
+    #[error("buffer too short for a message of {} bytes", .0.len())]
+    BufferTooShort(Vec<u8>),
+    /// A timeout passed.
+    #[error("timed out")]
+    Timeout,
+    /// A bad argument (Python's `ValueError`), e.g. too many objects for `wait`.
+    #[error("invalid argument: {0}")]
+    Invalid(&'static str),
+    /// The lock of a shared value could not be created or used.
+    #[error(transparent)]
+    Sync(#[from] mp_sync::Error),
+}
+
+/// Why a `put` did not happen; the item is handed back where it was not consumed.
+#[derive(thiserror::Error)]
+#[non_exhaustive]
+pub enum PutError<T> {
+    /// The queue is full (bounded `maxsize`, or no room in its ring) and the put did not wait
+    /// or its timeout passed (Python's `queue.Full`).
+    #[error("the queue is full")]
+    Full(T),
+    /// The queue was closed by this process.
+    #[error("the queue is closed")]
+    Closed(T),
+    /// The encoded item is larger than the queue's maximum message size.
+    #[error("item of {len} bytes exceeds the queue's limit of {max} bytes")]
+    TooLarge {
+        /// The item.
+        item: T,
+        /// Its encoded length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The item could not be encoded.
+    #[error("cannot encode the item: {1}")]
+    Encode(T, String),
+}
+
+impl<T> PutError<T> {
+    /// The item that was not put.
+    pub fn into_inner(self) -> T {
+        match self {
+            PutError::Full(t) | PutError::Closed(t) | PutError::Encode(t, _) => t,
+            PutError::TooLarge { item, .. } => item,
+        }
+    }
+}
+
+impl<T> fmt::Debug for PutError<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PutError::Full(_) => f.write_str("Full(..)"),
+            PutError::Closed(_) => f.write_str("Closed(..)"),
+            PutError::TooLarge { len, max, .. } => f
+                .debug_struct("TooLarge")
+                .field("len", len)
+                .field("max", max)
+                .finish_non_exhaustive(),
+            PutError::Encode(_, e) => f.debug_tuple("Encode").field(e).finish(),
+        }
+    }
+}
+
+/// Why a `get` returned no item.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GetError {
+    /// The queue stayed empty (no wait, or the timeout passed; Python's `queue.Empty`).
+    #[error("the queue is empty")]
+    Empty,
+    /// The queue was closed by this process.
+    #[error("the queue is closed")]
+    Closed,
+    /// The item could not be decoded as the queue's type; it was consumed.
+    #[error("cannot decode the item: {0}")]
+    Decode(String),
+}
+
+/// Errors of [`JoinableQueue::task_done`](crate::JoinableQueue::task_done) and `join`.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TaskError {
+    /// `task_done` called more times than items were taken (Python's `ValueError`).
+    #[error("task_done() called too many times")]
+    TooManyTaskDone,
+    /// `join_timeout` returned before every item was marked done.
+    #[error("timed out before every task was done")]
+    Timeout,
+}

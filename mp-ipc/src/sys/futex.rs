@@ -1,0 +1,174 @@
+//! Shared (not process-private) futex wait, wake and waitv, the `CLOCK_MONOTONIC` clock, and
+//! `poll` for readability.
+//!
+//! The futex calls deliberately omit `FUTEX_PRIVATE_FLAG` (and `FUTEX2_PRIVATE`): the words
+//! live in `MAP_SHARED` memfd mappings, at different addresses in different processes, and only
+//! the shared flavour keys the wait queue on the page rather than the virtual address.
+
+use std::os::fd::{AsRawFd, BorrowedFd};
+use std::sync::atomic::AtomicU32;
+use std::time::Duration;
+
+use crate::deadline::Deadline;
+
+/// Reads `CLOCK_MONOTONIC`, the clock every [`Deadline`] is measured on.
+pub(crate) fn monotonic_now() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    debug_assert_eq!(rc, 0);
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The absolute `timespec` of a deadline.
+fn to_timespec(deadline: Deadline) -> libc::timespec {
+    let at = deadline.as_monotonic();
+    libc::timespec {
+        tv_sec: at.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: at.subsec_nanos() as libc::c_long,
+    }
+}
+
+/// Sleeps while `word` holds `expected`, until woken, or `deadline` passes.
+///
+/// Returns `false` only when the deadline passed; every other return (a wake-up, the word no
+/// longer holding `expected`) is `true`. A signal (`EINTR`) is retried: the deadline is absolute,
+/// so retrying never stretches the wait. Callers re-check their condition after every return.
+pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
+    let ts = deadline.map(to_timespec);
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    loop {
+        // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline.
+        // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr` is null
+        // or points at `ts`, which outlives the call; the other arguments are plain integers.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT_BITSET,
+                expected,
+                ts_ptr,
+                std::ptr::null::<u32>(),
+                libc::FUTEX_BITSET_MATCH_ANY,
+            )
+        };
+        if rc == 0 {
+            return true;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::ETIMEDOUT) => return false,
+            _ => return true,
+        }
+    }
+}
+
+/// Wakes up to `n` waiters sleeping on `word` (in any process); returns how many were woken.
+pub(crate) fn futex_wake(word: &AtomicU32, n: u32) -> usize {
+    let n = n.min(i32::MAX as u32) as libc::c_int;
+    // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE reads no other pointer.
+    let rc = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n) };
+    rc.max(0) as usize
+}
+
+/// The most words one [`futex_waitv`] call takes (the kernel's limit).
+pub(crate) const MAX_WAITV: usize = 128;
+
+/// The kernel's `struct futex_waitv` (Linux 5.16+).
+#[repr(C)]
+struct FutexWaitv {
+    /// The value the word must hold for the caller to sleep.
+    val: u64,
+    /// The word's address.
+    uaddr: u64,
+    /// `FUTEX2_SIZE_U32`, without `FUTEX2_PRIVATE`: the words are shared.
+    flags: u32,
+    /// Must be zero.
+    reserved: u32,
+}
+
+/// `FUTEX2_SIZE_U32`: the words are 32 bits.
+const FUTEX2_SIZE_U32: u32 = 0x02;
+
+/// Sleeps while every `(word, expected)` pair still holds, until one is woken or `deadline`
+/// passes. Returns `false` only when the deadline passed (spurious returns are `true`).
+///
+/// # Panics
+/// With more than [`MAX_WAITV`] words.
+pub(crate) fn futex_waitv(words: &[(&AtomicU32, u32)], deadline: Option<Deadline>) -> bool {
+    assert!(
+        words.len() <= MAX_WAITV,
+        "futex_waitv takes at most 128 words"
+    );
+    let waiters: Vec<FutexWaitv> = words
+        .iter()
+        .map(|(word, val)| FutexWaitv {
+            val: u64::from(*val),
+            uaddr: word.as_ptr() as u64,
+            flags: FUTEX2_SIZE_U32,
+            reserved: 0,
+        })
+        .collect();
+    let ts = deadline.map(to_timespec);
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    loop {
+        // SAFETY: `waiters` is a live array of `words.len()` kernel-layout entries whose
+        // addresses point at live aligned u32s borrowed for the call; `ts_ptr` is null or
+        // points at `ts`, which outlives the call; flags 0; the clock is CLOCK_MONOTONIC.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_futex_waitv,
+                waiters.as_ptr(),
+                waiters.len() as libc::c_uint,
+                0 as libc::c_uint,
+                ts_ptr,
+                libc::CLOCK_MONOTONIC,
+            )
+        };
+        if rc >= 0 {
+            return true;
+        }
+        match std::io::Error::last_os_error().raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::ETIMEDOUT) => return false,
+            _ => return true,
+        }
+    }
+}
+
+/// Waits until one of `fds` is readable (or hung up) or `timeout` passes (`None`: forever);
+/// returns the readiness of each descriptor.
+pub(crate) fn poll_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> Vec<bool> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
+    loop {
+        // SAFETY: `pfds` is a live array of `pfds.len()` pollfd entries; the descriptors are
+        // borrowed (open) for the duration of the call.
+        let rc = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        if rc >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    pfds.iter().map(|p| p.revents != 0).collect()
+}
+
+/// Whether waiting may start with a short spin: only when this process may run on more than
+/// one CPU (on one CPU the peer cannot run while we spin). Computed once per process.
+pub(crate) fn may_spin() -> bool {
+    static MAY_SPIN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *MAY_SPIN.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
+}

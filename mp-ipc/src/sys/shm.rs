@@ -1,0 +1,184 @@
+//! The shared segment: one `IpcSharedMemory` (a memfd mapped `MAP_SHARED`, no name in
+//! `/dev/shm`) holding a typed header followed by a raw data area (ring buffers, array
+//! elements).
+//!
+//! ipc-channel creates the memfd with `MFD_CLOEXEC` and maps it once; dropping the
+//! `IpcSharedMemory` unmaps it and closes the fd. In-process clones of a handle share one
+//! mapping through an `Arc`; serializing a handle inside an ipc-channel message sends the memfd.
+
+use std::fmt;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use ipc_channel::ipc::IpcSharedMemory;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A header stored at the start of a segment.
+///
+/// # Safety
+/// An all-zero bit pattern is a valid `Self`, `Self` is `repr(C)`, holds no pointers or other
+/// address-dependent data, and is mutated only through atomics (other processes access it
+/// concurrently).
+pub(crate) unsafe trait SharedHeader: Sync + Sized {
+    /// Tag stored in the segment, checked when a segment arrives in a message.
+    const KIND: u32;
+}
+
+/// Alignment of the header and of the data area: a cache line.
+const ALIGN: usize = 64;
+
+/// What precedes the header: the tag and the data area's length.
+#[repr(C)]
+struct Prefix {
+    /// `H::KIND`, written last, before the segment is shared.
+    kind: AtomicU32,
+    /// Length of the data area in bytes.
+    data_len: AtomicU64,
+}
+
+/// Offset of the data area for a header `H`.
+const fn data_offset<H>() -> usize {
+    ALIGN + size_of::<H>().div_ceil(ALIGN) * ALIGN
+}
+
+/// One mapped segment; dropping the last handle unmaps the memory and closes the fd.
+struct Mapping {
+    /// Start of `mem`'s mapping, which lives (at a fixed address) as long as `mem`.
+    ptr: NonNull<u8>,
+    /// Length of the data area.
+    data_len: usize,
+    /// Owns the fd and the mapping.
+    mem: IpcSharedMemory,
+}
+
+/// A handle on a shared segment with header `H`: cheap to clone in-process, sent as the memfd
+/// when serialized inside an ipc-channel message.
+pub(crate) struct Segment<H> {
+    /// The mapping, shared by in-process clones.
+    map: Arc<Mapping>,
+    /// The header type.
+    _header: std::marker::PhantomData<fn() -> H>,
+}
+
+// SAFETY: the mapping is plain shared memory usable from any thread; the segment gives out
+// `&H` (with `H: Sync`) and raw pointers into the data area only; `IpcSharedMemory` is
+// itself `Send + Sync`.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl<H: SharedHeader> Segment<H> {
+    /// Creates a zeroed segment with a data area of `data_len` bytes; `init` sets the header
+    /// up before anyone else can see it.
+    pub(crate) fn create(data_len: usize, init: impl FnOnce(&H)) -> Segment<H> {
+        let len = data_offset::<H>() + data_len;
+        let mut mem = IpcSharedMemory::from_byte(0, len);
+        // SAFETY: `mem` was just created and nobody else maps it; the raw pointer is taken
+        // once and afterwards used only for atomics and the data area's byte copies.
+        let bytes = unsafe { mem.deref_mut() };
+        let ptr = NonNull::from(bytes).cast::<u8>();
+        let seg = Segment {
+            map: Arc::new(Mapping { ptr, data_len, mem }),
+            _header: std::marker::PhantomData,
+        };
+        init(seg.header());
+        let prefix = seg.prefix();
+        prefix.data_len.store(data_len as u64, Ordering::Relaxed);
+        prefix.kind.store(H::KIND, Ordering::Release);
+        seg
+    }
+
+    /// Adopts a segment that arrived in a message, checking its size and tag.
+    fn adopt(mut mem: IpcSharedMemory) -> Result<Segment<H>, &'static str> {
+        const WRONG: &str = "shared memory received does not hold this kind of mp-ipc object";
+        let len = mem.len();
+        if len < data_offset::<H>() {
+            return Err(WRONG);
+        }
+        // SAFETY: the memory is mapped for as long as `mem` lives; the pointer is only used
+        // for atomics and byte copies (see `create`).
+        let bytes = unsafe { mem.deref_mut() };
+        let ptr = NonNull::from(bytes).cast::<u8>();
+        let seg = Segment {
+            map: Arc::new(Mapping {
+                ptr,
+                data_len: len - data_offset::<H>(),
+                mem,
+            }),
+            _header: std::marker::PhantomData,
+        };
+        let prefix = seg.prefix();
+        if prefix.kind.load(Ordering::Acquire) != H::KIND
+            || prefix.data_len.load(Ordering::Relaxed) != seg.map.data_len as u64
+        {
+            return Err(WRONG);
+        }
+        Ok(seg)
+    }
+
+    /// The tag and length before the header.
+    fn prefix(&self) -> &Prefix {
+        // SAFETY: the mapping starts page-aligned and is at least `ALIGN` bytes long (checked
+        // in `adopt`, true by construction in `create`); `Prefix` is atomics only, valid zeroed.
+        unsafe { self.map.ptr.cast::<Prefix>().as_ref() }
+    }
+
+    /// The shared header.
+    #[inline]
+    pub(crate) fn header(&self) -> &H {
+        // SAFETY: the header lies at `ALIGN` (a multiple of its alignment), inside the live
+        // mapping (length checked); `H: SharedHeader` is valid zeroed and only shared-mutated.
+        unsafe { self.map.ptr.add(ALIGN).cast::<H>().as_ref() }
+    }
+
+    /// The start of the data area (cache-line aligned) and its length in bytes. The pointer
+    /// stays valid as long as this handle (or a clone) lives.
+    #[inline]
+    pub(crate) fn data(&self) -> (*mut u8, usize) {
+        // SAFETY: the data area starts inside the mapping (or one past its end when empty).
+        let ptr = unsafe { self.map.ptr.as_ptr().add(data_offset::<H>()) };
+        (ptr, self.map.data_len)
+    }
+}
+
+impl<H> Clone for Segment<H> {
+    fn clone(&self) -> Self {
+        Segment {
+            map: Arc::clone(&self.map),
+            _header: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<H> fmt::Debug for Segment<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segment")
+            .field("addr", &self.map.ptr)
+            .field("data_len", &self.map.data_len)
+            .finish()
+    }
+}
+
+impl<H> Serialize for Segment<H> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.map.mem.serialize(serializer)
+    }
+}
+
+impl<'de, H: SharedHeader> Deserialize<'de> for Segment<H> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mem = IpcSharedMemory::deserialize(deserializer)?;
+        Segment::adopt(mem).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Distinct tags per object kind (ASCII, so a dump is readable).
+pub(crate) mod kind {
+    /// A `Connection` pair.
+    pub(crate) const PIPE: u32 = u32::from_le_bytes(*b"mpPi");
+    /// A `Queue` (and the queues under `JoinableQueue` and `SimpleQueue`).
+    pub(crate) const QUEUE: u32 = u32::from_le_bytes(*b"mpQu");
+    /// An `Array`, `RawArray`, `Value` or `RawValue`.
+    pub(crate) const ARRAY: u32 = u32::from_le_bytes(*b"mpAr");
+}
