@@ -1,0 +1,124 @@
+//! `Value`, `Array`, `RawValue`, `RawArray` across processes.
+
+mod common;
+
+use common::{join_ok, start};
+use mp_ipc::{Array, Pod, RawArray, RawValue, Value};
+use mp_process::StartMethod;
+use mp_sync::Lock;
+
+fn add_many((v, n): (Value<u64>, u64)) {
+    for _ in 0..n {
+        *v.lock() += 1;
+    }
+}
+
+#[test]
+fn locked_increments_from_every_start_method_add_up() {
+    let v = Value::new(0u64).unwrap();
+    let children: Vec<_> = StartMethod::ALL
+        .iter()
+        .map(|&m| start(m, add_many, (v.clone(), 2000)))
+        .collect();
+    add_many((v.clone(), 2000));
+    children.iter().for_each(join_ok);
+    assert_eq!(v.get(), 8000);
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Point {
+    x: f64,
+    y: f64,
+    tag: u64,
+}
+
+// SAFETY: repr(C), three 8-byte fields (no padding), every bit pattern valid.
+unsafe impl Pod for Point {}
+
+fn write_array((a, p): (Array<i32>, Value<Point>)) {
+    let mut g = a.lock();
+    for (i, x) in g.iter_mut().enumerate() {
+        *x = i as i32 * 10;
+    }
+    drop(g);
+    p.set(Point {
+        x: 1.5,
+        y: -2.0,
+        tag: 7,
+    });
+}
+
+#[test]
+fn a_childs_writes_are_seen_by_the_parent() {
+    for method in StartMethod::ALL {
+        let a = Array::<i32>::zeroed(5).unwrap();
+        assert_eq!(a.to_vec(), vec![0; 5]);
+        let p = Value::new(Point {
+            x: 0.0,
+            y: 0.0,
+            tag: 0,
+        })
+        .unwrap();
+        join_ok(&start(method, write_array, (a.clone(), p.clone())));
+        assert_eq!(a.to_vec(), vec![0, 10, 20, 30, 40]);
+        assert_eq!(
+            p.get(),
+            Point {
+                x: 1.5,
+                y: -2.0,
+                tag: 7
+            }
+        );
+    }
+}
+
+#[test]
+fn arrays_from_slices_indexing_and_a_lock_of_the_callers() {
+    let a = Array::from_slice(&[1.0f64, 2.0, 3.0]).unwrap();
+    assert_eq!((a.len(), a.is_empty()), (3, false));
+    assert_eq!(a.get(1), Some(2.0));
+    assert_eq!(a.get(3), None);
+    assert!(a.set(2, 9.0));
+    assert!(!a.set(3, 9.0));
+    assert_eq!(a.to_vec(), vec![1.0, 2.0, 9.0]);
+    let lock = Lock::new().unwrap();
+    let v = Value::with_lock([1u8, 2, 3], lock.clone());
+    let b = Array::with_lock(&[0u16; 4], lock.clone());
+    let g = v.lock();
+    assert!(lock.locked() && v.get_lock().locked() && b.get_lock().locked());
+    drop(g);
+    assert!(!lock.locked());
+    assert!(Array::<u8>::zeroed(0).unwrap().is_empty());
+}
+
+fn raw_child((v, a): (RawValue<u32>, RawArray<u8>)) {
+    // SAFETY: the parent does not touch them until this child has exited.
+    unsafe {
+        v.set(v.get() + 1);
+        a.as_mut_slice().copy_from_slice(b"done");
+    }
+}
+
+#[test]
+fn raw_values_and_arrays_are_shared_without_a_lock() {
+    for method in StartMethod::ALL {
+        let v = RawValue::new(41u32);
+        let a = RawArray::<u8>::zeroed(4);
+        join_ok(&start(method, raw_child, (v.clone(), a.clone())));
+        // SAFETY: the child has exited; nobody else writes.
+        unsafe {
+            assert_eq!(v.get(), 42);
+            assert_eq!(a.as_slice(), b"done");
+        }
+        assert_eq!(a.as_ptr() as usize % 64, 0);
+    }
+}
+
+#[test]
+fn a_segment_of_another_element_type_is_refused() {
+    let (tx, rx) = ipc_channel::ipc::channel::<Array<u32>>().unwrap();
+    tx.send(Array::from_slice(&[1u32, 2]).unwrap()).unwrap();
+    let wrong = rx.to_opaque().to::<Array<u64>>().recv();
+    assert!(wrong.is_err());
+}
