@@ -1,4 +1,234 @@
-//! Benchmark figures (placeholder).
+//! Benchmark figures for `cargo xtask bench`: `figures <figure-name> <ours|floor>` prints one
+//! number, the median of several repeats, in the figure's unit (anything else goes to stderr).
+//!
+//! | figure | unit | ours | floor |
+//! |---|---|---|---|
+//! | `ipc/pipe_roundtrip_bytes` | µs per 8-byte round trip | `Pipe` `send_bytes`/`recv_bytes`, echo child | socketpair ping-pong |
+//! | `ipc/pipe_throughput_1mib` | MiB/s, child sends 200 x 1 MiB, first receipt to last | `Pipe` `send_bytes`/`recv_bytes` | socketpair, 1 MiB writes |
+//! | `ipc/queue_small_items` | items/s, child puts 200,000 `u64`, first get to last | `Queue<u64>` | socketpair, one 8-byte write per item |
+//! | `ipc/queue_1mib_items` | MiB/s, child puts 100 x 1 MiB, first get to last | `Queue<Bytes>` | socketpair, 1 MiB writes |
+//!
+//! The workloads follow `xtask/bench/mp_bench.py`; the caller pins the process to one CPU for
+//! the round trip. Children are forked with mp-process (this binary is single-threaded).
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Instant;
+
+use mp_ipc::{Bytes, Pipe, Queue};
+use mp_process::{Process, StartMethod};
+
+/// Repeats per figure; the median is printed.
+const REPS: usize = 5;
+/// Round trips per repeat.
+const ROUNDS: u32 = 5000;
+/// One MiB.
+const MIB: usize = 1 << 20;
+
+type Figure = fn(bool) -> f64;
+
+const FIGURES: &[(&str, Figure)] = &[
+    ("ipc/pipe_roundtrip_bytes", pipe_roundtrip),
+    ("ipc/pipe_throughput_1mib", pipe_throughput),
+    ("ipc/queue_small_items", queue_small_items),
+    ("ipc/queue_1mib_items", queue_1mib_items),
+];
+
 fn main() {
-    std::process::exit(2);
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let (Some(name), Some(mode)) = (args.first(), args.get(1)) else {
+        eprintln!("usage: figures <figure-name> <ours|floor>");
+        std::process::exit(2);
+    };
+    let floor = match mode.as_str() {
+        "ours" => false,
+        "floor" => true,
+        _ => {
+            eprintln!("unknown mode {mode:?}: ours or floor");
+            std::process::exit(2);
+        }
+    };
+    let Some(&(_, figure)) = FIGURES.iter().find(|(n, _)| n == name) else {
+        eprintln!("unknown figure {name:?}");
+        std::process::exit(2);
+    };
+    let mut values: Vec<f64> = (0..REPS).map(|_| figure(floor)).collect();
+    values.sort_by(f64::total_cmp);
+    eprintln!("{name} {mode}: repeats {values:?}");
+    println!("{:.4}", values[REPS / 2]);
+}
+
+/// Forks a child running `f`.
+fn fork(f: impl FnOnce() + Send + 'static) -> Process {
+    let mut p = Process::builder()
+        .start_method(StartMethod::Fork)
+        .closure(f);
+    p.start().expect("fork a child");
+    p
+}
+
+/// Joins a child and checks it succeeded.
+fn join(p: Process) {
+    assert_eq!(p.join().expect("join"), 0, "child failed");
+}
+
+/// A connected stream socket pair.
+fn socketpair() -> (UnixStream, UnixStream) {
+    UnixStream::pair().expect("socketpair")
+}
+
+/// µs per 8-byte round trip.
+fn pipe_roundtrip(floor: bool) -> f64 {
+    let msg = [b'x'; 8];
+    if floor {
+        let (mut a, mut b) = socketpair();
+        let p = fork(move || {
+            let mut buf = [0u8; 8];
+            for _ in 0..=ROUNDS {
+                b.read_exact(&mut buf).unwrap();
+                b.write_all(&buf).unwrap();
+            }
+        });
+        let mut buf = [0u8; 8];
+        a.write_all(&msg).unwrap();
+        a.read_exact(&mut buf).unwrap();
+        let t = Instant::now();
+        for _ in 0..ROUNDS {
+            a.write_all(&msg).unwrap();
+            a.read_exact(&mut buf).unwrap();
+        }
+        let dt = t.elapsed();
+        join(p);
+        return dt.as_secs_f64() / f64::from(ROUNDS) * 1e6;
+    }
+    let (a, b) = Pipe(true).unwrap();
+    let p = fork(move || {
+        for _ in 0..=ROUNDS {
+            let m = b.recv_bytes().unwrap();
+            b.send_bytes(&m).unwrap();
+        }
+    });
+    a.send_bytes(&msg).unwrap();
+    a.recv_bytes().unwrap();
+    let t = Instant::now();
+    for _ in 0..ROUNDS {
+        a.send_bytes(&msg).unwrap();
+        a.recv_bytes().unwrap();
+    }
+    let dt = t.elapsed();
+    join(p);
+    dt.as_secs_f64() / f64::from(ROUNDS) * 1e6
+}
+
+/// MiB/s for `n` messages of 1 MiB from a child, first receipt to last.
+fn pipe_throughput(floor: bool) -> f64 {
+    let n = 200;
+    if floor {
+        return socket_mib_per_s(n);
+    }
+    let (r, w) = Pipe(false).unwrap();
+    let p = fork(move || {
+        let buf = vec![7u8; MIB];
+        for _ in 0..n {
+            w.send_bytes(&buf).unwrap();
+        }
+    });
+    let first = r.recv_bytes().unwrap();
+    let t = Instant::now();
+    let mut last = Vec::new();
+    for _ in 0..n - 1 {
+        last = r.recv_bytes().unwrap();
+    }
+    let dt = t.elapsed();
+    assert_eq!((first.len(), last.len()), (MIB, MIB));
+    join(p);
+    (n - 1) as f64 / dt.as_secs_f64()
+}
+
+/// The floor of the 1 MiB figures: a child writes `n` MiB in 1 MiB writes to a socketpair,
+/// the parent reads them (first MiB received to last).
+fn socket_mib_per_s(n: usize) -> f64 {
+    let (mut r, mut w) = socketpair();
+    let p = fork(move || {
+        let buf = vec![7u8; MIB];
+        for _ in 0..n {
+            w.write_all(&buf).unwrap();
+        }
+    });
+    let mut buf = vec![0u8; MIB];
+    r.read_exact(&mut buf).unwrap();
+    let t = Instant::now();
+    for _ in 0..n - 1 {
+        r.read_exact(&mut buf).unwrap();
+    }
+    let dt = t.elapsed();
+    join(p);
+    (n - 1) as f64 / dt.as_secs_f64()
+}
+
+/// Items per second: a child puts 200,000 small items, the parent gets them.
+fn queue_small_items(floor: bool) -> f64 {
+    let n: u64 = 200_000;
+    if floor {
+        let (mut r, mut w) = socketpair();
+        let p = fork(move || {
+            for i in 0..n {
+                w.write_all(&i.to_le_bytes()).unwrap();
+            }
+        });
+        let mut buf = [0u8; 8];
+        r.read_exact(&mut buf).unwrap();
+        let t = Instant::now();
+        for _ in 0..n - 1 {
+            r.read_exact(&mut buf).unwrap();
+        }
+        let dt = t.elapsed();
+        assert_eq!(u64::from_le_bytes(buf), n - 1);
+        join(p);
+        return (n - 1) as f64 / dt.as_secs_f64();
+    }
+    let q = Queue::<u64>::new().unwrap();
+    let child_q = q.clone();
+    let p = fork(move || {
+        for i in 0..n {
+            child_q.put(i).unwrap();
+        }
+    });
+    q.get().unwrap();
+    let t = Instant::now();
+    let mut x = 0;
+    for _ in 0..n - 1 {
+        x = q.get().unwrap();
+    }
+    let dt = t.elapsed();
+    assert_eq!(x, n - 1);
+    join(p);
+    (n - 1) as f64 / dt.as_secs_f64()
+}
+
+/// MiB/s: a child puts 100 items of 1 MiB, the parent gets them.
+fn queue_1mib_items(floor: bool) -> f64 {
+    let n = 100;
+    if floor {
+        return socket_mib_per_s(n);
+    }
+    let q = Queue::<Bytes>::new().unwrap();
+    let child_q = q.clone();
+    let p = fork(move || {
+        let item = Bytes(vec![7u8; MIB]);
+        for _ in 0..n {
+            child_q.put(item.clone()).unwrap();
+        }
+    });
+    q.get().unwrap();
+    let t = Instant::now();
+    for _ in 0..n - 1 {
+        assert_eq!(q.get().unwrap().len(), MIB);
+    }
+    let dt = t.elapsed();
+    join(p);
+    (n - 1) as f64 / dt.as_secs_f64()
 }

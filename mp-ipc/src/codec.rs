@@ -41,6 +41,42 @@ pub(crate) fn with_encoded<T: Serialize + ?Sized, R>(
     })
 }
 
+/// The encoded length of `value` (a pass that counts without writing).
+pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Result<usize, String> {
+    postcard::serialize_with_flavor(value, Counter(0)).map_err(|e| e.to_string())
+}
+
+/// Encodes `value` into `buf`, which must be exactly [`encoded_len`] bytes long.
+pub(crate) fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut [u8]) -> Result<(), String> {
+    let n = buf.len();
+    match postcard::to_slice(value, buf) {
+        Ok(out) if out.len() == n => Ok(()),
+        Ok(out) => Err(format!("encoded to {} bytes, {n} expected", out.len())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A postcard flavor that only counts bytes.
+struct Counter(usize);
+
+impl postcard::ser_flavors::Flavor for Counter {
+    type Output = usize;
+
+    fn try_push(&mut self, _data: u8) -> postcard::Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        self.0 += data.len();
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<usize> {
+        Ok(self.0)
+    }
+}
+
 /// Decodes one message; trailing bytes are an error (the message was not a `T`).
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     match postcard::take_from_bytes::<T>(bytes) {

@@ -30,7 +30,7 @@ use crate::codec;
 use crate::connection::SPINS;
 use crate::deadline::Deadline;
 use crate::error::{Error, GetError, PutError, TaskError};
-use crate::ring::{HEADER, Ring, frame_len};
+use crate::ring::{HEADER, PAD, Ring, frame_len};
 use crate::sys::{Segment, SharedHeader, futex_wait, futex_wake, kind, may_spin};
 
 /// Longest sleep before a waiter looks again (covers a wake-up lost to a process killed
@@ -220,18 +220,37 @@ impl RawQueue {
             && u64::from(self.h().cap.load(Ordering::Relaxed) - used) >= frame
     }
 
-    /// Puts one encoded item; `Err(())` when it stayed full until `deadline`.
-    pub(crate) fn put_bytes(&self, payload: &[u8], deadline: Option<Deadline>) -> Result<(), ()> {
-        let frame = frame_len(payload.len() as u32);
+    /// Puts one item of `len` encoded bytes, written by `fill` straight into the ring;
+    /// `Ok(Err(()))` when it stayed full until `deadline`, `Err` when `fill` failed (nothing
+    /// is committed then).
+    pub(crate) fn put_with(
+        &self,
+        len: u32,
+        deadline: Option<Deadline>,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), String>,
+    ) -> Result<Result<(), ()>, String> {
+        let frame = frame_len(len);
         let Some(_guard) = lock_until(&self.put_lock, deadline) else {
-            return Err(());
+            return Ok(Err(()));
         };
         let h = self.h();
+        let cap = h.cap.load(Ordering::Relaxed);
         let tail = h.put.tail.load(Ordering::Relaxed);
+        // A frame that would wrap is preceded by a padding frame up to the end of the ring
+        // (committed together with it), when both fit: items then lie in one piece, and are
+        // encoded and decoded in place.
+        let at = u64::from(pos(tail) & (cap - 1));
+        let pad = if at + frame > u64::from(cap) && frame + (u64::from(cap) - at) <= u64::from(cap)
+        {
+            u64::from(cap) - at
+        } else {
+            0
+        };
+        let need = frame + pad;
         let mut spins = if may_spin() { SPINS } else { 0 };
         loop {
             let seq = h.get.not_full_seq.load(Ordering::SeqCst);
-            if self.fits(tail, frame) {
+            if self.fits(tail, need) {
                 break;
             }
             if spins > 0 {
@@ -240,10 +259,10 @@ impl RawQueue {
                 continue;
             }
             if deadline.is_some_and(Deadline::has_passed) {
-                return Err(());
+                return Ok(Err(()));
             }
             h.get.not_full_waiters.fetch_add(1, Ordering::SeqCst);
-            if !self.fits(tail, frame) {
+            if !self.fits(tail, need) {
                 futex_wait(
                     &h.get.not_full_seq,
                     seq,
@@ -253,13 +272,26 @@ impl RawQueue {
             h.get.not_full_waiters.fetch_sub(1, Ordering::SeqCst);
         }
         let ring = self.ring();
-        ring.write_header(pos(tail), payload.len() as u32, 0);
-        ring.write(pos(tail).wrapping_add(HEADER), payload);
+        let mut at = pos(tail);
+        if pad > 0 {
+            ring.write_header(at, pad as u32 - HEADER, PAD);
+            at = at.wrapping_add(pad as u32);
+        }
+        let body = at.wrapping_add(HEADER);
+        match ring.contiguous_mut(body, len) {
+            Some(slot) => fill(slot)?,
+            None => {
+                let mut v = vec![0; len as usize];
+                fill(&mut v)?;
+                ring.write(body, &v);
+            }
+        }
+        ring.write_header(at, len, 0);
         // The commit: bytes and count become visible together.
         h.put.tail.store(
             pack(
                 count(tail).wrapping_add(1),
-                pos(tail).wrapping_add(frame as u32),
+                pos(tail).wrapping_add(need as u32),
             ),
             Ordering::SeqCst,
         );
@@ -267,7 +299,7 @@ impl RawQueue {
         if h.put.not_empty_waiters.load(Ordering::SeqCst) > 0 {
             futex_wake(&h.put.not_empty_seq, u32::MAX);
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Takes one item, handing its bytes to `f` in place; `None` when it stayed empty until
@@ -310,8 +342,14 @@ impl RawQueue {
             h.put.not_empty_waiters.fetch_sub(1, Ordering::SeqCst);
         }
         let ring = self.ring();
-        let (len, _tag) = ring.read_header(pos(head));
-        let body = pos(head).wrapping_add(HEADER);
+        let (mut len, tag) = ring.read_header(pos(head));
+        let mut at = pos(head);
+        if tag == PAD {
+            // Padding to the end of the ring, committed with the item after it.
+            at = at.wrapping_add(HEADER + len);
+            len = ring.read_header(at).0;
+        }
+        let body = at.wrapping_add(HEADER);
         let r = match ring.contiguous(body, len) {
             Some(s) => f(s),
             None => {
@@ -324,7 +362,7 @@ impl RawQueue {
         h.get.head.store(
             pack(
                 count(head).wrapping_add(1),
-                pos(head).wrapping_add(frame_len(len) as u32),
+                at.wrapping_add(frame_len(len) as u32),
             ),
             Ordering::SeqCst,
         );
@@ -459,17 +497,17 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             return Err(PutError::Closed(item));
         }
         let max = self.raw.max_message();
-        let r = codec::with_encoded(&item, |bytes| {
-            if bytes.len() > max {
-                Err(Some(bytes.len()))
-            } else {
-                self.raw.put_bytes(bytes, deadline).map_err(|()| None)
-            }
-        });
-        match r {
+        let len = match codec::encoded_len(&item) {
+            Ok(len) if len > max => return Err(PutError::TooLarge { item, len, max }),
+            Ok(len) => len as u32,
+            Err(e) => return Err(PutError::Encode(item, e)),
+        };
+        match self
+            .raw
+            .put_with(len, deadline, |slot| codec::encode_into(&item, slot))
+        {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(None)) => Err(PutError::Full(item)),
-            Ok(Err(Some(len))) => Err(PutError::TooLarge { item, len, max }),
+            Ok(Err(())) => Err(PutError::Full(item)),
             Err(e) => Err(PutError::Encode(item, e)),
         }
     }

@@ -11,6 +11,9 @@ use std::marker::PhantomData;
 
 use crate::sys::{Segment, SharedHeader};
 
+/// Tag of a padding frame: skipped by readers, never counted as an item.
+pub(crate) const PAD: u32 = 1;
+
 /// Size of a frame header.
 pub(crate) const HEADER: u32 = 8;
 
@@ -104,6 +107,21 @@ impl<'a> Ring<'a> {
             // SAFETY: the range lies inside the ring (checked above); under the protocol the
             // producer does not write committed bytes until the consumer releases them.
             unsafe { std::slice::from_raw_parts(self.buf.add(at), len as usize) }
+        })
+    }
+
+    /// The `len` bytes from `pos` as one writable slice, if they do not wrap around the end.
+    ///
+    /// The caller must hold the producer's role over these bytes (free, not yet committed)
+    /// for as long as it uses the slice.
+    #[inline]
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) fn contiguous_mut(&self, pos: u32, len: u32) -> Option<&'a mut [u8]> {
+        let at = (pos & self.mask) as usize;
+        (at + len as usize <= self.cap() as usize).then(|| {
+            // SAFETY: the range lies inside the ring (checked above); under the protocol no
+            // consumer reads free bytes and there is one producer at a time.
+            unsafe { std::slice::from_raw_parts_mut(self.buf.add(at), len as usize) }
         })
     }
 
