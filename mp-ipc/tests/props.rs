@@ -14,6 +14,9 @@ use proptest::prelude::*;
 /// `Some((producer, seq, payload))`, or `None` to stop a consumer.
 type Item = Option<(u32, u32, Bytes)>;
 
+/// What a consumer reports: `(producer, seq, payload length)` of each item it got.
+type Report = Vec<(u32, u32, u32)>;
+
 /// The byte every payload byte of item `(id, seq)` holds.
 fn fill(id: u32, seq: u32) -> u8 {
     (id.wrapping_mul(31).wrapping_add(seq)) as u8
@@ -24,13 +27,13 @@ fn producer((q, id, sizes, yield_every): (Queue<Item>, u32, Vec<u32>, u32)) {
         let seq = seq as u32;
         q.put(Some((id, seq, Bytes(vec![fill(id, seq); n as usize]))))
             .unwrap();
-        if seq % yield_every == 0 {
+        if seq.is_multiple_of(yield_every) {
             std::thread::yield_now();
         }
     }
 }
 
-fn consumer((q, out): (Queue<Item>, Queue<Vec<(u32, u32, u32)>>)) {
+fn consumer((q, out): (Queue<Item>, Queue<Report>)) {
     let mut got = Vec::new();
     while let Some((id, seq, b)) = q.get_timeout(BOUND).unwrap() {
         assert!(b.iter().all(|&x| x == fill(id, seq)), "corrupt {id}/{seq}");
