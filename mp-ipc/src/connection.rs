@@ -30,13 +30,11 @@ use crate::codec;
 use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::ring::{HEADER, Ring, frame_len};
-use crate::sys::{Segment, SharedHeader, futex_wait, futex_wake, kind, may_spin};
+use crate::sys::{Segment, SharedHeader, kind, may_spin};
+use crate::waiter::Signal;
 
 /// Longest sleep between two checks of the other end's liveness: the latency of EOF detection.
 pub(crate) const SLICE: Duration = Duration::from_millis(20);
-
-/// Spins before sleeping, when spinning can help.
-pub(crate) const SPINS: u32 = 4000;
 
 /// Default ring size per direction: 256 KiB (touched only as used; fits in L2).
 pub const DEFAULT_RING_BYTES: u32 = 256 << 10;
@@ -396,10 +394,11 @@ impl Connection {
     fn commit(&self, tail: u32) {
         let d = self.out();
         d.prod.tail.store(tail, Ordering::SeqCst);
-        d.prod.data_seq.fetch_add(1, Ordering::SeqCst);
-        if d.prod.data_waiters.load(Ordering::SeqCst) > 0 {
-            futex_wake(&d.prod.data_seq, u32::MAX);
+        Signal {
+            seq: &d.prod.data_seq,
+            waiters: &d.prod.data_waiters,
         }
+        .notify();
     }
 
     /// Waits until the outgoing ring has at least `need` free bytes; returns the free bytes.
@@ -408,27 +407,23 @@ impl Connection {
         let cap = self.seg.header().cap.load(Ordering::Relaxed);
         let tail = d.prod.tail.load(Ordering::Relaxed);
         let free = || cap - tail.wrapping_sub(d.cons.head.load(Ordering::SeqCst));
-        let mut spins = if may_spin() { SPINS } else { 0 };
-        loop {
-            let seq = d.cons.space_seq.load(Ordering::SeqCst);
-            let f = free();
-            if f >= need {
-                return Ok(f);
-            }
-            if spins > 0 {
-                spins -= 1;
-                std::hint::spin_loop();
-                continue;
-            }
-            if self.peer_gone() {
-                return Err(Error::BrokenPipe);
-            }
-            d.cons.space_waiters.fetch_add(1, Ordering::SeqCst);
-            if free() < need {
-                futex_wait(&d.cons.space_seq, seq, Some(Deadline::after(SLICE)));
-            }
-            d.cons.space_waiters.fetch_sub(1, Ordering::SeqCst);
-        }
+        let signal = Signal {
+            seq: &d.cons.space_seq,
+            waiters: &d.cons.space_waiters,
+        };
+        signal.wait_until(
+            || free() >= need,
+            None,
+            SLICE,
+            || {
+                if self.peer_gone() {
+                    Err(Error::BrokenPipe)
+                } else {
+                    Ok(())
+                }
+            },
+        )?;
+        Ok(free())
     }
 
     // ------------------------------------------------------------------ receiving
@@ -446,43 +441,28 @@ impl Connection {
     /// `Timeout` when `deadline` passes.
     fn wait_data(&self, need: u32, deadline: Option<Deadline>) -> Result<u32, Error> {
         let d = self.inc();
-        let mut spins = if may_spin() && !deadline.is_some_and(Deadline::has_passed) {
-            SPINS
-        } else {
-            0
+        let signal = Signal {
+            seq: &d.prod.data_seq,
+            waiters: &d.prod.data_waiters,
         };
-        loop {
-            let seq = d.prod.data_seq.load(Ordering::SeqCst);
-            let a = self.available();
-            if a >= need {
-                return Ok(a);
-            }
-            if spins > 0 {
-                spins -= 1;
-                std::hint::spin_loop();
-                continue;
-            }
-            if deadline.is_some_and(Deadline::has_passed) {
-                return Err(Error::Timeout);
-            }
-            d.prod.data_waiters.fetch_add(1, Ordering::SeqCst);
-            let slept = if self.available() < need {
-                futex_wait(
-                    &d.prod.data_seq,
-                    seq,
-                    Some(Deadline::slice(deadline, SLICE)),
-                )
-            } else {
-                true
-            };
-            d.prod.data_waiters.fetch_sub(1, Ordering::SeqCst);
-            // A full slice without news: is anyone left to write?
-            if !slept && self.available() < need && self.peer_gone() {
-                // The last commit may have landed just before the exit.
-                if self.available() < need {
-                    return Err(Error::Eof);
+        let ready = signal.wait_until(
+            || self.available() >= need,
+            deadline,
+            SLICE,
+            // A full slice without news: is anyone left to write? (The last commit may have
+            // landed just before the exit, hence the second look.)
+            || {
+                if self.peer_gone() && self.available() < need {
+                    Err(Error::Eof)
+                } else {
+                    Ok(())
                 }
-            }
+            },
+        )?;
+        if ready {
+            Ok(self.available())
+        } else {
+            Err(Error::Timeout)
         }
     }
 
@@ -490,10 +470,11 @@ impl Connection {
     fn release(&self, head: u32) {
         let d = self.inc();
         d.cons.head.store(head, Ordering::SeqCst);
-        d.cons.space_seq.fetch_add(1, Ordering::SeqCst);
-        if d.cons.space_waiters.load(Ordering::SeqCst) > 0 {
-            futex_wake(&d.cons.space_seq, u32::MAX);
+        Signal {
+            seq: &d.cons.space_seq,
+            waiters: &d.cons.space_waiters,
         }
+        .notify();
     }
 
     /// Receives one frame: `with_slice` gets the payload in place when the whole frame is in

@@ -42,15 +42,12 @@ impl<T> std::fmt::Debug for JoinableQueue<T> {
 impl<T: Serialize + DeserializeOwned> JoinableQueue<T> {
     /// An unbounded joinable queue.
     pub fn new() -> Result<Self, Error> {
-        Self::with_options(QueueOptions::default())
+        Queue::new().map(|queue| JoinableQueue { queue })
     }
 
     /// A joinable queue of at most `maxsize` items.
     pub fn with_maxsize(maxsize: u32) -> Result<Self, Error> {
-        Self::with_options(QueueOptions {
-            maxsize,
-            ..QueueOptions::default()
-        })
+        Queue::with_maxsize(maxsize).map(|queue| JoinableQueue { queue })
     }
 
     /// A joinable queue with explicit options.

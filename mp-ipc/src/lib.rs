@@ -124,6 +124,7 @@ mod simple_queue;
 mod sys;
 mod value;
 mod wait;
+mod waiter;
 
 pub use array::{Array, ArrayGuard, RawArray};
 pub use codec::{Bytes, serde_bytes};

@@ -27,11 +27,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::connection::SPINS;
 use crate::deadline::Deadline;
 use crate::error::{Error, GetError, PutError, TaskError};
 use crate::ring::{HEADER, PAD, Ring, frame_len};
-use crate::sys::{Segment, SharedHeader, futex_wait, futex_wake, kind, may_spin};
+use crate::sys::{Segment, SharedHeader, kind, may_spin};
+use crate::waiter::Signal;
 
 /// Longest sleep before a waiter looks again (covers a wake-up lost to a process killed
 /// between its commit and its wake).
@@ -247,29 +247,14 @@ impl RawQueue {
             0
         };
         let need = frame + pad;
-        let mut spins = if may_spin() { SPINS } else { 0 };
-        loop {
-            let seq = h.get.not_full_seq.load(Ordering::SeqCst);
-            if self.fits(tail, need) {
-                break;
-            }
-            if spins > 0 {
-                spins -= 1;
-                std::hint::spin_loop();
-                continue;
-            }
-            if deadline.is_some_and(Deadline::has_passed) {
-                return Ok(Err(()));
-            }
-            h.get.not_full_waiters.fetch_add(1, Ordering::SeqCst);
-            if !self.fits(tail, need) {
-                futex_wait(
-                    &h.get.not_full_seq,
-                    seq,
-                    Some(Deadline::slice(deadline, SLICE)),
-                );
-            }
-            h.get.not_full_waiters.fetch_sub(1, Ordering::SeqCst);
+        let room = self.not_full().wait_until(
+            || self.fits(tail, need),
+            deadline,
+            SLICE,
+            || Ok::<(), ()>(()),
+        );
+        if room != Ok(true) {
+            return Ok(Err(()));
         }
         let ring = self.ring();
         let mut at = pos(tail);
@@ -295,10 +280,7 @@ impl RawQueue {
             ),
             Ordering::SeqCst,
         );
-        h.put.not_empty_seq.fetch_add(1, Ordering::SeqCst);
-        if h.put.not_empty_waiters.load(Ordering::SeqCst) > 0 {
-            futex_wake(&h.put.not_empty_seq, u32::MAX);
-        }
+        self.not_empty().notify();
         Ok(Ok(()))
     }
 
@@ -313,33 +295,11 @@ impl RawQueue {
         let h = self.h();
         let head = h.get.head.load(Ordering::Relaxed);
         let nonempty = || count(h.put.tail.load(Ordering::SeqCst)) != count(head);
-        let mut spins = if may_spin() && !deadline.is_some_and(Deadline::has_passed) {
-            SPINS
-        } else {
-            0
-        };
-        loop {
-            let seq = h.put.not_empty_seq.load(Ordering::SeqCst);
-            if nonempty() {
-                break;
-            }
-            if spins > 0 {
-                spins -= 1;
-                std::hint::spin_loop();
-                continue;
-            }
-            if deadline.is_some_and(Deadline::has_passed) {
-                return None;
-            }
-            h.put.not_empty_waiters.fetch_add(1, Ordering::SeqCst);
-            if !nonempty() {
-                futex_wait(
-                    &h.put.not_empty_seq,
-                    seq,
-                    Some(Deadline::slice(deadline, SLICE)),
-                );
-            }
-            h.put.not_empty_waiters.fetch_sub(1, Ordering::SeqCst);
+        let got = self
+            .not_empty()
+            .wait_until(nonempty, deadline, SLICE, || Ok::<(), ()>(()));
+        if got != Ok(true) {
+            return None;
         }
         let ring = self.ring();
         let (mut len, tag) = ring.read_header(pos(head));
@@ -366,10 +326,7 @@ impl RawQueue {
             ),
             Ordering::SeqCst,
         );
-        h.get.not_full_seq.fetch_add(1, Ordering::SeqCst);
-        if h.get.not_full_waiters.load(Ordering::SeqCst) > 0 {
-            futex_wake(&h.get.not_full_seq, u32::MAX);
-        }
+        self.not_full().notify();
         Some(r)
     }
 
@@ -392,10 +349,11 @@ impl RawQueue {
                 Err(now) => done = now,
             }
         }
-        g.done_seq.fetch_add(1, Ordering::SeqCst);
-        if g.join_waiters.load(Ordering::SeqCst) > 0 {
-            futex_wake(&g.done_seq, u32::MAX);
+        Signal {
+            seq: &g.done_seq,
+            waiters: &g.join_waiters,
         }
+        .notify();
         Ok(())
     }
 
@@ -408,19 +366,34 @@ impl RawQueue {
     /// Waits until every item put has been marked done.
     pub(crate) fn join(&self, deadline: Option<Deadline>) -> Result<(), TaskError> {
         let g = &self.h().get;
-        loop {
-            let seq = g.done_seq.load(Ordering::SeqCst);
-            if self.unfinished() == 0 {
-                return Ok(());
-            }
-            if deadline.is_some_and(Deadline::has_passed) {
-                return Err(TaskError::Timeout);
-            }
-            g.join_waiters.fetch_add(1, Ordering::SeqCst);
-            if self.unfinished() != 0 {
-                futex_wait(&g.done_seq, seq, Some(Deadline::slice(deadline, SLICE)));
-            }
-            g.join_waiters.fetch_sub(1, Ordering::SeqCst);
+        let signal = Signal {
+            seq: &g.done_seq,
+            waiters: &g.join_waiters,
+        };
+        match signal.wait_until(
+            || self.unfinished() == 0,
+            deadline,
+            SLICE,
+            || Ok::<(), ()>(()),
+        ) {
+            Ok(true) => Ok(()),
+            _ => Err(TaskError::Timeout),
+        }
+    }
+
+    /// The signal of "an item was put".
+    fn not_empty(&self) -> Signal<'_> {
+        Signal {
+            seq: &self.h().put.not_empty_seq,
+            waiters: &self.h().put.not_empty_waiters,
+        }
+    }
+
+    /// The signal of "an item was taken".
+    fn not_full(&self) -> Signal<'_> {
+        Signal {
+            seq: &self.h().get.not_full_seq,
+            waiters: &self.h().get.not_full_waiters,
         }
     }
 

@@ -38,15 +38,11 @@ fn to_timespec(deadline: Deadline) -> libc::timespec {
 /// longer holding `expected`) is `true`. A signal (`EINTR`) is retried: the deadline is absolute,
 /// so retrying never stretches the wait. Callers re-check their condition after every return.
 pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
-    let ts = deadline.map(to_timespec);
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    loop {
+    wait_retrying(deadline, |ts_ptr| {
         // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline.
         // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr` is null
-        // or points at `ts`, which outlives the call; the other arguments are plain integers.
-        let rc = unsafe {
+        // or points at a timespec that outlives the call; the other arguments are integers.
+        unsafe {
             libc::syscall(
                 libc::SYS_futex,
                 word.as_ptr(),
@@ -56,15 +52,37 @@ pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Deadl
                 std::ptr::null::<u32>(),
                 libc::FUTEX_BITSET_MATCH_ANY,
             )
-        };
-        if rc == 0 {
-            return true;
         }
-        match std::io::Error::last_os_error().raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::ETIMEDOUT) => return false,
-            _ => return true,
+    })
+}
+
+/// Runs a futex wait `call` (given the absolute deadline as a timespec pointer, or null)
+/// until it returns other than by a signal; `false` only when the deadline passed.
+fn wait_retrying(
+    deadline: Option<Deadline>,
+    call: impl Fn(*const libc::timespec) -> libc::c_long,
+) -> bool {
+    let ts = deadline.map(to_timespec);
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    loop {
+        if let Some(woken) = outcome(call(ts_ptr)) {
+            return woken;
         }
+    }
+}
+
+/// What a futex wait's return code means: `Some(false)` when the deadline passed,
+/// `Some(true)` for a wake-up or a changed word, `None` for a signal (retry).
+fn outcome(rc: libc::c_long) -> Option<bool> {
+    if rc >= 0 {
+        return Some(true);
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::EINTR) => None,
+        Some(libc::ETIMEDOUT) => Some(false),
+        _ => Some(true),
     }
 }
 
@@ -114,15 +132,11 @@ pub(crate) fn futex_waitv(words: &[(&AtomicU32, u32)], deadline: Option<Deadline
             reserved: 0,
         })
         .collect();
-    let ts = deadline.map(to_timespec);
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    loop {
+    wait_retrying(deadline, |ts_ptr| {
         // SAFETY: `waiters` is a live array of `words.len()` kernel-layout entries whose
         // addresses point at live aligned u32s borrowed for the call; `ts_ptr` is null or
-        // points at `ts`, which outlives the call; flags 0; the clock is CLOCK_MONOTONIC.
-        let rc = unsafe {
+        // points at a timespec that outlives the call; flags 0; the clock is CLOCK_MONOTONIC.
+        unsafe {
             libc::syscall(
                 libc::SYS_futex_waitv,
                 waiters.as_ptr(),
@@ -131,16 +145,8 @@ pub(crate) fn futex_waitv(words: &[(&AtomicU32, u32)], deadline: Option<Deadline
                 ts_ptr,
                 libc::CLOCK_MONOTONIC,
             )
-        };
-        if rc >= 0 {
-            return true;
         }
-        match std::io::Error::last_os_error().raw_os_error() {
-            Some(libc::EINTR) => continue,
-            Some(libc::ETIMEDOUT) => return false,
-            _ => return true,
-        }
-    }
+    })
 }
 
 /// Waits until one of `fds` is readable (or hung up) or `timeout` passes (`None`: forever);
