@@ -37,8 +37,8 @@ use crate::waiter::Signal;
 /// between its commit and its wake).
 const SLICE: Duration = Duration::from_millis(50);
 
-/// Default ring size of a queue: 4 MiB (so the largest item is 4 MiB - 8 bytes).
-pub const DEFAULT_QUEUE_BYTES: u32 = 4 << 20;
+/// Default ring size of a queue: 2 MiB (so the largest item is 2 MiB - 8 bytes).
+pub const DEFAULT_QUEUE_BYTES: u32 = 2 << 20;
 
 /// The producers' words.
 #[repr(C, align(64))]
@@ -412,7 +412,7 @@ impl RawQueue {
 /// queue intact (see the module docs of the crate for the protocol).
 ///
 /// Items are encoded with postcard; one encoded item may take at most the ring size minus 8
-/// bytes (4 MiB by default, [`QueueOptions::ring_bytes`]); larger ones are refused with
+/// bytes (2 MiB by default, [`QueueOptions::ring_bytes`]); larger ones are refused with
 /// [`PutError::TooLarge`].
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
@@ -443,7 +443,7 @@ impl<T> std::fmt::Debug for Queue<T> {
 }
 
 impl<T: Serialize + DeserializeOwned> Queue<T> {
-    /// An unbounded queue (bounded only by its 4 MiB ring).
+    /// An unbounded queue (bounded only by its 2 MiB ring).
     pub fn new() -> Result<Self, Error> {
         Self::with_options(QueueOptions::default())
     }

@@ -96,6 +96,21 @@ impl<'a> Ring<'a> {
         }
     }
 
+    /// Appends the `len` bytes from `pos` to `out` (no zero-filling first).
+    ///
+    /// The caller must hold the consumer's role over these bytes (committed, not released).
+    #[inline]
+    pub(crate) fn extend_vec(&self, pos: u32, len: u32, out: &mut Vec<u8>) {
+        assert!(len <= self.cap());
+        let at = pos & self.mask;
+        let first = len.min(self.cap() - at);
+        for (p, n) in [(pos, first), (pos.wrapping_add(first), len - first)] {
+            if let Some(s) = self.contiguous(p, n) {
+                out.extend_from_slice(s);
+            }
+        }
+    }
+
     /// The `len` bytes from `pos` as one slice, if they do not wrap around the end.
     ///
     /// The caller must hold the consumer's role over these bytes (they are committed and not
