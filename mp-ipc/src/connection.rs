@@ -156,7 +156,7 @@ pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection
 /// Messages keep their boundaries (empty ones included). Typed messages go through postcard;
 /// [`send_bytes`](Self::send_bytes) and [`recv_bytes`](Self::recv_bytes) copy bytes straight
 /// into and out of the shared ring. A receive after every copy of the other end is gone
-/// returns what is left, then [`Error::Eof`] (detected within [`SLICE`], 20 ms, of the moment
+/// returns what is left, then [`Error::Eof`] (detected within 20 ms of the moment
 /// the ring runs dry); a blocked send to a gone receiver returns [`Error::BrokenPipe`].
 ///
 /// Under **fork**, as in Python, the child inherits every descriptor of its parent, the

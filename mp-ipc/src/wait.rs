@@ -4,7 +4,7 @@
 //! Connections and queues are waited for with one `futex_waitv` over their "data available"
 //! words (each registers as a waiter so that writers wake it). When sentinels (descriptors)
 //! are present, a helper thread `poll`s them and wakes a private futex word that is part of
-//! the same `futex_waitv`. Sleeps last at most [`SLICE`](crate::connection::SLICE) so that a
+//! the same `futex_waitv`. Sleeps last at most 20 ms so that a
 //! connection whose other end died is reported ready (its `recv` returns EOF).
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
