@@ -27,11 +27,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::ring::{HEADER, Ring, frame_len};
 use crate::sys::{Segment, SharedHeader, kind, may_spin};
 use crate::waiter::Signal;
+use mp_sync::raw::Deadline;
 
 /// Longest sleep between two checks of the other end's liveness: the latency of EOF detection.
 pub(crate) const SLICE: Duration = Duration::from_millis(20);

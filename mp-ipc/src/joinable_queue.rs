@@ -6,9 +6,9 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::deadline::Deadline;
 use crate::error::{Error, TaskError};
 use crate::queue::{Queue, QueueOptions};
+use mp_sync::raw::Deadline;
 
 /// Python's `multiprocessing.JoinableQueue`: every [`Queue`] method (through `Deref`), plus
 /// [`task_done`](Self::task_done) and [`join`](Self::join).

@@ -129,7 +129,6 @@
 mod array;
 mod codec;
 mod connection;
-mod deadline;
 mod error;
 mod joinable_queue;
 mod pod;

@@ -27,11 +27,11 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::deadline::Deadline;
 use crate::error::{Error, GetError, PutError, TaskError};
 use crate::ring::{HEADER, PAD, Ring, frame_len};
 use crate::sys::{Segment, SharedHeader, kind, may_spin};
 use crate::waiter::Signal;
+use mp_sync::raw::Deadline;
 
 /// Longest sleep before a waiter looks again (covers a wake-up lost to a process killed
 /// between its commit and its wake).
@@ -497,7 +497,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Puts `item` only if there is room now (Python's `put_nowait`).
     pub fn put_nowait(&self, item: T) -> Result<(), PutError<T>> {
-        self.put_deadline(item, Some(Deadline::expired()))
+        self.put_deadline(item, Some(Deadline::now()))
     }
 
     /// The one get.
@@ -523,7 +523,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Takes the oldest item if there is one now (Python's `get_nowait`).
     pub fn get_nowait(&self) -> Result<T, GetError> {
-        self.get_deadline(Some(Deadline::expired()))
+        self.get_deadline(Some(Deadline::now()))
     }
 }
 

@@ -12,12 +12,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use crate::connection::{Connection, SLICE};
-use crate::deadline::Deadline;
 use crate::error::Error;
 use crate::joinable_queue::JoinableQueue;
 use crate::queue::Queue;
 use crate::simple_queue::SimpleQueue;
 use crate::sys::{EventFd, MAX_WAITV, futex_waitv, futex_wake, poll_readable};
+use mp_sync::raw::Deadline;
 
 /// Something [`wait`] can wait for: a [`Connection`] (readable: a message or EOF), a queue
 /// (readable: not empty) or a descriptor such as `mp_process::Process::sentinel()` (readable:

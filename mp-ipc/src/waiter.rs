@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::deadline::Deadline;
 use crate::sys::{futex_wait, futex_wake, may_spin};
+use mp_sync::raw::Deadline;
 
 /// Spins before sleeping, when spinning can help (more than one CPU).
 const SPINS: u32 = 4000;

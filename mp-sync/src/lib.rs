@@ -121,6 +121,7 @@ mod deadline;
 mod error;
 mod event;
 mod lock;
+pub mod raw;
 mod raw_lock;
 mod rlock;
 mod semaphore;

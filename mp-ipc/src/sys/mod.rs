@@ -1,15 +1,14 @@
-//! The one OS seam of the crate: shared futexes (wait, wake, waitv), the monotonic clock,
-//! `poll` on descriptors, and the typed view of a shared-memory segment.
+//! The one OS seam of the crate: `poll` on descriptors, eventfds, and the typed view of a
+//! shared-memory segment. The futexes (wait, wake, waitv) and the monotonic clock come from
+//! mp-sync's public low-level layer, [`mp_sync::raw`], so the two crates share one futex seam.
 //!
-//! Everything that calls `libc` lives below this module. The futex functions duplicate a
-//! private seam of mp-sync; they should move to a public low-level module there.
+//! Everything that calls `libc` lives below this module.
 
 mod eventfd;
-mod futex;
+mod poll;
 mod shm;
 
 pub(crate) use eventfd::EventFd;
-pub(crate) use futex::{
-    MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, monotonic_now, poll_readable,
-};
+pub(crate) use mp_sync::raw::{MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin};
+pub(crate) use poll::poll_readable;
 pub(crate) use shm::{Segment, SharedHeader, kind};

@@ -1,4 +1,4 @@
-//! Shared (not process-private) futex wait and wake, and the `CLOCK_MONOTONIC` clock.
+//! Shared (not process-private) futex wait, wake and waitv, and the `CLOCK_MONOTONIC` clock.
 //!
 //! The futex calls deliberately omit `FUTEX_PRIVATE_FLAG`: the words live in a `MAP_SHARED`
 //! memfd mapping, possibly at different addresses in different processes, and only the
@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::deadline::Deadline;
 
 /// Reads `CLOCK_MONOTONIC`, the clock every [`Deadline`] is measured on.
-pub(crate) fn monotonic_now() -> Duration {
+pub fn monotonic_now() -> Duration {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -30,47 +30,128 @@ pub(super) fn to_timespec(deadline: Deadline) -> libc::timespec {
     }
 }
 
-/// Sleeps while `word` holds `expected`, until woken, interrupted or `deadline` passes.
+/// Sleeps while `word` holds `expected`, until woken, or `deadline` passes.
 ///
-/// Returns `false` only when the deadline passed; every other return (a wake-up, a signal,
-/// the word no longer holding `expected`) is `true`, and the caller re-checks its condition,
-/// so spurious returns are harmless.
-pub(crate) fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
+/// Returns `false` only when the deadline passed; every other return (a wake-up, the word no
+/// longer holding `expected`) is `true`. A signal (`EINTR`) is retried: the deadline is absolute,
+/// so retrying never stretches the wait. Callers re-check their condition after every return.
+pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
+    wait_retrying(deadline, |ts_ptr| {
+        // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline.
+        // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr` is null
+        // or points at a timespec that outlives the call; the other arguments are integers.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                libc::FUTEX_WAIT_BITSET,
+                expected,
+                ts_ptr,
+                std::ptr::null::<u32>(),
+                libc::FUTEX_BITSET_MATCH_ANY,
+            )
+        }
+    })
+}
+
+/// Runs a futex wait `call` (given the absolute deadline as a timespec pointer, or null)
+/// until it returns other than by a signal; `false` only when the deadline passed.
+fn wait_retrying(
+    deadline: Option<Deadline>,
+    call: impl Fn(*const libc::timespec) -> libc::c_long,
+) -> bool {
     let ts = deadline.map(to_timespec);
     let ts_ptr = ts
         .as_ref()
         .map_or(std::ptr::null(), |t| t as *const libc::timespec);
-    // FUTEX_WAIT_BITSET takes an absolute deadline on CLOCK_MONOTONIC (no FUTEX_CLOCK_REALTIME),
-    // so retrying after EINTR never stretches the total wait.
-    // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr` is null or
-    // points at `ts`, which outlives the call; the other arguments are plain integers.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            word.as_ptr(),
-            libc::FUTEX_WAIT_BITSET,
-            expected,
-            ts_ptr,
-            std::ptr::null::<u32>(),
-            libc::FUTEX_BITSET_MATCH_ANY,
-        )
-    };
-    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ETIMEDOUT)
+    loop {
+        if let Some(woken) = outcome(call(ts_ptr)) {
+            return woken;
+        }
+    }
 }
 
-/// Wakes up to `n` processes or threads sleeping on `word`; returns how many were woken.
-pub(crate) fn futex_wake(word: &AtomicU32, n: u32) -> usize {
+/// What a futex wait's return code means: `Some(false)` when the deadline passed,
+/// `Some(true)` for a wake-up or a changed word, `None` for a signal (retry).
+fn outcome(rc: libc::c_long) -> Option<bool> {
+    if rc >= 0 {
+        return Some(true);
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        Some(libc::EINTR) => None,
+        Some(libc::ETIMEDOUT) => Some(false),
+        _ => Some(true),
+    }
+}
+
+/// Wakes up to `n` waiters sleeping on `word` (in any process); returns how many were woken.
+pub fn futex_wake(word: &AtomicU32, n: u32) -> usize {
     let n = n.min(i32::MAX as u32) as libc::c_int;
     // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE reads no other pointer.
     let rc = unsafe { libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, n) };
     rc.max(0) as usize
 }
 
+/// The most words one [`futex_waitv`] call takes (the kernel's limit).
+pub const MAX_WAITV: usize = 128;
+
+/// The kernel's `struct futex_waitv` (Linux 5.16+).
+#[repr(C)]
+struct FutexWaitv {
+    /// The value the word must hold for the caller to sleep.
+    val: u64,
+    /// The word's address.
+    uaddr: u64,
+    /// `FUTEX2_SIZE_U32`, without `FUTEX2_PRIVATE`: the words are shared.
+    flags: u32,
+    /// Must be zero.
+    reserved: u32,
+}
+
+/// `FUTEX2_SIZE_U32`: the words are 32 bits.
+const FUTEX2_SIZE_U32: u32 = 0x02;
+
+/// Sleeps while every `(word, expected)` pair still holds, until one is woken or `deadline`
+/// passes. Returns `false` only when the deadline passed (spurious returns are `true`).
+///
+/// # Panics
+/// With more than [`MAX_WAITV`] words.
+pub fn futex_waitv(words: &[(&AtomicU32, u32)], deadline: Option<Deadline>) -> bool {
+    assert!(
+        words.len() <= MAX_WAITV,
+        "futex_waitv takes at most 128 words"
+    );
+    let waiters: Vec<FutexWaitv> = words
+        .iter()
+        .map(|(word, val)| FutexWaitv {
+            val: u64::from(*val),
+            uaddr: word.as_ptr() as u64,
+            flags: FUTEX2_SIZE_U32,
+            reserved: 0,
+        })
+        .collect();
+    wait_retrying(deadline, |ts_ptr| {
+        // SAFETY: `waiters` is a live array of `words.len()` kernel-layout entries whose
+        // addresses point at live aligned u32s borrowed for the call; `ts_ptr` is null or
+        // points at a timespec that outlives the call; flags 0; the clock is CLOCK_MONOTONIC.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex_waitv,
+                waiters.as_ptr(),
+                waiters.len() as libc::c_uint,
+                0 as libc::c_uint,
+                ts_ptr,
+                libc::CLOCK_MONOTONIC,
+            )
+        }
+    })
+}
+
 /// Whether waiting may start with a short spin: only when this process can run on more than
 /// one CPU. On a single CPU the process being waited for cannot run while we spin, so every
 /// spin is pure delay. Computed once per process (forked children inherit the answer,
 /// as they inherit the CPU mask) when the first primitive is created.
-pub(crate) fn may_spin() -> bool {
+pub fn may_spin() -> bool {
     static MAY_SPIN: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *MAY_SPIN.get_or_init(|| std::thread::available_parallelism().is_ok_and(|n| n.get() > 1))
 }
@@ -82,7 +163,7 @@ const SPINS: u32 = 40;
 /// Spins briefly while `ready` is false (not at all on a single CPU); returns whether `ready`
 /// became true.
 #[inline]
-pub(crate) fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
+pub fn spin_until(mut ready: impl FnMut() -> bool) -> bool {
     if may_spin() {
         for _ in 0..SPINS {
             std::hint::spin_loop();

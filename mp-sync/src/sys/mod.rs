@@ -10,6 +10,8 @@ mod pthread;
 mod shm;
 
 pub(crate) use action::Action;
-pub(crate) use futex::{futex_wait, futex_wake, monotonic_now, spin_until};
+pub use futex::{
+    MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, monotonic_now, spin_until,
+};
 pub(crate) use pthread::{MutexKind, Outcome, RawMutex};
 pub(crate) use shm::{Fresh, Shared, SharedState, kind};

@@ -1,0 +1,26 @@
+//! The low-level layer under the primitives, public for crates that build their own
+//! process-shared structures on shared memory (mp-ipc's rings and queues do): futex wait, wake
+//! and waitv on words in `MAP_SHARED` mappings, the `CLOCK_MONOTONIC` clock, an absolute
+//! [`Deadline`], and the spin policy.
+//!
+//! The futex calls never use `FUTEX_PRIVATE_FLAG`: a word in a shared mapping sits at different
+//! addresses in different processes, and only the shared flavour keys the wait queue on the page.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU32, Ordering};
+//! use std::time::Duration;
+//! use mp_sync::raw::{Deadline, futex_wait, futex_wake};
+//!
+//! let word = AtomicU32::new(0);
+//! // Nobody changes the word: the wait ends at its deadline, and says so.
+//! assert!(!futex_wait(&word, 0, Some(Deadline::after(Duration::from_millis(5)))));
+//! // A word that no longer holds the expected value returns at once.
+//! word.store(1, Ordering::Release);
+//! assert!(futex_wait(&word, 0, None));
+//! assert_eq!(futex_wake(&word, 1), 0, "nobody was waiting");
+//! ```
+
+pub use crate::deadline::Deadline;
+pub use crate::sys::{
+    MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, monotonic_now, spin_until,
+};
