@@ -15,6 +15,9 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
+#[path = "../../xtask/bench/protocol.rs"]
+mod protocol;
+
 use mp_ipc::{Bytes, Pipe, Queue};
 use mp_process::{Process, StartMethod};
 
@@ -25,9 +28,7 @@ const ROUNDS: u32 = 5000;
 /// One MiB.
 const MIB: usize = 1 << 20;
 
-type Figure = fn(bool) -> f64;
-
-const FIGURES: &[(&str, Figure)] = &[
+const FIGURES: &[(&str, protocol::Figure)] = &[
     ("ipc/pipe_roundtrip_bytes", pipe_roundtrip),
     ("ipc/pipe_throughput_1mib", pipe_throughput),
     ("ipc/queue_small_items", queue_small_items),
@@ -35,30 +36,7 @@ const FIGURES: &[(&str, Figure)] = &[
 ];
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let (Some(name), Some(mode)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: figures <figure-name> <ours|floor>");
-        std::process::exit(2);
-    };
-    let floor = match mode.as_str() {
-        "ours" => false,
-        "floor" => true,
-        _ => {
-            eprintln!("unknown mode {mode:?}: ours or floor");
-            std::process::exit(2);
-        }
-    };
-    let Some(&(_, figure)) = FIGURES.iter().find(|(n, _)| n == name) else {
-        eprintln!("unknown figure {name:?}");
-        std::process::exit(2);
-    };
-    let mut values: Vec<f64> = (0..REPS).map(|_| figure(floor)).collect();
-    values.sort_by(f64::total_cmp);
-    eprintln!("{name} {mode}: repeats {values:?}");
-    println!("{:.4}", values[REPS / 2]);
+    protocol::run(FIGURES, REPS);
 }
 
 /// Forks a child running `f`.

@@ -16,6 +16,9 @@ use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Instant;
 
+#[path = "../../xtask/bench/protocol.rs"]
+mod protocol;
+
 use mp_sync::{Condition, Event, Lock, Semaphore};
 use nix::sys::wait::waitpid;
 use nix::unistd::{ForkResult, Pid, fork};
@@ -29,9 +32,7 @@ const INCREMENTS: u64 = 100_000;
 /// Round trips per repeat of a ping-pong (the first one is a warm-up).
 const ROUNDS: u32 = 10_000;
 
-type Figure = fn(bool) -> f64;
-
-const FIGURES: &[(&str, Figure)] = &[
+const FIGURES: &[(&str, protocol::Figure)] = &[
     ("sync/lock_pair", lock_pair),
     ("sync/locked_increments", locked_increments),
     ("sync/semaphore_pingpong", semaphore_pingpong),
@@ -40,30 +41,7 @@ const FIGURES: &[(&str, Figure)] = &[
 ];
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let (Some(name), Some(mode)) = (args.first(), args.get(1)) else {
-        eprintln!("usage: figures <figure-name> <ours|floor>");
-        std::process::exit(2);
-    };
-    let floor = match mode.as_str() {
-        "ours" => false,
-        "floor" => true,
-        _ => {
-            eprintln!("unknown mode {mode:?}: ours or floor");
-            std::process::exit(2);
-        }
-    };
-    let Some(&(_, figure)) = FIGURES.iter().find(|(n, _)| n == name) else {
-        eprintln!("unknown figure {name:?}");
-        std::process::exit(2);
-    };
-    let mut values: Vec<f64> = (0..REPS).map(|_| figure(floor)).collect();
-    values.sort_by(f64::total_cmp);
-    eprintln!("{name} {mode}: repeats {values:?}");
-    println!("{:.4}", values[REPS / 2]);
+    protocol::run(FIGURES, REPS);
 }
 
 /// Anonymous shared memory (inherited by forked children), zeroed, never unmapped.
