@@ -44,6 +44,16 @@ pub fn open_fds() -> usize {
         .count()
 }
 
+/// This process's resident memory, in KiB (`VmRSS` of `/proc/self/status`).
+pub fn resident_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmRSS line")
+}
+
 /// The pids of this process's zombie children.
 pub fn zombie_children() -> Vec<i32> {
     let me = std::process::id() as i32;
