@@ -32,5 +32,10 @@ fn a_thousand_cycles_leak_no_descriptor_no_memory_and_no_zombie() {
             Vec::<i32>::new(),
             "{method:?}: zombies left"
         );
+        let grown = resident_kib().saturating_sub(rss_before);
+        assert!(
+            grown <= RSS_SLACK_KIB,
+            "{method:?}: resident memory grew by {grown} KiB over 1,000 cycles"
+        );
     }
 }
