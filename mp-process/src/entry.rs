@@ -113,6 +113,18 @@ impl Role {
     }
 }
 
+/// Fault injection for tests of start-up failures: a fresh child that finds this variable set
+/// exits with the code it holds before it talks to its parent, as a child killed during
+/// start-up would. Read only by spawn and forkserver children, never by the fork server.
+pub(crate) const FAULT_ENV: &str = "MP_PROCESS_TEST_EXIT_AT_STARTUP";
+
+/// Exits at once if [`FAULT_ENV`] asks for it.
+pub(crate) fn die_here_if_asked() {
+    if let Some(code) = std::env::var_os(FAULT_ENV).and_then(|v| v.to_str()?.parse::<i32>().ok()) {
+        sys::exit_now(code);
+    }
+}
+
 /// The first message of a fresh child, on the parent's one-shot server.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Hello {
@@ -156,6 +168,7 @@ pub(crate) enum ChildReport {
 
 /// A fresh child's handshake (steps 1 and 2 of the module docs); returns only on failure.
 pub(crate) fn bootstrap(server: &str, trampoline: usize) -> String {
+    die_here_if_asked();
     match say_hello(server) {
         Ok(launch) => run_trampoline(trampoline, launch),
         Err(why) => why,

@@ -415,6 +415,7 @@ pub(crate) fn serve(fd: RawFd, server: &str) -> String {
                 if daemon && sys::set_parent_death_kill().is_err() {
                     sys::exit_now(entry::STARTUP_FAILED);
                 }
+                entry::die_here_if_asked();
                 let why = entry::run_trampoline(trampoline, launch);
                 eprintln!("mp-process: forkserver child start-up failed: {why}");
                 sys::exit_now(entry::STARTUP_FAILED)
