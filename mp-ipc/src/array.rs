@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::Error;
 use crate::pod::Pod;
-use crate::sys::{Segment, SharedHeader, kind};
+use crate::sys::{Segment, SharedHeader, create_segment, kind};
 
 /// The header of an element segment.
 #[repr(C)]
@@ -51,7 +51,7 @@ impl<T: Pod> Elems<T> {
             "Pod types aligned above 64 bytes are not supported"
         );
         let bytes = size_of_val(init);
-        let seg = Segment::<ElemHeader>::create(bytes, |h| {
+        let seg = create_segment::<ElemHeader>(bytes, |h| {
             h.len.store(init.len() as u64, Ordering::Relaxed);
             h.elem_size.store(size_of::<T>() as u32, Ordering::Relaxed);
         });
@@ -70,7 +70,7 @@ impl<T: Pod> Elems<T> {
             align_of::<T>() <= 64,
             "Pod types aligned above 64 bytes are not supported"
         );
-        let seg = Segment::<ElemHeader>::create(len * size_of::<T>(), |h| {
+        let seg = create_segment::<ElemHeader>(len * size_of::<T>(), |h| {
             h.len.store(len as u64, Ordering::Relaxed);
             h.elem_size.store(size_of::<T>() as u32, Ordering::Relaxed);
         });

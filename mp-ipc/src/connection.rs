@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec;
 use crate::error::Error;
 use crate::ring::{HEADER, Ring, frame_len};
-use crate::sys::{Segment, SharedHeader, kind, may_spin};
+use crate::sys::{Segment, SharedHeader, create_segment, kind, may_spin};
 use crate::waiter::Signal;
 use mp_sync::raw::Deadline;
 
@@ -133,7 +133,7 @@ pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection
         .checked_next_power_of_two()
         .unwrap_or(1 << 30);
     let rings = if options.duplex { 2 } else { 1 };
-    let seg = Segment::<PipeHeader>::create(cap as usize * rings, |h| {
+    let seg = create_segment::<PipeHeader>(cap as usize * rings, |h| {
         h.cap.store(cap, Ordering::Relaxed);
         h.max_message
             .store(u64::from(options.max_message), Ordering::Relaxed);

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec;
 use crate::error::{Error, GetError, PutError, TaskError};
 use crate::ring::{HEADER, PAD, Ring, frame_len};
-use crate::sys::{Segment, SharedHeader, kind, may_spin};
+use crate::sys::{Segment, SharedHeader, create_segment, kind, may_spin};
 use crate::waiter::Signal;
 use mp_sync::raw::Deadline;
 
@@ -161,7 +161,7 @@ impl RawQueue {
             .checked_next_power_of_two()
             .unwrap_or(1 << 30);
         may_spin();
-        let seg = Segment::<QueueHeader>::create(cap as usize, |h| {
+        let seg = create_segment::<QueueHeader>(cap as usize, |h| {
             h.cap.store(cap, Ordering::Relaxed);
             h.maxsize.store(options.maxsize, Ordering::Relaxed);
         });

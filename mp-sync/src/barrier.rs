@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::condition::RawCondvar;
 use crate::deadline::Deadline;
 use crate::error::{BrokenBarrier, Error};
-use crate::sys::{Action, Fresh, MutexKind, Outcome, RawMutex, Shared, SharedState, kind};
+use crate::sys::{
+    Action, Fresh, MutexKind, Outcome, RawMutex, Shared, SharedHeader, SharedState, kind,
+};
 
 /// Parties arrive; the round is not complete yet.
 const FILLING: i32 = 0;
@@ -39,9 +41,13 @@ pub(crate) struct BarrierState {
 }
 
 // SAFETY: `repr(C)`, a `RawMutex`, a `RawCondvar` and atomics: valid zeroed, no addresses.
-unsafe impl SharedState for BarrierState {
+unsafe impl SharedHeader for BarrierState {
     const KIND: u32 = kind::BARRIER;
+}
 
+// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
+// pthread objects, as other processes use it concurrently.
+unsafe impl SharedState for BarrierState {
     fn init(&self, fresh: &Fresh) -> io::Result<()> {
         self.raw.init(MutexKind::Plain, fresh)
     }

@@ -11,7 +11,7 @@ use crate::error::{Error, LockResult, OwnerDied};
 use crate::lock::{Lock, LockGuard};
 use crate::raw_lock::expect_acquired;
 use crate::sys::Shared;
-use crate::sys::{Outcome, RawMutex, SharedState, futex_wait, futex_wake, kind};
+use crate::sys::{Outcome, RawMutex, SharedHeader, SharedState, futex_wait, futex_wake, kind};
 
 /// The condition-variable half, in shared memory: a sequence number that every notify bumps,
 /// and that waiters sleep on (std's futex condvar, plus a sleeper count so that a notify with
@@ -74,9 +74,13 @@ pub(crate) fn wake_deferred() {
 }
 
 // SAFETY: `repr(C)`, two atomics, valid zeroed, no addresses.
-unsafe impl SharedState for RawCondvar {
+unsafe impl SharedHeader for RawCondvar {
     const KIND: u32 = kind::CONDITION;
 }
+
+// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
+// pthread objects, as other processes use it concurrently.
+unsafe impl SharedState for RawCondvar {}
 
 /// A condition variable shared between processes (Python's `multiprocessing.Condition`).
 ///

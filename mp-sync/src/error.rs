@@ -27,9 +27,6 @@ pub enum Error {
     /// A barrier for zero parties.
     #[error("a barrier needs at least one party")]
     NoParties,
-    /// A deserialized segment is not the primitive it was read as (or not one at all).
-    #[error("shared memory received does not hold this kind of primitive")]
-    WrongKind,
     /// A barrier action cannot be carried to a process running another executable.
     #[error("a barrier action can only reach a process running the same executable")]
     ForeignAction,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::sys::{Shared, SharedState, futex_wait, futex_wake, kind, spin_until};
+use crate::sys::{Shared, SharedHeader, SharedState, futex_wait, futex_wake, kind, spin_until};
 
 /// The segment of an event.
 #[repr(C)]
@@ -19,9 +19,13 @@ pub(crate) struct EventState {
 }
 
 // SAFETY: `repr(C)`, two atomics, valid zeroed (a clear event), no addresses.
-unsafe impl SharedState for EventState {
+unsafe impl SharedHeader for EventState {
     const KIND: u32 = kind::EVENT;
 }
+
+// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
+// pthread objects, as other processes use it concurrently.
+unsafe impl SharedState for EventState {}
 
 /// A flag shared between processes (Python's `multiprocessing.Event`): [`set`](Event::set)
 /// wakes every [`wait`](Event::wait)er, [`clear`](Event::clear) resets it.

@@ -88,7 +88,7 @@
 //! * The serde implementation **only works inside an ipc-channel send/recv** (it hands the fd
 //!   to ipc-channel's side table); serializing with another format (JSON, bincode, ...) does
 //!   not carry the memory, and a received segment that is not the primitive expected fails
-//!   with [`Error::WrongKind`].
+//!   to deserialize (the receive returns an error).
 //! * A [`Barrier`]'s action is a plain `fn()`; it crosses into processes that run the same
 //!   executable file (spawn and forkserver children do), and deserializing it elsewhere fails
 //!   with [`Error::ForeignAction`]. The function must live in the same loaded object as this

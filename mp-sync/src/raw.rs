@@ -1,7 +1,8 @@
 //! The low-level layer under the primitives, public for crates that build their own
-//! process-shared structures on shared memory (mp-ipc's rings and queues do): futex wait, wake
-//! and waitv on words in `MAP_SHARED` mappings, the `CLOCK_MONOTONIC` clock, an absolute
-//! [`Deadline`], and the spin policy.
+//! process-shared structures on shared memory (mp-ipc's rings and queues do): the typed shared
+//! [`Segment`] (a memfd that travels inside ipc-channel messages), futex wait, wake and waitv
+//! on words in `MAP_SHARED` mappings, the `CLOCK_MONOTONIC` clock, an absolute [`Deadline`],
+//! and the spin policy.
 //!
 //! The futex calls never use `FUTEX_PRIVATE_FLAG`: a word in a shared mapping sits at different
 //! addresses in different processes, and only the shared flavour keys the wait queue on the page.
@@ -24,3 +25,4 @@ pub use crate::deadline::Deadline;
 pub use crate::sys::{
     MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, monotonic_now, spin_until,
 };
+pub use crate::sys::{Segment, SharedHeader};

@@ -5,7 +5,7 @@ use std::io;
 
 use crate::deadline::Deadline;
 use crate::error::{OwnerDied, TryLockResult};
-use crate::sys::{Fresh, MutexKind, Outcome, RawMutex, SharedState, kind};
+use crate::sys::{Fresh, MutexKind, Outcome, RawMutex, SharedHeader, SharedState, kind};
 
 /// The segment of a `Lock` (`RECURSIVE = false`) or an `RLock` (`true`).
 #[repr(C)]
@@ -16,9 +16,13 @@ pub(crate) struct MutexState<const RECURSIVE: bool> {
 
 // SAFETY: `repr(C)`, a single `RawMutex`, valid zeroed before `init`, address-independent
 // (glibc's robust-list links inside it are only meaningful to the current holder's process).
-unsafe impl<const RECURSIVE: bool> SharedState for MutexState<RECURSIVE> {
+unsafe impl<const RECURSIVE: bool> SharedHeader for MutexState<RECURSIVE> {
     const KIND: u32 = if RECURSIVE { kind::RLOCK } else { kind::LOCK };
+}
 
+// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
+// pthread objects, as other processes use it concurrently.
+unsafe impl<const RECURSIVE: bool> SharedState for MutexState<RECURSIVE> {
     fn init(&self, fresh: &Fresh) -> io::Result<()> {
         let kind = if RECURSIVE {
             MutexKind::Recursive

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::sys::{Shared, SharedState, futex_wait, futex_wake, kind, spin_until};
+use crate::sys::{Shared, SharedHeader, SharedState, futex_wait, futex_wake, kind, spin_until};
 
 /// The largest value a semaphore can hold (the futex word is a C `int`, as for POSIX
 /// `SEM_VALUE_MAX`).
@@ -27,9 +27,13 @@ pub(crate) struct SemaphoreState {
 }
 
 // SAFETY: `repr(C)`, three atomics, valid zeroed, no addresses.
-unsafe impl SharedState for SemaphoreState {
+unsafe impl SharedHeader for SemaphoreState {
     const KIND: u32 = kind::SEMAPHORE;
 }
+
+// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
+// pthread objects, as other processes use it concurrently.
+unsafe impl SharedState for SemaphoreState {}
 
 /// A counting semaphore shared between processes (Python's `multiprocessing.Semaphore`).
 ///

@@ -15,3 +15,4 @@ pub use futex::{
 };
 pub(crate) use pthread::{MutexKind, Outcome, RawMutex};
 pub(crate) use shm::{Fresh, Shared, SharedState, kind};
+pub use shm::{Segment, SharedHeader};

@@ -1,116 +1,201 @@
 //! The shared segment: one `IpcSharedMemory` (a memfd mapped `MAP_SHARED`, no name in
-//! `/dev/shm`) holding one primitive's state, seen through a typed shared reference.
+//! `/dev/shm`) holding a tag, a typed header, then a raw data area (empty for the primitives;
+//! ring buffers and array elements in mp-ipc). Public through [`crate::raw`].
 //!
 //! ipc-channel creates the memfd with `MFD_CLOEXEC` and maps it once; dropping the
 //! `IpcSharedMemory` unmaps it and closes the fd. Cloning one would dup the fd and map it
-//! again, so in-process clones of a primitive share one [`Shared`] (an `Arc`) instead.
+//! again, so in-process clones of a handle share one mapping through an `Arc`; serializing a
+//! handle inside an ipc-channel message sends the memfd.
 
 use std::fmt;
 use std::io;
 use std::ops::Deref;
 use std::ptr::NonNull;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use ipc_channel::ipc::IpcSharedMemory;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::error::Error;
-
-/// Proof that a state is being initialized in a fresh segment nobody else can see yet.
-/// Only [`Segment::create`] makes one.
-pub(crate) struct Fresh(());
-
-/// A primitive's state, stored in shared memory.
+/// A header stored at the start of a segment.
 ///
 /// # Safety
-/// An all-zero bit pattern is a valid `Self` (before [`SharedState::init`]), `Self` is
-/// `repr(C)`, holds no pointers or other address-dependent data, and is mutated only through
-/// atomics or [`RawMutex`](super::RawMutex), since other processes access it concurrently.
-pub(crate) unsafe trait SharedState: Sync + Sized {
+/// An all-zero bit pattern is a valid `Self`, `Self` is `repr(C)`, holds no pointers or other
+/// address-dependent data, and is mutated only through atomics (other processes access it
+/// concurrently).
+pub unsafe trait SharedHeader: Sync + Sized {
     /// Tag stored in the segment, checked when a segment arrives in a message.
     const KIND: u32;
+}
+
+/// Alignment of the header and of the data area: a cache line.
+const ALIGN: usize = 64;
+
+/// What precedes the header: the tag and the data area's length.
+#[repr(C)]
+struct Prefix {
+    /// `H::KIND`, written last, before the segment is shared.
+    kind: AtomicU32,
+    /// Length of the data area in bytes.
+    data_len: AtomicU64,
+}
+
+/// Offset of the data area for a header `H`.
+const fn data_offset<H>() -> usize {
+    ALIGN + size_of::<H>().div_ceil(ALIGN) * ALIGN
+}
+
+/// One mapped segment; dropping the last handle unmaps the memory and closes the fd.
+struct Mapping {
+    /// Start of `mem`'s mapping, which lives (at a fixed address) as long as `mem`.
+    ptr: NonNull<u8>,
+    /// Length of the data area.
+    data_len: usize,
+    /// Owns the fd and the mapping.
+    mem: IpcSharedMemory,
+}
+
+/// A handle on a shared segment with header `H`: cheap to clone in-process, sent as the memfd
+/// when serialized inside an ipc-channel message.
+pub struct Segment<H> {
+    /// The mapping, shared by in-process clones.
+    map: Arc<Mapping>,
+    /// The header type.
+    _header: std::marker::PhantomData<fn() -> H>,
+}
+
+// SAFETY: the mapping is plain shared memory usable from any thread; the segment gives out
+// `&H` (with `H: Sync`) and raw pointers into the data area only; `IpcSharedMemory` is
+// itself `Send + Sync`.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl<H: SharedHeader> Segment<H> {
+    /// Creates a zeroed segment with a data area of `data_len` bytes; `init` sets the header
+    /// up before anyone else can see it.
+    pub fn create(
+        data_len: usize,
+        init: impl FnOnce(&H) -> io::Result<()>,
+    ) -> io::Result<Segment<H>> {
+        // Decide the spin policy now, not first in a forked child.
+        super::futex::may_spin();
+        let len = data_offset::<H>() + data_len;
+        let mut mem = IpcSharedMemory::from_byte(0, len);
+        // SAFETY: `mem` was just created and nobody else maps it; the raw pointer is taken
+        // once and afterwards used only for atomics and the data area's byte copies.
+        let bytes = unsafe { mem.deref_mut() };
+        let ptr = NonNull::from(bytes).cast::<u8>();
+        let seg = Segment {
+            map: Arc::new(Mapping { ptr, data_len, mem }),
+            _header: std::marker::PhantomData,
+        };
+        init(seg.header())?;
+        let prefix = seg.prefix();
+        prefix.data_len.store(data_len as u64, Ordering::Relaxed);
+        prefix.kind.store(H::KIND, Ordering::Release);
+        Ok(seg)
+    }
+
+    /// Adopts a segment that arrived in a message, checking its size and tag.
+    fn adopt(mut mem: IpcSharedMemory) -> Result<Segment<H>, &'static str> {
+        const WRONG: &str = "shared memory received does not hold this kind of object";
+        let len = mem.len();
+        if len < data_offset::<H>() {
+            return Err(WRONG);
+        }
+        // SAFETY: the memory is mapped for as long as `mem` lives; the pointer is only used
+        // for atomics and byte copies (see `create`).
+        let bytes = unsafe { mem.deref_mut() };
+        let ptr = NonNull::from(bytes).cast::<u8>();
+        let seg = Segment {
+            map: Arc::new(Mapping {
+                ptr,
+                data_len: len - data_offset::<H>(),
+                mem,
+            }),
+            _header: std::marker::PhantomData,
+        };
+        let prefix = seg.prefix();
+        if prefix.kind.load(Ordering::Acquire) != H::KIND
+            || prefix.data_len.load(Ordering::Relaxed) != seg.map.data_len as u64
+        {
+            return Err(WRONG);
+        }
+        Ok(seg)
+    }
+
+    /// The tag and length before the header.
+    fn prefix(&self) -> &Prefix {
+        // SAFETY: the mapping starts page-aligned and is at least `ALIGN` bytes long (checked
+        // in `adopt`, true by construction in `create`); `Prefix` is atomics only, valid zeroed.
+        unsafe { self.map.ptr.cast::<Prefix>().as_ref() }
+    }
+
+    /// The shared header.
+    #[inline]
+    pub fn header(&self) -> &H {
+        // SAFETY: the header lies at `ALIGN` (a multiple of its alignment), inside the live
+        // mapping (length checked); `H: SharedHeader` is valid zeroed and only shared-mutated.
+        unsafe { self.map.ptr.add(ALIGN).cast::<H>().as_ref() }
+    }
+
+    /// The start of the data area (cache-line aligned) and its length in bytes. The pointer
+    /// stays valid as long as this handle (or a clone) lives.
+    #[inline]
+    pub fn data(&self) -> (*mut u8, usize) {
+        // SAFETY: the data area starts inside the mapping (or one past its end when empty).
+        let ptr = unsafe { self.map.ptr.as_ptr().add(data_offset::<H>()) };
+        (ptr, self.map.data_len)
+    }
+}
+
+impl<H> Clone for Segment<H> {
+    fn clone(&self) -> Self {
+        Segment {
+            map: Arc::clone(&self.map),
+            _header: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<H> fmt::Debug for Segment<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Segment")
+            .field("addr", &self.map.ptr)
+            .field("data_len", &self.map.data_len)
+            .finish()
+    }
+}
+
+impl<H> Serialize for Segment<H> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.map.mem.serialize(serializer)
+    }
+}
+
+impl<'de, H: SharedHeader> Deserialize<'de> for Segment<H> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mem = IpcSharedMemory::deserialize(deserializer)?;
+        Segment::adopt(mem).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Proof that a state is being initialized in a fresh segment nobody else can see yet.
+/// Only [`Shared::new`] makes one.
+pub(crate) struct Fresh(());
+
+/// A primitive's state, the header of its segment.
+///
+/// # Safety
+/// As for [`SharedHeader`]; in addition the state is mutated only through atomics or
+/// [`RawMutex`](super::RawMutex), since other processes access it concurrently.
+pub(crate) unsafe trait SharedState: SharedHeader {
     /// Sets up the zeroed state before the segment can be shared (nothing to do for
     /// plain atomics, which start at 0).
     fn init(&self, fresh: &Fresh) -> io::Result<()> {
         let _ = fresh;
         Ok(())
-    }
-}
-
-/// What the memfd holds: a tag naming the primitive, then its state.
-#[repr(C)]
-struct Layout<T> {
-    /// `T::KIND`, written before the segment is shared.
-    kind: AtomicU32,
-    /// The primitive's state.
-    state: T,
-}
-
-/// One mapped segment holding a `T`; dropping it unmaps the memory and closes the fd.
-pub(crate) struct Segment<T> {
-    /// Points into `mem`'s mapping, which lives (at a fixed address) as long as `mem`.
-    ptr: NonNull<Layout<T>>,
-    /// Owns the fd and the mapping.
-    mem: IpcSharedMemory,
-}
-
-// SAFETY: the segment only gives out `&T`, and `T: Sync`; the mapping may be used from any
-// thread, and `IpcSharedMemory` is itself `Send + Sync`.
-unsafe impl<T: SharedState> Send for Segment<T> {}
-// SAFETY: as above.
-unsafe impl<T: SharedState> Sync for Segment<T> {}
-
-impl<T: SharedState> Segment<T> {
-    /// Creates a zeroed segment and initializes its state.
-    pub(crate) fn create() -> Result<Self, Error> {
-        // Decide the spin policy now, not first in a forked child.
-        super::futex::may_spin();
-        let mut mem = IpcSharedMemory::from_byte(0, size_of::<Layout<T>>());
-        // SAFETY: `mem` was just created, nobody else maps it; the raw pointer is taken once
-        // and used only for shared access to atomics and pthread objects afterwards.
-        let bytes = unsafe { mem.deref_mut() };
-        let ptr = NonNull::from(bytes).cast::<Layout<T>>();
-        // mmap returns page-aligned memory, more than any `T` here needs.
-        assert!(ptr.as_ptr().is_aligned(), "shared mapping is misaligned");
-        let seg = Segment { ptr, mem };
-        seg.layout().state.init(&Fresh(()))?;
-        seg.layout().kind.store(T::KIND, Ordering::Release);
-        Ok(seg)
-    }
-
-    /// Adopts a segment that arrived in a message, checking its size and tag.
-    fn adopt(mut mem: IpcSharedMemory) -> Result<Self, Error> {
-        if mem.len() != size_of::<Layout<T>>() {
-            return Err(Error::WrongKind);
-        }
-        // SAFETY: the length matches `Layout<T>`; the memory is mapped for as long as `mem`
-        // lives; the pointer is only used for shared access (see `create`).
-        let bytes = unsafe { mem.deref_mut() };
-        let ptr = NonNull::from(bytes).cast::<Layout<T>>();
-        if !ptr.as_ptr().is_aligned() {
-            return Err(Error::WrongKind);
-        }
-        let seg = Segment { ptr, mem };
-        if seg.layout().kind.load(Ordering::Acquire) != T::KIND {
-            return Err(Error::WrongKind);
-        }
-        Ok(seg)
-    }
-
-    fn layout(&self) -> &Layout<T> {
-        // SAFETY: `ptr` points into the live mapping owned by `self.mem`, sized and aligned
-        // for `Layout<T>`; every `T: SharedState` is valid zeroed and only shared-mutated.
-        unsafe { self.ptr.as_ref() }
-    }
-}
-
-impl<T: SharedState> Deref for Segment<T> {
-    type Target = T;
-
-    #[inline]
-    fn deref(&self) -> &T {
-        &self.layout().state
     }
 }
 
@@ -120,26 +205,27 @@ pub(crate) struct Shared<T> {
     /// The state inside `segment`, cached so that reaching it is one load, not three.
     state: NonNull<T>,
     /// Keeps the mapping (and so `state`) alive.
-    segment: Arc<Segment<T>>,
+    segment: Segment<T>,
 }
 
-// SAFETY: `Shared` is an `Arc<Segment<T>>` (Send + Sync for `T: SharedState`) plus a pointer
-// into that segment's mapping that is only used for `&T`, and `T: Sync`.
+// SAFETY: `Shared` is a `Segment<T>` (Send + Sync) plus a pointer into that segment's mapping
+// that is only used for `&T`, and `T: Sync`.
 unsafe impl<T: SharedState> Send for Shared<T> {}
 // SAFETY: as above.
 unsafe impl<T: SharedState> Sync for Shared<T> {}
 
 impl<T: SharedState> Shared<T> {
     /// Creates a new segment holding a freshly initialized `T`.
-    pub(crate) fn new() -> Result<Self, Error> {
-        Segment::create().map(Self::from_segment)
+    pub(crate) fn new() -> Result<Self, crate::Error> {
+        let segment =
+            Segment::create(0, |state: &T| state.init(&Fresh(()))).map_err(crate::Error::Os)?;
+        Ok(Self::from_segment(segment))
     }
 
     fn from_segment(segment: Segment<T>) -> Self {
-        let state = NonNull::from(&*segment);
         Shared {
-            state,
-            segment: Arc::new(segment),
+            state: NonNull::from(segment.header()),
+            segment,
         }
     }
 }
@@ -148,7 +234,7 @@ impl<T> Clone for Shared<T> {
     fn clone(&self) -> Self {
         Shared {
             state: self.state,
-            segment: Arc::clone(&self.segment),
+            segment: self.segment.clone(),
         }
     }
 }
@@ -159,7 +245,7 @@ impl<T: SharedState> Deref for Shared<T> {
     #[inline]
     fn deref(&self) -> &T {
         // SAFETY: `state` points into the mapping owned by `self.segment`, which lives at
-        // least as long as `self` (an `Arc` never moves its contents); see `Segment::layout`.
+        // least as long as `self` (the `Arc` inside never moves the mapping); see `header`.
         unsafe { self.state.as_ref() }
     }
 }
@@ -172,15 +258,13 @@ impl<T> fmt::Debug for Shared<T> {
 
 impl<T> Serialize for Shared<T> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.segment.mem.serialize(serializer)
+        self.segment.serialize(serializer)
     }
 }
 
 impl<'de, T: SharedState> Deserialize<'de> for Shared<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let mem = IpcSharedMemory::deserialize(deserializer)?;
-        let seg = Segment::adopt(mem).map_err(serde::de::Error::custom)?;
-        Ok(Shared::from_segment(seg))
+        Segment::deserialize(deserializer).map(Shared::from_segment)
     }
 }
 
