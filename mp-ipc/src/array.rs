@@ -45,7 +45,7 @@ impl<T> Clone for Elems<T> {
 
 impl<T: Pod> Elems<T> {
     /// A segment holding a copy of `init`.
-    pub(crate) fn from_slice(init: &[T]) -> Elems<T> {
+    pub(crate) fn from_slice(init: &[T]) -> Result<Elems<T>, Error> {
         assert!(
             align_of::<T>() <= 64,
             "Pod types aligned above 64 bytes are not supported"
@@ -54,18 +54,18 @@ impl<T: Pod> Elems<T> {
         let seg = create_segment::<ElemHeader>(bytes, |h| {
             h.len.store(init.len() as u64, Ordering::Relaxed);
             h.elem_size.store(size_of::<T>() as u32, Ordering::Relaxed);
-        });
+        })?;
         let e = Elems {
             seg,
             _t: PhantomData,
         };
         // SAFETY: fresh segment, not yet shared: no other access.
         unsafe { e.slice_mut() }.copy_from_slice(init);
-        e
+        Ok(e)
     }
 
     /// A segment of `len` zeroed elements (zero is a valid `Pod`).
-    pub(crate) fn zeroed(len: usize) -> Elems<T> {
+    pub(crate) fn zeroed(len: usize) -> Result<Elems<T>, Error> {
         assert!(
             align_of::<T>() <= 64,
             "Pod types aligned above 64 bytes are not supported"
@@ -73,11 +73,11 @@ impl<T: Pod> Elems<T> {
         let seg = create_segment::<ElemHeader>(len * size_of::<T>(), |h| {
             h.len.store(len as u64, Ordering::Relaxed);
             h.elem_size.store(size_of::<T>() as u32, Ordering::Relaxed);
-        });
-        Elems {
+        })?;
+        Ok(Elems {
             seg,
             _t: PhantomData,
-        }
+        })
     }
 
     /// Number of elements.
@@ -168,7 +168,7 @@ impl<T: Pod> Array<T> {
     /// `len` zeroed elements (Python's `Array('i', 10)`).
     pub fn zeroed(len: usize) -> Result<Self, Error> {
         Ok(Array {
-            elems: Elems::zeroed(len),
+            elems: Elems::zeroed(len)?,
             lock: Lock::new()?,
         })
     }
@@ -176,17 +176,17 @@ impl<T: Pod> Array<T> {
     /// A copy of `init` (Python's `Array('i', [1, 2, 3])`).
     pub fn from_slice(init: &[T]) -> Result<Self, Error> {
         Ok(Array {
-            elems: Elems::from_slice(init),
+            elems: Elems::from_slice(init)?,
             lock: Lock::new()?,
         })
     }
 
     /// A copy of `init` guarded by the caller's `lock` (Python's `Array(..., lock=l)`).
-    pub fn with_lock(init: &[T], lock: Lock) -> Self {
-        Array {
-            elems: Elems::from_slice(init),
+    pub fn with_lock(init: &[T], lock: Lock) -> Result<Self, Error> {
+        Ok(Array {
+            elems: Elems::from_slice(init)?,
             lock,
-        }
+        })
     }
 
     /// The lock guarding the elements (Python's `get_lock()`).
@@ -279,17 +279,17 @@ impl<T: Pod> Clone for RawArray<T> {
 
 impl<T: Pod> RawArray<T> {
     /// `len` zeroed elements.
-    pub fn zeroed(len: usize) -> Self {
-        RawArray {
-            elems: Elems::zeroed(len),
-        }
+    pub fn zeroed(len: usize) -> Result<Self, Error> {
+        Ok(RawArray {
+            elems: Elems::zeroed(len)?,
+        })
     }
 
     /// A copy of `init`.
-    pub fn from_slice(init: &[T]) -> Self {
-        RawArray {
-            elems: Elems::from_slice(init),
-        }
+    pub fn from_slice(init: &[T]) -> Result<Self, Error> {
+        Ok(RawArray {
+            elems: Elems::from_slice(init)?,
+        })
     }
 
     /// Number of elements.

@@ -164,7 +164,7 @@ impl RawQueue {
         let seg = create_segment::<QueueHeader>(cap as usize, |h| {
             h.cap.store(cap, Ordering::Relaxed);
             h.maxsize.store(options.maxsize, Ordering::Relaxed);
-        });
+        })?;
         Ok(RawQueue {
             seg,
             put_lock: Lock::new()?,

@@ -48,10 +48,10 @@ impl<T: Pod> Value<T> {
     }
 
     /// A shared `value` guarded by the caller's `lock`.
-    pub fn with_lock(value: T, lock: Lock) -> Self {
-        Value {
-            array: Array::with_lock(&[value], lock),
-        }
+    pub fn with_lock(value: T, lock: Lock) -> Result<Self, Error> {
+        Ok(Value {
+            array: Array::with_lock(&[value], lock)?,
+        })
     }
 
     /// The lock (Python's `get_lock()`).
@@ -117,10 +117,10 @@ impl<T: Pod> Clone for RawValue<T> {
 
 impl<T: Pod> RawValue<T> {
     /// A shared `value`.
-    pub fn new(value: T) -> Self {
-        RawValue {
-            array: RawArray::from_slice(&[value]),
-        }
+    pub fn new(value: T) -> Result<Self, Error> {
+        Ok(RawValue {
+            array: RawArray::from_slice(&[value])?,
+        })
     }
 
     /// The value's address in this process (64-byte aligned), e.g. for an `AtomicU64`.

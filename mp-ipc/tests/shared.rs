@@ -83,8 +83,8 @@ fn arrays_from_slices_indexing_and_a_lock_of_the_callers() {
     assert!(!a.set(3, 9.0));
     assert_eq!(a.to_vec(), vec![1.0, 2.0, 9.0]);
     let lock = Lock::new().unwrap();
-    let v = Value::with_lock([1u8, 2, 3], lock.clone());
-    let b = Array::with_lock(&[0u16; 4], lock.clone());
+    let v = Value::with_lock([1u8, 2, 3], lock.clone()).unwrap();
+    let b = Array::with_lock(&[0u16; 4], lock.clone()).unwrap();
     let g = v.lock();
     assert!(lock.locked() && v.get_lock().locked() && b.get_lock().locked());
     drop(g);
@@ -103,8 +103,8 @@ fn raw_child((v, a): (RawValue<u32>, RawArray<u8>)) {
 #[test]
 fn raw_values_and_arrays_are_shared_without_a_lock() {
     for method in StartMethod::ALL {
-        let v = RawValue::new(41u32);
-        let a = RawArray::<u8>::zeroed(4);
+        let v = RawValue::new(41u32).unwrap();
+        let a = RawArray::<u8>::zeroed(4).unwrap();
         join_ok(&start(method, raw_child, (v.clone(), a.clone())));
         // SAFETY: the child has exited; nobody else writes.
         unsafe {

@@ -14,18 +14,14 @@ pub(crate) use mp_sync::raw::{Segment, SharedHeader};
 pub(crate) use poll::poll_readable;
 
 /// Creates a segment with a data area of `data_len` bytes whose header `init` sets up before
-/// anyone else can see it. (mp-sync's `Segment::create` fails only when `init` does, and these
-/// inits cannot: ipc-channel itself panics if no memfd can be made.)
+/// anyone else can see it; an error when the memory cannot be had (e.g. no descriptor left).
 pub(crate) fn create_segment<H: SharedHeader>(
     data_len: usize,
     init: impl FnOnce(&H),
-) -> Segment<H> {
-    let created = Segment::create(data_len, |header| {
+) -> Result<Segment<H>, crate::Error> {
+    Segment::create(data_len, |header| {
         init(header);
         Ok(())
-    });
-    let Ok(segment) = created else {
-        unreachable!("an infallible header init failed")
-    };
-    segment
+    })
+    .map_err(|e| crate::Error::Os(e.to_string()))
 }

@@ -81,7 +81,17 @@ impl<H: SharedHeader> Segment<H> {
         // Decide the spin policy now, not first in a forked child.
         super::futex::may_spin();
         let len = data_offset::<H>() + data_len;
-        let mut mem = IpcSharedMemory::from_byte(0, len);
+        // ipc-channel asserts (panics) when memfd_create, ftruncate or mmap fails, e.g. when
+        // the process is out of descriptors: turn that into an error (nothing was left open:
+        // its first step is the one that fails for want of a descriptor).
+        let mut mem =
+            std::panic::catch_unwind(|| IpcSharedMemory::from_byte(0, len)).map_err(|_| {
+                let os = io::Error::last_os_error();
+                io::Error::new(
+                    os.kind(),
+                    format!("creating a {len}-byte shared-memory segment failed: {os}"),
+                )
+            })?;
         // SAFETY: `mem` was just created and nobody else maps it; the raw pointer is taken
         // once and afterwards used only for atomics and the data area's byte copies.
         let bytes = unsafe { mem.deref_mut() };

@@ -1,0 +1,55 @@
+//! Out of descriptors: creating a pipe, queue or shared value is an error, not a crash.
+
+use std::time::Duration;
+
+use mp_ipc::{Array, Error, Pipe, Queue};
+use mp_process::{Process, StartMethod};
+
+/// Lowers this process's descriptor limit to what it has open plus `spare`.
+fn leave_only(spare: u64) {
+    let open = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0) as u64;
+    let limit = libc::rlimit {
+        rlim_cur: open + spare,
+        rlim_max: open + spare,
+    };
+    // SAFETY: setrlimit reads the struct we pass; lowering our own limit is always allowed.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+}
+
+/// Creates objects until the descriptors run out; exits 0 if that was an `Error::Os` for each
+/// kind of object, 3 otherwise (a panic exits 1).
+fn exhaust(_: ()) {
+    leave_only(16);
+    let mut kept = Vec::new();
+    let mut failures = 0;
+    for _ in 0..64 {
+        match (Queue::<u32>::new(), Pipe(true), Array::<u64>::zeroed(8)) {
+            (Ok(q), Ok(p), Ok(a)) => kept.push((q, p, a)),
+            (q, p, a) => {
+                for e in [q.err(), p.err(), a.err()].into_iter().flatten() {
+                    if !matches!(e, Error::Os(_)) {
+                        std::process::exit(3);
+                    }
+                    failures += 1;
+                }
+                break;
+            }
+        }
+    }
+    std::process::exit(if failures > 0 { 0 } else { 3 });
+}
+
+#[test]
+fn creation_without_descriptors_left_is_an_error() {
+    let mut p = Process::builder()
+        .start_method(StartMethod::Spawn)
+        .target(exhaust, ());
+    p.start().unwrap();
+    let code = p.join_timeout(Duration::from_secs(20)).unwrap();
+    if code.is_none() {
+        let _ = p.kill();
+    }
+    assert_eq!(code, Some(0), "the child saw typed errors, not a crash");
+}
