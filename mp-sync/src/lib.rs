@@ -107,6 +107,13 @@
 //! [`Condition::notify`] made while holding the lock wakes the waiters when the lock is
 //! released, so that they do not wake only to block on the lock again.
 //!
+//! # Building your own
+//!
+//! The layer under the primitives is public as [`raw`]: the typed shared [`raw::Segment`]
+//! (what every primitive lives in, and what travels inside ipc-channel messages), futex wait,
+//! wake and waitv on shared words, and an absolute [`raw::Deadline`]. mp-ipc's rings and queues
+//! are built on it.
+//!
 //! # Differences from Python
 //!
 //! * A `Lock` (and an `RLock`) belongs to the thread that acquired it (see above).
