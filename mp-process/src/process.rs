@@ -108,25 +108,13 @@ impl Process {
     /// Starts the child. A second call is [`Error::AlreadyStarted`].
     pub fn start(&mut self) -> Result<()> {
         self.check_owner()?;
-        match &self.state {
-            State::Unstarted(_) => {}
-            State::Started(_) => {
-                return Err(Error::AlreadyStarted {
-                    name: self.name.clone(),
-                });
-            }
-            State::Closed => {
-                return Err(Error::Closed {
-                    name: self.name.clone(),
-                });
-            }
-        }
         let ctx = context::context();
         if ctx.is_daemon() {
             return Err(Error::DaemonCannotHaveChildren);
         }
         let method = self.start_method();
-        let is_closure = matches!(&self.state, State::Unstarted(t) if matches!(*t.lock().unwrap_or_else(|e| e.into_inner()), Target::Closure(_)));
+        // Refusals that leave the process startable come before the target is taken.
+        let is_closure = matches!(self.unstarted_target()?, Target::Closure(_));
         if is_closure && method != StartMethod::Fork {
             return Err(Error::ClosureNeedsFork { method });
         }
@@ -136,10 +124,10 @@ impl Process {
                 return Err(Error::ForkWithThreads { threads });
             }
         }
+        // From here on a failure closes the process: its target is gone with the attempt.
         let State::Unstarted(target) = std::mem::replace(&mut self.state, State::Closed) else {
-            unreachable!("checked above");
+            unreachable!("unstarted_target checked the state");
         };
-        let target = target.into_inner().unwrap_or_else(|e| e.into_inner());
         let start = ChildStart {
             name: self.name.clone(),
             identity: self.identity.clone(),
@@ -147,7 +135,10 @@ impl Process {
             parent_pid: ctx.pid(),
             parent_name: ctx.name().to_owned(),
         };
-        let child = match (method, target) {
+        let child = match (
+            method,
+            target.into_inner().unwrap_or_else(|e| e.into_inner()),
+        ) {
             (StartMethod::Fork, target) => start::fork::start(target, start)?,
             (StartMethod::Spawn, Target::Function(f)) => start::spawn::start(f, start)?,
             (StartMethod::ForkServer, Target::Function(f)) => start::forkserver::start(f, start)?,
@@ -156,6 +147,19 @@ impl Process {
         context::register_child(child.clone());
         self.state = State::Started(child);
         Ok(())
+    }
+
+    /// The target of a process not yet started, or why there is none.
+    fn unstarted_target(&mut self) -> Result<&mut Target> {
+        match &mut self.state {
+            State::Unstarted(target) => Ok(target.get_mut().unwrap_or_else(|e| e.into_inner())),
+            State::Started(_) => Err(Error::AlreadyStarted {
+                name: self.name.clone(),
+            }),
+            State::Closed => Err(Error::Closed {
+                name: self.name.clone(),
+            }),
+        }
     }
 
     /// The name: `Process-N` unless set.
