@@ -182,3 +182,27 @@ fn cpu_counts_are_sane() {
     assert!(usable >= 1 && all >= 1);
     assert!(usable <= all, "usable {usable} <= all {all}");
 }
+
+#[test]
+fn a_handle_copied_into_a_forked_child_is_not_the_childs_to_use() {
+    let mut sleeper = builder(StartMethod::Spawn).target(sleep_ms, 60_000);
+    sleeper.start().unwrap();
+    let sleeper = std::sync::Arc::new(sleeper);
+    let copy = std::sync::Arc::clone(&sleeper);
+    // The forked child holds a copy of the parent's handle: joining or killing through it
+    // would reap or signal a process that is not its own.
+    let mut checker = builder(StartMethod::Fork).closure(move || {
+        let refused = |r: Result<(), Error>| matches!(r, Err(Error::NotOwner { .. }));
+        let ok =
+            refused(copy.join().map(drop)) && refused(copy.kill()) && copy.exitcode().is_none();
+        std::process::exit(if ok { 0 } else { 1 })
+    });
+    checker.start().unwrap();
+    assert_eq!(join(&checker), 0, "the copy refused to join or kill");
+    assert!(
+        sleeper.is_alive().unwrap(),
+        "the parent's child was left alone"
+    );
+    sleeper.kill().unwrap();
+    assert_eq!(join(&sleeper), -libc::SIGKILL);
+}
