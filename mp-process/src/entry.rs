@@ -130,8 +130,6 @@ pub(crate) fn die_here_if_asked() {
 pub(crate) enum Hello {
     /// The child is up and waits for its [`Launch`] on `launch`.
     Ready {
-        /// The child's pid.
-        pid: i32,
         /// Where the parent sends the launch message.
         launch: OpaqueIpcSender,
     },
@@ -181,10 +179,8 @@ pub(crate) fn say_hello(server: &str) -> Result<OpaqueIpcReceiver, String> {
     let (launch_tx, launch_rx) = ipc::channel::<()>().map_err(|e| e.to_string())?;
     let hello = IpcSender::<Hello>::connect(server.to_owned())
         .map_err(|e| format!("connecting to the parent: {e}"))?;
-    let pid = std::process::id() as i32;
     hello
         .send(Hello::Ready {
-            pid,
             launch: launch_tx.to_opaque(),
         })
         .map_err(|e| format!("greeting the parent: {e}"))?;

@@ -164,7 +164,7 @@ impl Client {
         let server_pid = server.id() as i32;
         let pidfd = sys::pidfd_open(server_pid).map_err(Error::os("pidfd_open"))?;
         match handshake::accept_unless_dead(hello_server, &hello_name, pidfd.as_fd()) {
-            Ok(Hello::Ready { launch, .. }) => Ok(Client {
+            Ok(Hello::Ready { launch }) => Ok(Client {
                 sock: ours,
                 server_pid,
                 requests: launch.to(),

@@ -40,7 +40,7 @@ pub(crate) fn fresh_child(
         IpcOneShotServer::<Hello>::new().map_err(Error::os("creating the start-up socket"))?;
     let started = create(&server_name, target.trampoline())?;
     let launch = match accept_unless_dead(server, &server_name, started.pidfd.as_fd()) {
-        Ok(Hello::Ready { launch, .. }) => Ok(launch),
+        Ok(Hello::Ready { launch }) => Ok(launch),
         Ok(Hello::Abandoned) => Err(Error::Ipc("the child exited before its start-up".into())),
         Err(e) => Err(e),
     };
