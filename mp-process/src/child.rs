@@ -10,7 +10,7 @@ use nix::unistd::Pid;
 
 use crate::entry::ChildReport;
 use crate::error::{Error, Result};
-use crate::{context, start, sys};
+use crate::{start, sys};
 
 /// How long the parent waits for a fork server's report of an exit it has already seen happen.
 const SERVER_REPORT_BOUND: Duration = Duration::from_secs(10);
@@ -169,9 +169,4 @@ pub(crate) fn exitcode_of(status: WaitStatus) -> Option<i32> {
         WaitStatus::Signaled(_, signal, _) => Some(-(signal as i32)),
         _ => None,
     }
-}
-
-/// Removes `child` from the process-wide registry (it was joined, or its handle closed).
-pub(crate) fn forget(child: &Arc<ChildShared>) {
-    context::forget_child(child);
 }

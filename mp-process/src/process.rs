@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::builder::Builder;
-use crate::child::{self, ChildShared};
+use crate::child::ChildShared;
 use crate::context::{self, ChildStart};
 use crate::error::{Error, Result};
 use crate::start::{self, StartMethod, get_start_method};
@@ -233,7 +233,7 @@ impl Process {
         let child = self.started()?;
         let code = child.wait(timeout)?;
         if code.is_some() {
-            child::forget(child);
+            context::forget_child(child);
         }
         Ok(code)
     }
@@ -283,7 +283,7 @@ impl Process {
                     name: self.name.clone(),
                 });
             }
-            child::forget(child);
+            context::forget_child(child);
         }
         self.state = State::Closed;
         Ok(())
@@ -324,7 +324,7 @@ impl Drop for Process {
             && self.check_owner().is_ok()
             && matches!(child.poll(), Ok(Some(_)))
         {
-            child::forget(child);
+            context::forget_child(child);
         }
     }
 }

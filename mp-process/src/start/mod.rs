@@ -5,9 +5,9 @@
 //!   before `main` and runs the requested target.
 //! - [`forkserver`]: a fresh execution of this program, started once, forks each child on request.
 //!
-//! Fresh children (spawn and forkserver) then go through the same handshake
-//! ([`handshake`]): the child connects back, receives its target and arguments in one ipc-channel
-//! message, and runs.
+//! A fresh child receives its target and arguments in one ipc-channel message ([`handshake`]): a
+//! spawn child (and the fork server, once) first connects back and says hello with the channel to
+//! use; a forkserver child inherits its launch channel through the server's fork.
 
 pub(crate) mod fork;
 pub(crate) mod forkserver;
