@@ -12,7 +12,7 @@ use crate::condition::RawCondvar;
 use crate::deadline::Deadline;
 use crate::error::{BrokenBarrier, Error};
 use crate::sys::{
-    Action, Fresh, MutexKind, Outcome, RawMutex, Shared, SharedHeader, SharedState, kind,
+    FnRef, Fresh, MutexKind, Outcome, RawMutex, Shared, SharedHeader, SharedState, kind,
 };
 
 /// Parties arrive; the round is not complete yet.
@@ -109,13 +109,14 @@ impl BarrierState {
 ///
 /// The action is a plain `fn()` so that it can cross processes: inherited through fork, and
 /// carried in a message as its offset inside the executable, which only a process running the
-/// same executable (a spawn or forkserver child) accepts ([`Error::ForeignAction`] otherwise).
+/// same executable (a spawn or forkserver child) accepts (receiving it elsewhere fails: see
+/// [`raw::FnRef`](crate::raw::FnRef)).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Barrier {
     /// The segment holding the barrier's state.
     shared: Shared<BarrierState>,
     /// Run by the last party of each round.
-    action: Option<Action>,
+    action: Option<FnRef<fn()>>,
 }
 
 impl Barrier {
@@ -126,10 +127,10 @@ impl Barrier {
 
     /// Creates a barrier whose last party of each round runs `action` before the round ends.
     pub fn with_action(parties: u32, action: fn()) -> Result<Self, Error> {
-        Self::create(parties, Some(Action(action)))
+        Self::create(parties, Some(FnRef::new(action)))
     }
 
-    fn create(parties: u32, action: Option<Action>) -> Result<Self, Error> {
+    fn create(parties: u32, action: Option<FnRef<fn()>>) -> Result<Self, Error> {
         if parties == 0 {
             return Err(Error::NoParties);
         }
@@ -177,8 +178,8 @@ impl Barrier {
     /// The last party: run the action, then let the round drain.
     fn release_round(&self) -> Result<(), Result<BrokenBarrier, Box<dyn std::any::Any + Send>>> {
         let st = &*self.shared;
-        if let Some(Action(action)) = self.action
-            && let Err(panic) = catch_unwind(AssertUnwindSafe(action))
+        if let Some(action) = self.action
+            && let Err(panic) = catch_unwind(AssertUnwindSafe(action.get()))
         {
             st.break_barrier();
             return Err(Err(panic));

@@ -27,9 +27,6 @@ pub enum Error {
     /// A barrier for zero parties.
     #[error("a barrier needs at least one party")]
     NoParties,
-    /// A barrier action cannot be carried to a process running another executable.
-    #[error("a barrier action can only reach a process running the same executable")]
-    ForeignAction,
 }
 
 /// The lock was acquired, but a previous holder died while holding it (or a later holder saw

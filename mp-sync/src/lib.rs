@@ -91,7 +91,7 @@
 //!   to deserialize (the receive returns an error).
 //! * A [`Barrier`]'s action is a plain `fn()`; it crosses into processes that run the same
 //!   executable file (spawn and forkserver children do), and deserializing it elsewhere fails
-//!   with [`Error::ForeignAction`]. The function must live in the same loaded object as this
+//!   with [`raw::ForeignFunction`]. The function must live in the same loaded object as this
 //!   crate (true of every function of a statically linked Rust program).
 //!
 //! Clones of a primitive in one process share one mapping; each primitive costs one fd and

@@ -2,7 +2,8 @@
 //! process-shared structures on shared memory (mp-ipc's rings and queues do): the typed shared
 //! [`Segment`] (a memfd that travels inside ipc-channel messages), futex wait, wake and waitv
 //! on words in `MAP_SHARED` mappings, the `CLOCK_MONOTONIC` clock, an absolute [`Deadline`],
-//! and the spin policy.
+//! the spin policy, [`poll_readable`] for descriptors, and [`FnRef`], a plain function that travels to processes running the same
+//! executable image (process targets, barrier actions and pool tasks are all sent this way).
 //!
 //! The futex calls never use `FUTEX_PRIVATE_FLAG`: a word in a shared mapping sits at different
 //! addresses in different processes, and only the shared flavour keys the wait queue on the page.
@@ -22,7 +23,8 @@
 //! ```
 
 pub use crate::deadline::Deadline;
+pub use crate::sys::{FnPointer, FnRef, ForeignFunction, Segment, SharedHeader};
 pub use crate::sys::{
-    MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, monotonic_now, spin_until,
+    MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, monotonic_now, poll_readable,
+    spin_until,
 };
-pub use crate::sys::{Segment, SharedHeader};

@@ -57,7 +57,8 @@ fn source_files() -> Vec<SourceFile> {
         .collect()
 }
 
-/// Collects `.rs` files under `dir`, skipping `target*` and hidden directories.
+/// Collects `.rs` files under `dir`, skipping `target*`, hidden directories and `vendor/`
+/// (patched third-party code, not ours).
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
@@ -69,7 +70,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
             continue;
         };
         if kind.is_dir() {
-            if !name.starts_with("target") && !name.starts_with('.') {
+            if !name.starts_with("target") && !name.starts_with('.') && name != "vendor" {
                 walk(&path, out);
             }
         } else if kind.is_file() && name.ends_with(".rs") {

@@ -80,18 +80,24 @@ impl<H: SharedHeader> Segment<H> {
     ) -> io::Result<Segment<H>> {
         // Decide the spin policy now, not first in a forked child.
         super::futex::may_spin();
-        let len = data_offset::<H>() + data_len;
-        // ipc-channel asserts (panics) when memfd_create, ftruncate or mmap fails, e.g. when
-        // the process is out of descriptors: turn that into an error (nothing was left open:
-        // its first step is the one that fails for want of a descriptor).
-        let mut mem =
-            std::panic::catch_unwind(|| IpcSharedMemory::from_byte(0, len)).map_err(|_| {
-                let os = io::Error::last_os_error();
+        // A caller's size must not wrap the total (it would map less than the data area).
+        let len = data_offset::<H>()
+            .checked_add(data_len)
+            .filter(|&len| len <= isize::MAX as usize)
+            .ok_or_else(|| {
                 io::Error::new(
-                    os.kind(),
-                    format!("creating a {len}-byte shared-memory segment failed: {os}"),
+                    io::ErrorKind::InvalidInput,
+                    format!("a shared-memory segment of {data_len} data bytes is too large"),
                 )
             })?;
+        // Zero-filled by the kernel, pages untouched until used (no cost per byte), and an
+        // OS refusal (out of descriptors, of memory) is an error, not a panic.
+        let mut mem = IpcSharedMemory::try_zeroed(len).map_err(|os| {
+            io::Error::new(
+                os.kind(),
+                format!("creating a {len}-byte shared-memory segment failed: {os}"),
+            )
+        })?;
         // SAFETY: `mem` was just created and nobody else maps it; the raw pointer is taken
         // once and afterwards used only for atomics and the data area's byte copies.
         let bytes = unsafe { mem.deref_mut() };
