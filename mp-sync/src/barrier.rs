@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::condition::RawCondvar;
 use crate::deadline::Deadline;
 use crate::error::{BrokenBarrier, Error};
 use crate::sys::{
-    FnRef, Fresh, MutexKind, Outcome, RawMutex, Shared, SharedHeader, SharedState, kind,
+    Condvar, FnRef, Fresh, LockOutcome, MutexKind, RobustMutex, Shared, SharedHeader, SharedState,
+    init_fresh, kind,
 };
 
 /// Parties arrive; the round is not complete yet.
@@ -29,9 +29,9 @@ const BROKEN: i32 = -2;
 #[repr(C)]
 pub(crate) struct BarrierState {
     /// Guards the fields below.
-    raw: RawMutex,
+    raw: RobustMutex,
     /// Where parties wait for the round to complete or the drain to finish.
-    cv: RawCondvar,
+    cv: Condvar,
     /// One of `FILLING`, `DRAINING`, `RESETTING`, `BROKEN`.
     state: AtomicI32,
     /// Parties inside `wait` (arrived and not yet left).
@@ -40,7 +40,7 @@ pub(crate) struct BarrierState {
     parties: AtomicU32,
 }
 
-// SAFETY: `repr(C)`, a `RawMutex`, a `RawCondvar` and atomics: valid zeroed, no addresses.
+// SAFETY: `repr(C)`, a `RobustMutex`, a `Condvar` and atomics: valid zeroed, no addresses.
 unsafe impl SharedHeader for BarrierState {
     const KIND: u32 = kind::BARRIER;
 }
@@ -49,7 +49,7 @@ unsafe impl SharedHeader for BarrierState {
 // pthread objects, as other processes use it concurrently.
 unsafe impl SharedState for BarrierState {
     fn init(&self, fresh: &Fresh) -> io::Result<()> {
-        self.raw.init(MutexKind::Plain, fresh)
+        init_fresh(fresh, &self.raw, MutexKind::Plain)
     }
 }
 
@@ -58,20 +58,22 @@ struct Held<'a>(&'a BarrierState);
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        let _ = self.0.raw.unlock();
+        // SAFETY: a `Held` is made only by `lock`, on this thread, and the barrier's fields
+        // are not borrowed beyond it.
+        let _ = unsafe { self.0.raw.unlock() };
     }
 }
 
 impl BarrierState {
     fn lock(&self) -> Held<'_> {
-        let outcome = self.raw.lock(None);
+        let outcome = self.raw.lock_until(None);
         self.after_lock(outcome);
         Held(self)
     }
 
     /// A process died holding the barrier's lock: the round it was in cannot be trusted.
-    fn after_lock(&self, outcome: Outcome) {
-        if outcome == Outcome::OwnerDied {
+    fn after_lock(&self, outcome: LockOutcome) {
+        if outcome == LockOutcome::OwnerDied {
             self.raw.mark_consistent();
             self.break_barrier();
         }
@@ -79,7 +81,9 @@ impl BarrierState {
 
     /// Waits on the condition (lock held); `false` if `deadline` passed.
     fn wait(&self, _held: &Held<'_>, deadline: Option<Deadline>) -> bool {
-        let (outcome, in_time) = self.cv.wait(&self.raw, deadline);
+        // SAFETY: `_held` proves this thread holds `raw`, the mutex of `cv`; the fields are
+        // read afresh after the wait.
+        let (outcome, in_time) = unsafe { self.cv.wait_until(&self.raw, deadline) };
         self.after_lock(outcome);
         in_time
     }
@@ -139,18 +143,36 @@ impl Barrier {
         Ok(Barrier { shared, action })
     }
 
-    /// Waits until all parties have called `wait` in this round, or `timeout` (if any) passes,
-    /// which breaks the barrier. Returns this party's index in the round.
+    /// Waits until all parties have called `wait` in this round. Returns this party's index
+    /// in the round.
     ///
     /// # Panics
     /// Re-raises a panic of the action (in the party that ran it), after breaking the barrier.
-    pub fn wait(&self, timeout: Option<Duration>) -> Result<usize, BrokenBarrier> {
+    pub fn wait(&self) -> Result<usize, BrokenBarrier> {
+        self.wait_until(None)
+    }
+
+    /// Like [`wait`](Self::wait), but a party still waiting after `timeout` breaks the
+    /// barrier (and gets [`BrokenBarrier`], as everyone else then does).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, BrokenBarrier> {
+        self.wait_until(Some(Deadline::after(timeout)))
+    }
+
+    /// Like [`wait`](Self::wait), but a party still waiting at `deadline` breaks the barrier.
+    pub fn wait_deadline(&self, deadline: Deadline) -> Result<usize, BrokenBarrier> {
+        self.wait_until(Some(deadline))
+    }
+
+    fn wait_until(&self, deadline: Option<Deadline>) -> Result<usize, BrokenBarrier> {
         let st = &*self.shared;
-        let deadline = Deadline::from_timeout(timeout);
         let held = st.lock();
-        // Block while the previous round drains or a reset completes.
+        // Block while the previous round drains or a reset completes; timing out there
+        // breaks the barrier like a timeout inside the round.
         while matches!(st.state(), DRAINING | RESETTING) {
-            st.wait(&held, None);
+            if !st.wait(&held, deadline) && matches!(st.state(), DRAINING | RESETTING) {
+                st.break_barrier();
+                return Err(BrokenBarrier);
+            }
         }
         if st.state() == BROKEN {
             return Err(BrokenBarrier);

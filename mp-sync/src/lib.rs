@@ -136,6 +136,7 @@ mod sys;
 
 pub use barrier::Barrier;
 pub use condition::Condition;
+pub use deadline::Deadline;
 pub use error::{BrokenBarrier, Error, LockResult, OwnerDied, TryLockResult};
 pub use event::Event;
 pub use lock::{Lock, LockGuard};

@@ -81,6 +81,12 @@ impl Semaphore {
         self.acquire_until(Some(Deadline::after(timeout)))
     }
 
+    /// Decrements the value, waiting until `deadline` at most for it to rise above 0; returns
+    /// whether it did.
+    pub fn acquire_deadline(&self, deadline: Deadline) -> bool {
+        self.acquire_until(Some(deadline))
+    }
+
     #[inline]
     fn acquire_until(&self, deadline: Option<Deadline>) -> bool {
         self.try_take() || self.acquire_contended(deadline)

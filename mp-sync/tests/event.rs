@@ -13,8 +13,8 @@ fn set_clear_is_set() {
     assert!(!ev.is_set());
     ev.set();
     assert!(ev.is_set());
-    assert!(ev.wait(Some(Duration::ZERO)));
-    assert!(ev.wait(None));
+    assert!(ev.wait_timeout(Duration::ZERO));
+    assert!(ev.wait());
     ev.clear();
     assert!(!ev.is_set());
 }
@@ -23,7 +23,7 @@ fn set_clear_is_set() {
 fn wait_times_out_with_false() {
     let ev = Event::new().unwrap();
     let start = Instant::now();
-    assert!(!ev.wait(Some(Duration::from_millis(100))));
+    assert!(!ev.wait_timeout(Duration::from_millis(100)));
     assert!(start.elapsed() >= Duration::from_millis(100));
     assert!(start.elapsed() < Duration::from_secs(2));
 }
@@ -32,7 +32,7 @@ fn wait_times_out_with_false() {
 fn set_wakes_every_waiting_process() {
     let ev = Event::new().unwrap();
     let children: Vec<_> = (0..3)
-        .map(|_| spawn(|| i32::from(!ev.wait(Some(BOUND)))))
+        .map(|_| spawn(|| i32::from(!ev.wait_timeout(BOUND))))
         .collect();
     std::thread::sleep(Duration::from_millis(30));
     ev.set();
@@ -47,6 +47,6 @@ fn a_set_from_another_process_is_seen() {
         ev.set();
         0
     });
-    assert!(ev.wait(Some(BOUND)));
+    assert!(ev.wait_timeout(BOUND));
     child.join();
 }

@@ -205,7 +205,7 @@ pub(crate) struct Fresh(());
 ///
 /// # Safety
 /// As for [`SharedHeader`]; in addition the state is mutated only through atomics or
-/// [`RawMutex`](super::RawMutex), since other processes access it concurrently.
+/// [`RobustMutex`](super::RobustMutex), since other processes access it concurrently.
 pub(crate) unsafe trait SharedState: SharedHeader {
     /// Sets up the zeroed state before the segment can be shared (nothing to do for
     /// plain atomics, which start at 0).
@@ -298,4 +298,15 @@ pub(crate) mod kind {
     pub(crate) const CONDITION: u32 = u32::from_le_bytes(*b"mpCv");
     /// `Barrier`.
     pub(crate) const BARRIER: u32 = u32::from_le_bytes(*b"mpBa");
+}
+
+/// Initializes a mutex inside a state being set up in a fresh segment.
+pub(crate) fn init_fresh(
+    _: &Fresh,
+    mutex: &super::RobustMutex,
+    kind: super::MutexKind,
+) -> io::Result<()> {
+    // SAFETY: a `Fresh` exists only during `Shared::new`'s init of a zeroed segment nobody
+    // else can see yet, and callers pass a mutex of the state being initialized.
+    unsafe { mutex.init(kind) }
 }
