@@ -50,3 +50,23 @@ fn a_set_from_another_process_is_seen() {
     assert!(ev.wait_timeout(BOUND));
     child.join();
 }
+
+/// Issue 7: a `set` at once followed by a `clear` wakes everyone waiting at that moment, who
+/// then return `false` (as CPython's `multiprocessing.Event` does).
+#[test]
+fn set_then_clear_at_once_wakes_a_waiting_thread_and_process() {
+    let ev = Event::new().unwrap();
+    let child = spawn(|| i32::from(ev.wait_timeout(BOUND)));
+    std::thread::scope(|s| {
+        let start = Instant::now();
+        let thread = s.spawn(|| ev.wait_timeout(BOUND));
+        common::wait_until_asleep(child.pid());
+        // The thread is asleep too once it shows as such; give it the same chance.
+        std::thread::sleep(Duration::from_millis(50));
+        ev.set();
+        ev.clear();
+        assert!(!thread.join().unwrap(), "the flag was clear again");
+        assert!(start.elapsed() < BOUND, "the thread slept out its timeout");
+    });
+    child.join();
+}
