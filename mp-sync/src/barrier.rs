@@ -11,9 +11,12 @@ use serde::{Deserialize, Serialize};
 use crate::deadline::Deadline;
 use crate::error::{BrokenBarrier, Error};
 use crate::sys::{
-    Condvar, FnRef, Fresh, LockOutcome, MutexKind, RobustMutex, Shared, SharedHeader, SharedState,
-    init_fresh, kind,
+    Condvar, FnRef, Fresh, LockOutcome, MAX_SLEEP, MutexKind, RobustMutex, Shared, SharedHeader,
+    SharedState, init_fresh, kind,
 };
+
+/// The most parties a barrier takes (each has a presence mutex in the segment, 48 bytes).
+pub const MAX_PARTIES: u32 = 1 << 16;
 
 /// Parties arrive; the round is not complete yet.
 const FILLING: i32 = 0;
@@ -21,7 +24,7 @@ const FILLING: i32 = 0;
 const DRAINING: i32 = 1;
 /// `reset` was called with parties inside; they leave with `BrokenBarrier`.
 const RESETTING: i32 = -1;
-/// Broken (timeout, abort, panicking action, dead process inside the barrier's lock).
+/// Broken (timeout, abort, panicking action, a party that died inside `wait`).
 const BROKEN: i32 = -2;
 
 /// The segment of a barrier. Every field but `state`'s readers in `n_waiting`/`broken` is
@@ -53,8 +56,10 @@ unsafe impl SharedState for BarrierState {
     }
 }
 
-/// The barrier's internal lock, held; released on drop.
-struct Held<'a>(&'a BarrierState);
+/// The barrier's internal lock, held; released on drop. Carries the parties' presence
+/// mutexes (the segment's data area): a party holds one while it is inside `wait`, so a
+/// party that dies there leaves its mutex owner-died for the others to find.
+struct Held<'a>(&'a BarrierState, &'a [RobustMutex]);
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
@@ -65,10 +70,10 @@ impl Drop for Held<'_> {
 }
 
 impl BarrierState {
-    fn lock(&self) -> Held<'_> {
+    fn lock<'a>(&'a self, presence: &'a [RobustMutex]) -> Held<'a> {
         let outcome = self.raw.lock_until(None);
         self.after_lock(outcome);
-        Held(self)
+        Held(self, presence)
     }
 
     /// A process died holding the barrier's lock: the round it was in cannot be trusted.
@@ -79,13 +84,45 @@ impl BarrierState {
         }
     }
 
-    /// Waits on the condition (lock held); `false` if `deadline` passed.
-    fn wait(&self, _held: &Held<'_>, deadline: Option<Deadline>) -> bool {
-        // SAFETY: `_held` proves this thread holds `raw`, the mutex of `cv`; the fields are
+    /// Waits on the condition (lock held) for one slice at most; `false` if `deadline`
+    /// passed. After a slice without news, looks for parties that died inside `wait`.
+    fn wait(&self, held: &Held<'_>, deadline: Option<Deadline>) -> bool {
+        let slice = Deadline::slice(deadline, MAX_SLEEP);
+        // SAFETY: `held` proves this thread holds `raw`, the mutex of `cv`; the fields are
         // read afresh after the wait.
-        let (outcome, in_time) = unsafe { self.cv.wait_until(&self.raw, deadline) };
+        let (outcome, notified) = unsafe { self.cv.wait_until(&self.raw, Some(slice)) };
         self.after_lock(outcome);
-        in_time
+        if !notified {
+            self.bury_dead_parties(held);
+        }
+        notified || deadline.is_none_or(|d| !d.has_passed())
+    }
+
+    /// Breaks the barrier for every party found dead inside `wait` (lock held): its presence
+    /// mutex is owner-died. Each is counted out of the round and its mutex freed.
+    fn bury_dead_parties(&self, held: &Held<'_>) {
+        for presence in held.1 {
+            match presence.try_lock() {
+                LockOutcome::OwnerDied => {
+                    presence.mark_consistent();
+                    // SAFETY: just locked by this thread; it guards nothing.
+                    let _ = unsafe { presence.unlock() };
+                    let count = self.count.load(Ordering::Relaxed);
+                    self.count.store(count.saturating_sub(1), Ordering::Relaxed);
+                    self.break_barrier();
+                }
+                // SAFETY: as above (a free presence mutex, taken only to look).
+                LockOutcome::Acquired => drop(unsafe { presence.unlock() }),
+                LockOutcome::TimedOut | LockOutcome::WouldDeadlock => {}
+            }
+        }
+    }
+
+    /// Takes a free presence mutex for the calling party (lock held, dead ones buried).
+    fn enter<'a>(&self, held: &Held<'a>) -> Option<&'a RobustMutex> {
+        held.1
+            .iter()
+            .find(|presence| presence.try_lock() == LockOutcome::Acquired)
     }
 
     fn state(&self) -> i32 {
@@ -138,7 +175,10 @@ impl Barrier {
         if parties == 0 {
             return Err(Error::NoParties);
         }
-        let shared = Shared::<BarrierState>::new()?;
+        if parties > MAX_PARTIES {
+            return Err(Error::TooManyParties(parties));
+        }
+        let shared = Shared::<BarrierState>::with_mutexes(parties as usize, MutexKind::Plain)?;
         shared.parties.store(parties, Ordering::Relaxed);
         Ok(Barrier { shared, action })
     }
@@ -165,20 +205,26 @@ impl Barrier {
 
     fn wait_until(&self, deadline: Option<Deadline>) -> Result<usize, BrokenBarrier> {
         let st = &*self.shared;
-        let held = st.lock();
+        let held = st.lock(self.shared.mutexes());
         // Block while the previous round drains or a reset completes; timing out there
         // breaks the barrier like a timeout inside the round.
         while matches!(st.state(), DRAINING | RESETTING) {
             if !st.wait(&held, deadline) && matches!(st.state(), DRAINING | RESETTING) {
                 st.break_barrier();
-                return Err(BrokenBarrier);
             }
         }
+        st.bury_dead_parties(&held);
         if st.state() == BROKEN {
             return Err(BrokenBarrier);
         }
+        let parties = st.parties.load(Ordering::Relaxed);
+        let Some(presence) = st.enter(&held) else {
+            // More callers than parties inside at once (or a foreign segment): no round.
+            st.break_barrier();
+            return Err(BrokenBarrier);
+        };
         let index = st.count.fetch_add(1, Ordering::Relaxed);
-        let result = if index + 1 == st.parties.load(Ordering::Relaxed) {
+        let result = if index + 1 == parties {
             self.release_round()
         } else {
             Self::await_round(st, &held, deadline).map_err(Ok)
@@ -189,6 +235,8 @@ impl Barrier {
         {
             st.set_state(FILLING);
         }
+        // SAFETY: taken by this thread in `enter`; it guards nothing.
+        let _ = unsafe { presence.unlock() };
         drop(held);
         match result {
             Ok(()) => Ok(index as usize),
@@ -231,7 +279,7 @@ impl Barrier {
     /// Puts the barrier back in its initial state; parties waiting in it get [`BrokenBarrier`].
     pub fn reset(&self) {
         let st = &*self.shared;
-        let _held = st.lock();
+        let _held = st.lock(self.shared.mutexes());
         if st.count.load(Ordering::Relaxed) > 0 {
             if matches!(st.state(), FILLING | BROKEN) {
                 st.set_state(RESETTING);
@@ -247,7 +295,7 @@ impl Barrier {
     /// [`reset`](Self::reset).
     pub fn abort(&self) {
         let st = &*self.shared;
-        let _held = st.lock();
+        let _held = st.lock(self.shared.mutexes());
         st.break_barrier();
     }
 
@@ -259,7 +307,7 @@ impl Barrier {
     /// The number of parties currently waiting in the barrier (0 while it drains).
     pub fn n_waiting(&self) -> usize {
         let st = &*self.shared;
-        let _held = st.lock();
+        let _held = st.lock(self.shared.mutexes());
         if st.state() == FILLING {
             st.count.load(Ordering::Relaxed) as usize
         } else {

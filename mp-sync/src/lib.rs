@@ -134,7 +134,7 @@ mod rlock;
 mod semaphore;
 mod sys;
 
-pub use barrier::Barrier;
+pub use barrier::{Barrier, MAX_PARTIES};
 pub use condition::Condition;
 pub use deadline::Deadline;
 pub use error::{BrokenBarrier, Error, LockResult, OwnerDied, TryLockResult};

@@ -158,3 +158,67 @@ fn a_barrier_with_its_action_travels_in_a_message() {
         "the action ran in the child only"
     );
 }
+
+/// A full round of `parties` (this process and forked children) after a `reset`.
+fn a_full_round_works(barrier: &Barrier, parties: usize) {
+    barrier.reset();
+    let children: Vec<_> = (1..parties)
+        .map(|_| spawn(|| i32::from(barrier.wait_timeout(BOUND).is_err())))
+        .collect();
+    barrier
+        .wait_timeout(BOUND)
+        .expect("usable again after reset");
+    children.into_iter().for_each(common::Child::join);
+}
+
+/// Issue 7: a party SIGKILLed inside `wait` before the round completed breaks the barrier
+/// for the others, those already waiting and those arriving.
+#[test]
+fn a_party_killed_inside_wait_before_the_round_completed_breaks_it() {
+    let barrier = Barrier::new(3).unwrap();
+    let doomed = spawn(|| {
+        let _ = barrier.wait();
+        0
+    });
+    wait_until(|| barrier.n_waiting() == 1);
+    let waiting = spawn(|| i32::from(barrier.wait() != Err(BrokenBarrier)));
+    wait_until(|| barrier.n_waiting() == 2);
+    doomed.kill();
+    doomed.wait_within(BOUND);
+    // The waiter finds out by itself (untimed wait), within the bound.
+    waiting.join();
+    assert_eq!(
+        within(BOUND, || barrier.wait_timeout(BOUND)),
+        Err(BrokenBarrier)
+    );
+    assert!(barrier.broken());
+    a_full_round_works(&barrier, 3);
+}
+
+/// Issue 7: a party SIGKILLed inside `wait` after the round completed (before it could
+/// leave) no longer keeps the next round draining forever: it breaks the barrier.
+#[test]
+fn a_party_killed_inside_wait_after_the_round_completed_breaks_it() {
+    use nix::sys::signal::{Signal, kill};
+    let barrier = Barrier::new(3).unwrap();
+    let doomed = spawn(|| {
+        let _ = barrier.wait();
+        0
+    });
+    wait_until(|| barrier.n_waiting() == 1);
+    // Stopped, it cannot leave once the round completes.
+    kill(doomed.pid(), Signal::SIGSTOP).unwrap();
+    let other = spawn(|| {
+        // Round 0 completes; round 1 waits for the doomed party's drain, then breaks.
+        let first = barrier.wait_timeout(BOUND).is_ok();
+        let second = barrier.wait();
+        i32::from(!(first && second == Err(BrokenBarrier)))
+    });
+    barrier.wait_timeout(BOUND).expect("round 0 completes");
+    std::thread::sleep(Duration::from_millis(50));
+    doomed.kill();
+    doomed.wait_within(BOUND);
+    other.join();
+    assert!(barrier.broken());
+    a_full_round_works(&barrier, 3);
+}
