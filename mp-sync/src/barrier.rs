@@ -224,7 +224,7 @@ impl Barrier {
             return Err(BrokenBarrier);
         };
         let index = st.count.fetch_add(1, Ordering::Relaxed);
-        let result = if index + 1 == parties {
+        let result = if index.checked_add(1) == Some(parties) {
             self.release_round()
         } else {
             Self::await_round(st, &held, deadline).map_err(Ok)
