@@ -67,6 +67,8 @@
 //! child: start daemons from a thread that outlives them) and, for forkserver children, the
 //! server's own exit when its parent's socket closes.
 
+#![deny(unsafe_code)]
+
 mod builder;
 mod child;
 mod context;
@@ -75,6 +77,7 @@ mod entry;
 mod error;
 mod process;
 mod start;
+#[allow(unsafe_code)]
 mod sys;
 mod target;
 
