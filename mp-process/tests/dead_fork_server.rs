@@ -25,7 +25,10 @@ fn quickly<T>(what: &str, f: impl FnOnce() -> T) -> T {
     let started = Instant::now();
     let value = f();
     let took = started.elapsed();
-    assert!(took < AT_ONCE, "{what} took {took:?} after the fork server died");
+    assert!(
+        took < AT_ONCE,
+        "{what} took {took:?} after the fork server died"
+    );
     value
 }
 
@@ -61,7 +64,10 @@ fn the_children_of_a_killed_fork_server_are_answered_for_at_once() {
             "a lost status is not \"still running\": {code:?}"
         );
         let joined = quickly("join_timeout", || p.join_timeout(BOUND));
-        assert!(matches!(joined, Err(Error::StatusLost { .. })), "{joined:?}");
+        assert!(
+            matches!(joined, Err(Error::StatusLost { .. })),
+            "{joined:?}"
+        );
     }
     let active = quickly("active_children", active_children);
     assert!(active.iter().all(|c| pids.contains(&c.pid)));
@@ -71,7 +77,10 @@ fn the_children_of_a_killed_fork_server_are_answered_for_at_once() {
     assert_eq!(join(&fresh), 0);
     for p in &children {
         let joined = quickly("join after the new server", || p.join());
-        assert!(matches!(joined, Err(Error::StatusLost { .. })), "{joined:?}");
+        assert!(
+            matches!(joined, Err(Error::StatusLost { .. })),
+            "{joined:?}"
+        );
         p.kill().unwrap();
     }
     for pid in pids {

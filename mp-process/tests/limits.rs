@@ -39,19 +39,31 @@ fn starts_under_nproc(room: u64) -> bool {
     if unsafe { libc::setgid(65534) } != 0 || unsafe { libc::setuid(65534) } != 0 {
         return false;
     }
-    // This process is one of uid 65534's: with others of that uid on the machine, still at
-    // least `room` fewer than the limit.
-    let count = std::fs::read_dir("/proc")
+    // Every task of uid 65534 on the machine counts, this one included.
+    let count: u64 = std::fs::read_dir("/proc")
         .map(|d| {
             d.flatten()
+                // Numbered entries only: `self` and `thread-self` are this process again.
                 .filter(|e| {
-                    use std::os::unix::fs::MetadataExt;
-                    e.metadata().is_ok_and(|m| m.uid() == 65534 && m.is_dir())
+                    e.file_name()
+                        .to_str()
+                        .is_some_and(|n| n.parse::<u32>().is_ok())
                 })
-                .count() as u64
+                .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
+                .filter_map(|status| {
+                    // The real uid (first of the `Uid:` line) and the thread count.
+                    let field = |name: &str| {
+                        status
+                            .lines()
+                            .find_map(|l| l.strip_prefix(name))
+                            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                    };
+                    (field("Uid:")? == 65534).then(|| field("Threads:").unwrap_or(1))
+                })
+                .sum()
         })
         .unwrap_or(1);
-    if setrlimit(Resource::RLIMIT_NPROC, count + room - 1, count + room - 1).is_err() {
+    if setrlimit(Resource::RLIMIT_NPROC, count + room, count + room).is_err() {
         return false;
     }
     for method in [StartMethod::Spawn, StartMethod::ForkServer] {

@@ -32,7 +32,11 @@ fn my_socket_inodes() -> HashSet<u64> {
         .filter_map(|e| {
             let target = std::fs::read_link(e.path()).ok()?;
             let target = target.to_str()?;
-            target.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+            target
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
         })
         .collect()
 }
@@ -85,7 +89,10 @@ fn start_up_binds_no_socket_to_a_path_and_marks_carry_none() {
     done.store(true, Ordering::Relaxed);
     watcher.join().unwrap();
     let seen = seen.lock().unwrap();
-    assert!(seen.is_empty(), "sockets bound to paths during start-up: {seen:?}");
+    assert!(
+        seen.is_empty(),
+        "sockets bound to paths during start-up: {seen:?}"
+    );
 
     // The marks of a running spawn child and of the fork server name nothing to connect to.
     let mut sleeper = builder(StartMethod::Spawn).target(sleep_ms, 60_000);
@@ -100,7 +107,10 @@ fn start_up_binds_no_socket_to_a_path_and_marks_carry_none() {
     assert!(fresh.len() >= 2, "the spawn child and the fork server run");
     for pid in fresh {
         let mark = mark_of(pid).expect("a fresh child of ours carries the mark");
-        assert!(!mark.contains('/'), "pid {pid}'s mark names a path: {mark:?}");
+        assert!(
+            !mark.contains('/'),
+            "pid {pid}'s mark names a path: {mark:?}"
+        );
     }
     sleeper.kill().unwrap();
     join(&sleeper);
