@@ -69,7 +69,7 @@ fn mark_of(pid: i32) -> Option<String> {
 fn start_up_binds_no_socket_to_a_path_and_marks_carry_none() {
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     let done = Arc::new(AtomicBool::new(false));
-    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = Arc::new(Mutex::new(std::collections::BTreeSet::<String>::new()));
     let watcher = {
         let (done, seen) = (done.clone(), seen.clone());
         std::thread::spawn(move || {
