@@ -6,10 +6,7 @@ use std::time::Duration;
 
 use mp_sync::raw::Deadline;
 use nix::sys::signal::Signal;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
-use crate::builder::Builder;
 use crate::child::ChildShared;
 use crate::context;
 use crate::error::{Error, Result};
@@ -46,7 +43,7 @@ pub struct Process {
     daemon: bool,
     /// The start method, if chosen for this process.
     method: Option<StartMethod>,
-    /// See [`Builder::allow_fork_with_threads`].
+    /// See [`Builder::allow_fork_with_threads`](crate::Builder::allow_fork_with_threads).
     allow_fork_with_threads: bool,
     /// The pid of the process that made this handle: only it may start, join or signal.
     owner: i32,
@@ -75,19 +72,6 @@ impl std::fmt::Debug for State {
 }
 
 impl Process {
-    /// A process that will run `function(args)` under the global start method.
-    pub fn new<A>(function: fn(A), args: A) -> Process
-    where
-        A: Serialize + DeserializeOwned + Send + 'static,
-    {
-        Builder::new().target(function, args)
-    }
-
-    /// A builder, to set the name, daemon flag or start method first.
-    pub fn builder() -> Builder {
-        Builder::new()
-    }
-
     pub(crate) fn from_parts(
         name: Option<String>,
         daemon: bool,

@@ -21,7 +21,6 @@ use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
 use crate::child::ExitReports;
 use crate::error::{Error, Result};
 use crate::start::exe;
-use crate::start::forkserver::server;
 use crate::start::forkserver::wire::{MAX_MESSAGE, Reply, Request};
 use crate::start::mark::BootFn;
 use crate::start::wire::Trampoline;
@@ -55,8 +54,9 @@ impl ServerSlot {
         }
     }
 
-    /// The live server, started now if there is none (or the last one died).
-    pub(crate) fn current(&self) -> Result<Arc<Link>> {
+    /// The live server, started now if there is none (or the last one died) as a fresh
+    /// execution of this program that runs `serve` (the server's loop) with its socket.
+    pub(crate) fn current(&self, serve: FnRef<BootFn>) -> Result<Arc<Link>> {
         let mut slot = self.link.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(link) = slot.as_ref()
             && !link.is_dead()
@@ -64,7 +64,7 @@ impl ServerSlot {
             return Ok(link.clone());
         }
         // Starting is a fork and exec, no handshake: nothing here waits for the server.
-        let link = Arc::new(Link::start()?);
+        let link = Arc::new(Link::start(serve)?);
         self.fd.store(link.sock.as_raw_fd(), Ordering::Relaxed);
         *slot = Some(link.clone());
         Ok(link)
@@ -107,8 +107,8 @@ struct LinkState {
 
 impl Link {
     /// Starts a fork server: a fresh execution of this program that inherits its end of a new
-    /// socket pair and runs the server's loop.
-    fn start() -> Result<Link> {
+    /// socket pair and runs `serve` with it.
+    fn start(serve: FnRef<BootFn>) -> Result<Link> {
         let (ours, theirs) = socketpair(
             AddressFamily::Unix,
             SockType::SeqPacket,
@@ -116,7 +116,6 @@ impl Link {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(|e| Error::os("socketpair")(e.into()))?;
-        let serve = FnRef::new(server::serve as BootFn);
         let child = exe::fresh_command(serve, theirs.as_fd(), None)
             .spawn()
             .map_err(Error::os("starting the fork server"))?;

@@ -19,10 +19,13 @@ pub(crate) mod wire;
 
 use std::sync::Arc;
 
+use mp_sync::raw::FnRef;
+
 use crate::child::{ChildShared, Reaper};
 use crate::context::context;
 use crate::error::{Error, Result};
 use crate::start::launch::{self, LaunchChannels, Started};
+use crate::start::mark::BootFn;
 use crate::start::wire::ChildStart;
 use crate::target::FunctionTarget;
 
@@ -36,7 +39,7 @@ pub(crate) fn start(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let link = slot.current()?;
+        let link = slot.current(FnRef::new(server::serve as BootFn))?;
         match link.fork(target.trampoline(), channels.child_end(), start.daemon) {
             Ok((pid, pidfd)) => {
                 let started = Started {

@@ -71,7 +71,7 @@ pub(crate) fn serve(sock: OwnedFd) -> String {
             launch,
         ) {
             (Ok(trampoline), Some(launch)) => fork_child(trampoline, launch, daemon),
-            _ => Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+            _ => Err(std::io::Error::from(nix::errno::Errno::EINVAL)),
         };
         let sent = match reply {
             Ok((pid, pidfd)) => {
@@ -87,7 +87,7 @@ pub(crate) fn serve(sock: OwnedFd) -> String {
                 sock.as_fd(),
                 &Reply::ForkFailed {
                     id,
-                    errno: e.raw_os_error().unwrap_or(libc::EIO),
+                    errno: e.raw_os_error().unwrap_or(nix::errno::Errno::EIO as i32),
                 }
                 .encode(),
                 None,
@@ -140,7 +140,10 @@ fn fork_child(
 /// The parent is gone: kill the daemon children (they die with their parent) and leave.
 fn shut_down(children: Vec<ServerChild>) -> ! {
     for child in children.iter().filter(|c| c.daemon) {
-        let _ = sys::pidfd_send_signal(child.pidfd.as_fd(), libc::SIGKILL);
+        let _ = sys::pidfd_send_signal(
+            child.pidfd.as_fd(),
+            nix::sys::signal::Signal::SIGKILL as i32,
+        );
     }
     sys::exit_now(0)
 }
