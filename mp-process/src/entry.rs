@@ -2,7 +2,7 @@
 //!
 //! A spawn child, and the fork server, are fresh executions of the current program
 //! (`/proc/self/exe`), marked with the environment variable
-//! [`CHILD_ENV`](crate::start::mark::CHILD_ENV) ([`crate::start::mark`]). The function
+//! `MP_PROCESS_CHILD` ([`crate::start::mark`]). The function
 //! `child_entry` sits in the ELF `.init_array`, so the dynamic loader runs it before `main` —
 //! and before the libtest harness in a test binary. Unmarked, it returns at once and the
 //! program runs as usual; marked, it removes the mark (so that the child's own children do not
