@@ -6,6 +6,7 @@
 //! been copied held.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -13,8 +14,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::child::ChildShared;
-use crate::start::forkserver;
-use crate::sys;
+use crate::start::{self, StartMethod, forkserver};
+use crate::{sys, sys_exit};
 
 /// Everything a child is told about itself and its parent at start.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,6 +30,47 @@ pub(crate) struct ChildStart {
     pub(crate) parent_pid: i32,
     /// Its parent's name.
     pub(crate) parent_name: String,
+    /// The parent's process-wide settings, for a fresh child to take over.
+    pub(crate) inherited: Inherited,
+}
+
+/// The parent's process-wide settings that a fresh child takes over before its target runs:
+/// what of Python's preparation data applies here. A fork child has them already, in its copy
+/// of the parent's memory; a fresh child would otherwise have the fork server's or none.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Inherited {
+    /// The parent's working directory at `start()`; `None` if it could not be read (it was
+    /// removed, say): the child then stays where it starts (spawn: the same directory).
+    working_dir: Option<PathBuf>,
+    /// The start method the parent set with `set_start_method`, if it did.
+    start_method: Option<StartMethod>,
+}
+
+impl Inherited {
+    /// This process's settings, now.
+    pub(crate) fn now() -> Inherited {
+        Inherited {
+            working_dir: std::env::current_dir().ok(),
+            start_method: start::chosen_start_method(),
+        }
+    }
+
+    /// Makes them this process's: in a fresh child, before its target runs. Failing to enter
+    /// the working directory is a start-up failure (the target would run in the wrong place).
+    fn adopt(&self) -> Result<(), String> {
+        if let Some(dir) = &self.working_dir {
+            std::env::set_current_dir(dir).map_err(|e| {
+                format!(
+                    "entering the parent's working directory {}: {e}",
+                    dir.display()
+                )
+            })?;
+        }
+        if let Some(method) = self.start_method {
+            start::inherit_start_method(method);
+        }
+        Ok(())
+    }
 }
 
 /// This process's identity and children.
@@ -53,6 +95,9 @@ pub(crate) struct Context {
     forkserver_fd: AtomicI32,
     /// Whether the exit hook is registered.
     exit_hook: AtomicBool,
+    /// Whether this child leaves through `exit`, running its at-exit handlers, when its target
+    /// ends: a fresh child, or a fork of a single-threaded parent (see [`leave_child`]).
+    runs_exit_handlers: bool,
 }
 
 /// The current process's context (null until first use).
@@ -69,7 +114,14 @@ pub(crate) fn context() -> &'static Context {
     {
         return ctx;
     }
-    let fresh = Context::new(pid, "MainProcess".to_owned(), Vec::new(), false, None);
+    let fresh = Context::new(
+        pid,
+        "MainProcess".to_owned(),
+        Vec::new(),
+        false,
+        None,
+        false,
+    );
     match CONTEXT.compare_exchange(
         current,
         Box::into_raw(fresh),
@@ -98,6 +150,7 @@ impl Context {
         identity: Vec<u32>,
         daemon: bool,
         parent: Option<ParentProcess>,
+        runs_exit_handlers: bool,
     ) -> Box<Context> {
         Box::new(Context {
             pid,
@@ -110,6 +163,7 @@ impl Context {
             forkserver: Mutex::new(None),
             forkserver_fd: AtomicI32::new(-1),
             exit_hook: AtomicBool::new(false),
+            runs_exit_handlers,
         })
     }
 
@@ -168,20 +222,32 @@ pub(crate) fn forget_child(child: &Arc<ChildShared>) {
     context().children().retain(|c| !Arc::ptr_eq(c, child));
 }
 
-/// Becomes the child described by `start` (a fresh child, after its handshake).
-pub(crate) fn become_child(start: ChildStart) {
+/// Becomes the child described by `start` (a fresh child, after its handshake): takes over its
+/// parent's settings, then its identity. An error is a start-up failure, for stderr.
+pub(crate) fn become_child(start: ChildStart) -> Result<(), String> {
+    start.inherited.adopt()?;
     // The parent is alive: it is waiting for this child's start-up to finish.
     let pidfd = sys::pidfd_open(start.parent_pid).ok();
-    enter(start, pidfd);
+    install(child_context(start, pidfd, true));
+    Ok(())
 }
 
 /// A forked child's context, built before the fork: the child then only installs it, and
 /// touches (so copies) fewer of the parent's pages.
 pub(crate) struct PreparedContext(Box<Context>);
 
-/// Builds the context of a child described by `start`, with a pidfd of the parent.
-pub(crate) fn prepare_forked_child(start: ChildStart, parent_pidfd: OwnedFd) -> PreparedContext {
-    PreparedContext(child_context(start, Some(parent_pidfd)))
+/// Builds the context of a child described by `start`, with a pidfd of the parent; whether the
+/// parent is single-threaded decides how the child leaves (see [`leave_child`]).
+pub(crate) fn prepare_forked_child(
+    start: ChildStart,
+    parent_pidfd: OwnedFd,
+    parent_single_threaded: bool,
+) -> PreparedContext {
+    PreparedContext(child_context(
+        start,
+        Some(parent_pidfd),
+        parent_single_threaded,
+    ))
 }
 
 impl PreparedContext {
@@ -204,11 +270,11 @@ impl PreparedContext {
     }
 }
 
-fn enter(start: ChildStart, parent_pidfd: Option<OwnedFd>) {
-    install(child_context(start, parent_pidfd));
-}
-
-fn child_context(start: ChildStart, parent_pidfd: Option<OwnedFd>) -> Box<Context> {
+fn child_context(
+    start: ChildStart,
+    parent_pidfd: Option<OwnedFd>,
+    runs_exit_handlers: bool,
+) -> Box<Context> {
     let parent = ParentProcess {
         pid: start.parent_pid,
         name: start.parent_name,
@@ -220,16 +286,24 @@ fn child_context(start: ChildStart, parent_pidfd: Option<OwnedFd>) -> Box<Contex
         start.identity,
         start.daemon,
         Some(parent),
+        runs_exit_handlers,
     )
 }
 
-/// What a child does after its target: what Python's children do at exit (terminate daemon
-/// children, join the others), then flush the standard streams.
-pub(crate) fn finish_child() {
+/// What a child does after its target, however the target ended (returned or panicked): what
+/// Python's children do at exit (terminate daemon children, join the others), flush the standard
+/// streams, then leave with `code`.
+///
+/// A fresh child, and a fork of a single-threaded parent, leave through `exit`: the at-exit
+/// handlers registered in the process run (Python runs them under every start method). A fork
+/// of a parent with other threads (allowed by `allow_fork_with_threads`) leaves through `_exit`:
+/// a handler could need a lock another thread of the parent held at the fork.
+pub(crate) fn leave_child(code: i32) -> ! {
     clean_up_children();
     // stderr is unbuffered; stdout may hold a partial line.
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    sys_exit::leave(code, context().runs_exit_handlers)
 }
 
 /// Runs at the normal exit of a process that started children.
@@ -360,4 +434,22 @@ pub fn active_children() -> Vec<ActiveChild> {
             daemon: c.daemon,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Inherited;
+
+    #[test]
+    fn a_working_directory_that_cannot_be_entered_is_a_clear_start_up_failure() {
+        let inherited = Inherited {
+            working_dir: Some("/nonexistent/mp-process-test".into()),
+            start_method: None,
+        };
+        let why = inherited.adopt().unwrap_err();
+        assert!(
+            why.contains("working directory /nonexistent/mp-process-test"),
+            "{why}"
+        );
+    }
 }

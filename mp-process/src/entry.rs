@@ -48,6 +48,8 @@ extern "C" fn child_entry() {
     // SAFETY: this runs from `.init_array`, before `main`, while the process has a single thread:
     // nothing can read the environment concurrently.
     unsafe { std::env::remove_var(CHILD_ENV) };
+    // std's stack-overflow report is set up in `main`, which this process never runs.
+    crate::sys_stack_overflow::install();
     let mark = mark.to_string_lossy().into_owned();
     // A panic must not unwind out of an `extern "C"` function: catch it and leave.
     let failure = catch_unwind(|| match Role::parse(&mark) {
@@ -211,7 +213,9 @@ where
     // SAFETY: the parent computed `header.target` with `code_offset` from the `fn(A)` of the
     // `FnTarget<A>` whose trampoline is this very `trampoline::<A>`, in the same executable image.
     let target = unsafe { function_at::<fn(A)>(header.target) };
-    context::become_child(header.context);
+    if let Err(why) = context::become_child(header.context) {
+        return why;
+    }
     run_target(&header.report, move || target(args))
 }
 
@@ -226,8 +230,7 @@ pub(crate) fn run_target(report: &IpcSender<ChildReport>, target: impl FnOnce())
             1
         }
     };
-    context::finish_child();
-    sys::exit_now(code)
+    context::leave_child(code)
 }
 
 /// The text of a panic payload.

@@ -76,6 +76,10 @@ mod error;
 mod process;
 mod start;
 mod sys;
+#[allow(unsafe_code)]
+mod sys_exit;
+#[allow(unsafe_code)]
+mod sys_stack_overflow;
 mod target;
 
 pub use builder::Builder;

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::builder::Builder;
 use crate::child::ChildShared;
-use crate::context::{self, ChildStart};
+use crate::context::{self, ChildStart, Inherited};
 use crate::error::{Error, Result};
 use crate::start::{self, StartMethod, get_start_method};
 use crate::target::Target;
@@ -134,6 +134,7 @@ impl Process {
             daemon: self.daemon,
             parent_pid: ctx.pid(),
             parent_name: ctx.name().to_owned(),
+            inherited: Inherited::now(),
         };
         let child = match (
             method,

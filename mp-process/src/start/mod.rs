@@ -76,3 +76,15 @@ pub fn set_start_method(method: StartMethod) -> Result<()> {
 pub fn get_start_method() -> StartMethod {
     GLOBAL_METHOD.get().copied().unwrap_or(StartMethod::DEFAULT)
 }
+
+/// The method set by [`set_start_method`] in this process, if one was: what a fresh child
+/// takes over (see `crate::context::Inherited`).
+pub(crate) fn chosen_start_method() -> Option<StartMethod> {
+    GLOBAL_METHOD.get().copied()
+}
+
+/// Takes over the parent's chosen method, in a fresh child before its target runs (nothing can
+/// have set one yet there).
+pub(crate) fn inherit_start_method(method: StartMethod) {
+    let _ = GLOBAL_METHOD.set(method);
+}
