@@ -142,9 +142,13 @@ impl Client {
             IpcOneShotServer::<Hello>::new().map_err(Error::os("creating the start-up socket"))?;
         let fd = theirs.as_raw_fd();
         let mut command = Command::new("/proc/self/exe");
-        if let Some(arg0) = std::env::args_os().next() {
+        // The program's own arguments, so that `std::env::args()` in a child is its parent's (as
+        // Python passes `sys.argv`); the child never reaches `main`, which would read them.
+        let mut args = std::env::args_os();
+        if let Some(arg0) = args.next() {
             command.arg0(arg0);
         }
+        command.args(args);
         command.env(
             CHILD_ENV,
             Role::ForkServer {

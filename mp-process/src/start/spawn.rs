@@ -24,9 +24,13 @@ pub(crate) fn start(
     let parent_pid = start.parent_pid;
     handshake::fresh_child(target, start, |server, trampoline| {
         let mut command = Command::new(SELF_EXE);
-        if let Some(arg0) = std::env::args_os().next() {
+        // The program's own arguments, so that `std::env::args()` in a child is its parent's (as
+        // Python passes `sys.argv`); the child never reaches `main`, which would read them.
+        let mut args = std::env::args_os();
+        if let Some(arg0) = args.next() {
             command.arg0(arg0);
         }
+        command.args(args);
         command.env(
             CHILD_ENV,
             Role::Spawned {
