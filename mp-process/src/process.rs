@@ -33,6 +33,20 @@ use crate::target::Target;
 /// Dropping a `Process` neither kills nor waits for its child: like Python, a running child keeps
 /// running; it is reaped by [`active_children`](crate::active_children), by the next start, or at
 /// the parent's normal exit, which terminates daemon children and joins the others.
+///
+/// # How the child ends
+///
+/// When the target returns (exit code 0) or panics (1), the child terminates its own daemon
+/// children, joins the others, flushes stdout and leaves through libc's `exit`: the at-exit
+/// handlers registered in the child (`libc::atexit`, a C library's clean-up) run, as they do when
+/// the target calls `std::process::exit`, and as Python runs them under every start method. One
+/// exception: a fork of a parent that had other threads (allowed by
+/// [`Builder::allow_fork_with_threads`]) leaves through `_exit`, running nothing, since a handler
+/// could need a lock another thread held at the fork (`std::process::exit` in its target still
+/// runs them). Under fork the handlers the parent had registered before the fork are in the
+/// child's copy of memory and run there too (libc cannot forget them; Python clears its own). A
+/// child ended by a signal ([`terminate`](Process::terminate), [`kill`](Process::kill), a stack
+/// overflow) runs none.
 #[derive(Debug)]
 pub struct Process {
     /// The name.
