@@ -1,8 +1,5 @@
-//! Behaviour that must not depend on the start method: where a child starts (its parent's
-//! working directory), whether its at-exit handlers run, and how a stack overflow ends it.
-//!
-//! The working-directory test changes this process's working directory while it runs: every
-//! other test in this binary uses absolute paths only.
+//! Behaviour that must not depend on the start method: whether a child's at-exit handlers run,
+//! and how a stack overflow ends it. (Where a child starts is in `working_directory.rs`.)
 #![allow(unsafe_code)]
 
 mod common;
@@ -10,8 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{builder, join, recv};
-use ipc_channel::ipc::{self, IpcSender};
+use common::{builder, join};
 use mp_process::{Process, StartMethod};
 use serde::{Deserialize, Serialize};
 
@@ -21,41 +17,6 @@ fn scratch_dir(test: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("creating a scratch directory");
     dir
-}
-
-fn nothing(_: ()) {}
-
-/// Sends the child's working directory.
-fn report_working_directory(to: IpcSender<PathBuf>) {
-    to.send(std::env::current_dir().expect("the child's working directory"))
-        .expect("reporting the working directory");
-}
-
-/// Every child starts in its parent's working directory at `start()`: under forkserver too,
-/// although the fork server (started earlier, elsewhere) forks it.
-#[test]
-fn a_child_starts_in_its_parents_working_directory() {
-    // The fork server is started first, in the current working directory...
-    let mut p = builder(StartMethod::ForkServer).target(nothing, ());
-    p.start().unwrap();
-    assert_eq!(join(&p), 0);
-    // ...and the parent moves elsewhere afterwards.
-    let before = std::env::current_dir().unwrap();
-    let elsewhere = scratch_dir("cwd").canonicalize().unwrap();
-    std::env::set_current_dir(&elsewhere).unwrap();
-    for method in StartMethod::ALL {
-        let (tx, rx) = ipc::channel().unwrap();
-        let mut p = builder(method).target(report_working_directory, tx);
-        p.start().unwrap();
-        let reported = recv(&rx);
-        assert_eq!(join(&p), 0, "{method:?}");
-        assert_eq!(
-            reported, elsewhere,
-            "{method:?}: the parent's working directory"
-        );
-    }
-    std::env::set_current_dir(before).unwrap();
-    let _ = std::fs::remove_dir_all(elsewhere);
 }
 
 /// How the target of [`register_handler_then`] ends.
