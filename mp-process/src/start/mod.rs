@@ -63,7 +63,8 @@ static GLOBAL_METHOD: OnceLock<StartMethod> = OnceLock::new();
 
 /// Sets the start method for every process that does not choose its own. It can be set once;
 /// a second call is [`Error::StartMethodAlreadySet`] (Python's `RuntimeError: context has already
-/// been set`).
+/// been set`). Children started afterwards, under any method, have it set too (as Python's do), so
+/// that their own children start the same way.
 pub fn set_start_method(method: StartMethod) -> Result<()> {
     GLOBAL_METHOD
         .set(method)
