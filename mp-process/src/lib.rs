@@ -107,6 +107,8 @@
 //! child: start daemons from a thread that outlives them) and, for forkserver children, the
 //! server's own exit when its parent's socket closes.
 
+#![deny(unsafe_code)]
+
 mod builder;
 mod child;
 mod context;
@@ -115,6 +117,7 @@ mod entry;
 mod error;
 mod process;
 mod start;
+#[allow(unsafe_code)]
 mod sys;
 #[allow(unsafe_code)]
 mod sys_exit;
