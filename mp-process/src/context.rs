@@ -294,6 +294,12 @@ impl CurrentProcess {
     pub fn identity(&self) -> &[u32] {
         &self.identity
     }
+    /// Always `true`: the process asking is running (Python's `current_process().is_alive()`).
+    /// There is no `join` or `exitcode` here: a process cannot wait for its own end (Python
+    /// refuses with "can only join a child process").
+    pub fn is_alive(&self) -> bool {
+        true
+    }
 }
 
 /// Who the current process is: Python's `multiprocessing.current_process()`.
