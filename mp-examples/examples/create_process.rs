@@ -1,17 +1,23 @@
-//! The article's "Create a process" example: create a process with a target, start it, check
-//! whether it is running, and wait for it.
+//! The article's "Create a process" (section 2): create a process with a target, start it,
+//! check whether it is running, and wait for it to end.
 //!
-//! ```python
-//! import multiprocessing
-//! def worker():
-//!     # The logic of process execution
-//! if __name__ == '__main__':
-//!     process = multiprocessing.Process(target=worker)
-//!     process.start()
-//!     if process.is_alive():
-//!         print("Process is running")
-//!     process.join()
+//! ```text
+//! Python (the article)                        Rust (this file)
+//! import multiprocessing                      use mp_process::Process;
+//! def worker():                               fn worker(_: ()) {
+//!     # The logic of process execution            println!(...); sleep(1 s);
+//! if __name__ == '__main__':                  fn main() {
+//!     process = multiprocessing.Process(          let mut process = Process::new(worker, ());
+//!         target=worker)
+//!     process.start()                             process.start()?;
+//!     if process.is_alive():                      if process.is_alive()? {
+//!         print("Process is running")                 println!("Process is running");
+//!     process.join()                              process.join()?;
 //! ```
+//!
+//! The article leaves the worker empty; here it says where it runs and sleeps for a second,
+//! so that it is still running when `is_alive` looks. A target is a plain `fn` taking its
+//! arguments as one serde value (here none, `()`): it runs under every start method.
 //!
 //! Run it with `cargo run -p mp-examples --example create_process`.
 
@@ -21,11 +27,11 @@ use mp_process::Process;
 
 /// The logic the process executes.
 fn worker(_: ()) {
-    println!("worker: running in pid {}", std::process::id());
-    std::thread::sleep(Duration::from_millis(200));
+    println!("Worker is running in its own process");
+    std::thread::sleep(Duration::from_secs(1));
 }
 
-fn main() -> Result<(), mp_process::Error> {
+fn main() -> Result<(), mp_examples::Error> {
     let mut process = Process::new(worker, ());
     process.start()?;
     if process.is_alive()? {
@@ -33,5 +39,6 @@ fn main() -> Result<(), mp_process::Error> {
     }
     let code = process.join()?;
     println!("Process finished with exit code {code}");
+    println!("Process is alive after join: {}", process.is_alive()?);
     Ok(())
 }
