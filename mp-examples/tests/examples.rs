@@ -8,11 +8,12 @@
 //! article's semaphore: five workers, two at a time, two seconds each).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod support;
 
 /// How long an example may take before the test calls it hung (the slowest takes ~6 s).
 const BOUND: Duration = Duration::from_secs(60);
@@ -49,51 +50,15 @@ fn examples_dir() -> &'static Path {
 /// Runs example `name` to its end (within [`BOUND`]) and returns its output lines; fails if
 /// it hangs or exits unsuccessfully.
 fn run(name: &str) -> Vec<String> {
-    let path = examples_dir().join(name);
-    let mut child = Command::new(&path)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{} does not start: {e}", path.display()));
-    // Read both pipes while the example runs, so that a full pipe never stalls it.
-    let readers = [
-        read_in_background(child.stdout.take().expect("piped stdout")),
-        read_in_background(child.stderr.take().expect("piped stderr")),
-    ];
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if started.elapsed() > BOUND {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("example {name} did not finish within {BOUND:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let [stdout, stderr] = readers.map(|reader| {
-        // The example's children hold the pipes too; they end with it.
-        reader
-            .recv_timeout(BOUND)
-            .unwrap_or_else(|_| panic!("example {name}'s children kept its output open"))
-    });
+    let done = support::run_to_end(Command::new(examples_dir().join(name)), BOUND);
     assert!(
-        status.success(),
-        "example {name} failed: {status}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        done.status.success(),
+        "example {name} failed: {}\nstdout:\n{}\nstderr:\n{}",
+        done.status,
+        done.stdout,
+        done.stderr
     );
-    stdout.lines().map(str::to_owned).collect()
-}
-
-/// Reads `pipe` to its end on a thread; the text arrives on the returned channel.
-fn read_in_background(mut pipe: impl Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        let _ = tx.send(text);
-    });
-    rx
+    done.stdout.lines().map(str::to_owned).collect()
 }
 
 /// Splits `Worker 3 acquired semaphore` into `(3, "acquired semaphore")`.
@@ -131,6 +96,23 @@ fn most_inside_at_once(lines: &[String], workers: usize, enter: &str, leave: &st
     let all: BTreeSet<usize> = (0..workers).collect();
     assert_eq!((&entered, &left), (&all, &all), "{lines:#?}");
     most
+}
+
+#[test]
+fn the_article_list_names_every_example_once() {
+    let mut files: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))
+            .expect("the examples folder")
+            .map(|entry| entry.expect("an entry").path())
+            .filter_map(|path| Some(path.file_stem()?.to_str()?.to_owned()))
+            .collect();
+    files.sort();
+    let mut listed: Vec<String> = mp_examples::ARTICLE
+        .iter()
+        .map(|e| e.name.to_owned())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, files);
 }
 
 #[test]
