@@ -27,7 +27,8 @@ Usage: cargo xtask <task>
 Tasks:
 cargo xtask test
     Runs in order, stopping at the first failure: cargo fmt --check, clippy -D warnings,
-    rustdoc -D warnings, cargo test --workspace --exclude xtask, cargo test -p xtask.
+    rustdoc -D warnings, cargo test --workspace --exclude xtask, cargo test -p xtask, and
+    a short cargo xtask stress (3 runs of each scenario and method, dev build).
     Ends with `summary: N passed, N failed`. Env: XTASK_STEP_TIMEOUT_SECS (per step,
     default 900).
 ";

@@ -2,7 +2,7 @@
 //! `Queue`, consumers tally each item they take in their own shared array, so that what a
 //! killed consumer took is still known after its death.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mp_ipc::{Array, Queue, Value};
 use mp_process::{Process, StartMethod};
@@ -14,13 +14,15 @@ use crate::probe;
 /// How many producers put items.
 pub(crate) const PRODUCERS: usize = 4;
 /// How many items each producer puts.
-pub(crate) const ITEMS: u32 = 2_000;
+pub(crate) const ITEMS: u32 = 10_000;
 /// How many consumers take them.
 pub(crate) const CONSUMERS: usize = 2;
 /// The item that tells a consumer to stop.
 const STOP: u32 = u32::MAX;
 /// A producer publishes its progress every this many items.
 const PROGRESS_EVERY: u32 = 32;
+/// How long the kill waits for its victim to sleep in a futex wait before it strikes anyway.
+const FUTEX_WAIT_PATIENCE: Duration = Duration::from_millis(2);
 /// Exit code of a child whose queue call failed.
 const QUEUE_FAILED: i32 = 3;
 /// Exit code of a consumer that took an item no producer puts.
@@ -136,12 +138,16 @@ impl Stream {
         reached
     }
 
-    /// SIGKILLs `victim`.
+    /// SIGKILLs `victim`, preferably while it sleeps in a futex wait (for a lock, or for
+    /// items): the moment a lost wake-up needs, and the rarest one to hit by chance.
     pub(crate) fn kill(&self, victim: Victim, findings: &mut Findings) {
         let p = match victim {
             Victim::Producer(i) => &self.producers[i],
             Victim::Consumer(i) => &self.consumers[i],
         };
+        if let Some(pid) = p.pid() {
+            probe::futex_waiting_by(pid, Instant::now() + FUTEX_WAIT_PATIENCE);
+        }
         // A victim that already finished cannot be killed: the run is then simply clean.
         if let Err(e) = p.kill()
             && p.exitcode().is_none()
