@@ -21,24 +21,12 @@ const STRESS_RUNS: u64 = 3;
 /// A short stress run's bound: a clean run takes well under a second.
 const STRESS_RUN_BOUND: Duration = Duration::from_secs(20);
 
-/// Drill scenarios that the short stress step leaves out because they still fail on `main`:
-/// each is an open defect of issue 7, shown by `cargo xtask stress --scenario NAME`. **Empty
-/// this list as the fixes merge** (the lead does, when merging the branch that fixes one); the
-/// step prints what it skips so that the list cannot be forgotten.
-const KNOWN_DEFECTS: &[(&str, &str)] = &[
-    (
-        "lock-holder",
-        "issue 7: lost wake-up in glibc's robust mutex (H/V/W), fixed on branch sync",
-    ),
-    (
-        "barrier-party",
-        "issue 7: a party killed in Barrier::wait strands the others, fixed on branch sync",
-    ),
-    (
-        "fork-server",
-        "issue 7: calls on children of a dead fork server stall 10 s, fixed on branch process",
-    ),
-];
+/// Drill scenarios that the short stress step leaves out because they still fail on `main`,
+/// each with the open defect it shows (`cargo xtask stress --scenario NAME` reproduces it).
+/// Empty since the issue-7 fixes of branches sync and process merged (lock-holder,
+/// barrier-party and fork-server failed every run before them); add a scenario here only
+/// with its issue, and remove it with the fix. The step prints what it skips.
+const KNOWN_DEFECTS: &[(&str, &str)] = &[];
 
 /// One step of `cargo xtask test`.
 struct TestStep {

@@ -16,7 +16,7 @@ use crate::rng::Rng;
 /// How many parties the barrier has.
 const PARTIES: usize = 3;
 /// Each party's timeout for one `wait`.
-const WAIT_TIMEOUT: Duration = Duration::from_secs(2);
+const WAIT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Exit code of a party that got `BrokenBarrier`: the expected end of every survivor.
 const BROKEN: i32 = 2;
 /// Kill moments are drawn among this many first rounds.
@@ -27,7 +27,7 @@ const MOMENTS: u64 = 200;
 fn party((barrier, rounds, id): (Barrier, Value<u32>, usize)) {
     let mut passed = 0u32;
     loop {
-        if barrier.wait(Some(WAIT_TIMEOUT)).is_err() {
+        if barrier.wait_timeout(WAIT_TIMEOUT).is_err() {
             std::process::exit(BROKEN);
         }
         passed += 1;

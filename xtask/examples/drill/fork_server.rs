@@ -22,7 +22,7 @@ const CHILDREN: usize = 2;
 
 /// A child of the doomed server: waits for the release (bounded), then exits.
 fn wait_for_release(release: Event) {
-    release.wait(Some(BOUND));
+    release.wait_timeout(BOUND);
 }
 
 /// A child that does nothing.

@@ -130,7 +130,8 @@ impl Stream {
     /// as a hang, if it does not get there within the bound.
     pub(crate) fn wait_for_progress(&self, i: usize, seq: u32, findings: &mut Findings) -> bool {
         let reached = probe::poll_until(Instant::now() + BOUND, || {
-            self.progress[i].get() >= seq.min(ITEMS) || self.producers[i].exitcode().is_some()
+            self.progress[i].get() >= seq.min(ITEMS)
+                || self.producers[i].exitcode().is_ok_and(|c| c.is_some())
         });
         if !reached {
             findings.hang(format!("producer-{i} did not reach item {seq}"));
@@ -150,7 +151,7 @@ impl Stream {
         }
         // A victim that already finished cannot be killed: the run is then simply clean.
         if let Err(e) = p.kill()
-            && p.exitcode().is_none()
+            && matches!(p.exitcode(), Ok(None))
         {
             findings.fail(format!("killing {}: {e}", p.name()));
         }
