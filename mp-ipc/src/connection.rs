@@ -138,8 +138,8 @@ pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection
         h.max_message
             .store(u64::from(options.max_message), Ordering::Relaxed);
     })?;
-    let (token0, watch0) = ipc::channel::<()>().map_err(|e| Error::Os(e.to_string()))?;
-    let (token1, watch1) = ipc::channel::<()>().map_err(|e| Error::Os(e.to_string()))?;
+    let (token0, watch0) = ipc::channel::<()>().map_err(Error::Os)?;
+    let (token1, watch1) = ipc::channel::<()>().map_err(Error::Os)?;
     // End 0 sends on direction 0; end 1 receives it. In a one-way pipe Python returns the
     // reading end first.
     let end0 = Connection::from_parts(seg.clone(), 0, options.duplex, true, token0, watch1);

@@ -2,6 +2,7 @@
 //! the item back) and [`GetError`] for the queues.
 
 use std::fmt;
+use std::io;
 
 /// What can go wrong with a [`Connection`](crate::Connection), a shared value or
 /// [`wait`](crate::wait). Every error concerns only the call that returned it: the connection
@@ -9,9 +10,23 @@ use std::fmt;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The operating system refused to set the object up (memfd, mapping, channel).
-    #[error("cannot create the shared object: {0}")]
-    Os(String),
+    /// The operating system refused to set the object up (memfd, mapping, channel, eventfd).
+    #[error("cannot create the shared object")]
+    Os(#[source] io::Error),
+    /// `len` elements of `elem_size` bytes do not fit in memory (their byte size overflows):
+    /// nothing was created.
+    #[error("{len} elements of {elem_size} bytes exceed the address space")]
+    TooManyElements {
+        /// Elements asked for.
+        len: usize,
+        /// `size_of` one element.
+        elem_size: usize,
+    },
+    /// A shared header or frame written by another process is inconsistent (a corrupt or
+    /// hostile peer): nothing was read or written out of bounds; the object should not be
+    /// used any more.
+    #[error("corrupt shared state: {0}")]
+    Corrupt(&'static str),
     /// The connection was closed by this process (Python's `OSError: handle is closed`).
     #[error("the connection is closed")]
     Closed,
@@ -35,11 +50,11 @@ pub enum Error {
         max: usize,
     },
     /// The value could not be encoded (nothing was sent).
-    #[error("cannot encode the message: {0}")]
-    Encode(String),
+    #[error("cannot encode the message")]
+    Encode(#[source] CodecError),
     /// The message could not be decoded as the type asked for; it was consumed.
-    #[error("cannot decode the message: {0}")]
-    Decode(String),
+    #[error("cannot decode the message")]
+    Decode(#[source] CodecError),
     /// `recv_bytes_into` with a buffer shorter than the message: the message, consumed, is
     /// here (Python's `BufferTooShort`).
     #[error("buffer too short for a message of {} bytes", .0.len())]
@@ -77,8 +92,8 @@ pub enum PutError<T> {
         max: usize,
     },
     /// The item could not be encoded.
-    #[error("cannot encode the item: {1}")]
-    Encode(T, String),
+    #[error("cannot encode the item")]
+    Encode(T, #[source] CodecError),
 }
 
 impl<T> PutError<T> {
@@ -117,8 +132,8 @@ pub enum GetError {
     #[error("the queue is closed")]
     Closed,
     /// The item could not be decoded as the queue's type; it was consumed.
-    #[error("cannot decode the item: {0}")]
-    Decode(String),
+    #[error("cannot decode the item")]
+    Decode(#[source] CodecError),
 }
 
 /// Errors of [`JoinableQueue::task_done`](crate::JoinableQueue::task_done) and `join`.
@@ -131,4 +146,25 @@ pub enum TaskError {
     /// `join_timeout` returned before every item was marked done.
     #[error("timed out before every task was done")]
     Timeout,
+}
+
+/// Why a message could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// postcard refused the value or the bytes.
+    #[error("postcard")]
+    Postcard(#[source] postcard::Error),
+    /// The bytes decoded as a value with bytes left over: the message was not a `T`.
+    #[error("{0} bytes left over after the value")]
+    TrailingBytes(usize),
+    /// A `Serialize` implementation wrote a different number of bytes on the second pass than
+    /// it counted on the first (it is not deterministic).
+    #[error("encoded to {written} bytes, {counted} counted")]
+    LengthChanged {
+        /// Bytes counted first.
+        counted: usize,
+        /// Bytes written then.
+        written: usize,
+    },
 }

@@ -145,7 +145,7 @@ pub use codec::{Bytes, serde_bytes};
 pub use connection::{
     Connection, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, pipe_with_options,
 };
-pub use error::{Error, GetError, PutError, TaskError};
+pub use error::{CodecError, Error, GetError, PutError, TaskError};
 pub use joinable_queue::JoinableQueue;
 pub use pod::Pod;
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};

@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::error::{Error, GetError, PutError, TaskError};
+use crate::error::{CodecError, Error, GetError, PutError, TaskError};
 use crate::ring::{HEADER, PAD, Ring, frame_len};
 use crate::sys::{Segment, SharedHeader, create_segment, kind, may_spin};
 use crate::waiter::Signal;
@@ -116,6 +116,16 @@ fn lock_until(lock: &Lock, deadline: Option<Deadline>) -> Option<LockGuard<'_>> 
         Ok(g) => g,
         Err(died) => Some(died.into_inner()),
     }
+}
+
+/// How a [`RawQueue::put_with`] ended.
+pub(crate) enum PutOutcome {
+    /// The item is in the queue.
+    Committed,
+    /// No room (or the put lock stayed busy) until the deadline.
+    Full,
+    /// The encoder failed; nothing was committed.
+    EncodeFailed(CodecError),
 }
 
 /// Options of a [`Queue`].
@@ -220,18 +230,17 @@ impl RawQueue {
             && u64::from(self.h().cap.load(Ordering::Relaxed) - used) >= frame
     }
 
-    /// Puts one item of `len` encoded bytes, written by `fill` straight into the ring;
-    /// `Ok(Err(()))` when it stayed full until `deadline`, `Err` when `fill` failed (nothing
-    /// is committed then).
+    /// Puts one item of `len` encoded bytes, written by `fill` straight into the ring
+    /// (nothing is committed when `fill` fails).
     pub(crate) fn put_with(
         &self,
         len: u32,
         deadline: Option<Deadline>,
-        fill: impl FnOnce(&mut [u8]) -> Result<(), String>,
-    ) -> Result<Result<(), ()>, String> {
+        fill: impl FnOnce(&mut [u8]) -> Result<(), CodecError>,
+    ) -> PutOutcome {
         let frame = frame_len(len);
         let Some(_guard) = lock_until(&self.put_lock, deadline) else {
-            return Ok(Err(()));
+            return PutOutcome::Full;
         };
         let h = self.h();
         let cap = h.cap.load(Ordering::Relaxed);
@@ -254,7 +263,7 @@ impl RawQueue {
             || Ok::<(), ()>(()),
         );
         if room != Ok(true) {
-            return Ok(Err(()));
+            return PutOutcome::Full;
         }
         let ring = self.ring();
         let mut at = pos(tail);
@@ -263,13 +272,15 @@ impl RawQueue {
             at = at.wrapping_add(pad as u32);
         }
         let body = at.wrapping_add(HEADER);
-        match ring.contiguous_mut(body, len) {
-            Some(slot) => fill(slot)?,
+        let filled = match ring.contiguous_mut(body, len) {
+            Some(slot) => fill(slot),
             None => {
                 let mut v = vec![0; len as usize];
-                fill(&mut v)?;
-                ring.write(body, &v);
+                fill(&mut v).map(|()| ring.write(body, &v))
             }
+        };
+        if let Err(e) = filled {
+            return PutOutcome::EncodeFailed(e);
         }
         ring.write_header(at, len, 0);
         // The commit: bytes and count become visible together.
@@ -281,7 +292,7 @@ impl RawQueue {
             Ordering::SeqCst,
         );
         self.not_empty().notify();
-        Ok(Ok(()))
+        PutOutcome::Committed
     }
 
     /// Takes one item, handing its bytes to `f` in place; `None` when it stayed empty until
@@ -479,9 +490,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             .raw
             .put_with(len, deadline, |slot| codec::encode_into(&item, slot))
         {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(())) => Err(PutError::Full(item)),
-            Err(e) => Err(PutError::Encode(item, e)),
+            PutOutcome::Committed => Ok(()),
+            PutOutcome::Full => Err(PutError::Full(item)),
+            PutOutcome::EncodeFailed(e) => Err(PutError::Encode(item, e)),
         }
     }
 

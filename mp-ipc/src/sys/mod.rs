@@ -23,5 +23,5 @@ pub(crate) fn create_segment<H: SharedHeader>(
         init(header);
         Ok(())
     })
-    .map_err(|e| crate::Error::Os(e.to_string()))
+    .map_err(crate::Error::Os)
 }
