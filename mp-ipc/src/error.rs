@@ -37,7 +37,7 @@ pub enum Error {
     /// read (Python's `EOFError`).
     #[error("end of file: the other end of the connection is gone")]
     Eof,
-    /// Every copy of the other end is gone while a send waits for room.
+    /// Every copy of the other end is gone: a send is refused (Python's `BrokenPipeError`).
     #[error("broken pipe: the other end of the connection is gone")]
     BrokenPipe,
     /// A message longer than the connection's or queue's limit (nothing was sent; on receive,
@@ -59,9 +59,20 @@ pub enum Error {
     /// here (Python's `BufferTooShort`).
     #[error("buffer too short for a message of {} bytes", .0.len())]
     BufferTooShort(Vec<u8>),
-    /// A timeout passed.
+    /// A timeout passed (nothing was consumed).
     #[error("timed out")]
     Timeout,
+    /// A timed receive's deadline passed in the middle of a message streaming through the
+    /// ring (its writer is slow or stopped): the message is abandoned, and the connection
+    /// skips its rest as it arrives ([`ReceiveState`](crate::ReceiveState)); the next message
+    /// arrives whole.
+    #[error("timed out after {received} of the {len} bytes of a message; the rest is skipped")]
+    PartialMessage {
+        /// Payload bytes that had arrived (dropped).
+        received: usize,
+        /// The message's length.
+        len: usize,
+    },
     /// A bad argument (Python's `ValueError`), e.g. too many objects for `wait`.
     #[error("invalid argument: {0}")]
     Invalid(&'static str),

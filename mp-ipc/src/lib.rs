@@ -53,7 +53,8 @@
 //! | `Pipe(duplex)` | [`Pipe`], [`pipe_with_options`] |
 //! | `conn.send(obj)`, `conn.recv()` | [`Connection::send`], [`Connection::recv`], [`Connection::recv_timeout`] |
 //! | `send_bytes`, `recv_bytes`, `recv_bytes_into` | [`Connection::send_bytes`], [`Connection::recv_bytes`], [`Connection::recv_bytes_into`] |
-//! | `conn.poll(t)`, `conn.close()` | [`Connection::poll`], [`Connection::close`] |
+//! | `conn.poll()`, `conn.poll(t)`, `conn.poll(None)` | [`Connection::try_poll`], [`Connection::poll_timeout`], [`Connection::poll`] |
+//! | `conn.close()` | [`Connection::close`] |
 //! | `EOFError`, `BufferTooShort`, `OSError` (closed) | [`Error::Eof`], [`Error::BufferTooShort`], [`Error::Closed`] |
 //! | `connection.wait(objects, timeout)` | [`wait`] |
 //! | `Queue(maxsize)`, `put`, `get`, `put_nowait`, `get_nowait` | [`Queue::with_maxsize`], [`Queue::put`], [`Queue::get`], [`Queue::put_nowait`], [`Queue::get_nowait`] |
@@ -119,8 +120,13 @@
 //!   every page is faulted in at creation (~5 µs a page on these VMs): about 0.6 ms for a
 //!   pipe and 2.7 ms for a queue. Create them once, not per message.
 //! * EOF is noticed within 20 ms of the ring running dry (the reader sleeps in slices and
-//!   checks the other end's liveness token in between); a send that fits in the ring succeeds
-//!   even when the reader is gone (as a socket's would while its buffer has room).
+//!   checks the other end's liveness token in between). A send to a pipe whose reader is
+//!   gone is [`Error::BrokenPipe`] at once, like a socket with no reader (Python's
+//!   `BrokenPipeError`): every send first looks at the reader's liveness token (one
+//!   non-blocking `recvmsg`), so a message is never silently lost to nobody.
+//! * Every timed receive returns by its deadline, in the middle of a long message too: that
+//!   message is then [`Error::PartialMessage`] and its rest is skipped as it arrives
+//!   ([`ReceiveState`]).
 //! * `wait` takes at most 126 connections and queues; descriptors are polled by a helper
 //!   thread for the duration of the call.
 //! * Connections and queues carry bytes only, not descriptors: a handle cannot travel inside
@@ -143,7 +149,8 @@ mod waiter;
 pub use array::{Array, ArrayGuard, RawArray};
 pub use codec::{Bytes, serde_bytes};
 pub use connection::{
-    Connection, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, pipe_with_options,
+    Connection, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, ReceiveState,
+    pipe_with_options,
 };
 pub use error::{CodecError, Error, GetError, PutError, TaskError};
 pub use joinable_queue::JoinableQueue;
