@@ -37,6 +37,21 @@ pub struct Builder {
     allow_fork_with_threads: bool,
 }
 
+impl Process {
+    /// A process that will run `function(args)` under the global start method.
+    pub fn new<A>(function: fn(A), args: A) -> Process
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        Builder::new().target(function, args)
+    }
+
+    /// A builder, to set the name, daemon flag or start method first.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
+
 impl Builder {
     /// A builder with every default.
     pub fn new() -> Builder {

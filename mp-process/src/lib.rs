@@ -22,7 +22,7 @@
 //! | Python | mp-process |
 //! |---|---|
 //! | `Process(target=f, args=(a,))` | [`Process::new(f, a)`](Process::new), [`Process::builder()`](Process::builder) |
-//! | `p.start()`, `p.join()`, `p.join(t)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout) |
+//! | `p.start()`, `p.join()`, `p.join(t)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout), [`join_deadline`](Process::join_deadline) |
 //! | `p.is_alive()`, `p.exitcode`, `p.pid` | [`is_alive`](Process::is_alive), [`exitcode`](Process::exitcode), [`pid`](Process::pid) |
 //! | `p.terminate()`, `p.kill()`, `p.close()` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`close`](Process::close) |
 //! | `p.name`, `p.daemon`, `p.sentinel` | [`name`](Process::name), [`daemon`](Process::daemon), [`sentinel`](Process::sentinel) |
@@ -58,6 +58,14 @@
 //! - **ForkServer** (the default, as in Python 3.14) starts one such fresh process, the server,
 //!   which forks each child on request: fork's speed without the caller's threads or locks.
 //!
+//! A fresh child (spawn, forkserver) and the fork server inherit exactly one descriptor from
+//! their parent, the receiving end of the child's launch channel (or the server's socket),
+//! and close every other one but stdin, stdout and stderr before anything else runs. No socket
+//! or file is named during start-up: no other process can reach a child before it has its
+//! target, and nothing is left behind if the parent is killed mid-start. The start itself waits
+//! for nobody but the fork server's reply (bounded, [`Error::StartTimedOut`]): the target and
+//! arguments wait in the child's channel until it reads them.
+//!
 //! # Children's lifetimes
 //!
 //! No zombies: a child is reaped when joined, when seen to have exited, when its handle is dropped
@@ -66,6 +74,14 @@
 //! is killed: Linux's parent-death signal (which follows the *thread* that started a spawn or fork
 //! child: start daemons from a thread that outlives them) and, for forkserver children, the
 //! server's own exit when its parent's socket closes.
+//!
+//! If the fork server dies (it is killed), the exit codes of its children that it had not yet
+//! reported are lost: `join` and `exitcode` of such a child answer [`Error::StatusLost`] at
+//! once (remembered, never asked of the server that replaces it), while `is_alive` and
+//! `kill` still work on the child itself through its pidfd. The next forkserver start makes a
+//! new server.
+
+#![deny(unsafe_code)]
 
 mod builder;
 mod child;
@@ -75,6 +91,7 @@ mod entry;
 mod error;
 mod process;
 mod start;
+#[allow(unsafe_code)]
 mod sys;
 mod target;
 

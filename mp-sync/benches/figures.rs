@@ -219,11 +219,11 @@ fn event_pingpong(floor: bool) -> f64 {
     pingpong(
         || {
             ping.set();
-            pong.wait(None);
+            pong.wait();
             pong.clear();
         },
         || {
-            ping.wait(None);
+            ping.wait();
             ping.clear();
             pong.set();
         },

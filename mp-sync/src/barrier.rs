@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::condition::RawCondvar;
 use crate::deadline::Deadline;
 use crate::error::{BrokenBarrier, Error};
 use crate::sys::{
-    FnRef, Fresh, MutexKind, Outcome, RawMutex, Shared, SharedHeader, SharedState, kind,
+    Condvar, FnRef, Fresh, LockOutcome, MAX_SLEEP, MutexKind, RobustMutex, Shared, SharedHeader,
+    SharedState, init_fresh, kind,
 };
+
+/// The most parties a barrier takes (each has a presence mutex in the segment, 48 bytes).
+pub const MAX_PARTIES: u32 = 1 << 16;
 
 /// Parties arrive; the round is not complete yet.
 const FILLING: i32 = 0;
@@ -21,7 +24,7 @@ const FILLING: i32 = 0;
 const DRAINING: i32 = 1;
 /// `reset` was called with parties inside; they leave with `BrokenBarrier`.
 const RESETTING: i32 = -1;
-/// Broken (timeout, abort, panicking action, dead process inside the barrier's lock).
+/// Broken (timeout, abort, panicking action, a party that died inside `wait`).
 const BROKEN: i32 = -2;
 
 /// The segment of a barrier. Every field but `state`'s readers in `n_waiting`/`broken` is
@@ -29,9 +32,9 @@ const BROKEN: i32 = -2;
 #[repr(C)]
 pub(crate) struct BarrierState {
     /// Guards the fields below.
-    raw: RawMutex,
+    raw: RobustMutex,
     /// Where parties wait for the round to complete or the drain to finish.
-    cv: RawCondvar,
+    cv: Condvar,
     /// One of `FILLING`, `DRAINING`, `RESETTING`, `BROKEN`.
     state: AtomicI32,
     /// Parties inside `wait` (arrived and not yet left).
@@ -40,7 +43,7 @@ pub(crate) struct BarrierState {
     parties: AtomicU32,
 }
 
-// SAFETY: `repr(C)`, a `RawMutex`, a `RawCondvar` and atomics: valid zeroed, no addresses.
+// SAFETY: `repr(C)`, a `RobustMutex`, a `Condvar` and atomics: valid zeroed, no addresses.
 unsafe impl SharedHeader for BarrierState {
     const KIND: u32 = kind::BARRIER;
 }
@@ -49,39 +52,77 @@ unsafe impl SharedHeader for BarrierState {
 // pthread objects, as other processes use it concurrently.
 unsafe impl SharedState for BarrierState {
     fn init(&self, fresh: &Fresh) -> io::Result<()> {
-        self.raw.init(MutexKind::Plain, fresh)
+        init_fresh(fresh, &self.raw, MutexKind::Plain)
     }
 }
 
-/// The barrier's internal lock, held; released on drop.
-struct Held<'a>(&'a BarrierState);
+/// The barrier's internal lock, held; released on drop. Carries the parties' presence
+/// mutexes (the segment's data area): a party holds one while it is inside `wait`, so a
+/// party that dies there leaves its mutex owner-died for the others to find.
+struct Held<'a>(&'a BarrierState, &'a [RobustMutex]);
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        let _ = self.0.raw.unlock();
+        // SAFETY: a `Held` is made only by `lock`, on this thread, and the barrier's fields
+        // are not borrowed beyond it.
+        let _ = unsafe { self.0.raw.unlock() };
     }
 }
 
 impl BarrierState {
-    fn lock(&self) -> Held<'_> {
-        let outcome = self.raw.lock(None);
+    fn lock<'a>(&'a self, presence: &'a [RobustMutex]) -> Held<'a> {
+        let outcome = self.raw.lock_until(None);
         self.after_lock(outcome);
-        Held(self)
+        Held(self, presence)
     }
 
     /// A process died holding the barrier's lock: the round it was in cannot be trusted.
-    fn after_lock(&self, outcome: Outcome) {
-        if outcome == Outcome::OwnerDied {
+    fn after_lock(&self, outcome: LockOutcome) {
+        if outcome == LockOutcome::OwnerDied {
             self.raw.mark_consistent();
             self.break_barrier();
         }
     }
 
-    /// Waits on the condition (lock held); `false` if `deadline` passed.
-    fn wait(&self, _held: &Held<'_>, deadline: Option<Deadline>) -> bool {
-        let (outcome, in_time) = self.cv.wait(&self.raw, deadline);
+    /// Waits on the condition (lock held) for one slice at most; `false` if `deadline`
+    /// passed. After a slice without news, looks for parties that died inside `wait`.
+    fn wait(&self, held: &Held<'_>, deadline: Option<Deadline>) -> bool {
+        let slice = Deadline::slice(deadline, MAX_SLEEP);
+        // SAFETY: `held` proves this thread holds `raw`, the mutex of `cv`; the fields are
+        // read afresh after the wait.
+        let (outcome, notified) = unsafe { self.cv.wait_until(&self.raw, Some(slice)) };
         self.after_lock(outcome);
-        in_time
+        if !notified {
+            self.bury_dead_parties(held);
+        }
+        notified || deadline.is_none_or(|d| !d.has_passed())
+    }
+
+    /// Breaks the barrier for every party found dead inside `wait` (lock held): its presence
+    /// mutex is owner-died. Each is counted out of the round and its mutex freed.
+    fn bury_dead_parties(&self, held: &Held<'_>) {
+        for presence in held.1 {
+            match presence.try_lock() {
+                LockOutcome::OwnerDied => {
+                    presence.mark_consistent();
+                    // SAFETY: just locked by this thread; it guards nothing.
+                    let _ = unsafe { presence.unlock() };
+                    let count = self.count.load(Ordering::Relaxed);
+                    self.count.store(count.saturating_sub(1), Ordering::Relaxed);
+                    self.break_barrier();
+                }
+                // SAFETY: as above (a free presence mutex, taken only to look).
+                LockOutcome::Acquired => drop(unsafe { presence.unlock() }),
+                LockOutcome::TimedOut | LockOutcome::WouldDeadlock => {}
+            }
+        }
+    }
+
+    /// Takes a free presence mutex for the calling party (lock held, dead ones buried).
+    fn enter<'a>(&self, held: &Held<'a>) -> Option<&'a RobustMutex> {
+        held.1
+            .iter()
+            .find(|presence| presence.try_lock() == LockOutcome::Acquired)
     }
 
     fn state(&self) -> i32 {
@@ -134,29 +175,56 @@ impl Barrier {
         if parties == 0 {
             return Err(Error::NoParties);
         }
-        let shared = Shared::<BarrierState>::new()?;
+        if parties > MAX_PARTIES {
+            return Err(Error::TooManyParties(parties));
+        }
+        let shared = Shared::<BarrierState>::with_mutexes(parties as usize, MutexKind::Plain)?;
         shared.parties.store(parties, Ordering::Relaxed);
         Ok(Barrier { shared, action })
     }
 
-    /// Waits until all parties have called `wait` in this round, or `timeout` (if any) passes,
-    /// which breaks the barrier. Returns this party's index in the round.
+    /// Waits until all parties have called `wait` in this round. Returns this party's index
+    /// in the round.
     ///
     /// # Panics
     /// Re-raises a panic of the action (in the party that ran it), after breaking the barrier.
-    pub fn wait(&self, timeout: Option<Duration>) -> Result<usize, BrokenBarrier> {
+    pub fn wait(&self) -> Result<usize, BrokenBarrier> {
+        self.wait_until(None)
+    }
+
+    /// Like [`wait`](Self::wait), but a party still waiting after `timeout` breaks the
+    /// barrier (and gets [`BrokenBarrier`], as everyone else then does).
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<usize, BrokenBarrier> {
+        self.wait_until(Some(Deadline::after(timeout)))
+    }
+
+    /// Like [`wait`](Self::wait), but a party still waiting at `deadline` breaks the barrier.
+    pub fn wait_deadline(&self, deadline: Deadline) -> Result<usize, BrokenBarrier> {
+        self.wait_until(Some(deadline))
+    }
+
+    fn wait_until(&self, deadline: Option<Deadline>) -> Result<usize, BrokenBarrier> {
         let st = &*self.shared;
-        let deadline = Deadline::from_timeout(timeout);
-        let held = st.lock();
-        // Block while the previous round drains or a reset completes.
+        let held = st.lock(self.shared.mutexes());
+        // Block while the previous round drains or a reset completes; timing out there
+        // breaks the barrier like a timeout inside the round.
         while matches!(st.state(), DRAINING | RESETTING) {
-            st.wait(&held, None);
+            if !st.wait(&held, deadline) && matches!(st.state(), DRAINING | RESETTING) {
+                st.break_barrier();
+            }
         }
+        st.bury_dead_parties(&held);
         if st.state() == BROKEN {
             return Err(BrokenBarrier);
         }
+        let parties = st.parties.load(Ordering::Relaxed);
+        let Some(presence) = st.enter(&held) else {
+            // More callers than parties inside at once (or a foreign segment): no round.
+            st.break_barrier();
+            return Err(BrokenBarrier);
+        };
         let index = st.count.fetch_add(1, Ordering::Relaxed);
-        let result = if index + 1 == st.parties.load(Ordering::Relaxed) {
+        let result = if index.checked_add(1) == Some(parties) {
             self.release_round()
         } else {
             Self::await_round(st, &held, deadline).map_err(Ok)
@@ -167,6 +235,8 @@ impl Barrier {
         {
             st.set_state(FILLING);
         }
+        // SAFETY: taken by this thread in `enter`; it guards nothing.
+        let _ = unsafe { presence.unlock() };
         drop(held);
         match result {
             Ok(()) => Ok(index as usize),
@@ -209,7 +279,7 @@ impl Barrier {
     /// Puts the barrier back in its initial state; parties waiting in it get [`BrokenBarrier`].
     pub fn reset(&self) {
         let st = &*self.shared;
-        let _held = st.lock();
+        let _held = st.lock(self.shared.mutexes());
         if st.count.load(Ordering::Relaxed) > 0 {
             if matches!(st.state(), FILLING | BROKEN) {
                 st.set_state(RESETTING);
@@ -225,7 +295,7 @@ impl Barrier {
     /// [`reset`](Self::reset).
     pub fn abort(&self) {
         let st = &*self.shared;
-        let _held = st.lock();
+        let _held = st.lock(self.shared.mutexes());
         st.break_barrier();
     }
 
@@ -237,7 +307,7 @@ impl Barrier {
     /// The number of parties currently waiting in the barrier (0 while it drains).
     pub fn n_waiting(&self) -> usize {
         let st = &*self.shared;
-        let _held = st.lock();
+        let _held = st.lock(self.shared.mutexes());
         if st.state() == FILLING {
             st.count.load(Ordering::Relaxed) as usize
         } else {

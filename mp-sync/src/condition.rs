@@ -1,7 +1,5 @@
 //! `Condition`: a condition variable over a [`Lock`], shared between processes.
 
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -9,91 +7,38 @@ use serde::{Deserialize, Serialize};
 use crate::deadline::Deadline;
 use crate::error::{Error, LockResult, OwnerDied};
 use crate::lock::{Lock, LockGuard};
-use crate::raw_lock::expect_acquired;
-use crate::sys::Shared;
-use crate::sys::{Outcome, RawMutex, SharedHeader, SharedState, futex_wait, futex_wake, kind};
+use crate::raw_lock::{expect_acquired, guard_for};
+use crate::sys::{Condvar, Shared, SharedHeader, SharedState, kind};
 
-/// The condition-variable half, in shared memory: a sequence number that every notify bumps,
-/// and that waiters sleep on (std's futex condvar, plus a sleeper count so that a notify with
-/// nobody waiting makes no system call).
+/// The segment of a condition's waiting half.
 #[repr(C)]
-pub(crate) struct RawCondvar {
-    /// Bumped by every notify; the futex word.
-    seq: AtomicU32,
-    /// Waiters between announcing themselves (lock still held) and leaving the kernel.
-    sleepers: AtomicU32,
+pub(crate) struct ConditionState {
+    /// The raw condition variable.
+    cv: Condvar,
 }
 
-impl RawCondvar {
-    /// Releases `raw` (held by the caller), sleeps until notified or `deadline`, then takes
-    /// `raw` again. Returns how the relock went and whether the wait ended before the
-    /// deadline (spurious wake-ups count as "in time", as with any condition variable).
-    pub(crate) fn wait(&self, raw: &RawMutex, deadline: Option<Deadline>) -> (Outcome, bool) {
-        // Read the sequence and announce ourselves while still holding the lock: a notifier
-        // must take the lock first, so it sees the announcement and bumps `seq` after our read,
-        // and the futex then refuses to sleep on the stale value.
-        let seq = self.seq.load(Ordering::SeqCst);
-        self.sleepers.fetch_add(1, Ordering::SeqCst);
-        let deferred = raw.take_deferred();
-        let held = raw.unlock();
-        debug_assert!(held.is_ok(), "condition waited on without holding its lock");
-        if deferred {
-            wake_deferred();
-        }
-        let in_time = futex_wait(&self.seq, seq, deadline);
-        self.sleepers.fetch_sub(1, Ordering::SeqCst);
-        (raw.lock(None), in_time)
-    }
-
-    /// Wakes up to `n` waiters.
-    pub(crate) fn notify(&self, n: u32) {
-        if self.bump() {
-            futex_wake(&self.seq, n);
-        }
-    }
-
-    /// Starts a notify: bumps the sequence; returns whether anyone may need waking.
-    fn bump(&self) -> bool {
-        self.seq.fetch_add(1, Ordering::SeqCst);
-        self.sleepers.load(Ordering::SeqCst) > 0
-    }
-}
-
-thread_local! {
-    /// Wake-ups this thread owes, to be made once it has released the lock it holds.
-    static DEFERRED: RefCell<Vec<(Shared<RawCondvar>, u32)>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Makes the wake-ups this thread deferred (after it released the lock they wait for).
-#[cold]
-pub(crate) fn wake_deferred() {
-    let owed = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
-    for (cv, n) in owed {
-        futex_wake(&cv.seq, n);
-    }
-}
-
-// SAFETY: `repr(C)`, two atomics, valid zeroed, no addresses.
-unsafe impl SharedHeader for RawCondvar {
+// SAFETY: `repr(C)`, a `Condvar` (atomics only), valid zeroed, no addresses.
+unsafe impl SharedHeader for ConditionState {
     const KIND: u32 = kind::CONDITION;
 }
 
-// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
-// pthread objects, as other processes use it concurrently.
-unsafe impl SharedState for RawCondvar {}
+// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics.
+unsafe impl SharedState for ConditionState {}
 
 /// A condition variable shared between processes (Python's `multiprocessing.Condition`).
 ///
 /// It owns a [`Lock`] (its own, or one given to [`with_lock`](Condition::with_lock));
 /// waiting takes that lock's guard, like [`std::sync::Condvar`], and gives it back. If a
-/// holder of the lock dies, the waiter that reacquires it gets [`OwnerDied`]. Wake-ups may be
-/// spurious: wait in a loop, or use [`wait_for`](Condition::wait_for).
+/// holder of the lock dies, the waiter that reacquires it gets [`OwnerDied`]. `notify(n)`
+/// wakes at most `n` waiters; still, wait in a loop (or use
+/// [`wait_for`](Condition::wait_for)): another thread may change the state between the
+/// notify and the waiter's relock.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Condition {
     /// The lock the condition is used with.
     lock: Lock,
-    /// The segment holding the sequence word.
-    cv: Shared<RawCondvar>,
+    /// The segment holding the condition variable.
+    cv: Shared<ConditionState>,
 }
 
 impl Condition {
@@ -136,18 +81,62 @@ impl Condition {
         guard: LockGuard<'a>,
         timeout: Duration,
     ) -> LockResult<(LockGuard<'a>, bool)> {
-        with_flag(self.wait_until(guard, Some(Deadline::after(timeout))))
+        self.wait_deadline(guard, Deadline::after(timeout))
     }
 
-    /// Waits until `predicate` (called with the lock held) returns `true` or `timeout` (if
-    /// any) passes; the `bool` is the predicate's last value (Python's `wait_for`).
+    /// Like [`wait`](Self::wait), but gives up at `deadline`; the `bool` is `false` when
+    /// the wait timed out.
+    pub fn wait_deadline<'a>(
+        &self,
+        guard: LockGuard<'a>,
+        deadline: Deadline,
+    ) -> LockResult<(LockGuard<'a>, bool)> {
+        with_flag(self.wait_until(guard, Some(deadline)))
+    }
+
+    /// Waits until `predicate` (called with the lock held) returns `true` (Python's
+    /// `wait_for` without a timeout).
     pub fn wait_for<'a>(
         &self,
+        guard: LockGuard<'a>,
+        predicate: impl FnMut() -> bool,
+    ) -> LockResult<LockGuard<'a>> {
+        match self.wait_for_until(guard, None, predicate) {
+            Ok((guard, _)) => Ok(guard),
+            Err(died) => Err(OwnerDied {
+                guard: died.guard.0,
+            }),
+        }
+    }
+
+    /// Waits until `predicate` (called with the lock held) returns `true` or `timeout`
+    /// passes; the `bool` is the predicate's last value (Python's `wait_for`).
+    pub fn wait_for_timeout<'a>(
+        &self,
+        guard: LockGuard<'a>,
+        timeout: Duration,
+        predicate: impl FnMut() -> bool,
+    ) -> LockResult<(LockGuard<'a>, bool)> {
+        self.wait_for_until(guard, Some(Deadline::after(timeout)), predicate)
+    }
+
+    /// Waits until `predicate` (called with the lock held) returns `true` or `deadline`
+    /// passes; the `bool` is the predicate's last value.
+    pub fn wait_for_deadline<'a>(
+        &self,
+        guard: LockGuard<'a>,
+        deadline: Deadline,
+        predicate: impl FnMut() -> bool,
+    ) -> LockResult<(LockGuard<'a>, bool)> {
+        self.wait_for_until(guard, Some(deadline), predicate)
+    }
+
+    fn wait_for_until<'a>(
+        &self,
         mut guard: LockGuard<'a>,
-        timeout: Option<Duration>,
+        deadline: Option<Deadline>,
         mut predicate: impl FnMut() -> bool,
     ) -> LockResult<(LockGuard<'a>, bool)> {
-        let deadline = Deadline::from_timeout(timeout);
         loop {
             if predicate() {
                 return Ok((guard, true));
@@ -177,30 +166,32 @@ impl Condition {
             lock.same_as(&self.lock),
             "Condition::wait with a guard of another lock"
         );
-        // The guard's unlock happens inside `RawCondvar::wait`; a new guard is made afterwards.
+        // The guard's unlock happens inside `Condvar::wait_until`; a new guard is made after.
         std::mem::forget(guard);
-        let (outcome, in_time) = self.cv.wait(lock.raw(), deadline);
-        let relocked = crate::raw_lock::guard_for(outcome, || lock.guard());
-        (expect_acquired(relocked), in_time)
+        // SAFETY: the guard proved that this thread holds the condition's lock, and was
+        // forgotten, so nothing relies on the lock being held across the wait.
+        let (outcome, notified) = unsafe { self.cv.cv.wait_until(lock.raw(), deadline) };
+        let relocked = guard_for(outcome, || lock.guard());
+        (expect_acquired(relocked), notified)
     }
 
     /// Wakes up to `n` waiters (call it with the lock held, as in Python).
     ///
     /// When the calling thread holds the lock, the wake-up itself is made when it releases
     /// the lock (dropping the guard, or waiting): a waiter woken earlier would only block
-    /// again on the lock, which costs two more context switches. A holder that dies before
-    /// releasing the lock therefore takes its notifications with it, as if it had died just
-    /// before notifying; the waiters learn of the death from their next (timed) relock.
+    /// again on the lock, which costs two more context switches. The waiters are chosen at
+    /// once, though: if the holder dies before releasing the lock, they still wake within a
+    /// [`MAX_SLEEP`](crate::raw::MAX_SLEEP) slice and learn of the death from their relock.
     pub fn notify(&self, n: u32) {
-        if !self.cv.bump() {
+        let raw = self.lock.raw();
+        if !raw.is_held_by_caller() {
+            self.cv.cv.notify(n);
             return;
         }
-        let raw = self.lock.raw();
-        if raw.is_held_by_caller() {
-            DEFERRED.with(|d| d.borrow_mut().push((self.cv.clone(), n)));
-            raw.set_deferred();
-        } else {
-            futex_wake(&self.cv.seq, n);
+        let chosen = self.cv.cv.choose(n);
+        if chosen > 0 {
+            let cv = self.cv.clone();
+            raw.defer_until_unlock(move || cv.cv.wake(chosen));
         }
     }
 

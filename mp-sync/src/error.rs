@@ -27,6 +27,9 @@ pub enum Error {
     /// A barrier for zero parties.
     #[error("a barrier needs at least one party")]
     NoParties,
+    /// A barrier for more than [`MAX_PARTIES`](crate::MAX_PARTIES) parties.
+    #[error("a barrier for {0} parties: at most {max} are supported", max = crate::MAX_PARTIES)]
+    TooManyParties(u32),
 }
 
 /// The lock was acquired, but a previous holder died while holding it (or a later holder saw
@@ -72,8 +75,9 @@ pub type LockResult<G> = Result<G, OwnerDied<G>>;
 /// The result of a non-blocking or timed acquire: `Ok(None)` when the lock stayed busy.
 pub type TryLockResult<G> = Result<Option<G>, OwnerDied<G>>;
 
-/// The barrier is broken: a party timed out, [`abort`](crate::Barrier::abort) or
-/// [`reset`](crate::Barrier::reset) was called, or the action panicked.
+/// The barrier is broken: a party timed out or died inside `wait`,
+/// [`abort`](crate::Barrier::abort) or [`reset`](crate::Barrier::reset) was called, or the
+/// action panicked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the barrier is broken")]
 pub struct BrokenBarrier;

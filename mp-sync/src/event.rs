@@ -7,28 +7,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::sys::{Shared, SharedHeader, SharedState, futex_wait, futex_wake, kind, spin_until};
+use crate::sys::{Shared, SharedHeader, SharedState, WakeWord, kind, spin_until};
 
 /// The segment of an event.
 #[repr(C)]
 pub(crate) struct EventState {
-    /// 1 when set, 0 when clear; the futex word waiters sleep on while it is 0.
+    /// 1 when set, 0 when clear.
     flag: AtomicU32,
-    /// How many waiters are in (or about to enter) the kernel; `set` only wakes when > 0.
-    sleepers: AtomicU32,
+    /// Bumped by every `set` of a clear event: a waiter sleeps on the generation, not on the
+    /// flag, so that a `set` at once followed by a `clear` still wakes it.
+    sets: WakeWord,
 }
 
-// SAFETY: `repr(C)`, two atomics, valid zeroed (a clear event), no addresses.
+// SAFETY: `repr(C)`, atomics only, valid zeroed (a clear event), no addresses.
 unsafe impl SharedHeader for EventState {
     const KIND: u32 = kind::EVENT;
 }
 
-// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
-// pthread objects, as other processes use it concurrently.
+// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics.
 unsafe impl SharedState for EventState {}
 
 /// A flag shared between processes (Python's `multiprocessing.Event`): [`set`](Event::set)
 /// wakes every [`wait`](Event::wait)er, [`clear`](Event::clear) resets it.
+///
+/// As in Python, a `set` wakes everyone waiting at that moment even if a `clear` follows at
+/// once; those waiters then return the flag as they find it (`false`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Event {
     /// The segment holding the flag.
@@ -47,9 +50,8 @@ impl Event {
     #[inline]
     pub fn set(&self) {
         let st = &*self.shared;
-        // SeqCst pairs with the waiter's announce-then-check (see `wait`).
-        if st.flag.swap(1, Ordering::SeqCst) == 0 && st.sleepers.load(Ordering::SeqCst) > 0 {
-            futex_wake(&st.flag, u32::MAX);
+        if st.flag.swap(1, Ordering::SeqCst) == 0 {
+            st.sets.wake_all();
         }
     }
 
@@ -65,29 +67,34 @@ impl Event {
         self.shared.flag.load(Ordering::Acquire) == 1
     }
 
-    /// Waits until the flag is set or `timeout` (if any) passes; returns whether it is set.
+    /// Waits until the flag is set; returns whether it is set on return (`false` only when a
+    /// `clear` followed the `set` that woke this waiter).
     #[inline]
-    pub fn wait(&self, timeout: Option<Duration>) -> bool {
-        self.is_set() || self.wait_contended(Deadline::from_timeout(timeout))
+    pub fn wait(&self) -> bool {
+        self.is_set() || self.wait_contended(None)
+    }
+
+    /// Waits until the flag is set or `timeout` passes; returns whether it is set.
+    #[inline]
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        self.is_set() || self.wait_contended(Some(Deadline::after(timeout)))
+    }
+
+    /// Waits until the flag is set or `deadline` passes; returns whether it is set.
+    #[inline]
+    pub fn wait_deadline(&self, deadline: Deadline) -> bool {
+        self.is_set() || self.wait_contended(Some(deadline))
     }
 
     #[cold]
     fn wait_contended(&self, deadline: Option<Deadline>) -> bool {
-        if spin_until(|| self.is_set()) {
+        let st = &*self.shared;
+        // The generation before the last look at the flag: a `set` after the look bumps it.
+        let sets = st.sets.seq();
+        if self.is_set() || spin_until(|| self.is_set()) {
             return true;
         }
-        let st = &*self.shared;
-        loop {
-            // Announce, then look: `set` either sees us and wakes, or its store is visible.
-            st.sleepers.fetch_add(1, Ordering::SeqCst);
-            let in_time = st.flag.load(Ordering::SeqCst) == 1 || futex_wait(&st.flag, 0, deadline);
-            st.sleepers.fetch_sub(1, Ordering::SeqCst);
-            if self.is_set() {
-                return true;
-            }
-            if !in_time || deadline.is_some_and(Deadline::has_passed) {
-                return false;
-            }
-        }
+        st.sets.wait_until(sets, deadline);
+        self.is_set()
     }
 }

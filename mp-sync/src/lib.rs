@@ -47,9 +47,9 @@
 //! | `RLock()` | [`RLock`], [`RLockGuard`] |
 //! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore::new`], [`BoundedSemaphore::new`] |
 //! | `sem.acquire(timeout=t)`, `sem.release()`, `sem.get_value()` | [`Semaphore::acquire_timeout`], [`Semaphore::release`], [`Semaphore::value`] |
-//! | `Event()`, `set`, `clear`, `is_set`, `wait(t)` | [`Event`], [`Event::set`], [`Event::clear`], [`Event::is_set`], [`Event::wait`] |
-//! | `Condition(lock)`, `wait(t)`, `wait_for(p, t)`, `notify(n)`, `notify_all()` | [`Condition::with_lock`], [`Condition::wait_timeout`], [`Condition::wait_for`], [`Condition::notify`], [`Condition::notify_all`] |
-//! | `Barrier(n, action)`, `wait(t)`, `abort`, `reset`, `n_waiting`, `broken`, `parties` | [`Barrier::with_action`], [`Barrier::wait`], [`Barrier::abort`], [`Barrier::reset`], [`Barrier::n_waiting`], [`Barrier::broken`], [`Barrier::parties`] |
+//! | `Event()`, `set`, `clear`, `is_set`, `wait()`, `wait(t)` | [`Event`], [`Event::set`], [`Event::clear`], [`Event::is_set`], [`Event::wait`], [`Event::wait_timeout`] |
+//! | `Condition(lock)`, `wait(t)`, `wait_for(p, t)`, `notify(n)`, `notify_all()` | [`Condition::with_lock`], [`Condition::wait_timeout`], [`Condition::wait_for_timeout`], [`Condition::notify`], [`Condition::notify_all`] |
+//! | `Barrier(n, action)`, `wait(t)`, `abort`, `reset`, `n_waiting`, `broken`, `parties` | [`Barrier::with_action`], [`Barrier::wait_timeout`], [`Barrier::abort`], [`Barrier::reset`], [`Barrier::n_waiting`], [`Barrier::broken`], [`Barrier::parties`] |
 //! | `BrokenBarrierError` | [`BrokenBarrier`] |
 //! | `ValueError` (bounded release, bad values) | [`Error`] |
 //!
@@ -99,27 +99,46 @@
 //!
 //! # Waiting
 //!
+//! Every blocking call comes in the same shapes (crossbeam's): `x()` blocks,
+//! `x_timeout(Duration)` and `x_deadline(`[`Deadline`]`)` bound it, `try_x()` (where it makes
+//! sense) does not wait. Deadlines are absolute on `CLOCK_MONOTONIC`, so a signal or a retry
+//! never stretches a wait.
+//!
 //! Uncontended operations make no system call: an atomic instruction for `Semaphore`,
 //! `Event` and `Condition`, glibc's user-space fast path for the robust mutex. Contended
 //! waits spin briefly (only when the process may run on more than one CPU; on one CPU the
 //! process waited for cannot run meanwhile), a lock with exponential back-off, and then sleep
-//! in the kernel on a shared futex, with absolute `CLOCK_MONOTONIC` deadlines. A
-//! [`Condition::notify`] made while holding the lock wakes the waiters when the lock is
-//! released, so that they do not wake only to block on the lock again.
+//! in the kernel on a shared futex. **No sleep lasts longer than [`raw::MAX_SLEEP`]** (50 ms):
+//! a longer wait is made of slices that look again, so a wake-up that a killed process was
+//! about to make (or, for the robust mutex, one that glibc lost when a chosen waiter was
+//! killed) costs at most one slice, never a hang. A [`Condition::notify`] made while holding
+//! the lock wakes the waiters when the lock is released, so that they do not wake only to
+//! block on the lock again.
+//!
+//! # A process that dies elsewhere
+//!
+//! * A [`Barrier`] party killed inside `wait` breaks the barrier for the others
+//!   ([`BrokenBarrier`], within a slice), as a timeout does.
+//! * A [`Semaphore`] permit held by a process that dies is **lost**, as in Python: a
+//!   semaphore does not know who holds its permits. Where a holder may die, use a [`Lock`]
+//!   (its death is reported to the next acquirer), or a [`BoundedSemaphore`] with a supervisor
+//!   that releases the permits of the workers it sees die (their sentinels).
 //!
 //! # Building your own
 //!
 //! The layer under the primitives is public as [`raw`]: the typed shared [`raw::Segment`]
-//! (what every primitive lives in, and what travels inside ipc-channel messages), futex wait,
-//! wake and waitv on shared words, and an absolute [`raw::Deadline`]. mp-ipc's rings and queues
-//! are built on it.
+//! (what every primitive lives in, and what travels inside ipc-channel messages), the
+//! [`raw::RobustMutex`] under `Lock` and `RLock`, the [`raw::WakeWord`] and [`raw::Condvar`]
+//! that can live in any shared header, futex wait, wake and waitv on shared words, and an
+//! absolute [`Deadline`]. mp-ipc's rings and queues are built on it.
 //!
 //! # Differences from Python
 //!
 //! * A `Lock` (and an `RLock`) belongs to the thread that acquired it (see above).
 //! * A `Condition` is built over a [`Lock`], not an `RLock` (Python's default).
-//! * [`Event::wait`] returns `false` only on timeout: a `set` immediately followed by a
-//!   `clear` may go unnoticed by a waiter, which then keeps waiting.
+//! * Timeouts are separate methods (`wait_timeout`, `acquire_timeout`, ...), not an optional
+//!   argument.
+//! * A `Barrier` takes at most [`MAX_PARTIES`] parties.
 //! * Values are `u32`: a negative semaphore value does not compile rather than raising.
 
 mod barrier;
@@ -134,8 +153,9 @@ mod rlock;
 mod semaphore;
 mod sys;
 
-pub use barrier::Barrier;
+pub use barrier::{Barrier, MAX_PARTIES};
 pub use condition::Condition;
+pub use deadline::Deadline;
 pub use error::{BrokenBarrier, Error, LockResult, OwnerDied, TryLockResult};
 pub use event::Event;
 pub use lock::{Lock, LockGuard};

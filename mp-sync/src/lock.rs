@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::deadline::Deadline;
 use crate::error::{Error, LockResult, OwnerDied, TryLockResult};
 use crate::raw_lock::{MutexState, acquire, expect_acquired};
-use crate::sys::{RawMutex, Shared};
+use crate::sys::{RobustMutex, Shared};
 
 /// A non-recursive lock shared between processes (Python's `multiprocessing.Lock`).
 ///
@@ -54,8 +54,13 @@ impl Lock {
         self.acquire_until(Some(Deadline::after(timeout)))
     }
 
+    /// Waits until `deadline` for the lock; `Ok(None)` if it stayed busy.
+    pub fn acquire_deadline(&self, deadline: Deadline) -> TryLockResult<LockGuard<'_>> {
+        self.acquire_until(Some(deadline))
+    }
+
     #[inline(always)]
-    pub(crate) fn acquire_until(&self, deadline: Option<Deadline>) -> TryLockResult<LockGuard<'_>> {
+    fn acquire_until(&self, deadline: Option<Deadline>) -> TryLockResult<LockGuard<'_>> {
         acquire(self.raw(), deadline, || self.guard())
     }
 
@@ -70,13 +75,9 @@ impl Lock {
     /// Fails with [`Error::NotOwner`] when the calling thread does not hold the lock, for
     /// instance when the lock is free or held by another process.
     pub fn release(&self) -> Result<(), Error> {
-        let raw = self.raw();
-        let deferred = raw.is_held_by_caller() && raw.take_deferred();
-        raw.unlock().map_err(|_| Error::NotOwner)?;
-        if deferred {
-            crate::condition::wake_deferred();
-        }
-        Ok(())
+        // SAFETY: a `Lock` protects no data of its own; the caller gave up its guard
+        // (`mem::forget`), and a stale guard's later unlock fails harmlessly (`NotOwner`).
+        unsafe { self.raw().unlock() }.map_err(|_| Error::NotOwner)
     }
 
     /// A guard for a lock the calling thread has just taken.
@@ -87,7 +88,8 @@ impl Lock {
         }
     }
 
-    pub(crate) fn raw(&self) -> &RawMutex {
+    /// The robust mutex under the lock.
+    pub(crate) fn raw(&self) -> &RobustMutex {
         &self.shared.raw
     }
 
@@ -127,14 +129,11 @@ impl<'a> LockGuard<'a> {
 impl Drop for LockGuard<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        let raw = self.lock.raw();
-        let deferred = raw.take_deferred();
-        // Cannot fail: the guard exists only while this thread holds the lock (unless someone
-        // released it behind the guard's back with `Lock::release`, which is then harmless).
-        let _ = raw.unlock();
-        if deferred {
-            crate::condition::wake_deferred();
-        }
+        // SAFETY: the guard exists only while this thread holds the lock, unless someone
+        // released it behind the guard's back with `Lock::release`: then the unlock fails
+        // (`NotOwner`, glibc checks) and changes nothing, not even another holder's owed
+        // wake-ups, which are this thread's own.
+        let _ = unsafe { self.lock.raw().unlock() };
     }
 }
 

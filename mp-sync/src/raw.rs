@@ -1,9 +1,17 @@
 //! The low-level layer under the primitives, public for crates that build their own
-//! process-shared structures on shared memory (mp-ipc's rings and queues do): the typed shared
-//! [`Segment`] (a memfd that travels inside ipc-channel messages), futex wait, wake and waitv
-//! on words in `MAP_SHARED` mappings, the `CLOCK_MONOTONIC` clock, an absolute [`Deadline`],
-//! the spin policy, [`poll_readable`] for descriptors, and [`FnRef`], a plain function that travels to processes running the same
-//! executable image (process targets, barrier actions and pool tasks are all sent this way).
+//! process-shared structures on shared memory (mp-ipc's rings and queues do):
+//!
+//! * the typed shared [`Segment`] (a memfd that travels inside ipc-channel messages) and its
+//!   [`SharedHeader`];
+//! * what can live inside any header: [`RobustMutex`] (the lock under `Lock` and `RLock`, with
+//!   [`LockOutcome`]), [`WakeWord`] (a sequence word sleepers wait on and every change bumps)
+//!   and [`Condvar`] (a condition variable over a `RobustMutex`);
+//! * futex wait, wake and waitv on words in `MAP_SHARED` mappings, every sleep at most
+//!   [`MAX_SLEEP`] long, so that a wake-up lost with a dead process costs one slice;
+//! * the `CLOCK_MONOTONIC` clock, an absolute [`Deadline`], the spin policy, and
+//!   [`poll_readable`] for descriptors;
+//! * [`FnRef`], a plain function that travels to processes running the same executable image
+//!   (process targets, barrier actions and pool tasks are all sent this way).
 //!
 //! The futex calls never use `FUTEX_PRIVATE_FLAG`: a word in a shared mapping sits at different
 //! addresses in different processes, and only the shared flavour keys the wait queue on the page.
@@ -23,8 +31,9 @@
 //! ```
 
 pub use crate::deadline::Deadline;
+pub use crate::sys::{Condvar, LockOutcome, MutexKind, NotOwner, RobustMutex, WakeWord};
 pub use crate::sys::{FnPointer, FnRef, ForeignFunction, Segment, SharedHeader};
 pub use crate::sys::{
-    MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, monotonic_now, poll_readable,
-    spin_until,
+    MAX_SLEEP, MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, monotonic_now,
+    poll_readable, spin_until,
 };

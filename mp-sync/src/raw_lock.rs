@@ -5,16 +5,16 @@ use std::io;
 
 use crate::deadline::Deadline;
 use crate::error::{OwnerDied, TryLockResult};
-use crate::sys::{Fresh, MutexKind, Outcome, RawMutex, SharedHeader, SharedState, kind};
+use crate::sys::{Fresh, LockOutcome, MutexKind, RobustMutex, SharedHeader, SharedState, kind};
 
 /// The segment of a `Lock` (`RECURSIVE = false`) or an `RLock` (`true`).
 #[repr(C)]
 pub(crate) struct MutexState<const RECURSIVE: bool> {
     /// The robust process-shared mutex.
-    pub(crate) raw: RawMutex,
+    pub(crate) raw: RobustMutex,
 }
 
-// SAFETY: `repr(C)`, a single `RawMutex`, valid zeroed before `init`, address-independent
+// SAFETY: `repr(C)`, a single `RobustMutex`, valid zeroed before `init`, address-independent
 // (glibc's robust-list links inside it are only meaningful to the current holder's process).
 unsafe impl<const RECURSIVE: bool> SharedHeader for MutexState<RECURSIVE> {
     const KIND: u32 = if RECURSIVE { kind::RLOCK } else { kind::LOCK };
@@ -29,7 +29,7 @@ unsafe impl<const RECURSIVE: bool> SharedState for MutexState<RECURSIVE> {
         } else {
             MutexKind::Plain
         };
-        self.raw.init(kind, fresh)
+        crate::sys::init_fresh(fresh, &self.raw, kind)
     }
 }
 
@@ -41,24 +41,26 @@ unsafe impl<const RECURSIVE: bool> SharedState for MutexState<RECURSIVE> {
 /// unbounded one, which could never return (like `std::sync::Mutex`, which may panic there).
 #[inline(always)]
 pub(crate) fn acquire<G>(
-    raw: &RawMutex,
+    raw: &RobustMutex,
     deadline: Option<Deadline>,
     guard: impl FnOnce() -> G,
 ) -> TryLockResult<G> {
-    match raw.lock(deadline) {
-        Outcome::WouldDeadlock if deadline.is_some() => Ok(None),
-        Outcome::WouldDeadlock => panic!("lock acquired again by the thread holding it: deadlock"),
+    match raw.lock_until(deadline) {
+        LockOutcome::WouldDeadlock if deadline.is_some() => Ok(None),
+        LockOutcome::WouldDeadlock => {
+            panic!("lock acquired again by the thread holding it: deadlock")
+        }
         outcome => guard_for(outcome, guard),
     }
 }
 
 /// Wraps the outcome of a lock attempt other than `WouldDeadlock` in a guard made by `guard`.
 #[inline(always)]
-pub(crate) fn guard_for<G>(outcome: Outcome, guard: impl FnOnce() -> G) -> TryLockResult<G> {
+pub(crate) fn guard_for<G>(outcome: LockOutcome, guard: impl FnOnce() -> G) -> TryLockResult<G> {
     match outcome {
-        Outcome::Acquired => Ok(Some(guard())),
-        Outcome::OwnerDied => Err(OwnerDied { guard: guard() }),
-        Outcome::TimedOut | Outcome::WouldDeadlock => Ok(None),
+        LockOutcome::Acquired => Ok(Some(guard())),
+        LockOutcome::OwnerDied => Err(OwnerDied { guard: guard() }),
+        LockOutcome::TimedOut | LockOutcome::WouldDeadlock => Ok(None),
     }
 }
 

@@ -45,6 +45,11 @@ impl RLock {
         self.acquire_until(Some(Deadline::after(timeout)))
     }
 
+    /// Waits until `deadline` for the lock; `Ok(None)` if another thread kept it.
+    pub fn acquire_deadline(&self, deadline: Deadline) -> TryLockResult<RLockGuard<'_>> {
+        self.acquire_until(Some(deadline))
+    }
+
     fn acquire_until(&self, deadline: Option<Deadline>) -> TryLockResult<RLockGuard<'_>> {
         acquire(&self.shared.raw, deadline, || RLockGuard {
             rlock: self,
@@ -56,7 +61,8 @@ impl RLock {
     ///
     /// Fails with [`Error::NotOwner`] if the calling thread does not own the lock.
     pub fn release(&self) -> Result<(), Error> {
-        self.shared.raw.unlock().map_err(|_| Error::NotOwner)
+        // SAFETY: an `RLock` protects no data of its own; a level whose guard was forgotten.
+        unsafe { self.shared.raw.unlock() }.map_err(|_| Error::NotOwner)
     }
 }
 
@@ -74,8 +80,9 @@ pub struct RLockGuard<'a> {
 
 impl Drop for RLockGuard<'_> {
     fn drop(&mut self) {
-        // Cannot fail while the guard exists (see `LockGuard`'s drop).
-        let _ = self.rlock.shared.raw.unlock();
+        // SAFETY: the guard is one level held by this thread (a stale one's unlock fails
+        // harmlessly, see `LockGuard`'s drop).
+        let _ = unsafe { self.rlock.shared.raw.unlock() };
     }
 }
 

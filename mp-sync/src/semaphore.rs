@@ -37,6 +37,12 @@ unsafe impl SharedState for SemaphoreState {}
 
 /// A counting semaphore shared between processes (Python's `multiprocessing.Semaphore`).
 ///
+/// A permit taken by a process that then dies is **lost**, as in Python: the semaphore does
+/// not know who holds its permits, and a release from any process is legitimate. Where a
+/// holder may die, guard the resource with a [`Lock`](crate::Lock) (whose next acquirer
+/// hears of the death), or use a [`BoundedSemaphore`] and have a supervisor release the
+/// permits of the workers it sees die.
+///
 /// Negative initial values, a `ValueError` in Python, cannot be expressed:
 /// ```compile_fail
 /// let s = mp_sync::Semaphore::new(-1);
@@ -79,6 +85,12 @@ impl Semaphore {
     /// it did.
     pub fn acquire_timeout(&self, timeout: Duration) -> bool {
         self.acquire_until(Some(Deadline::after(timeout)))
+    }
+
+    /// Decrements the value, waiting until `deadline` at most for it to rise above 0; returns
+    /// whether it did.
+    pub fn acquire_deadline(&self, deadline: Deadline) -> bool {
+        self.acquire_until(Some(deadline))
     }
 
     #[inline]

@@ -17,7 +17,7 @@ fn each_party_gets_a_distinct_index_every_round() {
     let rounds = 5;
     let party = || {
         for round in 0..rounds {
-            match barrier.wait(Some(BOUND)) {
+            match barrier.wait_timeout(BOUND) {
                 Ok(i) if i < 3 => {
                     seen[0].fetch_or(1 << (round * 3 + i), Ordering::SeqCst);
                 }
@@ -45,14 +45,14 @@ fn the_action_runs_once_per_round_before_anyone_leaves() {
     // Each process counts its own runs; together once per round.
     let child = spawn(|| {
         for _ in 0..4 {
-            if barrier.wait(Some(BOUND)).is_err() {
+            if barrier.wait_timeout(BOUND).is_err() {
                 return 1;
             }
         }
         ACTIONS.load(Ordering::SeqCst) as i32 + 10
     });
     for _ in 0..4 {
-        barrier.wait(Some(BOUND)).unwrap();
+        barrier.wait_timeout(BOUND).unwrap();
     }
     let mine = ACTIONS.load(Ordering::SeqCst) as i32;
     let common::Exit::Code(code) = child.wait_within(BOUND) else {
@@ -69,9 +69,9 @@ fn panicking_action() {
 #[test]
 fn a_panicking_action_breaks_the_barrier_and_reraises() {
     let barrier = Barrier::with_action(2, panicking_action).unwrap();
-    let child = spawn(|| i32::from(barrier.wait(Some(BOUND)) != Err(BrokenBarrier)));
+    let child = spawn(|| i32::from(barrier.wait_timeout(BOUND) != Err(BrokenBarrier)));
     wait_until(|| barrier.n_waiting() == 1);
-    let panicked = std::panic::catch_unwind(|| barrier.wait(Some(BOUND))).is_err();
+    let panicked = std::panic::catch_unwind(|| barrier.wait_timeout(BOUND)).is_err();
     assert!(panicked);
     child.join();
     assert!(barrier.broken());
@@ -80,16 +80,16 @@ fn a_panicking_action_breaks_the_barrier_and_reraises() {
 #[test]
 fn a_timeout_in_one_party_breaks_it_for_all() {
     let barrier = Barrier::new(3).unwrap();
-    let child = spawn(|| i32::from(barrier.wait(None) != Err(BrokenBarrier)));
+    let child = spawn(|| i32::from(barrier.wait() != Err(BrokenBarrier)));
     wait_until(|| barrier.n_waiting() == 1);
     let r = within(Duration::from_secs(2), || {
-        barrier.wait(Some(Duration::from_millis(50)))
+        barrier.wait_timeout(Duration::from_millis(50))
     });
     assert_eq!(r, Err(BrokenBarrier));
     child.join();
     assert!(barrier.broken());
     assert_eq!(
-        barrier.wait(Some(BOUND)),
+        barrier.wait_timeout(BOUND),
         Err(BrokenBarrier),
         "broken until reset"
     );
@@ -100,15 +100,15 @@ fn a_timeout_in_one_party_breaks_it_for_all() {
 #[test]
 fn abort_breaks_waiters_and_reset_makes_it_usable_again() {
     let barrier = Barrier::new(2).unwrap();
-    let child = spawn(|| i32::from(barrier.wait(Some(BOUND)) != Err(BrokenBarrier)));
+    let child = spawn(|| i32::from(barrier.wait_timeout(BOUND) != Err(BrokenBarrier)));
     wait_until(|| barrier.n_waiting() == 1);
     barrier.abort();
     child.join();
     assert!(barrier.broken());
     assert_eq!(barrier.n_waiting(), 0);
     barrier.reset();
-    let child = spawn(|| i32::from(barrier.wait(Some(BOUND)).is_err()));
-    barrier.wait(Some(BOUND)).unwrap();
+    let child = spawn(|| i32::from(barrier.wait_timeout(BOUND).is_err()));
+    barrier.wait_timeout(BOUND).unwrap();
     child.join();
 }
 
@@ -116,7 +116,7 @@ fn abort_breaks_waiters_and_reset_makes_it_usable_again() {
 fn reset_with_waiters_breaks_them() {
     let barrier = Barrier::new(3).unwrap();
     let children: Vec<_> = (0..2)
-        .map(|_| spawn(|| i32::from(barrier.wait(Some(BOUND)) != Err(BrokenBarrier))))
+        .map(|_| spawn(|| i32::from(barrier.wait_timeout(BOUND) != Err(BrokenBarrier))))
         .collect();
     wait_until(|| barrier.n_waiting() == 2);
     barrier.reset();
@@ -143,18 +143,82 @@ fn a_barrier_with_its_action_travels_in_a_message() {
         let Ok(barrier) = rx.recv() else { return 2 };
         // The child arrives last, so it runs the action it received.
         std::thread::sleep(Duration::from_millis(30));
-        match barrier.wait(Some(BOUND)) {
+        match barrier.wait_timeout(BOUND) {
             Ok(1) if SENT_ACTIONS.load(Ordering::SeqCst) == 1 => 0,
             _ => 1,
         }
     });
     let barrier = Barrier::with_action(2, count_sent_action).unwrap();
     tx.send(barrier.clone()).unwrap();
-    assert_eq!(barrier.wait(Some(BOUND)), Ok(0));
+    assert_eq!(barrier.wait_timeout(BOUND), Ok(0));
     child.join();
     assert_eq!(
         SENT_ACTIONS.load(Ordering::SeqCst),
         0,
         "the action ran in the child only"
     );
+}
+
+/// A full round of `parties` (this process and forked children) after a `reset`.
+fn a_full_round_works(barrier: &Barrier, parties: usize) {
+    barrier.reset();
+    let children: Vec<_> = (1..parties)
+        .map(|_| spawn(|| i32::from(barrier.wait_timeout(BOUND).is_err())))
+        .collect();
+    barrier
+        .wait_timeout(BOUND)
+        .expect("usable again after reset");
+    children.into_iter().for_each(common::Child::join);
+}
+
+/// Issue 7: a party SIGKILLed inside `wait` before the round completed breaks the barrier
+/// for the others, those already waiting and those arriving.
+#[test]
+fn a_party_killed_inside_wait_before_the_round_completed_breaks_it() {
+    let barrier = Barrier::new(3).unwrap();
+    let doomed = spawn(|| {
+        let _ = barrier.wait();
+        0
+    });
+    wait_until(|| barrier.n_waiting() == 1);
+    let waiting = spawn(|| i32::from(barrier.wait() != Err(BrokenBarrier)));
+    wait_until(|| barrier.n_waiting() == 2);
+    doomed.kill();
+    doomed.wait_within(BOUND);
+    // The waiter finds out by itself (untimed wait), within the bound.
+    waiting.join();
+    assert_eq!(
+        within(BOUND, || barrier.wait_timeout(BOUND)),
+        Err(BrokenBarrier)
+    );
+    assert!(barrier.broken());
+    a_full_round_works(&barrier, 3);
+}
+
+/// Issue 7: a party SIGKILLed inside `wait` after the round completed (before it could
+/// leave) no longer keeps the next round draining forever: it breaks the barrier.
+#[test]
+fn a_party_killed_inside_wait_after_the_round_completed_breaks_it() {
+    use nix::sys::signal::{Signal, kill};
+    let barrier = Barrier::new(3).unwrap();
+    let doomed = spawn(|| {
+        let _ = barrier.wait();
+        0
+    });
+    wait_until(|| barrier.n_waiting() == 1);
+    // Stopped, it cannot leave once the round completes.
+    kill(doomed.pid(), Signal::SIGSTOP).unwrap();
+    let other = spawn(|| {
+        // Round 0 completes; round 1 waits for the doomed party's drain, then breaks.
+        let first = barrier.wait_timeout(BOUND).is_ok();
+        let second = barrier.wait();
+        i32::from(!(first && second == Err(BrokenBarrier)))
+    });
+    barrier.wait_timeout(BOUND).expect("round 0 completes");
+    std::thread::sleep(Duration::from_millis(50));
+    doomed.kill();
+    doomed.wait_within(BOUND);
+    other.join();
+    assert!(barrier.broken());
+    a_full_round_works(&barrier, 3);
 }

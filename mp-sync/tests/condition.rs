@@ -30,7 +30,7 @@ fn notify_wakes_a_waiter_in_another_process() {
     let child = spawn(|| {
         let guard = cond.acquire().unwrap();
         let (_guard, ok) = cond
-            .wait_for(guard, Some(BOUND), || state[0].load(Ordering::SeqCst) == 1)
+            .wait_for_timeout(guard, BOUND, || state[0].load(Ordering::SeqCst) == 1)
             .unwrap();
         i32::from(!ok)
     });
@@ -86,7 +86,7 @@ fn wait_for_times_out_with_the_predicate_false() {
     let guard = cond.acquire().unwrap();
     let mut calls = 0;
     let (_g, ok) = within(Duration::from_secs(2), || {
-        cond.wait_for(guard, Some(Duration::from_millis(50)), || {
+        cond.wait_for_timeout(guard, Duration::from_millis(50), || {
             calls += 1;
             false
         })
@@ -162,4 +162,49 @@ fn relocking_after_a_wait_reports_a_holder_that_died_meanwhile() {
     let (guard, _) = died.into_inner();
     drop(guard);
     child.wait_within(BOUND);
+}
+
+/// Issue 7: a stale `LockGuard` (its lock released behind its back with `Lock::release`)
+/// dropped while another thread holds the lock and has a notify deferred to its unlock must
+/// not swallow that notify.
+#[test]
+fn a_stale_guard_dropped_does_not_swallow_another_holders_notify() {
+    let cond = Condition::new().unwrap();
+    let state = shared_counters(2); // [0]: the waiter is waiting, [1]: it was notified
+    let cond = &cond;
+    let waiter = spawn(|| {
+        let guard = cond.acquire().unwrap();
+        state[0].store(1, Ordering::SeqCst);
+        let (_guard, notified) = cond.wait_timeout(guard, Duration::from_secs(5)).unwrap();
+        state[1].store(u64::from(notified), Ordering::SeqCst);
+        0
+    });
+    wait_until(|| state[0].load(Ordering::SeqCst) == 1);
+    // The waiter has released the lock once another thread can take it.
+    let (released_tx, released_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (dropped_tx, dropped_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        s.spawn(move || {
+            let stale = cond.acquire().unwrap();
+            cond.lock().release().unwrap();
+            released_tx.send(()).unwrap();
+            go_rx.recv().unwrap();
+            drop(stale);
+            dropped_tx.send(()).unwrap();
+        });
+        released_rx.recv().unwrap();
+        let guard = cond.acquire().unwrap();
+        cond.notify(1);
+        // The other thread drops its stale guard while this thread holds the lock.
+        go_tx.send(()).unwrap();
+        dropped_rx.recv().unwrap();
+        drop(guard);
+    });
+    waiter.join();
+    assert_eq!(
+        state[1].load(Ordering::SeqCst),
+        1,
+        "the notify was swallowed"
+    );
 }

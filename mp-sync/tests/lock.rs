@@ -219,3 +219,44 @@ fn a_segment_of_another_kind_is_refused() {
     tx.send(Semaphore::new(1).unwrap()).unwrap();
     assert!(rx.recv().is_err());
 }
+
+/// The lost wake-up of issue 7: H holds; V then W block in `acquire`; H SIGKILLs V, unlocks
+/// (glibc wakes one waiter: V, dying) and at once re-locks (storing its tid without the
+/// waiters bit); V's exit-time wake is skipped because the word shows an owner; H releases
+/// (seeing no waiters bit, it wakes nobody). W must get the free lock all the same.
+#[test]
+fn a_waiter_killed_after_being_chosen_by_the_wake_strands_nobody() {
+    let lock = Lock::new().unwrap();
+    for round in 0..8 {
+        let got = shared_counters(1);
+        let guard = lock.acquire().unwrap();
+        let v = spawn(|| {
+            let _g = lock.acquire();
+            0
+        });
+        common::wait_until_asleep(v.pid());
+        let w = spawn(|| match lock.acquire() {
+            Ok(_g) => {
+                got[0].store(1, Ordering::SeqCst);
+                0
+            }
+            Err(_) => 1,
+        });
+        common::wait_until_asleep(w.pid());
+        v.kill();
+        drop(guard);
+        let again = lock.acquire().unwrap();
+        // V exits (and the kernel handles its pending robust-list entry) while H holds.
+        assert_eq!(
+            v.wait_within(BOUND),
+            common::Exit::Signal(nix::sys::signal::SIGKILL)
+        );
+        drop(again);
+        assert_eq!(
+            w.wait_within(BOUND),
+            common::Exit::Code(0),
+            "round {round}: W never got the free lock"
+        );
+        assert_eq!(got[0].load(Ordering::SeqCst), 1);
+    }
+}

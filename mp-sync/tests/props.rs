@@ -76,7 +76,7 @@ proptest! {
         let run = |me: usize| {
             for r in 0..rounds {
                 at[me].store(r, Ordering::SeqCst);
-                if barrier.wait(Some(BOUND)).is_err() {
+                if barrier.wait_timeout(BOUND).is_err() {
                     return 1;
                 }
                 for other in at.iter() {

@@ -81,7 +81,7 @@ fn a_killed_holder_under_every_method_tells_the_next_owner() {
         let mut p = builder(method).target(hold_lock_forever, (lock.clone(), held.clone()));
         p.start().unwrap();
         assert!(
-            held.wait(Some(BOUND)),
+            held.wait_timeout(BOUND),
             "{method:?}: the child took the lock"
         );
         p.kill().unwrap();
@@ -113,13 +113,13 @@ fn semaphores_and_events_reach_every_method() {
         for _ in 0..50 {
             ping.release().unwrap();
         }
-        assert!(pong.wait(Some(BOUND)), "{method:?}");
+        assert!(pong.wait_timeout(BOUND), "{method:?}");
         assert_eq!(join(&p), 0);
     }
 }
 
 fn meet((barrier, tx): (Barrier, IpcSender<usize>)) {
-    tx.send(barrier.wait(Some(BOUND)).expect("not broken"))
+    tx.send(barrier.wait_timeout(BOUND).expect("not broken"))
         .unwrap();
 }
 
@@ -134,7 +134,7 @@ fn a_barrier_spans_children_of_every_method() {
     for p in &mut children {
         p.start().unwrap();
     }
-    let mut indices = vec![barrier.wait(Some(BOUND)).expect("not broken")];
+    let mut indices = vec![barrier.wait_timeout(BOUND).expect("not broken")];
     for _ in 0..3 {
         indices.push(rx.try_recv_timeout(BOUND).unwrap());
     }
@@ -161,7 +161,7 @@ fn a_condition_is_notified_across_every_method() {
         let mut p = builder(method).target(set_flag_and_notify, (cond.clone(), flag.clone()));
         p.start().unwrap();
         let (guard, satisfied) = cond
-            .wait_for(guard, Some(BOUND), || read(&flag) == 1)
+            .wait_for_timeout(guard, BOUND, || read(&flag) == 1)
             .expect("no holder died");
         assert!(satisfied, "{method:?}: woken by the child's notify");
         drop(guard);

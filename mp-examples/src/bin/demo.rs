@@ -102,7 +102,7 @@ fn ipc_tour() -> Result<(), Box<dyn std::error::Error>> {
     let held = mp_sync::Event::new()?;
     let mut holder = Process::new(hold_forever, (lock.clone(), held.clone()));
     holder.start()?;
-    held.wait(Some(Duration::from_secs(10)));
+    held.wait_timeout(Duration::from_secs(10));
     holder.kill()?;
     println!("  holder killed: exit code {}", holder.join()?);
     match lock.acquire() {

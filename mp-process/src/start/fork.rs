@@ -6,9 +6,10 @@ use std::sync::Arc;
 use ipc_channel::ipc;
 
 use crate::child::{ChildShared, Reaper};
-use crate::context::{self, ChildStart};
-use crate::entry::{self, ChildReport};
+use crate::context;
 use crate::error::{Error, Result};
+use crate::start::run;
+use crate::start::wire::{ChildReport, ChildStart};
 use crate::sys::{self, Forked};
 use crate::target::Target;
 
@@ -26,9 +27,9 @@ pub(crate) fn start(target: Target, start: ChildStart) -> Result<Arc<ChildShared
     let prepared = context::prepare_forked_child(start, parent_pidfd);
     // Buffered output would be written twice, once by each process.
     let _ = std::io::stdout().flush();
-    // SAFETY: see this function's docs: with no other thread, the child's state is consistent;
-    // with other threads the user allowed it, knowing the child must avoid their locks.
-    match unsafe { sys::fork() }.map_err(Error::os("fork"))? {
+    // With no other thread, the child's state is consistent; with other threads the user
+    // allowed it, knowing the child must avoid their locks.
+    match sys::fork().map_err(Error::os("fork"))? {
         Forked::Child => {
             prepared.install();
             if daemon {
@@ -40,9 +41,9 @@ pub(crate) fn start(target: Target, start: ChildStart) -> Result<Arc<ChildShared
                 }
             }
             match target {
-                Target::Closure(closure) => entry::run_target(&report_tx, closure),
+                Target::Closure(closure) => run::run_target(&report_tx, closure),
                 Target::Function(function) => {
-                    entry::run_target(&report_tx, move || function.call_here())
+                    run::run_target(&report_tx, move || function.call_here())
                 }
             }
         }

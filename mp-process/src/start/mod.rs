@@ -5,14 +5,19 @@
 //!   before `main` and runs the requested target.
 //! - [`forkserver`]: a fresh execution of this program, started once, forks each child on request.
 //!
-//! A fresh child receives its target and arguments in one ipc-channel message ([`handshake`]): a
-//! spawn child (and the fork server, once) first connects back and says hello with the channel to
-//! use; a forkserver child inherits its launch channel through the server's fork.
+//! A fresh child receives its target and arguments in one ipc-channel message ([`wire`],
+//! [`launch`]) on a launch channel whose receiving end it inherits: a spawn child across its
+//! exec ([`exe`], [`mark`]), a forkserver child through the server's fork. No socket is named,
+//! so no other process can reach a child during its start-up.
 
+pub(crate) mod exe;
 pub(crate) mod fork;
 pub(crate) mod forkserver;
-pub(crate) mod handshake;
+pub(crate) mod launch;
+pub(crate) mod mark;
+pub(crate) mod run;
 pub(crate) mod spawn;
+pub(crate) mod wire;
 
 use std::sync::OnceLock;
 

@@ -30,16 +30,24 @@ pub(super) fn to_timespec(deadline: Deadline) -> libc::timespec {
     }
 }
 
+/// The longest one sleep in the kernel lasts inside any wait of the crate (and of
+/// [`futex_wait`], [`futex_waitv`]): a longer or unbounded wait is made of slices, so that a
+/// wake-up lost because the process meant to make it died costs one slice, never forever.
+pub const MAX_SLEEP: Duration = Duration::from_millis(50);
+
 /// Sleeps while `word` holds `expected`, until woken, or `deadline` passes.
 ///
 /// Returns `false` only when the deadline passed; every other return (a wake-up, the word no
-/// longer holding `expected`) is `true`. A signal (`EINTR`) is retried: the deadline is absolute,
-/// so retrying never stretches the wait. Callers re-check their condition after every return.
+/// longer holding `expected`, a spurious wake-up) is `true`. A signal (`EINTR`) is retried: the
+/// deadline is absolute, so retrying never stretches the wait. One call sleeps at most
+/// [`MAX_SLEEP`] and then returns `true` as a spurious wake-up, so callers, which re-check their
+/// condition after every return anyway, also re-check it at least that often: nothing waits
+/// without bound for a wake-up that a dead process was meant to make.
 pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -> bool {
-    wait_retrying(deadline, |ts_ptr| {
+    wait_sliced(deadline, |ts_ptr| {
         // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline.
-        // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr` is null
-        // or points at a timespec that outlives the call; the other arguments are integers.
+        // SAFETY: `word` is a live, aligned u32 for the duration of the call; `ts_ptr`
+        // points at a timespec that outlives the call; the other arguments are integers.
         unsafe {
             libc::syscall(
                 libc::SYS_futex,
@@ -54,19 +62,20 @@ pub fn futex_wait(word: &AtomicU32, expected: u32, deadline: Option<Deadline>) -
     })
 }
 
-/// Runs a futex wait `call` (given the absolute deadline as a timespec pointer, or null)
-/// until it returns other than by a signal; `false` only when the deadline passed.
-fn wait_retrying(
+/// Runs a futex wait `call` (given an absolute deadline as a timespec pointer) until it
+/// returns other than by a signal or one [`MAX_SLEEP`] slice ends; `false` only when the
+/// caller's `deadline` passed.
+fn wait_sliced(
     deadline: Option<Deadline>,
     call: impl Fn(*const libc::timespec) -> libc::c_long,
 ) -> bool {
-    let ts = deadline.map(to_timespec);
-    let ts_ptr = ts
-        .as_ref()
-        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let ts = to_timespec(Deadline::slice(deadline, MAX_SLEEP));
     loop {
-        if let Some(woken) = outcome(call(ts_ptr)) {
-            return woken;
+        match outcome(call(&ts)) {
+            Some(true) => return true,
+            // The slice ended: the caller's deadline passed, or this is a spurious wake-up.
+            Some(false) => return deadline.is_none_or(|d| !d.has_passed()),
+            None => {}
         }
     }
 }
@@ -112,7 +121,8 @@ struct FutexWaitv {
 const FUTEX2_SIZE_U32: u32 = 0x02;
 
 /// Sleeps while every `(word, expected)` pair still holds, until one is woken or `deadline`
-/// passes. Returns `false` only when the deadline passed (spurious returns are `true`).
+/// passes. Returns `false` only when the deadline passed (spurious returns are `true`); like
+/// [`futex_wait`], one call sleeps at most [`MAX_SLEEP`].
 ///
 /// # Panics
 /// With more than [`MAX_WAITV`] words.
@@ -130,9 +140,9 @@ pub fn futex_waitv(words: &[(&AtomicU32, u32)], deadline: Option<Deadline>) -> b
             reserved: 0,
         })
         .collect();
-    wait_retrying(deadline, |ts_ptr| {
+    wait_sliced(deadline, |ts_ptr| {
         // SAFETY: `waiters` is a live array of `words.len()` kernel-layout entries whose
-        // addresses point at live aligned u32s borrowed for the call; `ts_ptr` is null or
+        // addresses point at live aligned u32s borrowed for the call; `ts_ptr`
         // points at a timespec that outlives the call; flags 0; the clock is CLOCK_MONOTONIC.
         unsafe {
             libc::syscall(

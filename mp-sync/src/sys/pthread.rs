@@ -1,5 +1,6 @@
-//! glibc's robust, process-shared pthread mutex: the lock under `Lock`, `RLock`,
-//! `Condition` and `Barrier`, and the reason a dead holder never deadlocks anyone.
+//! [`RobustMutex`], glibc's robust, process-shared pthread mutex: the lock under `Lock`,
+//! `RLock`, `Condition` and `Barrier` (and mp-ipc's queues), and the reason a dead holder
+//! never deadlocks anyone.
 //!
 //! A robust mutex is on its holder thread's robust list (`set_robust_list(2)`); when that
 //! thread or its whole process dies, the kernel walks the list, marks every mutex it still
@@ -13,8 +14,8 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use crate::deadline::Deadline;
 
-use super::futex::{spin_with_backoff, to_timespec};
-use super::shm::Fresh;
+use super::deferred;
+use super::futex::{MAX_SLEEP, spin_with_backoff, to_timespec};
 
 unsafe extern "C" {
     // glibc >= 2.30; the `libc` crate does not declare it. Like `pthread_mutex_timedlock`
@@ -29,9 +30,9 @@ unsafe extern "C" {
 /// glibc's `FUTEX_TID_MASK`: the bits of the mutex word that hold the owner's thread id.
 const TID_MASK: i32 = 0x3fff_ffff;
 
-/// The flavour of a [`RawMutex`].
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum MutexKind {
+/// The flavour of a [`RobustMutex`], chosen at [`init`](RobustMutex::init).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MutexKind {
     /// Error-checking: a relock by the holder reports `WouldDeadlock` instead of hanging.
     Plain,
     /// Re-entrant by the holding thread, which must unlock it as often as it locked it.
@@ -39,12 +40,13 @@ pub(crate) enum MutexKind {
 }
 
 /// What a lock attempt came to.
+#[must_use = "the caller may hold the mutex now"]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum LockOutcome {
     /// The caller holds the mutex and its state is consistent.
     Acquired,
     /// The caller holds the mutex, but a holder died since the state was last marked
-    /// consistent (now or earlier: the mark stays until [`RawMutex::mark_consistent`]).
+    /// consistent (now or earlier: the mark stays until [`RobustMutex::mark_consistent`]).
     OwnerDied,
     /// The mutex was busy until the deadline (or at once, for a try-lock).
     TimedOut,
@@ -53,34 +55,65 @@ pub(crate) enum Outcome {
 }
 
 /// The calling thread does not hold the mutex it tried to unlock.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct NotOwner;
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the calling thread does not hold the mutex")]
+pub struct NotOwner;
 
-/// A robust, process-shared pthread mutex plus the crate's own owner-died mark.
+/// A robust, process-shared pthread mutex plus an owner-died mark, to be placed inside any
+/// [`SharedHeader`](super::SharedHeader) (the raw lock under [`Lock`](crate::Lock) and
+/// [`RLock`](crate::RLock), lock_api style: no guard, no protected data).
 ///
-/// The mark exists so that the pthread state can be made consistent at once (never
-/// `ENOTRECOVERABLE`), while every acquirer keeps hearing "a holder died" until some
-/// holder deliberately recovers, like a poisoned `std::sync::Mutex`.
+/// # Set-up
+/// An all-zero `RobustMutex` (as in a fresh [`Segment`](super::Segment)) is not usable yet:
+/// call [`init`](Self::init) once, in [`Segment::create`](super::Segment::create)'s `init`
+/// closure, before the segment is shared.
+///
+/// # A dead holder
+/// When the holding thread dies (even by `SIGKILL`) the next locker gets
+/// [`LockOutcome::OwnerDied`], and so does every later one until a holder calls
+/// [`mark_consistent`](Self::mark_consistent) (like a poisoned `std::sync::Mutex`). The
+/// pthread state itself is made consistent at once, so it never becomes `ENOTRECOVERABLE`.
+///
+/// # Waiting
+/// A contended lock spins briefly, then sleeps in slices of at most
+/// [`MAX_SLEEP`](super::MAX_SLEEP), honouring the caller's deadline: see
+/// [`lock_until`](Self::lock_until).
+///
+/// ```
+/// use mp_sync::raw::{LockOutcome, MutexKind, RobustMutex, Segment, SharedHeader};
+///
+/// #[repr(C)]
+/// struct Header { lock: RobustMutex }
+/// // SAFETY: repr(C), valid zeroed, no addresses, shared mutation only through the mutex.
+/// unsafe impl SharedHeader for Header { const KIND: u32 = 0x1234_5678; }
+///
+/// // SAFETY: the segment is fresh and nobody else can see it during `init`.
+/// let seg = Segment::<Header>::create(0, |h| unsafe { h.lock.init(MutexKind::Plain) })?;
+/// let lock = &seg.header().lock;
+/// assert_eq!(lock.lock_until(None), LockOutcome::Acquired);
+/// assert!(lock.is_held_by_caller());
+/// // SAFETY: this thread holds it, and nothing relies on that any more.
+/// unsafe { lock.unlock() }.expect("held");
+/// assert!(!lock.is_locked());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[repr(C)]
-pub(crate) struct RawMutex {
+pub struct RobustMutex {
     /// The glibc mutex; only ever touched through pthread calls (and one atomic peek).
     mutex: UnsafeCell<libc::pthread_mutex_t>,
     /// 1 once a holder died and no holder has recovered since; read and written only by
     /// the holder of `mutex`, so relaxed accesses suffice.
     owner_died: AtomicU32,
-    /// 1 while the holder has condition wake-ups waiting for its unlock (see
-    /// `condition::defer_wake`); holder-only, like `owner_died`.
-    deferred: AtomicU32,
 }
 
 // SAFETY: a process-shared pthread mutex is made for concurrent use from any thread (and
-// process); `RawMutex` only hands its address to pthread functions or reads it atomically.
-unsafe impl Sync for RawMutex {}
+// process); `RobustMutex` only hands its address to pthread functions or reads it atomically.
+unsafe impl Sync for RobustMutex {}
 
 // A panic while holding the mutex leaves it held by a live thread: the guard's drop releases
 // it during unwinding, like `std::sync::Mutex` (which is `RefUnwindSafe` too).
-impl std::panic::RefUnwindSafe for RawMutex {}
-impl std::panic::UnwindSafe for RawMutex {}
+impl std::panic::RefUnwindSafe for RobustMutex {}
+impl std::panic::UnwindSafe for RobustMutex {}
 
 fn check(rc: libc::c_int) -> io::Result<()> {
     if rc == 0 {
@@ -90,17 +123,21 @@ fn check(rc: libc::c_int) -> io::Result<()> {
     }
 }
 
-impl RawMutex {
-    /// Initializes the mutex as robust and process-shared; `Fresh` proves that `self` is
-    /// zeroed memory of a segment nobody else can see yet.
-    pub(crate) fn init(&self, kind: MutexKind, _: &Fresh) -> io::Result<()> {
+impl RobustMutex {
+    /// Initializes the mutex as robust and process-shared, of flavour `kind`.
+    ///
+    /// # Safety
+    /// `self` is zeroed (or was never initialized) memory, and no other thread or process
+    /// uses it until this call has returned: call it in the `init` closure of
+    /// [`Segment::create`](super::Segment::create), before the segment is shared.
+    pub unsafe fn init(&self, kind: MutexKind) -> io::Result<()> {
         let mut attr = std::mem::MaybeUninit::<libc::pthread_mutexattr_t>::uninit();
         let ty = match kind {
             MutexKind::Plain => libc::PTHREAD_MUTEX_ERRORCHECK,
             MutexKind::Recursive => libc::PTHREAD_MUTEX_RECURSIVE,
         };
         // SAFETY: `attr` is initialized by `pthread_mutexattr_init` before any other use and
-        // destroyed once; `Fresh` guarantees nobody else uses `self.mutex` during init.
+        // destroyed once; the caller guarantees nobody else uses `self.mutex` during init.
         unsafe {
             check(libc::pthread_mutexattr_init(attr.as_mut_ptr()))?;
             let a = attr.as_mut_ptr();
@@ -121,31 +158,49 @@ impl RawMutex {
         }
     }
 
-    /// Takes the mutex: at once with `deadline: Some(now or earlier)`, waiting until
-    /// `deadline`, or for as long as it takes with `None`.
+    /// Takes the mutex: waiting until `deadline`, or for as long as it takes with `None`
+    /// (a deadline already passed tries once without waiting).
+    ///
+    /// A relock by the holding thread is [`LockOutcome::WouldDeadlock`] for a
+    /// [`MutexKind::Plain`] mutex (at once, whatever the deadline) and one more level for a
+    /// [`MutexKind::Recursive`] one.
     #[inline(always)]
-    pub(crate) fn lock(&self, deadline: Option<Deadline>) -> Outcome {
+    pub fn lock_until(&self, deadline: Option<Deadline>) -> LockOutcome {
         // SAFETY: the mutex was initialized at creation and lives as long as `self`.
         let rc = unsafe { libc::pthread_mutex_trylock(self.mutex.get()) };
         if rc == 0 && self.owner_died.load(Ordering::Relaxed) == 0 {
-            return Outcome::Acquired;
+            return LockOutcome::Acquired;
         }
         self.lock_slow(rc, deadline)
+    }
+
+    /// Takes the mutex if that needs no waiting: [`LockOutcome::TimedOut`] when it is busy.
+    #[inline]
+    pub fn try_lock(&self) -> LockOutcome {
+        self.lock_until(Some(Deadline::now()))
     }
 
     /// Everything but the uncontended, consistent case.
     #[cold]
     #[inline(never)]
-    fn lock_slow(&self, rc: libc::c_int, deadline: Option<Deadline>) -> Outcome {
+    fn lock_slow(&self, rc: libc::c_int, deadline: Option<Deadline>) -> LockOutcome {
         if rc == libc::EBUSY && deadline.is_none_or(|d| !d.has_passed()) {
             return self.lock_contended(deadline);
         }
         self.outcome(rc)
     }
 
-    /// The slow path: spin a little while the word shows a holder, then sleep in glibc.
+    /// The slow path: spin a little while the word shows a holder, then sleep in glibc, in
+    /// slices of at most [`MAX_SLEEP`].
+    ///
+    /// Never one unbounded sleep: glibc re-arms the word's `FUTEX_WAITERS` bit only in a
+    /// waiter that has itself slept, so a waiter killed between being chosen by an unlock's
+    /// wake-up and re-arming the bit leaves the others asleep on a lock that may be free (the
+    /// kernel skips the dead waiter's exit-time wake when the word shows a new owner, and that
+    /// owner's unlock, seeing no waiters bit, wakes nobody). Each new slice re-reads the word
+    /// and re-arms the bit, so such a lost wake-up costs one slice, not forever.
     #[cold]
-    fn lock_contended(&self, deadline: Option<Deadline>) -> Outcome {
+    fn lock_contended(&self, deadline: Option<Deadline>) -> LockOutcome {
         // Peek at the word; only when it shows no holder, try to take it.
         let mut rc = libc::EBUSY;
         let taken = spin_with_backoff(|| {
@@ -158,34 +213,35 @@ impl RawMutex {
         if taken {
             return self.outcome(rc);
         }
-        let rc = match deadline {
-            // SAFETY: as in `lock`.
-            None => unsafe { libc::pthread_mutex_lock(self.mutex.get()) },
-            Some(d) => {
-                let ts = to_timespec(d);
-                // SAFETY: as in `lock`; `ts` outlives the call.
-                unsafe { pthread_mutex_clocklock(self.mutex.get(), libc::CLOCK_MONOTONIC, &ts) }
+        loop {
+            let ts = to_timespec(Deadline::slice(deadline, MAX_SLEEP));
+            // SAFETY: as in `lock`; `ts` outlives the call.
+            let rc =
+                unsafe { pthread_mutex_clocklock(self.mutex.get(), libc::CLOCK_MONOTONIC, &ts) };
+            // A slice that ended before the caller's deadline: look again.
+            if rc == libc::ETIMEDOUT && deadline.is_none_or(|d| !d.has_passed()) {
+                continue;
             }
-        };
-        self.outcome(rc)
+            return self.outcome(rc);
+        }
     }
 
-    /// Turns a pthread return code into an [`Outcome`], making the state consistent at once
+    /// Turns a pthread return code into a [`LockOutcome`], making the state consistent at once
     /// after `EOWNERDEAD` and remembering the death in `owner_died` instead.
     #[inline]
-    fn outcome(&self, rc: libc::c_int) -> Outcome {
+    fn outcome(&self, rc: libc::c_int) -> LockOutcome {
         match rc {
-            0 if self.owner_died.load(Ordering::Relaxed) == 0 => Outcome::Acquired,
-            0 => Outcome::OwnerDied,
+            0 if self.owner_died.load(Ordering::Relaxed) == 0 => LockOutcome::Acquired,
+            0 => LockOutcome::OwnerDied,
             libc::EOWNERDEAD => {
                 self.owner_died.store(1, Ordering::Relaxed);
                 // SAFETY: we hold the mutex (EOWNERDEAD means it was handed to us).
                 let rc = unsafe { libc::pthread_mutex_consistent(self.mutex.get()) };
                 debug_assert_eq!(rc, 0);
-                Outcome::OwnerDied
+                LockOutcome::OwnerDied
             }
-            libc::EBUSY | libc::ETIMEDOUT => Outcome::TimedOut,
-            libc::EDEADLK => Outcome::WouldDeadlock,
+            libc::EBUSY | libc::ETIMEDOUT => LockOutcome::TimedOut,
+            libc::EDEADLK => LockOutcome::WouldDeadlock,
             // EAGAIN (recursion count overflow), EINVAL (corrupted memory), ENOTRECOVERABLE
             // (impossible: we never unlock an inconsistent mutex) are bugs, not conditions.
             rc => panic!(
@@ -195,42 +251,57 @@ impl RawMutex {
         }
     }
 
-    /// Releases the mutex once; fails if the calling thread does not hold it.
+    /// Releases the mutex once (one level of a recursive one), then makes the wake-ups this
+    /// thread deferred to it ([`defer_until_unlock`](Self::defer_until_unlock)).
+    ///
+    /// Fails with [`NotOwner`], changing nothing, when the calling thread does not hold it
+    /// (glibc checks the owner of a robust mutex).
+    ///
+    /// # Safety
+    /// The caller acquired the mutex on this thread and nothing relies any more on its being
+    /// held: whatever it protects may be used by another holder as soon as this returns.
     #[inline(always)]
-    pub(crate) fn unlock(&self) -> Result<(), NotOwner> {
+    pub unsafe fn unlock(&self) -> Result<(), NotOwner> {
         // SAFETY: the mutex is initialized; robust mutexes check the owner (EPERM otherwise).
         match unsafe { libc::pthread_mutex_unlock(self.mutex.get()) } {
-            0 => Ok(()),
+            0 => {
+                deferred::run_owed(self.address());
+                Ok(())
+            }
             _ => Err(NotOwner),
         }
     }
 
-    /// Forgets that a holder died. Only meaningful while the caller holds the mutex.
-    pub(crate) fn mark_consistent(&self) {
+    /// Has `wake` run right after the calling thread's next successful
+    /// [`unlock`](Self::unlock) of this mutex (the calling thread should hold it): how a
+    /// condition variable's notify, made under the lock, wakes its waiters only once the
+    /// lock they will want is free. The owed wake-ups are per thread; an unlock by another
+    /// thread (or a stale guard's failed one) runs none of them.
+    pub fn defer_until_unlock(&self, wake: impl FnOnce() + 'static) {
+        deferred::owe(self.address(), Box::new(wake));
+    }
+
+    /// Forgets that a holder died: later lockers get [`LockOutcome::Acquired`] again. Only
+    /// meaningful while the caller holds the mutex, after repairing what it protects.
+    pub fn mark_consistent(&self) {
         self.owner_died.store(0, Ordering::Relaxed);
     }
 
     /// Whether the calling thread holds the mutex.
-    pub(crate) fn is_held_by_caller(&self) -> bool {
+    pub fn is_held_by_caller(&self) -> bool {
         // SAFETY: `gettid` has no preconditions (and, unlike a cached value, is right after fork).
         let tid = unsafe { libc::gettid() };
         self.word() & TID_MASK == tid
     }
 
-    /// Notes (holder only) that wake-ups wait for this thread's next unlock of the mutex.
-    pub(crate) fn set_deferred(&self) {
-        self.deferred.store(1, Ordering::Relaxed);
-    }
-
-    /// Takes (holder only) the note left by [`set_deferred`](Self::set_deferred).
-    #[inline(always)]
-    pub(crate) fn take_deferred(&self) -> bool {
-        self.deferred.load(Ordering::Relaxed) != 0 && self.deferred.swap(0, Ordering::Relaxed) != 0
+    /// This mutex's address, which keys the wake-ups owed to its unlock.
+    fn address(&self) -> usize {
+        self.mutex.get() as usize
     }
 
     /// Whether a live thread holds the mutex right now (a snapshot).
     #[inline]
-    pub(crate) fn is_locked(&self) -> bool {
+    pub fn is_locked(&self) -> bool {
         self.word() & TID_MASK != 0
     }
 

@@ -156,6 +156,16 @@ impl<H: SharedHeader> Segment<H> {
         unsafe { self.map.ptr.add(ALIGN).cast::<H>().as_ref() }
     }
 
+    /// The data area of the segment whose header is `header` (with `data_len` data bytes),
+    /// for use inside `create`'s `init`, before a `Segment` handle is returned.
+    fn data_of(header: &H, data_len: usize) -> (*mut u8, usize) {
+        let start = (header as *const H).cast::<u8>();
+        // SAFETY: the header sits at `ALIGN` in the mapping, the data area at
+        // `data_offset::<H>()`, both inside the live mapping of `data_offset + data_len` bytes.
+        let ptr = unsafe { start.sub(ALIGN).add(data_offset::<H>()) };
+        (ptr.cast_mut(), data_len)
+    }
+
     /// The start of the data area (cache-line aligned) and its length in bytes. The pointer
     /// stays valid as long as this handle (or a clone) lives.
     #[inline]
@@ -205,7 +215,7 @@ pub(crate) struct Fresh(());
 ///
 /// # Safety
 /// As for [`SharedHeader`]; in addition the state is mutated only through atomics or
-/// [`RawMutex`](super::RawMutex), since other processes access it concurrently.
+/// [`RobustMutex`](super::RobustMutex), since other processes access it concurrently.
 pub(crate) unsafe trait SharedState: SharedHeader {
     /// Sets up the zeroed state before the segment can be shared (nothing to do for
     /// plain atomics, which start at 0).
@@ -236,6 +246,46 @@ impl<T: SharedState> Shared<T> {
         let segment =
             Segment::create(0, |state: &T| state.init(&Fresh(()))).map_err(crate::Error::Os)?;
         Ok(Self::from_segment(segment))
+    }
+
+    /// Creates a new segment holding a freshly initialized `T` followed, in its data area, by
+    /// `n` robust mutexes of flavour `kind` (see [`mutexes`](Self::mutexes)).
+    pub(crate) fn with_mutexes(n: usize, kind: super::MutexKind) -> Result<Self, crate::Error> {
+        let too_many = || {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{n} mutexes do not fit in a shared-memory segment"),
+            )
+        };
+        let data_len = n
+            .checked_mul(size_of::<super::RobustMutex>())
+            .ok_or_else(too_many)?;
+        let segment = Segment::create(data_len, |state: &T| {
+            let fresh = Fresh(());
+            state.init(&fresh)?;
+            let (ptr, _) = Segment::<T>::data_of(state, data_len);
+            // SAFETY: the data area holds `n` zeroed, suitably aligned (64) mutexes.
+            let mutexes = unsafe { std::slice::from_raw_parts(ptr.cast(), n) };
+            mutexes.iter().try_for_each(|m| init_fresh(&fresh, m, kind))
+        })
+        .map_err(crate::Error::Os)?;
+        Ok(Self::from_segment(segment))
+    }
+
+    /// The robust mutexes in the data area (none unless made by
+    /// [`with_mutexes`](Self::with_mutexes); a received segment of a foreign size gives the
+    /// whole mutexes that fit).
+    pub(crate) fn mutexes(&self) -> &[super::RobustMutex] {
+        let (ptr, len) = self.segment.data();
+        // SAFETY: the data area is cache-line aligned, lives as long as `self`, and holds
+        // `len / size_of` whole mutexes (zeroed ones in a hostile segment are a normal,
+        // non-robust glibc mutex: still no memory unsafety).
+        unsafe {
+            std::slice::from_raw_parts(
+                ptr.cast::<super::RobustMutex>(),
+                len / size_of::<super::RobustMutex>(),
+            )
+        }
     }
 
     fn from_segment(segment: Segment<T>) -> Self {
@@ -298,4 +348,15 @@ pub(crate) mod kind {
     pub(crate) const CONDITION: u32 = u32::from_le_bytes(*b"mpCv");
     /// `Barrier`.
     pub(crate) const BARRIER: u32 = u32::from_le_bytes(*b"mpBa");
+}
+
+/// Initializes a mutex inside a state being set up in a fresh segment.
+pub(crate) fn init_fresh(
+    _: &Fresh,
+    mutex: &super::RobustMutex,
+    kind: super::MutexKind,
+) -> io::Result<()> {
+    // SAFETY: a `Fresh` exists only during `Shared::new`'s init of a zeroed segment nobody
+    // else can see yet, and callers pass a mutex of the state being initialized.
+    unsafe { mutex.init(kind) }
 }

@@ -133,3 +133,25 @@ pub fn spawn_holding<G>(acquire: impl FnOnce() -> G) -> Child {
     wait_until(|| flag[0].load(std::sync::atomic::Ordering::SeqCst) == 1);
     child
 }
+
+/// Whether the process `pid` is asleep (state `S` in `/proc/<pid>/stat`): blocked in the
+/// kernel, for instance on a futex, rather than running or spinning.
+pub fn is_asleep(pid: Pid) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses and may contain spaces.
+    stat.rsplit_once(')')
+        .is_some_and(|(_, rest)| rest.trim_start().starts_with('S'))
+}
+
+/// Returns once `pid` has been asleep at two looks 20 ms apart (failing after [`BOUND`]): it
+/// got past any spinning and sleeps in the kernel.
+pub fn wait_until_asleep(pid: Pid) {
+    wait_until(|| {
+        is_asleep(pid) && {
+            std::thread::sleep(Duration::from_millis(20));
+            is_asleep(pid)
+        }
+    });
+}
