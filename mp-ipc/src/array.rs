@@ -59,6 +59,7 @@ impl<T: Pod> Elems<T> {
         let seg = create_segment::<ElemHeader>(bytes, |h| {
             h.len.store(init.len() as u64, Ordering::Relaxed);
             h.elem_size.store(size_of::<T>() as u32, Ordering::Relaxed);
+            Ok(())
         })?;
         let e = Elems {
             seg,
@@ -87,6 +88,7 @@ impl<T: Pod> Elems<T> {
         let seg = create_segment::<ElemHeader>(bytes, |h| {
             h.len.store(len as u64, Ordering::Relaxed);
             h.elem_size.store(size_of::<T>() as u32, Ordering::Relaxed);
+            Ok(())
         })?;
         Ok(Elems {
             seg,

@@ -143,6 +143,7 @@ pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection
         h.cap.store(cap, Ordering::Relaxed);
         h.max_message
             .store(u64::from(options.max_message), Ordering::Relaxed);
+        Ok(())
     })?;
     let (token0, watch0) = ipc::channel::<()>().map_err(Error::Os)?;
     let (token1, watch1) = ipc::channel::<()>().map_err(Error::Os)?;
@@ -323,7 +324,7 @@ impl Connection {
 
     /// The ring of direction `d` (checked to lie in the segment by `from_parts`).
     fn ring(&self, d: usize) -> Ring<'_> {
-        Ring::new(&self.seg, d * self.cap as usize, self.cap)
+        Ring::new(&self.seg, d * self.cap as usize, u64::from(self.cap))
     }
 
     /// The largest message this pipe accepts.
@@ -430,22 +431,22 @@ impl Connection {
         }
         let d = self.out();
         let ring = self.ring(self.side as usize);
-        let cap = ring.cap();
+        let cap = self.cap;
         // `payload.len() <= max <= u32::MAX` (checked above and in `from_parts`).
         let total = frame_len(payload.len() as u32);
         let tail = d.prod.tail.load(Ordering::Relaxed);
         if total <= u64::from(cap) {
             // Whole frame at once: the reader sees all of it or none.
             self.wait_space(total as u32)?;
-            ring.write_header(tail, payload.len() as u32, 0);
-            ring.write(tail.wrapping_add(HEADER), payload);
+            ring.write_header(tail.into(), payload.len() as u32, 0);
+            ring.write(tail.wrapping_add(HEADER).into(), payload);
             self.commit(tail.wrapping_add(total as u32));
             return Ok(());
         }
         // Streamed: header first, then chunks of whatever room there is (at least a quarter
         // ring, so both sides move in large steps).
         self.wait_space(HEADER)?;
-        ring.write_header(tail, payload.len() as u32, 0);
+        ring.write_header(tail.into(), payload.len() as u32, 0);
         let mut pos = tail.wrapping_add(HEADER);
         self.commit(pos);
         let padded = total - u64::from(HEADER);
@@ -456,7 +457,7 @@ impl Connection {
             let chunk = u64::from(free & !7).min(padded - done);
             let data_end = (done + chunk).min(payload.len() as u64);
             if data_end > done {
-                ring.write(pos, &payload[done as usize..data_end as usize]);
+                ring.write(pos.into(), &payload[done as usize..data_end as usize]);
             }
             pos = pos.wrapping_add(chunk as u32);
             done += chunk;
@@ -584,13 +585,13 @@ impl Connection {
         self.check(false)?;
         self.skip_abandoned(deadline)?;
         let ring = self.ring(1 - self.side as usize);
-        let cap = ring.cap();
+        let cap = self.cap;
         self.wait_data(HEADER, deadline)?;
         let d = self.inc();
         let head = d.cons.head.load(Ordering::Relaxed);
         // `len` comes from the writer: it is only ever compared and used to count bytes as
         // they arrive, never to reach past what is committed in the ring.
-        let (len, _tag) = ring.read_header(head);
+        let (len, _tag) = ring.read_header(head.into());
         let total = frame_len(len);
         let max = self.max_message();
         if total <= u64::from(cap) {
@@ -602,11 +603,15 @@ impl Connection {
                         len: len as usize,
                         max,
                     })
-                } else if let Some(s) = ring.contiguous(body, len) {
+                } else if let Some(s) = {
+                    // SAFETY: the frame is committed and we are its one reader until the
+                    // `release` below; the writer does not touch committed bytes.
+                    unsafe { ring.contiguous(body.into(), len as usize) }
+                } {
                     Ok(with_slice(s))
                 } else {
                     let mut v = Vec::with_capacity(len as usize);
-                    ring.extend_vec(body, len, &mut v);
+                    ring.extend_vec(body.into(), len as usize, &mut v);
                     Ok(with_vec(v))
                 };
                 self.release(head.wrapping_add(total as u32));
@@ -638,7 +643,7 @@ impl Connection {
             let chunk = u64::from(avail).min(padded - done);
             let data_end = (done + chunk).min(u64::from(len));
             if keep && data_end > done {
-                ring.extend_vec(pos, (data_end - done) as u32, &mut v);
+                ring.extend_vec(pos.into(), (data_end - done) as usize, &mut v);
             }
             pos = pos.wrapping_add(chunk as u32);
             done += chunk;

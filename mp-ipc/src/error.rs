@@ -105,13 +105,20 @@ pub enum PutError<T> {
     /// The item could not be encoded.
     #[error("cannot encode the item")]
     Encode(T, #[source] CodecError),
+    /// The queue's shared positions are inconsistent (a corrupt or hostile process wrote
+    /// them); nothing was written.
+    #[error("corrupt queue: {1}")]
+    Corrupt(T, &'static str),
 }
 
 impl<T> PutError<T> {
     /// The item that was not put.
     pub fn into_inner(self) -> T {
         match self {
-            PutError::Full(t) | PutError::Closed(t) | PutError::Encode(t, _) => t,
+            PutError::Full(t)
+            | PutError::Closed(t)
+            | PutError::Encode(t, _)
+            | PutError::Corrupt(t, _) => t,
             PutError::TooLarge { item, .. } => item,
         }
     }
@@ -128,6 +135,7 @@ impl<T> fmt::Debug for PutError<T> {
                 .field("max", max)
                 .finish_non_exhaustive(),
             PutError::Encode(_, e) => f.debug_tuple("Encode").field(e).finish(),
+            PutError::Corrupt(_, e) => f.debug_tuple("Corrupt").field(e).finish(),
         }
     }
 }
@@ -145,18 +153,19 @@ pub enum GetError {
     /// The item could not be decoded as the queue's type; it was consumed.
     #[error("cannot decode the item")]
     Decode(#[source] CodecError),
+    /// The queue's shared positions or frame headers are inconsistent (a corrupt or hostile
+    /// process wrote them); nothing was taken.
+    #[error("corrupt queue: {0}")]
+    Corrupt(&'static str),
 }
 
-/// Errors of [`JoinableQueue::task_done`](crate::JoinableQueue::task_done) and `join`.
+/// The error of [`JoinableQueue::task_done`](crate::JoinableQueue::task_done).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TaskError {
     /// `task_done` called more times than items were taken (Python's `ValueError`).
     #[error("task_done() called too many times")]
     TooManyTaskDone,
-    /// `join_timeout` returned before every item was marked done.
-    #[error("timed out before every task was done")]
-    Timeout,
 }
 
 /// Why a message could not be encoded or decoded.
