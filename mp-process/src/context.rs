@@ -38,6 +38,9 @@ pub(crate) struct Context {
     forkserver: ServerSlot,
     /// Whether the exit hook is registered.
     exit_hook: AtomicBool,
+    /// Whether this child leaves through `exit`, running its at-exit handlers, when its target
+    /// ends: a fresh child, or a fork of a single-threaded parent (see [`leave_child`]).
+    runs_exit_handlers: bool,
 }
 
 /// The current process's context (none until first use). Contexts are leaked on purpose: a
@@ -54,7 +57,14 @@ pub(crate) fn context() -> &'static Context {
         {
             return ctx;
         }
-        let fresh = Context::new(pid, "MainProcess".to_owned(), Vec::new(), false, None);
+        let fresh = Context::new(
+            pid,
+            "MainProcess".to_owned(),
+            Vec::new(),
+            false,
+            None,
+            false,
+        );
         // Another thread may install one first: then use it (ours leaks, once per process).
         if let Err(other) = CONTEXT.replace(current, fresh)
             && other.pid == pid
@@ -76,6 +86,7 @@ impl Context {
         identity: Vec<u32>,
         daemon: bool,
         parent: Option<ParentProcess>,
+        runs_exit_handlers: bool,
     ) -> Box<Context> {
         Box::new(Context {
             pid,
@@ -87,6 +98,7 @@ impl Context {
             children: Mutex::new(Vec::new()),
             forkserver: ServerSlot::new(),
             exit_hook: AtomicBool::new(false),
+            runs_exit_handlers,
         })
     }
 
@@ -151,20 +163,32 @@ pub(crate) fn forget_child(child: &Arc<ChildShared>) {
     context().children().retain(|c| !Arc::ptr_eq(c, child));
 }
 
-/// Becomes the child described by `start` (a fresh child, after its handshake).
-pub(crate) fn become_child(start: ChildStart) {
+/// Becomes the child described by `start` (a fresh child, after its handshake): takes over its
+/// parent's settings, then its identity. An error is a start-up failure, for stderr.
+pub(crate) fn become_child(start: ChildStart) -> Result<(), String> {
+    start.inherited.adopt()?;
     // The parent is alive: it is waiting for this child's start-up to finish.
     let pidfd = sys::pidfd_open(start.parent_pid).ok();
-    enter(start, pidfd);
+    install(child_context(start, pidfd, true));
+    Ok(())
 }
 
 /// A forked child's context, built before the fork: the child then only installs it, and
 /// touches (so copies) fewer of the parent's pages.
 pub(crate) struct PreparedContext(Box<Context>);
 
-/// Builds the context of a child described by `start`, with a pidfd of the parent.
-pub(crate) fn prepare_forked_child(start: ChildStart, parent_pidfd: OwnedFd) -> PreparedContext {
-    PreparedContext(child_context(start, Some(parent_pidfd)))
+/// Builds the context of a child described by `start`, with a pidfd of the parent; whether the
+/// parent is single-threaded decides how the child leaves (see [`leave_child`]).
+pub(crate) fn prepare_forked_child(
+    start: ChildStart,
+    parent_pidfd: OwnedFd,
+    parent_single_threaded: bool,
+) -> PreparedContext {
+    PreparedContext(child_context(
+        start,
+        Some(parent_pidfd),
+        parent_single_threaded,
+    ))
 }
 
 impl PreparedContext {
@@ -181,11 +205,11 @@ impl PreparedContext {
     }
 }
 
-fn enter(start: ChildStart, parent_pidfd: Option<OwnedFd>) {
-    install(child_context(start, parent_pidfd));
-}
-
-fn child_context(start: ChildStart, parent_pidfd: Option<OwnedFd>) -> Box<Context> {
+fn child_context(
+    start: ChildStart,
+    parent_pidfd: Option<OwnedFd>,
+    runs_exit_handlers: bool,
+) -> Box<Context> {
     let parent = ParentProcess {
         pid: start.parent_pid,
         name: start.parent_name,
@@ -197,16 +221,24 @@ fn child_context(start: ChildStart, parent_pidfd: Option<OwnedFd>) -> Box<Contex
         start.identity,
         start.daemon,
         Some(parent),
+        runs_exit_handlers,
     )
 }
 
-/// What a child does after its target: what Python's children do at exit (terminate daemon
-/// children, join the others), then flush the standard streams.
-pub(crate) fn finish_child() {
+/// What a child does after its target, however the target ended (returned or panicked): what
+/// Python's children do at exit (terminate daemon children, join the others), flush the standard
+/// streams, then leave with `code`.
+///
+/// A fresh child, and a fork of a single-threaded parent, leave through `exit`: the at-exit
+/// handlers registered in the process run (Python runs them under every start method). A fork
+/// of a parent with other threads (allowed by `allow_fork_with_threads`) leaves through `_exit`:
+/// a handler could need a lock another thread of the parent held at the fork.
+pub(crate) fn leave_child(code: i32) -> ! {
     clean_up_children();
     // stderr is unbuffered; stdout may hold a partial line.
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    sys::leave(code, context().runs_exit_handlers)
 }
 
 /// Runs at the normal exit of a process that started children.
@@ -261,6 +293,12 @@ impl CurrentProcess {
     /// child's first child (Python's `_identity`).
     pub fn identity(&self) -> &[u32] {
         &self.identity
+    }
+    /// Always `true`: the process asking is running (Python's `current_process().is_alive()`).
+    /// There is no `join` or `exitcode` here: a process cannot wait for its own end (Python
+    /// refuses with "can only join a child process").
+    pub fn is_alive(&self) -> bool {
+        true
     }
 }
 

@@ -33,6 +33,8 @@ extern "C" fn child_entry() {
     };
     // This runs from `.init_array`, before `main`, while the process has a single thread.
     sys::remove_env_single_threaded(CHILD_ENV);
+    // std's stack-overflow report is set up in `main`, which this process never runs.
+    crate::sys::install_stack_overflow_report();
     let mark = mark.to_string_lossy().into_owned();
     // A panic must not unwind out of an `extern "C"` function: catch it and leave.
     let failure = catch_unwind(|| {

@@ -92,7 +92,7 @@ pub enum Error {
     },
     /// The fork server died; the next start starts a new one.
     #[error("the fork server died ({0}); it is restarted at the next start")]
-    ForkServerDied(String),
+    ForkServerDied(#[source] std::sync::Arc<io::Error>),
     /// The exit status of a forkserver child could not be learned (its server died first).
     #[error("the exit status of pid {pid} is lost: its fork server died before reporting it")]
     StatusLost {

@@ -10,6 +10,7 @@ use nix::sys::signal::Signal;
 use crate::child::ChildShared;
 use crate::context;
 use crate::error::{Error, Result};
+use crate::start::inherited::Inherited;
 use crate::start::wire::ChildStart;
 use crate::start::{self, StartMethod, get_start_method};
 use crate::target::Target;
@@ -121,6 +122,7 @@ impl Process {
             daemon: self.daemon,
             parent_pid: ctx.pid(),
             parent_name: ctx.name().to_owned(),
+            inherited: Inherited::now(),
         };
         let child = match (
             method,

@@ -80,6 +80,8 @@ where
         target,
         args,
     } = launch;
-    context::become_child(header.context);
+    if let Err(why) = context::become_child(header.context) {
+        return why;
+    }
     run::run_target(&header.report, move || (target.get())(args))
 }

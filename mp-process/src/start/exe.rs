@@ -20,9 +20,13 @@ pub(crate) fn fresh_command(
     die_with: Option<i32>,
 ) -> Command {
     let mut command = Command::new(SELF_EXE);
-    if let Some(arg0) = std::env::args_os().next() {
+    // The program's own arguments, so that `std::env::args()` in a child is its parent's (as
+    // Python passes `sys.argv`); the child never reaches `main`, which would read them.
+    let mut args = std::env::args_os();
+    if let Some(arg0) = args.next() {
         command.arg0(arg0);
     }
+    command.args(args);
     let fd = inherit.as_raw_fd();
     command.env(CHILD_ENV, Mark { boot, fd }.to_env());
     sys::prepare_exec(&mut command, fd, die_with);

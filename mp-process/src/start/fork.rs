@@ -24,9 +24,12 @@ pub(crate) fn start(target: Target, start: ChildStart) -> Result<Arc<ChildShared
     // context built here, so that the child only installs it.
     let parent_pidfd = sys::pidfd_open(start.parent_pid).map_err(Error::os("pidfd_open"))?;
     let (name, daemon, parent_pid) = (start.name.clone(), start.daemon, start.parent_pid);
-    let prepared = context::prepare_forked_child(start, parent_pidfd);
+    // A fork of a single-threaded process may run its at-exit handlers when it leaves.
+    let single_threaded = sys::thread_count().is_ok_and(|n| n == 1);
+    let prepared = context::prepare_forked_child(start, parent_pidfd, single_threaded);
     // Buffered output would be written twice, once by each process.
     let _ = std::io::stdout().flush();
+    sys::flush_c_stdio();
     // With no other thread, the child's state is consistent; with other threads the user
     // allowed it, knowing the child must avoid their locks.
     match sys::fork().map_err(Error::os("fork"))? {

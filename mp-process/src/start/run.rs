@@ -40,8 +40,7 @@ pub(crate) fn run_target(report: &IpcSender<ChildReport>, target: impl FnOnce())
             1
         }
     };
-    context::finish_child();
-    sys::exit_now(code)
+    context::leave_child(code)
 }
 
 /// The text of a panic payload.

@@ -8,6 +8,8 @@ use ipc_channel::ipc::IpcSender;
 use mp_sync::raw::FnRef;
 use serde::{Deserialize, Serialize};
 
+use crate::start::inherited::Inherited;
+
 /// The child's way into its launch message: the trampoline monomorphized for the target's
 /// argument type. It takes the receiving end of the launch channel and returns only on failure
 /// (the reason, for stderr).
@@ -26,6 +28,8 @@ pub(crate) struct ChildStart {
     pub(crate) parent_pid: i32,
     /// Its parent's name.
     pub(crate) parent_name: String,
+    /// The parent's process-wide settings, for a fresh child to take over.
+    pub(crate) inherited: Inherited,
 }
 
 /// Everything a fresh child needs but its target and arguments.

@@ -102,7 +102,7 @@ struct LinkState {
     /// Exit codes, by pid, kept until the child's handle goes ([`ExitReports::forget`]).
     exited: HashMap<i32, i32>,
     /// Why the server is gone, once it is: no more messages will come.
-    dead: Option<String>,
+    dead: Option<Arc<std::io::Error>>,
 }
 
 impl Link {
@@ -153,7 +153,7 @@ impl Link {
             .try_clone()
             .map_err(Error::os("reserving a descriptor for the child's pidfd"))?;
         if let Err(e) = sys::send_with_fd(self.sock.as_fd(), &request.encode(), Some(launch)) {
-            let why = format!("sending a request: {e}");
+            let why = std::io::Error::new(e.kind(), format!("sending it a request: {e}"));
             return Err(Error::ForkServerDied(
                 self.lock_drained().mark_dead(self, why),
             ));
@@ -173,7 +173,7 @@ impl Link {
                     None => {}
                 }
                 if let Some(why) = &state.dead {
-                    return Err(Error::ForkServerDied(why.clone()));
+                    return Err(Error::ForkServerDied(Arc::clone(why)));
                 }
             }
             if deadline.has_passed() {
@@ -226,10 +226,16 @@ impl Link {
                         state.replies.insert(id, Err(errno));
                         continue;
                     }
-                    _ => format!("it sent a malformed message {:?}", &buffer[..len]),
+                    _ => std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("it sent a malformed message {:?}", &buffer[..len]),
+                    ),
                 },
-                Ok(Received::Closed) => "it closed its socket".to_owned(),
-                Err(e) => format!("reading its socket: {e}"),
+                Ok(Received::Closed) => std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "it closed its socket",
+                ),
+                Err(e) => std::io::Error::new(e.kind(), format!("reading its socket: {e}")),
             };
             state.mark_dead(self, why);
         }
@@ -243,13 +249,12 @@ impl Link {
 
 impl LinkState {
     /// Records the server's death (killing and reaping it, our child); returns why it died.
-    fn mark_dead(&mut self, link: &Link, why: String) -> String {
-        if self.dead.is_none() {
+    fn mark_dead(&mut self, link: &Link, why: std::io::Error) -> Arc<std::io::Error> {
+        Arc::clone(self.dead.get_or_insert_with(|| {
             // A server whose socket failed is of no more use; a dead one exits at once.
             sys::kill_and_reap(link.server_pid);
-            self.dead = Some(why);
-        }
-        self.dead.clone().unwrap_or_default()
+            Arc::new(why)
+        }))
     }
 }
 

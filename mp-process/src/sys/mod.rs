@@ -3,6 +3,12 @@
 //! Everything Linux-specific that needs `unsafe` lives here, small and commented, so that the rest
 //! of the crate is safe code over these functions.
 
+mod exit;
+mod stack_overflow;
+
+pub(crate) use exit::{flush_c_stdio, leave};
+pub(crate) use stack_overflow::install as install_stack_overflow_report;
+
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
