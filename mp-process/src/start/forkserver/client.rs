@@ -231,10 +231,9 @@ impl Link {
                         format!("it sent a malformed message {:?}", &buffer[..len]),
                     ),
                 },
-                Ok(Received::Closed) => std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "it closed its socket",
-                ),
+                Ok(Received::Closed) => {
+                    std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "it closed its socket")
+                }
                 Err(e) => std::io::Error::new(e.kind(), format!("reading its socket: {e}")),
             };
             state.mark_dead(self, why);
