@@ -139,6 +139,13 @@
 //!   thread for the duration of the call.
 //! * Connections and queues carry bytes only, not descriptors: a handle cannot travel inside
 //!   a message of our own channels (only inside ipc-channel messages).
+//!
+//! # Examples that use it
+//!
+//! The programs of the Python `multiprocessing` article, in `mp-examples/examples/`
+//! (`cargo run -p mp-examples --example NAME`, each with the article's Python beside it):
+//! `queue_between_processes`, `pipe_between_processes`, `shared_value_and_array`,
+//! `condition_producer_consumer`, `semaphore_guards_resource`, `condition_notify_all`.
 
 mod array;
 mod codec;

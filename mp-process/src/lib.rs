@@ -120,6 +120,12 @@
 //! once (remembered, never asked of the server that replaces it), while `is_alive` and
 //! `kill` still work on the child itself through its pidfd. The next forkserver start makes a
 //! new server.
+//!
+//! # Examples that use it
+//!
+//! The programs of the Python `multiprocessing` article, in `mp-examples/examples/`
+//! (`cargo run -p mp-examples --example NAME`, each with the article's Python beside it):
+//! `create_process`; every example starts its workers with `Process`.
 
 #![deny(unsafe_code)]
 

@@ -140,6 +140,14 @@
 //!   argument.
 //! * A `Barrier` takes at most [`MAX_PARTIES`] parties.
 //! * Values are `u32`: a negative semaphore value does not compile rather than raising.
+//!
+//! # Examples that use it
+//!
+//! The programs of the Python `multiprocessing` article, in `mp-examples/examples/`
+//! (`cargo run -p mp-examples --example NAME`, each with the article's Python beside it):
+//! `semaphore_admits_two`, `event_releases_workers`, `condition_producer_consumer`,
+//! `lock_guards_resource`, `semaphore_guards_resource`, `event_triggers_workers`,
+//! `condition_notify_all`.
 
 mod barrier;
 mod condition;
