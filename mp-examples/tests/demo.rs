@@ -33,7 +33,13 @@ fn the_demo_runs_and_tells_every_part() {
         "the next acquire says the owner died",
         // 33,860 primes below 400,000 (the quick job).
         "sequential, one process: 33860 primes in",
+        "the same count",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
+    let parallel = out
+        .lines()
+        .find(|l| l.contains(" processes: "))
+        .unwrap_or_else(|| panic!("no parallel run in:\n{out}"));
+    assert!(parallel.contains(" 33860 primes in "), "{parallel}");
 }

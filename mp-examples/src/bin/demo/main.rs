@@ -45,5 +45,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let (count, took) = primes::sequential(job);
     println!("  sequential, one process: {count} primes in {took:.2?}");
+    let workers = mp_process::process_cpu_count();
+    let (parallel_count, parallel_took) = primes::on_processes(job, workers)?;
+    if parallel_count != count {
+        return Err(format!("{workers} processes counted {parallel_count}, one {count}").into());
+    }
+    println!(
+        "  on {workers} processes:          {parallel_count} primes in {parallel_took:.2?}: {:.2}x as fast, the same count",
+        took.as_secs_f64() / parallel_took.as_secs_f64(),
+    );
     Ok(())
 }

@@ -5,6 +5,13 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
+use mp_ipc::Queue;
+use mp_process::Process;
+
+/// How long the parent waits for one range's count before it gives up on the workers (a
+/// range takes milliseconds; a worker that died would otherwise be waited for forever,
+/// which is what a pool is for).
+const RESULT_BOUND: Duration = Duration::from_secs(120);
 
 /// The job: which numbers, in how many ranges.
 #[derive(Clone, Copy, Debug)]
@@ -76,6 +83,46 @@ pub(crate) fn sequential(job: Job) -> (u64, Duration) {
     let elapsed = started.elapsed();
     bar.finish_and_clear();
     (total, elapsed)
+}
+
+/// A worker process: counts each range it is given, until the end marker (`None`).
+fn count_worker((tasks, counts): (Queue<Option<(u32, u32)>>, Queue<u64>)) {
+    while let Some((start, end)) = tasks.get().expect("the task queue is open") {
+        counts
+            .put(count_primes(start..end))
+            .expect("the count queue is open");
+    }
+}
+
+/// Counts the job's primes on `workers` processes that take the ranges from one queue and
+/// send the counts back on another; returns the count and how long it took, the workers'
+/// start and end included.
+pub(crate) fn on_processes(
+    job: Job,
+    workers: usize,
+) -> Result<(u64, Duration), Box<dyn std::error::Error>> {
+    let ranges = job.ranges();
+    let bar = progress_bar(ranges.len(), "processes");
+    let started = Instant::now();
+    let (tasks, counts) = (Queue::new()?, Queue::new()?);
+    let processes = mp_examples::start_all(
+        (0..workers).map(|_| Process::new(count_worker, (tasks.clone(), counts.clone()))),
+    )?;
+    for range in &ranges {
+        tasks.put(Some((range.start, range.end)))?;
+    }
+    for _ in 0..workers {
+        tasks.put(None)?;
+    }
+    let mut total = 0;
+    for _ in 0..ranges.len() {
+        total += counts.get_timeout(RESULT_BOUND)?;
+        bar.inc(1);
+    }
+    mp_examples::join_all(&processes)?;
+    let elapsed = started.elapsed();
+    bar.finish_and_clear();
+    Ok((total, elapsed))
 }
 
 #[cfg(test)]
