@@ -73,6 +73,8 @@ mod chunks;
 mod completion;
 mod core;
 mod error;
+#[cfg(test)]
+mod fake_backend;
 mod imap;
 mod result;
 mod sink;
