@@ -519,6 +519,8 @@ impl<B: Backend> Core<B> {
             self.phase = Phase::Closed;
         }
         self.retire_idle_if_done();
+        // With no worker left to report anything, the supervisor must look again itself.
+        self.backend.wake();
     }
 
     /// Stops at once: every unfinished task fails with [`TaskError::Terminated`] and every
@@ -535,5 +537,7 @@ impl<B: Backend> Core<B> {
             worker.stopping = Stopping::Terminated;
             self.backend.kill(*id);
         }
+        // With no worker left to report anything, the supervisor must look again itself.
+        self.backend.wake();
     }
 }

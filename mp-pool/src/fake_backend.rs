@@ -60,8 +60,8 @@ struct Script {
     started: Vec<WorkerId>,
     /// Workers killed by the core.
     killed: Vec<WorkerId>,
-    /// Makes the next start fail.
-    fail_next_start: bool,
+    /// How many of the next starts fail.
+    failing_starts: usize,
 }
 
 /// The test's handle.
@@ -106,14 +106,14 @@ impl Fake {
         if job.len() == 0 {
             worker.queue.pop_front();
         }
-        self.events.send(Some(event)).unwrap();
+        let _ = self.events.send(Some(event));
         if worker.retired && worker.queue.is_empty() {
             script.workers.remove(&w);
             let gone = Event::Exited {
                 worker: w,
                 how: WorkerExit::Code(0),
             };
-            self.events.send(Some(gone)).unwrap();
+            let _ = self.events.send(Some(gone));
         }
     }
 
@@ -121,7 +121,7 @@ impl Fake {
     fn crash(&self, w: WorkerId, how: WorkerExit) {
         self.lock().workers.remove(&w);
         let gone = Event::Exited { worker: w, how };
-        self.events.send(Some(gone)).unwrap();
+        let _ = self.events.send(Some(gone));
     }
 
     /// The first worker holding a job, if any.
@@ -154,7 +154,8 @@ impl Backend for FakeBackend {
 
     fn start(&mut self, worker: WorkerId) -> Result<Option<u32>, WorkerStartError> {
         let mut script = self.0.lock();
-        if std::mem::take(&mut script.fail_next_start) {
+        if script.failing_starts > 0 {
+            script.failing_starts -= 1;
             let error = WorkerStartError::Initializer {
                 worker: WorkerRef {
                     id: worker,
@@ -162,13 +163,13 @@ impl Backend for FakeBackend {
                 },
                 message: "scripted failure".into(),
             };
-            self.0
+            let _ = self
+                .0
                 .events
-                .send(Some(Event::StartFailed { worker, error }))
-                .unwrap();
+                .send(Some(Event::StartFailed { worker, error }));
         } else {
             script.workers.insert(worker, FakeWorker::default());
-            self.0.events.send(Some(Event::Ready { worker })).unwrap();
+            let _ = self.0.events.send(Some(Event::Ready { worker }));
         }
         script.started.push(worker);
         self.0.script.1.notify_all();
@@ -195,7 +196,7 @@ impl Backend for FakeBackend {
                 worker,
                 how: WorkerExit::Code(0),
             };
-            self.0.events.send(Some(gone)).unwrap();
+            let _ = self.0.events.send(Some(gone));
         }
         self.0.script.1.notify_all();
     }
@@ -208,13 +209,13 @@ impl Backend for FakeBackend {
                 worker,
                 how: WorkerExit::Signal(9),
             };
-            self.0.events.send(Some(gone)).unwrap();
+            let _ = self.0.events.send(Some(gone));
         }
         self.0.script.1.notify_all();
     }
 
     fn wake(&mut self) {
-        self.0.events.send(None).unwrap();
+        let _ = self.0.events.send(None);
     }
 }
 
@@ -233,14 +234,14 @@ impl Events<Vec<u64>> for FakeEvents {
 /// A pool over the fake backend.
 fn fake_pool(
     schedule: Schedule,
-    fail_first_start: bool,
+    failing_starts: usize,
 ) -> (Result<Runner<FakeBackend>, PoolError>, Fake) {
     let (tx, rx) = mpsc::channel();
     let fake = Fake {
         script: Arc::new((Mutex::new(Script::default()), Condvar::new())),
         events: tx,
     };
-    fake.lock().fail_next_start = fail_first_start;
+    fake.lock().failing_starts = failing_starts;
     let runner = Runner::start(FakeBackend(fake.clone()), FakeEvents(rx), schedule);
     (runner, fake)
 }
@@ -286,7 +287,7 @@ fn map(runner: &Runner<FakeBackend>, items: Vec<u64>, chunksize: usize) -> MapRe
 
 #[test]
 fn a_death_fails_exactly_the_held_task_and_redispatches_the_rest() {
-    let (runner, fake) = fake_pool(two_workers(), false);
+    let (runner, fake) = fake_pool(two_workers(), 0);
     let runner = runner.unwrap();
     // 10 items in chunks of 3: jobs [0,1,2] [3,4,5] [6,7,8] [9]; depth 2 on 2 workers.
     let result = map(&runner, (0..10).collect(), 3);
@@ -339,7 +340,7 @@ fn an_overrunning_task_times_out_and_its_worker_is_killed() {
         task_timeout: Some(Duration::from_millis(50)),
         ..two_workers()
     };
-    let (runner, fake) = fake_pool(schedule, false);
+    let (runner, fake) = fake_pool(schedule, 0);
     let runner = runner.unwrap();
     let result = map(&runner, vec![7], 1);
     // Nobody finishes the item: the core must kill its worker.
@@ -366,7 +367,7 @@ fn workers_are_replaced_after_max_tasks() {
         max_tasks_per_child: Some(2),
         ..two_workers()
     };
-    let (runner, fake) = fake_pool(schedule, false);
+    let (runner, fake) = fake_pool(schedule, 0);
     let runner = runner.unwrap();
     let result = map(&runner, (0..20).collect(), 1);
     fake.run_until(|| result.ready());
@@ -384,7 +385,7 @@ fn close_with_pending_work_completes_it() {
         max_tasks_per_child: Some(1),
         ..two_workers()
     };
-    let (runner, fake) = fake_pool(schedule, false);
+    let (runner, fake) = fake_pool(schedule, 0);
     let runner = runner.unwrap();
     let result = map(&runner, (0..6).collect(), 1);
     runner.close();
@@ -396,7 +397,7 @@ fn close_with_pending_work_completes_it() {
 
 #[test]
 fn terminate_fails_every_unfinished_task_at_once() {
-    let (runner, fake) = fake_pool(two_workers(), false);
+    let (runner, fake) = fake_pool(two_workers(), 0);
     let runner = runner.unwrap();
     let result = map(&runner, (0..10_000).collect(), 1);
     fake.wait_for("jobs given", |s| Fake::busy_worker(s).is_some());
@@ -417,7 +418,7 @@ fn terminate_fails_every_unfinished_task_at_once() {
 
 #[test]
 fn a_worker_failing_to_start_fails_creation_and_stops_the_others() {
-    let (runner, fake) = fake_pool(two_workers(), true);
+    let (runner, fake) = fake_pool(two_workers(), 1);
     assert!(matches!(runner, Err(PoolError::WorkerStart(_))));
     assert!(
         fake.lock().workers.is_empty(),
@@ -426,12 +427,24 @@ fn a_worker_failing_to_start_fails_creation_and_stops_the_others() {
 }
 
 #[test]
+fn every_worker_failing_to_start_fails_creation_without_a_hang() {
+    // Failed before terminate woke the supervisor: with no worker left to send an event, it
+    // waited forever and creation never returned.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let (runner, _fake) = fake_pool(two_workers(), 2);
+        let _ = tx.send(matches!(runner, Err(PoolError::WorkerStart(_))));
+    });
+    assert_eq!(rx.recv_timeout(BOUND), Ok(true));
+}
+
+#[test]
 fn results_of_a_written_off_worker_are_ignored() {
     let schedule = Schedule {
         task_timeout: Some(Duration::from_millis(20)),
         ..two_workers()
     };
-    let (runner, fake) = fake_pool(schedule, false);
+    let (runner, fake) = fake_pool(schedule, 0);
     let runner = runner.unwrap();
     let result = map(&runner, vec![3], 1);
     fake.wait_for("a kill", |s| !s.killed.is_empty());
