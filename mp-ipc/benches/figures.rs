@@ -7,6 +7,8 @@
 //! | `ipc/pipe_throughput_1mib` | MiB/s, child sends 200 x 1 MiB, first receipt to last | `Pipe` `send_bytes`/`recv_bytes` | socketpair, 1 MiB writes |
 //! | `ipc/queue_small_items` | items/s, child puts 200,000 `u64`, first get to last | `Queue<u64>` | socketpair, one 8-byte write per item |
 //! | `ipc/queue_1mib_items` | MiB/s, child puts 100 x 1 MiB, first get to last | `Queue<Bytes>` | socketpair, 1 MiB writes |
+//! | `ipc/pipe_create` | µs per create + drop | `Pipe(true)` | `socketpair` + close |
+//! | `ipc/queue_create` | µs per create + drop | `Queue::<u64>::new()` | `socketpair` + close |
 //!
 //! The workloads follow `xtask/bench/mp_bench.py`; the caller pins the process to one CPU for
 //! the round trip. Children are forked with mp-process (this binary is single-threaded).
@@ -33,7 +35,40 @@ const FIGURES: &[(&str, protocol::Figure)] = &[
     ("ipc/pipe_throughput_1mib", pipe_throughput),
     ("ipc/queue_small_items", queue_small_items),
     ("ipc/queue_1mib_items", queue_1mib_items),
+    ("ipc/pipe_create", pipe_create),
+    ("ipc/queue_create", queue_create),
 ];
+
+/// Creations per repeat of the creation figures.
+const CREATIONS: u32 = 2000;
+
+/// µs per call of `create` (which creates and drops one object).
+fn per_creation(mut create: impl FnMut()) -> f64 {
+    create(); // warm-up: first-use costs (spin policy, allocator) are not creation
+    let t = Instant::now();
+    for _ in 0..CREATIONS {
+        create();
+    }
+    t.elapsed().as_secs_f64() * 1e6 / f64::from(CREATIONS)
+}
+
+/// µs per `Pipe(true)` created and dropped.
+fn pipe_create(floor: bool) -> f64 {
+    if floor {
+        per_creation(|| drop(socketpair()))
+    } else {
+        per_creation(|| drop(Pipe(true).expect("pipe")))
+    }
+}
+
+/// µs per default `Queue` created and dropped.
+fn queue_create(floor: bool) -> f64 {
+    if floor {
+        per_creation(|| drop(socketpair()))
+    } else {
+        per_creation(|| drop(Queue::<u64>::new().expect("queue")))
+    }
+}
 
 fn main() {
     protocol::run(FIGURES, REPS);

@@ -30,6 +30,10 @@ unsafe impl SharedHeader for ElemHeader {
 pub(crate) struct Elems<T> {
     /// The segment.
     seg: Segment<ElemHeader>,
+    /// Number of elements, checked against the segment's size once (at creation or arrival)
+    /// and kept here: the shared `len` field is never trusted again, so a peer that rewrites
+    /// it cannot make us reach past the mapping.
+    len: usize,
     /// The element type.
     _t: PhantomData<T>,
 }
@@ -38,6 +42,7 @@ impl<T> Clone for Elems<T> {
     fn clone(&self) -> Self {
         Elems {
             seg: self.seg.clone(),
+            len: self.len,
             _t: PhantomData,
         }
     }
@@ -54,9 +59,11 @@ impl<T: Pod> Elems<T> {
         let seg = create_segment::<ElemHeader>(bytes, |h| {
             h.len.store(init.len() as u64, Ordering::Relaxed);
             h.elem_size.store(size_of::<T>() as u32, Ordering::Relaxed);
+            Ok(())
         })?;
         let e = Elems {
             seg,
+            len: init.len(),
             _t: PhantomData,
         };
         // SAFETY: fresh segment, not yet shared: no other access.
@@ -70,19 +77,29 @@ impl<T: Pod> Elems<T> {
             align_of::<T>() <= 64,
             "Pod types aligned above 64 bytes are not supported"
         );
-        let seg = create_segment::<ElemHeader>(len * size_of::<T>(), |h| {
+        // A caller's length: its byte size must neither wrap nor exceed what a mapping can be.
+        let bytes = len
+            .checked_mul(size_of::<T>())
+            .filter(|&b| b <= isize::MAX as usize)
+            .ok_or(Error::TooManyElements {
+                len,
+                elem_size: size_of::<T>(),
+            })?;
+        let seg = create_segment::<ElemHeader>(bytes, |h| {
             h.len.store(len as u64, Ordering::Relaxed);
             h.elem_size.store(size_of::<T>() as u32, Ordering::Relaxed);
+            Ok(())
         })?;
         Ok(Elems {
             seg,
+            len,
             _t: PhantomData,
         })
     }
 
     /// Number of elements.
     pub(crate) fn len(&self) -> usize {
-        self.seg.header().len.load(Ordering::Relaxed) as usize
+        self.len
     }
 
     /// The first element.
@@ -95,8 +112,8 @@ impl<T: Pod> Elems<T> {
     /// # Safety
     /// No process or thread writes them while the slice is in use.
     pub(crate) unsafe fn slice(&self) -> &[T] {
-        // SAFETY: `len` elements of `T` fit in the data area (checked at adoption, true at
-        // creation), which is 64-byte aligned and lives as long as `self`; every bit pattern
+        // SAFETY: `self.len` elements of `T` fit in the data area (checked at adoption, true at
+        // creation; never re-read from shared memory), which is 64-byte aligned and lives as long as `self`; every bit pattern
         // is a valid `T: Pod`; the caller excludes concurrent writers.
         unsafe { std::slice::from_raw_parts(self.as_ptr(), self.len()) }
     }
@@ -122,9 +139,10 @@ impl<'de, T: Pod> Deserialize<'de> for Elems<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let seg = Segment::<ElemHeader>::deserialize(deserializer)?;
         let h = seg.header();
-        let len = h.len.load(Ordering::Relaxed) as usize;
+        let len = usize::try_from(h.len.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
         if h.elem_size.load(Ordering::Relaxed) as usize != size_of::<T>()
             || len.checked_mul(size_of::<T>()) != Some(seg.data().1)
+            || (size_of::<T>() == 0 && len > isize::MAX as usize)
         {
             return Err(serde::de::Error::custom(
                 "shared array received with another element type",
@@ -132,6 +150,7 @@ impl<'de, T: Pod> Deserialize<'de> for Elems<T> {
         }
         Ok(Elems {
             seg,
+            len,
             _t: PhantomData,
         })
     }
@@ -274,6 +293,15 @@ impl<T: Pod> Clone for RawArray<T> {
         RawArray {
             elems: self.elems.clone(),
         }
+    }
+}
+
+impl<T: Pod> std::fmt::Debug for RawArray<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The elements are not read: that needs the caller's guarantee that nobody writes.
+        f.debug_struct("RawArray")
+            .field("len", &self.len())
+            .finish_non_exhaustive()
     }
 }
 

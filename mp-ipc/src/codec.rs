@@ -8,6 +8,8 @@ use std::ops::{Deref, DerefMut};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::error::CodecError;
+
 thread_local! {
     /// Reused encode buffer: no allocation per message once warm.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -17,7 +19,7 @@ thread_local! {
 pub(crate) fn with_encoded<T: Serialize + ?Sized, R>(
     value: &T,
     f: impl FnOnce(&[u8]) -> R,
-) -> Result<R, String> {
+) -> Result<R, CodecError> {
     SCRATCH.with(|cell| {
         // A re-entrant call (a Serialize impl that sends) gets a fresh buffer.
         let mut owned;
@@ -36,23 +38,29 @@ pub(crate) fn with_encoded<T: Serialize + ?Sized, R>(
                 *buf = bytes;
                 Ok(f(buf))
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(CodecError::Postcard(e)),
         }
     })
 }
 
 /// The encoded length of `value` (a pass that counts without writing).
-pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Result<usize, String> {
-    postcard::serialize_with_flavor(value, Counter(0)).map_err(|e| e.to_string())
+pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Result<usize, CodecError> {
+    postcard::serialize_with_flavor(value, Counter(0)).map_err(CodecError::Postcard)
 }
 
 /// Encodes `value` into `buf`, which must be exactly [`encoded_len`] bytes long.
-pub(crate) fn encode_into<T: Serialize + ?Sized>(value: &T, buf: &mut [u8]) -> Result<(), String> {
-    let n = buf.len();
+pub(crate) fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    buf: &mut [u8],
+) -> Result<(), CodecError> {
+    let counted = buf.len();
     match postcard::to_slice(value, buf) {
-        Ok(out) if out.len() == n => Ok(()),
-        Ok(out) => Err(format!("encoded to {} bytes, {n} expected", out.len())),
-        Err(e) => Err(e.to_string()),
+        Ok(out) if out.len() == counted => Ok(()),
+        Ok(out) => Err(CodecError::LengthChanged {
+            counted,
+            written: out.len(),
+        }),
+        Err(e) => Err(CodecError::Postcard(e)),
     }
 }
 
@@ -78,11 +86,11 @@ impl postcard::ser_flavors::Flavor for Counter {
 }
 
 /// Decodes one message; trailing bytes are an error (the message was not a `T`).
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, CodecError> {
     match postcard::take_from_bytes::<T>(bytes) {
         Ok((value, [])) => Ok(value),
-        Ok((_, rest)) => Err(format!("{} bytes left over after the value", rest.len())),
-        Err(e) => Err(e.to_string()),
+        Ok((_, rest)) => Err(CodecError::TrailingBytes(rest.len())),
+        Err(e) => Err(CodecError::Postcard(e)),
     }
 }
 

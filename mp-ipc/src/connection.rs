@@ -36,6 +36,9 @@ use mp_sync::raw::Deadline;
 /// Longest sleep between two checks of the other end's liveness: the latency of EOF detection.
 pub(crate) const SLICE: Duration = Duration::from_millis(20);
 
+/// A writer `tail` beyond the ring.
+const CORRUPT_TAIL: Error = Error::Corrupt("pipe writer position outside the ring");
+
 /// Default ring size per direction: 256 KiB. A larger ring (`PipeOptions::ring_bytes`) gives
 /// somewhat faster bulk transfers and costs more at creation (see the crate docs, Memory).
 pub const DEFAULT_RING_BYTES: u32 = 256 << 10;
@@ -59,6 +62,9 @@ struct ProducerSide {
 struct ConsumerSide {
     /// Position of the first unread byte.
     head: AtomicU32,
+    /// Bytes of a message abandoned mid-way by a timed receive that are still to be skipped
+    /// (kept here, not in the handle, so that the end can travel to another process).
+    abandoned: AtomicU64,
     /// Bumped after every release of space: the word a blocked sender sleeps on.
     space_seq: AtomicU32,
     /// Senders sleeping on `space_seq`.
@@ -137,13 +143,14 @@ pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection
         h.cap.store(cap, Ordering::Relaxed);
         h.max_message
             .store(u64::from(options.max_message), Ordering::Relaxed);
+        Ok(())
     })?;
-    let (token0, watch0) = ipc::channel::<()>().map_err(|e| Error::Os(e.to_string()))?;
-    let (token1, watch1) = ipc::channel::<()>().map_err(|e| Error::Os(e.to_string()))?;
+    let (token0, watch0) = ipc::channel::<()>().map_err(Error::Os)?;
+    let (token1, watch1) = ipc::channel::<()>().map_err(Error::Os)?;
     // End 0 sends on direction 0; end 1 receives it. In a one-way pipe Python returns the
     // reading end first.
-    let end0 = Connection::from_parts(seg.clone(), 0, options.duplex, true, token0, watch1);
-    let end1 = Connection::from_parts(seg, 1, true, options.duplex, token1, watch0);
+    let end0 = Connection::from_parts(seg.clone(), 0, options.duplex, true, token0, watch1)?;
+    let end1 = Connection::from_parts(seg, 1, true, options.duplex, token1, watch0)?;
     Ok(if options.duplex {
         (end0, end1)
     } else {
@@ -157,7 +164,8 @@ pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection
 /// [`send_bytes`](Self::send_bytes) and [`recv_bytes`](Self::recv_bytes) copy bytes straight
 /// into and out of the shared ring. A receive after every copy of the other end is gone
 /// returns what is left, then [`Error::Eof`] (detected within 20 ms of the moment
-/// the ring runs dry); a blocked send to a gone receiver returns [`Error::BrokenPipe`].
+/// the ring runs dry); a send once every copy of the other end is gone returns
+/// [`Error::BrokenPipe`] (so does a send blocked for room when it goes).
 ///
 /// Under **fork**, as in Python, the child inherits every descriptor of its parent, the
 /// liveness tokens of both ends included: a forked child that waits for EOF on its end never
@@ -185,6 +193,29 @@ pub struct Connection {
     peer_gone: std::cell::Cell<bool>,
     /// Closed by [`close`](Self::close).
     closed: bool,
+    /// Ring size per direction, checked once against the segment (never re-read from shared
+    /// memory, which the other end could rewrite).
+    cap: u32,
+    /// Largest message, read once.
+    max_message: usize,
+}
+
+/// Where the receiving direction of a [`Connection`] stands.
+///
+/// A timed receive whose deadline passes in the middle of a message that streams through the
+/// ring returns [`Error::PartialMessage`]: that message is abandoned, and the connection skips
+/// the rest of it as it arrives, inside the next receive or poll (which honour their own
+/// deadlines). Nothing else is lost: the message after it arrives whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReceiveState {
+    /// The next byte to arrive starts a message.
+    AtMessageBoundary,
+    /// A message was abandoned mid-way; `remaining` of its bytes (padding included) are still
+    /// to be skipped before the next message.
+    SkippingAbandoned {
+        /// Bytes still to skip.
+        remaining: u64,
+    },
 }
 
 /// What travels in a message.
@@ -229,14 +260,16 @@ impl<'de> Deserialize<'de> for Connection {
         if w.side > 1 {
             return Err(serde::de::Error::custom("bad connection side"));
         }
-        let mut c = Connection::from_parts(w.seg, w.side, w.readable, w.writable, w.token, None);
+        let mut c = Connection::from_parts(w.seg, w.side, w.readable, w.writable, w.token, None)
+            .map_err(serde::de::Error::custom)?;
         c.watch = RefCell::new(w.watch);
         Ok(c)
     }
 }
 
 impl Connection {
-    /// Assembles an end.
+    /// Assembles an end, checking the sizes in the shared header against the segment (a
+    /// segment from another process may hold anything).
     fn from_parts(
         seg: Segment<PipeHeader>,
         side: u8,
@@ -244,9 +277,28 @@ impl Connection {
         writable: bool,
         token: IpcSender<()>,
         watch: impl Into<Option<IpcReceiver<()>>>,
-    ) -> Connection {
+    ) -> Result<Connection, Error> {
         may_spin();
-        Connection {
+        let h = seg.header();
+        let cap = h.cap.load(Ordering::Relaxed);
+        let data_len = seg.data().1;
+        // Every ring this end uses must lie inside the data area.
+        let ring_fits = |d: usize| {
+            (d + 1)
+                .checked_mul(cap as usize)
+                .is_some_and(|end| end <= data_len)
+        };
+        if !cap.is_power_of_two()
+            || !(64..=1 << 30).contains(&cap)
+            || (writable && !ring_fits(side as usize))
+            || (readable && !ring_fits(1 - side as usize))
+        {
+            return Err(Error::Corrupt("pipe ring size does not match its segment"));
+        }
+        let max_message = usize::try_from(h.max_message.load(Ordering::Relaxed))
+            .unwrap_or(usize::MAX)
+            .min(u32::MAX as usize);
+        Ok(Connection {
             seg,
             side,
             readable,
@@ -255,7 +307,9 @@ impl Connection {
             watch: RefCell::new(watch.into()),
             peer_gone: std::cell::Cell::new(false),
             closed: false,
-        }
+            cap,
+            max_message,
+        })
     }
 
     /// The direction this end sends on.
@@ -268,15 +322,23 @@ impl Connection {
         &self.seg.header().dirs[1 - self.side as usize]
     }
 
-    /// The ring of direction `d`.
+    /// The ring of direction `d` (checked to lie in the segment by `from_parts`).
     fn ring(&self, d: usize) -> Ring<'_> {
-        let cap = self.seg.header().cap.load(Ordering::Relaxed);
-        Ring::new(&self.seg, d * cap as usize, cap)
+        Ring::new(&self.seg, d * self.cap as usize, u64::from(self.cap))
     }
 
     /// The largest message this pipe accepts.
     pub fn max_message(&self) -> usize {
-        self.seg.header().max_message.load(Ordering::Relaxed) as usize
+        self.max_message
+    }
+
+    /// Where the receiving direction stands: at a message boundary, or skipping the rest of
+    /// a message that a timed receive abandoned (see [`ReceiveState`]).
+    pub fn receive_state(&self) -> ReceiveState {
+        match self.inc().cons.abandoned.load(Ordering::Relaxed) {
+            0 => ReceiveState::AtMessageBoundary,
+            remaining => ReceiveState::SkippingAbandoned { remaining },
+        }
     }
 
     /// Whether this end may send.
@@ -331,19 +393,31 @@ impl Connection {
 
     // ------------------------------------------------------------------ sending
 
-    /// Sends a typed message (postcard-encoded).
+    /// Sends a typed message (postcard-encoded). [`Error::BrokenPipe`] once every copy of
+    /// the other end is gone, as Python's `BrokenPipeError`.
     pub fn send<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
-        self.check(true)?;
+        self.check_send()?;
         codec::with_encoded(value, |bytes| self.send_frame(bytes))
             .map_err(Error::Encode)
             .and_then(|r| r)
     }
 
     /// Sends `bytes` as one message, copied straight into the shared ring (Python's
-    /// `send_bytes`).
+    /// `send_bytes`). [`Error::BrokenPipe`] once every copy of the other end is gone.
     pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), Error> {
-        self.check(true)?;
+        self.check_send()?;
         self.send_frame(bytes)
+    }
+
+    /// A send is allowed: the end is open, writable, and the other end is not known gone
+    /// (one non-blocking look at its liveness token: a message to nobody is an error at
+    /// once, as on a socket with no reader, not a silent loss).
+    fn check_send(&self) -> Result<(), Error> {
+        self.check(true)?;
+        if self.peer_gone() {
+            return Err(Error::BrokenPipe);
+        }
+        Ok(())
     }
 
     /// Writes one frame, waiting for room (streaming it when larger than the ring).
@@ -357,21 +431,22 @@ impl Connection {
         }
         let d = self.out();
         let ring = self.ring(self.side as usize);
-        let cap = ring.cap();
+        let cap = self.cap;
+        // `payload.len() <= max <= u32::MAX` (checked above and in `from_parts`).
         let total = frame_len(payload.len() as u32);
         let tail = d.prod.tail.load(Ordering::Relaxed);
         if total <= u64::from(cap) {
             // Whole frame at once: the reader sees all of it or none.
             self.wait_space(total as u32)?;
-            ring.write_header(tail, payload.len() as u32, 0);
-            ring.write(tail.wrapping_add(HEADER), payload);
+            ring.write_header(tail.into(), payload.len() as u32, 0);
+            ring.write(tail.wrapping_add(HEADER).into(), payload);
             self.commit(tail.wrapping_add(total as u32));
             return Ok(());
         }
         // Streamed: header first, then chunks of whatever room there is (at least a quarter
         // ring, so both sides move in large steps).
         self.wait_space(HEADER)?;
-        ring.write_header(tail, payload.len() as u32, 0);
+        ring.write_header(tail.into(), payload.len() as u32, 0);
         let mut pos = tail.wrapping_add(HEADER);
         self.commit(pos);
         let padded = total - u64::from(HEADER);
@@ -382,7 +457,7 @@ impl Connection {
             let chunk = u64::from(free & !7).min(padded - done);
             let data_end = (done + chunk).min(payload.len() as u64);
             if data_end > done {
-                ring.write(pos, &payload[done as usize..data_end as usize]);
+                ring.write(pos.into(), &payload[done as usize..data_end as usize]);
             }
             pos = pos.wrapping_add(chunk as u32);
             done += chunk;
@@ -405,15 +480,17 @@ impl Connection {
     /// Waits until the outgoing ring has at least `need` free bytes; returns the free bytes.
     fn wait_space(&self, need: u32) -> Result<u32, Error> {
         let d = self.out();
-        let cap = self.seg.header().cap.load(Ordering::Relaxed);
+        let cap = self.cap;
         let tail = d.prod.tail.load(Ordering::Relaxed);
-        let free = || cap - tail.wrapping_sub(d.cons.head.load(Ordering::SeqCst));
+        // The reader's `head` comes from another process: more in use than the ring holds is
+        // corruption, reported instead of wrapping the free count.
+        let free = || cap.checked_sub(tail.wrapping_sub(d.cons.head.load(Ordering::SeqCst)));
         let signal = Signal {
             seq: &d.cons.space_seq,
             waiters: &d.cons.space_waiters,
         };
         signal.wait_until(
-            || free() >= need,
+            || free().is_none_or(|f| f >= need),
             None,
             SLICE,
             || {
@@ -424,18 +501,21 @@ impl Connection {
                 }
             },
         )?;
-        Ok(free())
+        free().ok_or(Error::Corrupt("pipe reader position outside the ring"))
     }
 
     // ------------------------------------------------------------------ receiving
 
-    /// Bytes committed and not yet read in the incoming ring.
-    fn available(&self) -> u32 {
+    /// Bytes committed and not yet read in the incoming ring; `None` when the writer's `tail`
+    /// (another process's word) claims more than the ring holds.
+    fn available(&self) -> Option<u32> {
         let d = self.inc();
-        d.prod
+        let n = d
+            .prod
             .tail
             .load(Ordering::SeqCst)
-            .wrapping_sub(d.cons.head.load(Ordering::Relaxed))
+            .wrapping_sub(d.cons.head.load(Ordering::Relaxed));
+        (n <= self.cap).then_some(n)
     }
 
     /// Waits until at least `need` bytes are readable; `Eof` if the other end is gone first,
@@ -447,24 +527,40 @@ impl Connection {
             waiters: &d.prod.data_waiters,
         };
         let ready = signal.wait_until(
-            || self.available() >= need,
+            || self.available().is_none_or(|n| n >= need),
             deadline,
             SLICE,
             // A full slice without news: is anyone left to write? (The last commit may have
             // landed just before the exit, hence the second look.)
             || {
-                if self.peer_gone() && self.available() < need {
+                if self.peer_gone() && self.available().is_some_and(|n| n < need) {
                     Err(Error::Eof)
                 } else {
                     Ok(())
                 }
             },
         )?;
-        if ready {
-            Ok(self.available())
-        } else {
-            Err(Error::Timeout)
+        match self.available() {
+            None => Err(CORRUPT_TAIL),
+            Some(n) if ready => Ok(n),
+            Some(_) => Err(Error::Timeout),
         }
+    }
+
+    /// Skips what is left of a message a timed receive abandoned, until `deadline`
+    /// (`Timeout`: some is still left).
+    fn skip_abandoned(&self, deadline: Option<Deadline>) -> Result<(), Error> {
+        let cons = &self.inc().cons;
+        let mut left = cons.abandoned.load(Ordering::Relaxed);
+        while left > 0 {
+            let want = left.min(u64::from(self.cap / 4)) as u32;
+            let avail = self.wait_data(want, deadline)?;
+            let n = u64::from(avail).min(left);
+            left -= n;
+            cons.abandoned.store(left, Ordering::Relaxed);
+            self.release(cons.head.load(Ordering::Relaxed).wrapping_add(n as u32));
+        }
+        Ok(())
     }
 
     /// Tells a blocked sender that room was released up to `head`.
@@ -487,28 +583,35 @@ impl Connection {
         with_vec: impl FnOnce(Vec<u8>) -> R,
     ) -> Result<R, Error> {
         self.check(false)?;
+        self.skip_abandoned(deadline)?;
         let ring = self.ring(1 - self.side as usize);
-        let cap = ring.cap();
+        let cap = self.cap;
         self.wait_data(HEADER, deadline)?;
         let d = self.inc();
         let head = d.cons.head.load(Ordering::Relaxed);
-        let (len, _tag) = ring.read_header(head);
+        // `len` comes from the writer: it is only ever compared and used to count bytes as
+        // they arrive, never to reach past what is committed in the ring.
+        let (len, _tag) = ring.read_header(head.into());
         let total = frame_len(len);
         let max = self.max_message();
         if total <= u64::from(cap) {
             // The writer commits such a frame at once: it is all here already.
-            if self.available() as u64 >= total {
+            if u64::from(self.available().ok_or(CORRUPT_TAIL)?) >= total {
                 let body = head.wrapping_add(HEADER);
                 let r = if len as usize > max {
                     Err(Error::TooLarge {
                         len: len as usize,
                         max,
                     })
-                } else if let Some(s) = ring.contiguous(body, len) {
+                } else if let Some(s) = {
+                    // SAFETY: the frame is committed and we are its one reader until the
+                    // `release` below; the writer does not touch committed bytes.
+                    unsafe { ring.contiguous(body.into(), len as usize) }
+                } {
                     Ok(with_slice(s))
                 } else {
                     let mut v = Vec::with_capacity(len as usize);
-                    ring.extend_vec(body, len, &mut v);
+                    ring.extend_vec(body.into(), len as usize, &mut v);
                     Ok(with_vec(v))
                 };
                 self.release(head.wrapping_add(total as u32));
@@ -524,12 +627,23 @@ impl Connection {
         let mut done: u64 = 0;
         while done < padded {
             let want = (padded - done).min(u64::from(cap / 4)) as u32;
-            // No deadline mid-message: the rest is coming, or the writer is gone (Eof).
-            let avail = self.wait_data(want, None)?;
+            // The deadline holds mid-message too: a stopped writer does not hold us past it.
+            // The message is then abandoned and its rest skipped as it comes.
+            let avail = match self.wait_data(want, deadline) {
+                Ok(avail) => avail,
+                Err(Error::Timeout) => {
+                    d.cons.abandoned.store(padded - done, Ordering::Relaxed);
+                    return Err(Error::PartialMessage {
+                        received: done.min(u64::from(len)) as usize,
+                        len: len as usize,
+                    });
+                }
+                Err(e) => return Err(e),
+            };
             let chunk = u64::from(avail).min(padded - done);
             let data_end = (done + chunk).min(u64::from(len));
             if keep && data_end > done {
-                ring.extend_vec(pos, (data_end - done) as u32, &mut v);
+                ring.extend_vec(pos.into(), (data_end - done) as usize, &mut v);
             }
             pos = pos.wrapping_add(chunk as u32);
             done += chunk;
@@ -548,16 +662,23 @@ impl Connection {
     /// Receives a typed message, blocking. A message that does not decode as `T` is consumed
     /// and reported as [`Error::Decode`]; the next one is received normally.
     pub fn recv<T: DeserializeOwned>(&self) -> Result<T, Error> {
-        self.recv_deadline(None)
+        self.recv_until(None)
     }
 
-    /// [`recv`](Self::recv) with a timeout ([`Error::Timeout`], nothing consumed).
+    /// [`recv`](Self::recv) for at most `timeout`: [`Error::Timeout`] when no message began
+    /// in time (nothing consumed), [`Error::PartialMessage`] when one began and did not end
+    /// in time (see [`ReceiveState`]).
     pub fn recv_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T, Error> {
-        self.recv_deadline(Some(Deadline::after(timeout)))
+        self.recv_until(Some(Deadline::after(timeout)))
+    }
+
+    /// [`recv_timeout`](Self::recv_timeout) until an absolute `deadline`.
+    pub fn recv_deadline<T: DeserializeOwned>(&self, deadline: Deadline) -> Result<T, Error> {
+        self.recv_until(Some(deadline))
     }
 
     /// The one typed receive.
-    fn recv_deadline<T: DeserializeOwned>(&self, deadline: Option<Deadline>) -> Result<T, Error> {
+    fn recv_until<T: DeserializeOwned>(&self, deadline: Option<Deadline>) -> Result<T, Error> {
         self.recv_frame(deadline, codec::decode::<T>, |v| codec::decode::<T>(&v))?
             .map_err(Error::Decode)
     }
@@ -567,9 +688,15 @@ impl Connection {
         self.recv_frame(None, <[u8]>::to_vec, |v| v)
     }
 
-    /// [`recv_bytes`](Self::recv_bytes) with a timeout.
+    /// [`recv_bytes`](Self::recv_bytes) for at most `timeout` (errors as for
+    /// [`recv_timeout`](Self::recv_timeout)).
     pub fn recv_bytes_timeout(&self, timeout: Duration) -> Result<Vec<u8>, Error> {
         self.recv_frame(Some(Deadline::after(timeout)), <[u8]>::to_vec, |v| v)
+    }
+
+    /// [`recv_bytes_timeout`](Self::recv_bytes_timeout) until an absolute `deadline`.
+    pub fn recv_bytes_deadline(&self, deadline: Deadline) -> Result<Vec<u8>, Error> {
+        self.recv_frame(Some(deadline), <[u8]>::to_vec, |v| v)
     }
 
     /// Receives one message into `buf`, returning its length (Python's `recv_bytes_into`).
@@ -595,11 +722,34 @@ impl Connection {
         })?
     }
 
-    /// Whether a message (or EOF) is ready to receive: waits up to `timeout` (`None`: for
-    /// good; `Some(Duration::ZERO)`: just look, Python's `poll()`). Never consumes anything.
-    pub fn poll(&self, timeout: Option<Duration>) -> Result<bool, Error> {
+    /// Waits until a message (or EOF) is ready to receive (Python's `poll(None)`). Never
+    /// consumes a message (it does skip the rest of an abandoned one, see [`ReceiveState`]).
+    pub fn poll(&self) -> Result<(), Error> {
+        self.poll_until(None).map(|_| ())
+    }
+
+    /// Whether a message (or EOF) is ready now, without waiting (Python's `poll()`).
+    pub fn try_poll(&self) -> Result<bool, Error> {
+        self.poll_until(Some(Deadline::now()))
+    }
+
+    /// Whether a message (or EOF) becomes ready within `timeout` (Python's `poll(timeout)`).
+    pub fn poll_timeout(&self, timeout: Duration) -> Result<bool, Error> {
+        self.poll_until(Some(Deadline::after(timeout)))
+    }
+
+    /// Whether a message (or EOF) becomes ready by `deadline`.
+    pub fn poll_deadline(&self, deadline: Deadline) -> Result<bool, Error> {
+        self.poll_until(Some(deadline))
+    }
+
+    /// The one poll.
+    fn poll_until(&self, deadline: Option<Deadline>) -> Result<bool, Error> {
         self.check(false)?;
-        match self.wait_data(HEADER, Deadline::from_timeout(timeout)) {
+        let waited = self
+            .skip_abandoned(deadline)
+            .and_then(|()| self.wait_data(HEADER, deadline));
+        match waited {
             Ok(_) | Err(Error::Eof) => Ok(true),
             Err(Error::Timeout) => Ok(self.peer_gone()),
             Err(e) => Err(e),
@@ -608,7 +758,14 @@ impl Connection {
 
     /// Whether a receive would not block right now (data, or EOF known).
     pub(crate) fn ready_now(&self) -> bool {
-        self.closed || !self.readable || self.available() >= HEADER || self.peer_gone.get()
+        let pending = self.inc().cons.abandoned.load(Ordering::Relaxed);
+        self.closed
+            || !self.readable
+            || self.peer_gone.get()
+            // Corrupt counts as ready: the receive reports it.
+            || self
+                .available()
+                .is_none_or(|n| u64::from(n) >= pending + u64::from(HEADER))
     }
 
     /// The futex word and waiter count `wait` sleeps on.

@@ -2,6 +2,7 @@
 //! the item back) and [`GetError`] for the queues.
 
 use std::fmt;
+use std::io;
 
 /// What can go wrong with a [`Connection`](crate::Connection), a shared value or
 /// [`wait`](crate::wait). Every error concerns only the call that returned it: the connection
@@ -9,9 +10,23 @@ use std::fmt;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The operating system refused to set the object up (memfd, mapping, channel).
-    #[error("cannot create the shared object: {0}")]
-    Os(String),
+    /// The operating system refused to set the object up (memfd, mapping, channel, eventfd).
+    #[error("cannot create the shared object")]
+    Os(#[source] io::Error),
+    /// `len` elements of `elem_size` bytes do not fit in memory (their byte size overflows):
+    /// nothing was created.
+    #[error("{len} elements of {elem_size} bytes exceed the address space")]
+    TooManyElements {
+        /// Elements asked for.
+        len: usize,
+        /// `size_of` one element.
+        elem_size: usize,
+    },
+    /// A shared header or frame written by another process is inconsistent (a corrupt or
+    /// hostile peer): nothing was read or written out of bounds; the object should not be
+    /// used any more.
+    #[error("corrupt shared state: {0}")]
+    Corrupt(&'static str),
     /// The connection was closed by this process (Python's `OSError: handle is closed`).
     #[error("the connection is closed")]
     Closed,
@@ -22,7 +37,7 @@ pub enum Error {
     /// read (Python's `EOFError`).
     #[error("end of file: the other end of the connection is gone")]
     Eof,
-    /// Every copy of the other end is gone while a send waits for room.
+    /// Every copy of the other end is gone: a send is refused (Python's `BrokenPipeError`).
     #[error("broken pipe: the other end of the connection is gone")]
     BrokenPipe,
     /// A message longer than the connection's or queue's limit (nothing was sent; on receive,
@@ -35,18 +50,29 @@ pub enum Error {
         max: usize,
     },
     /// The value could not be encoded (nothing was sent).
-    #[error("cannot encode the message: {0}")]
-    Encode(String),
+    #[error("cannot encode the message")]
+    Encode(#[source] CodecError),
     /// The message could not be decoded as the type asked for; it was consumed.
-    #[error("cannot decode the message: {0}")]
-    Decode(String),
+    #[error("cannot decode the message")]
+    Decode(#[source] CodecError),
     /// `recv_bytes_into` with a buffer shorter than the message: the message, consumed, is
     /// here (Python's `BufferTooShort`).
     #[error("buffer too short for a message of {} bytes", .0.len())]
     BufferTooShort(Vec<u8>),
-    /// A timeout passed.
+    /// A timeout passed (nothing was consumed).
     #[error("timed out")]
     Timeout,
+    /// A timed receive's deadline passed in the middle of a message streaming through the
+    /// ring (its writer is slow or stopped): the message is abandoned, and the connection
+    /// skips its rest as it arrives ([`ReceiveState`](crate::ReceiveState)); the next message
+    /// arrives whole.
+    #[error("timed out after {received} of the {len} bytes of a message; the rest is skipped")]
+    PartialMessage {
+        /// Payload bytes that had arrived (dropped).
+        received: usize,
+        /// The message's length.
+        len: usize,
+    },
     /// A bad argument (Python's `ValueError`), e.g. too many objects for `wait`.
     #[error("invalid argument: {0}")]
     Invalid(&'static str),
@@ -77,15 +103,22 @@ pub enum PutError<T> {
         max: usize,
     },
     /// The item could not be encoded.
-    #[error("cannot encode the item: {1}")]
-    Encode(T, String),
+    #[error("cannot encode the item")]
+    Encode(T, #[source] CodecError),
+    /// The queue's shared positions are inconsistent (a corrupt or hostile process wrote
+    /// them); nothing was written.
+    #[error("corrupt queue: {1}")]
+    Corrupt(T, &'static str),
 }
 
 impl<T> PutError<T> {
     /// The item that was not put.
     pub fn into_inner(self) -> T {
         match self {
-            PutError::Full(t) | PutError::Closed(t) | PutError::Encode(t, _) => t,
+            PutError::Full(t)
+            | PutError::Closed(t)
+            | PutError::Encode(t, _)
+            | PutError::Corrupt(t, _) => t,
             PutError::TooLarge { item, .. } => item,
         }
     }
@@ -102,6 +135,7 @@ impl<T> fmt::Debug for PutError<T> {
                 .field("max", max)
                 .finish_non_exhaustive(),
             PutError::Encode(_, e) => f.debug_tuple("Encode").field(e).finish(),
+            PutError::Corrupt(_, e) => f.debug_tuple("Corrupt").field(e).finish(),
         }
     }
 }
@@ -117,18 +151,40 @@ pub enum GetError {
     #[error("the queue is closed")]
     Closed,
     /// The item could not be decoded as the queue's type; it was consumed.
-    #[error("cannot decode the item: {0}")]
-    Decode(String),
+    #[error("cannot decode the item")]
+    Decode(#[source] CodecError),
+    /// The queue's shared positions or frame headers are inconsistent (a corrupt or hostile
+    /// process wrote them); nothing was taken.
+    #[error("corrupt queue: {0}")]
+    Corrupt(&'static str),
 }
 
-/// Errors of [`JoinableQueue::task_done`](crate::JoinableQueue::task_done) and `join`.
+/// The error of [`JoinableQueue::task_done`](crate::JoinableQueue::task_done).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TaskError {
     /// `task_done` called more times than items were taken (Python's `ValueError`).
     #[error("task_done() called too many times")]
     TooManyTaskDone,
-    /// `join_timeout` returned before every item was marked done.
-    #[error("timed out before every task was done")]
-    Timeout,
+}
+
+/// Why a message could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// postcard refused the value or the bytes.
+    #[error("postcard")]
+    Postcard(#[source] postcard::Error),
+    /// The bytes decoded as a value with bytes left over: the message was not a `T`.
+    #[error("{0} bytes left over after the value")]
+    TrailingBytes(usize),
+    /// A `Serialize` implementation wrote a different number of bytes on the second pass than
+    /// it counted on the first (it is not deterministic).
+    #[error("encoded to {written} bytes, {counted} counted")]
+    LengthChanged {
+        /// Bytes counted first.
+        counted: usize,
+        /// Bytes written then.
+        written: usize,
+    },
 }

@@ -62,17 +62,26 @@ impl<T> JoinableQueue<T> {
     /// Marks one taken item processed. More calls than items taken is
     /// [`TaskError::TooManyTaskDone`].
     pub fn task_done(&self) -> Result<(), TaskError> {
-        self.queue.raw().task_done()
+        if self.queue.raw().task_done() {
+            Ok(())
+        } else {
+            Err(TaskError::TooManyTaskDone)
+        }
     }
 
-    /// Waits until every item ever put has been marked done.
-    pub fn join(&self) -> Result<(), TaskError> {
-        self.queue.raw().join(None)
+    /// Waits until every item ever put has been marked done (Python's `join()`).
+    pub fn join(&self) {
+        self.queue.raw().join_until(None);
     }
 
-    /// [`join`](Self::join), giving up after `timeout` with [`TaskError::Timeout`].
-    pub fn join_timeout(&self, timeout: Duration) -> Result<(), TaskError> {
-        self.queue.raw().join(Some(Deadline::after(timeout)))
+    /// [`join`](Self::join) for at most `timeout`: whether every item was done in time.
+    pub fn join_timeout(&self, timeout: Duration) -> bool {
+        self.queue.raw().join_until(Some(Deadline::after(timeout)))
+    }
+
+    /// [`join`](Self::join) until `deadline`: whether every item was done in time.
+    pub fn join_deadline(&self, deadline: Deadline) -> bool {
+        self.queue.raw().join_until(Some(deadline))
     }
 
     /// Items put and not yet marked done (a snapshot).

@@ -2,50 +2,82 @@
 //!
 //! # Segment layout and commit protocol
 //!
-//! `QueueHeader` then a byte ring of `cap` bytes. Two robust [`mp_sync::Lock`]s (each in its
-//! own segment) serialize the producers among themselves and the consumers among themselves,
-//! so that at any time the ring has one writer and one reader, which run in parallel.
+//! One segment holds everything: `QueueHeader` (the put lock, the get lock, the positions
+//! and the wake words) then a byte ring of `cap` bytes. The two robust mutexes serialize the
+//! producers among themselves and the consumers among themselves, so that at any time the ring
+//! has one writer and one reader, which run in parallel.
 //!
-//! `tail` and `head` are single 64-bit words packing `(count << 32) | byte position`: one store
-//! commits both the bytes of a message and the item count. A producer writes its frame past
-//! `tail` and then stores the new `tail`; a consumer decodes the frame at `head` and then
-//! stores the new `head`. A process killed before its store leaves no trace: the next holder
-//! of the lock gets `OwnerDied` (the robust mutex), finds `tail`/`head` as they were, and goes
-//! on (a dead producer's half-written frame is overwritten; a dead consumer's item is still
-//! there and goes to the next consumer). No item is lost, duplicated or torn.
+//! `tail` and `head` are single 64-bit words packing `(count << 32) | position`, the position
+//! in 8-byte units (every frame is a multiple of 8 bytes): one store commits both the bytes of
+//! a message and the item count, and the 32-bit unit position addresses rings of up to
+//! 16 GiB. A producer writes its frame past `tail` and then stores the new `tail`; a consumer
+//! decodes the frame at `head` and then stores the new `head`. A process killed before its
+//! store leaves no trace: the next holder of the lock gets `OwnerDied` (the robust mutex),
+//! finds `tail`/`head` as they were, and goes on (a dead producer's half-written frame is
+//! overwritten; a dead consumer's item is still there and goes to the next consumer). No item
+//! is lost, duplicated or torn.
+//!
+//! # Unbounded without a byte limit
+//!
+//! By default the ring is a 16 GiB area of virtual memory ([`DEFAULT_QUEUE_BYTES`]): a memfd
+//! mapped without reserve costs nothing until written, so `put` on an unbounded queue does not
+//! block and takes any item up to 4 GiB. Memory follows what is unconsumed:
+//! * consumers give whole consumed chunks ([`CHUNK`]) beyond the first [`RESIDENT`] bytes of
+//!   the ring back to the kernel (`MADV_REMOVE`) before they hand the space back to producers;
+//!   producers keep one chunk of slack behind the readers, so a chunk being released is never
+//!   one a producer may be writing;
+//! * a consumer that empties the queue past the first [`RESIDENT`] bytes moves both positions
+//!   to the start of the next lap (holding both locks; a padding frame covers the jump, so a
+//!   death half-way leaves a consistent queue), so a queue that keeps up reuses the same
+//!   resident pages instead of faulting in fresh ones.
 //!
 //! A blocked `get` sleeps holding the get lock (other consumers queue on the lock), on
-//! `not_empty_seq`, which every commit bumps; a blocked `put` likewise on `not_full_seq`.
+//! `not_empty`, which every commit bumps; a blocked `put` likewise on `not_full`.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use mp_sync::{Lock, LockGuard};
+use mp_sync::raw::{Deadline, MutexKind, RobustMutex, WakeWord};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
-use crate::error::{Error, GetError, PutError, TaskError};
+use crate::error::{CodecError, Error, GetError, PutError};
 use crate::ring::{HEADER, PAD, Ring, frame_len};
-use crate::sys::{Segment, SharedHeader, create_segment, kind, may_spin};
+use crate::sys::{Held, Segment, SharedHeader, create_segment, kind, lock, release_pages};
 use crate::waiter::Signal;
-use mp_sync::raw::Deadline;
 
-/// Longest sleep before a waiter looks again (covers a wake-up lost to a process killed
-/// between its commit and its wake).
+/// Longest wait for a lock before looking whether this process closed the queue meanwhile
+/// (a waiter in another thread must hear of `close`).
 const SLICE: Duration = Duration::from_millis(50);
 
-/// Default ring size of a queue: 2 MiB (so the largest item is 2 MiB - 8 bytes).
-pub const DEFAULT_QUEUE_BYTES: u32 = 2 << 20;
+/// Default ring size of a queue: 16 GiB of address space, untouched (so free) until used.
+pub const DEFAULT_QUEUE_BYTES: u64 = 1 << 34;
+
+/// Bytes at the start of a ring that stay resident (never released): a queue that keeps up
+/// cycles through them.
+pub(crate) const RESIDENT: u64 = 2 << 20;
+
+/// Granularity of releasing consumed memory, and the slack producers keep behind readers.
+pub(crate) const CHUNK: u64 = 1 << 20;
+
+/// Largest ring: the 32-bit position in 8-byte units addresses 32 GiB; used bytes must stay
+/// below that, so 16 GiB.
+const MAX_RING: u64 = 1 << 34;
+
+/// Smallest ring.
+const MIN_RING: u64 = 4096;
 
 /// The producers' words.
 #[repr(C, align(64))]
 struct PutSide {
-    /// `(items put << 32) | byte position after the last committed frame`.
+    /// Serializes producers.
+    lock: RobustMutex,
+    /// `(items put << 32) | unit position after the last committed frame`.
     tail: AtomicU64,
-    /// Bumped after every commit.
+    /// Bumped after every commit (`wait` sleeps on it too, in one `futex_waitv`).
     not_empty_seq: AtomicU32,
     /// Consumers and `wait` callers sleeping on `not_empty_seq`.
     not_empty_waiters: AtomicU32,
@@ -54,18 +86,16 @@ struct PutSide {
 /// The consumers' words.
 #[repr(C, align(64))]
 struct GetSide {
-    /// `(items taken << 32) | byte position of the first unread frame`.
+    /// Serializes consumers.
+    lock: RobustMutex,
+    /// `(items taken << 32) | unit position of the first unread frame`.
     head: AtomicU64,
     /// Bumped after every get.
-    not_full_seq: AtomicU32,
-    /// Producers sleeping on `not_full_seq`.
-    not_full_waiters: AtomicU32,
+    not_full: WakeWord,
     /// `task_done` calls so far (`JoinableQueue`).
     done: AtomicU32,
     /// Bumped after every `task_done`.
-    done_seq: AtomicU32,
-    /// `join` callers sleeping on `done_seq`.
-    join_waiters: AtomicU32,
+    all_done: WakeWord,
 }
 
 /// The shared header of a queue.
@@ -75,13 +105,14 @@ pub(crate) struct QueueHeader {
     put: PutSide,
     /// Written by consumers.
     get: GetSide,
-    /// Ring size in bytes (a power of two).
-    cap: AtomicU32,
-    /// Most items at once; 0 for no bound but the ring.
+    /// Ring size in 8-byte units (a power of two).
+    cap_units: AtomicU32,
+    /// Most items at once; 0 for no bound.
     maxsize: AtomicU32,
 }
 
-// SAFETY: `repr(C)`, atomics only (valid zeroed), no pointers.
+// SAFETY: `repr(C)`, atomics and robust mutexes only (valid zeroed, initialized in `new`
+// before the segment is shared), no pointers.
 unsafe impl SharedHeader for QueueHeader {
     const KIND: u32 = kind::QUEUE;
 }
@@ -92,41 +123,33 @@ fn count(word: u64) -> u32 {
     (word >> 32) as u32
 }
 
-/// The byte-position half of a packed position.
+/// The unit-position half of a packed position.
 #[inline]
 fn pos(word: u64) -> u32 {
     word as u32
 }
 
-/// Packs a count and a byte position.
+/// Packs a count and a unit position.
 #[inline]
 fn pack(count: u32, pos: u32) -> u64 {
     (u64::from(count) << 32) | u64::from(pos)
 }
 
-/// Locks `lock` until `deadline` (`None`: for good); `None` if it stayed busy. A holder that
-/// died left nothing to repair (commits are single stores), so the death is acknowledged.
-fn lock_until(lock: &Lock, deadline: Option<Deadline>) -> Option<LockGuard<'_>> {
-    let r = match deadline {
-        None => lock.acquire().map(Some),
-        Some(d) if d.has_passed() => lock.try_acquire(),
-        Some(d) => lock.acquire_timeout(d.remaining()),
-    };
-    match r {
-        Ok(g) => g,
-        Err(died) => Some(died.into_inner()),
-    }
+/// The byte position of a unit position (as the ring takes it).
+#[inline]
+fn bytes(units: u32) -> u64 {
+    u64::from(units) * 8
 }
 
 /// Options of a [`Queue`].
 #[derive(Clone, Copy, Debug)]
 pub struct QueueOptions {
-    /// Most items in the queue at once (Python's `maxsize`); 0 (the default) bounds the queue
-    /// only by its ring.
+    /// Most items in the queue at once (Python's `maxsize`); 0 (the default): no bound.
     pub maxsize: u32,
-    /// Ring size in bytes, rounded up to a power of two (4 KiB to 1 GiB); also the largest
-    /// item (minus 8 bytes). Default [`DEFAULT_QUEUE_BYTES`]. Memory is touched as used.
-    pub ring_bytes: u32,
+    /// Ring size in bytes, rounded up to a power of two (4 KiB to 16 GiB); it bounds the
+    /// bytes unconsumed at once and the largest item. Default [`DEFAULT_QUEUE_BYTES`]
+    /// (16 GiB of address space, memory used only as written, see the module docs).
+    pub ring_bytes: u64,
 }
 
 impl Default for QueueOptions {
@@ -138,18 +161,57 @@ impl Default for QueueOptions {
     }
 }
 
+/// How a [`RawQueue::put_with`] ended.
+pub(crate) enum PutOutcome {
+    /// The item is in the queue.
+    Committed,
+    /// No room (or the put lock stayed busy) until the deadline.
+    Full,
+    /// This process closed the queue.
+    Closed,
+    /// The encoder failed; nothing was committed.
+    EncodeFailed(CodecError),
+    /// The shared positions are inconsistent; nothing was written.
+    Corrupt(&'static str),
+}
+
+/// How a [`RawQueue::get_with`] ended.
+pub(crate) enum GetOutcome<R> {
+    /// An item, handed to the caller's function.
+    Got(R),
+    /// Nothing came before the deadline.
+    Empty,
+    /// This process closed the queue.
+    Closed,
+    /// The shared positions or frame headers are inconsistent; nothing was taken.
+    Corrupt(&'static str),
+}
+
 /// The untyped queue every flavour is built on.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub(crate) struct RawQueue {
     /// Header and ring.
     seg: Segment<QueueHeader>,
-    /// Serializes producers.
-    put_lock: Lock,
-    /// Serializes consumers.
-    get_lock: Lock,
-    /// Closed by this process (shared by in-process clones, not sent).
-    #[serde(skip)]
-    closed: Arc<AtomicBool>,
+    /// Ring size in units, checked against the segment once (never re-read from shared
+    /// memory, which another process could rewrite).
+    cap_units: u32,
+    /// The pid of the process that closed its handles (in-process clones share it); 0 while
+    /// open. Closing is per process, as in Python: a child's copy is open whatever the start
+    /// method, a fork child's included (its pid differs).
+    closed_by: Arc<AtomicU32>,
+}
+
+impl Serialize for RawQueue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.seg.serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawQueue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let seg = Segment::<QueueHeader>::deserialize(deserializer)?;
+        RawQueue::adopt(seg).map_err(serde::de::Error::custom)
+    }
 }
 
 impl RawQueue {
@@ -157,19 +219,34 @@ impl RawQueue {
     pub(crate) fn new(options: QueueOptions) -> Result<RawQueue, Error> {
         let cap = options
             .ring_bytes
-            .clamp(4096, 1 << 30)
-            .checked_next_power_of_two()
-            .unwrap_or(1 << 30);
-        may_spin();
+            .clamp(MIN_RING, MAX_RING)
+            .next_power_of_two();
         let seg = create_segment::<QueueHeader>(cap as usize, |h| {
-            h.cap.store(cap, Ordering::Relaxed);
+            h.cap_units.store((cap / 8) as u32, Ordering::Relaxed);
             h.maxsize.store(options.maxsize, Ordering::Relaxed);
+            // SAFETY: the segment is fresh and not shared yet; the mutexes are zeroed.
+            unsafe {
+                h.put.lock.init(MutexKind::Plain)?;
+                h.get.lock.init(MutexKind::Plain)
+            }
         })?;
+        RawQueue::adopt(seg)
+    }
+
+    /// Wraps a segment, checking its ring size against it.
+    fn adopt(seg: Segment<QueueHeader>) -> Result<RawQueue, Error> {
+        let cap_units = seg.header().cap_units.load(Ordering::Relaxed);
+        let cap = bytes(cap_units);
+        if !cap_units.is_power_of_two()
+            || !(MIN_RING..=MAX_RING).contains(&cap)
+            || cap > seg.data().1 as u64
+        {
+            return Err(Error::Corrupt("queue ring size does not match its segment"));
+        }
         Ok(RawQueue {
             seg,
-            put_lock: Lock::new()?,
-            get_lock: Lock::new()?,
-            closed: Arc::default(),
+            cap_units,
+            closed_by: Arc::default(),
         })
     }
 
@@ -180,12 +257,27 @@ impl RawQueue {
 
     /// The ring.
     fn ring(&self) -> Ring<'_> {
-        Ring::new(&self.seg, 0, self.h().cap.load(Ordering::Relaxed))
+        Ring::new(&self.seg, 0, bytes(self.cap_units))
+    }
+
+    /// Ring size in bytes.
+    fn cap(&self) -> u64 {
+        bytes(self.cap_units)
+    }
+
+    /// Units producers leave free behind the readers: one chunk when chunks are released.
+    fn slack_units(&self) -> u32 {
+        if self.cap() > RESIDENT {
+            (CHUNK / 8) as u32
+        } else {
+            0
+        }
     }
 
     /// Largest encoded item.
     pub(crate) fn max_message(&self) -> usize {
-        (self.h().cap.load(Ordering::Relaxed) - HEADER) as usize
+        let room = bytes(self.cap_units - self.slack_units()) - u64::from(HEADER);
+        room.min(u64::from(u32::MAX)) as usize
     }
 
     /// `maxsize` (0: unbounded).
@@ -200,144 +292,266 @@ impl RawQueue {
         count(tail).wrapping_sub(count(head)) as usize
     }
 
+    /// Whether a put of the smallest item would have to wait now (by count or by room).
+    pub(crate) fn is_full(&self) -> bool {
+        let tail = self.h().put.tail.load(Ordering::SeqCst);
+        !self.fits(tail, 1)
+    }
+
     /// Whether this process closed the queue.
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Relaxed)
+        self.closed_by.load(Ordering::Relaxed) == std::process::id()
     }
 
-    /// Closes the queue for this process.
+    /// Closes the queue for this process and wakes its waiters (they return `Closed`); the
+    /// other processes' waiters wake too, look, and sleep again.
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::Relaxed);
+        self.closed_by.store(std::process::id(), Ordering::SeqCst);
+        self.not_empty().notify();
+        self.h().get.not_full.wake_all();
     }
 
-    /// Whether an item of `frame` bytes fits now (by count and by room).
-    fn fits(&self, tail: u64, frame: u64) -> bool {
+    /// Whether `need` more units fit now after `tail` (by count and by room).
+    fn fits(&self, tail: u64, need: u32) -> bool {
         let head = self.h().get.head.load(Ordering::SeqCst);
         let maxsize = self.maxsize();
         let items = count(tail).wrapping_sub(count(head));
         let used = pos(tail).wrapping_sub(pos(head));
-        (maxsize == 0 || items < maxsize)
-            && u64::from(self.h().cap.load(Ordering::Relaxed) - used) >= frame
+        let limit = self.cap_units - self.slack_units();
+        (maxsize == 0 || items < maxsize) && used <= limit && limit - used >= need
     }
 
-    /// Puts one item of `len` encoded bytes, written by `fill` straight into the ring;
-    /// `Ok(Err(()))` when it stayed full until `deadline`, `Err` when `fill` failed (nothing
-    /// is committed then).
+    /// Takes `mutex` by `deadline`, in slices, giving up when this process closes the queue.
+    fn lock_unless_closed<'a>(
+        &self,
+        mutex: &'a RobustMutex,
+        deadline: Option<Deadline>,
+    ) -> Result<Option<Held<'a>>, ()> {
+        loop {
+            if self.is_closed() {
+                return Err(());
+            }
+            if let Some(held) = lock(mutex, Some(Deadline::slice(deadline, SLICE))) {
+                return Ok(Some(held));
+            }
+            if deadline.is_some_and(Deadline::has_passed) {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Puts one item of `len` encoded bytes, written by `fill` straight into the ring
+    /// (nothing is committed when `fill` fails). `len` is at most [`Self::max_message`].
     pub(crate) fn put_with(
         &self,
         len: u32,
         deadline: Option<Deadline>,
-        fill: impl FnOnce(&mut [u8]) -> Result<(), String>,
-    ) -> Result<Result<(), ()>, String> {
-        let frame = frame_len(len);
-        let Some(_guard) = lock_until(&self.put_lock, deadline) else {
-            return Ok(Err(()));
+        fill: impl FnOnce(&mut [u8]) -> Result<(), CodecError>,
+    ) -> PutOutcome {
+        let frame = (frame_len(len) / 8) as u32;
+        let _held = match self.lock_unless_closed(&self.h().put.lock, deadline) {
+            Err(()) => return PutOutcome::Closed,
+            Ok(None) => return PutOutcome::Full,
+            Ok(Some(held)) => held,
         };
         let h = self.h();
-        let cap = h.cap.load(Ordering::Relaxed);
+        let cap = self.cap_units;
         let tail = h.put.tail.load(Ordering::Relaxed);
         // A frame that would wrap is preceded by a padding frame up to the end of the ring
-        // (committed together with it), when both fit: items then lie in one piece, and are
-        // encoded and decoded in place.
-        let at = u64::from(pos(tail) & (cap - 1));
-        let pad = if at + frame > u64::from(cap) && frame + (u64::from(cap) - at) <= u64::from(cap)
-        {
-            u64::from(cap) - at
+        // (committed together with it): items then lie in one piece, and are encoded and
+        // decoded in place.
+        let at = pos(tail) & (cap - 1);
+        let pad = if u64::from(at) + u64::from(frame) > u64::from(cap) {
+            cap - at
         } else {
             0
         };
-        let need = frame + pad;
-        let room = self.not_full().wait_until(
-            || self.fits(tail, need),
-            deadline,
-            SLICE,
-            || Ok::<(), ()>(()),
-        );
-        if room != Ok(true) {
-            return Ok(Err(()));
+        let Some(need) = frame.checked_add(pad).filter(|&n| n <= cap) else {
+            // Only when the item cannot fit even after a wrap: wait for the queue to drain
+            // is pointless, so it is "full" until the deadline (callers check the size).
+            return PutOutcome::Full;
+        };
+        let room = self.not_full_wait(|| self.is_closed() || self.fits(tail, need), deadline);
+        if self.is_closed() {
+            return PutOutcome::Closed;
+        }
+        if !room {
+            return PutOutcome::Full;
+        }
+        let head = h.get.head.load(Ordering::SeqCst);
+        if pos(tail).wrapping_sub(pos(head)) > cap {
+            return PutOutcome::Corrupt("queue head outside the ring");
         }
         let ring = self.ring();
         let mut at = pos(tail);
         if pad > 0 {
-            ring.write_header(at, pad as u32 - HEADER, PAD);
-            at = at.wrapping_add(pad as u32);
+            ring.write_header(bytes(at), pad, PAD);
+            at = at.wrapping_add(pad);
         }
-        let body = at.wrapping_add(HEADER);
-        match ring.contiguous_mut(body, len) {
-            Some(slot) => fill(slot)?,
+        let body = bytes(at) + u64::from(HEADER);
+        // SAFETY: these bytes are free (after `tail`, within the room checked above) and we
+        // are the one producer (the put lock); no consumer reads them before the commit.
+        let filled = match unsafe { ring.contiguous_mut(body, len as usize) } {
+            Some(slot) => fill(slot),
             None => {
                 let mut v = vec![0; len as usize];
-                fill(&mut v)?;
-                ring.write(body, &v);
+                fill(&mut v).map(|()| ring.write(body, &v))
             }
+        };
+        if let Err(e) = filled {
+            return PutOutcome::EncodeFailed(e);
         }
-        ring.write_header(at, len, 0);
+        ring.write_header(bytes(at), len, 0);
         // The commit: bytes and count become visible together.
         h.put.tail.store(
-            pack(
-                count(tail).wrapping_add(1),
-                pos(tail).wrapping_add(need as u32),
-            ),
+            pack(count(tail).wrapping_add(1), pos(tail).wrapping_add(need)),
             Ordering::SeqCst,
         );
         self.not_empty().notify();
-        Ok(Ok(()))
+        PutOutcome::Committed
     }
 
-    /// Takes one item, handing its bytes to `f` in place; `None` when it stayed empty until
-    /// `deadline`.
+    /// Waits on `not_full` until `ready()` or `deadline`.
+    fn not_full_wait(&self, ready: impl FnMut() -> bool, deadline: Option<Deadline>) -> bool {
+        self.h().get.not_full.wait_for(ready, deadline)
+    }
+
+    /// Takes one item, handing its bytes to `f` in place.
     pub(crate) fn get_with<R>(
         &self,
         deadline: Option<Deadline>,
         f: impl FnOnce(&[u8]) -> R,
-    ) -> Option<R> {
-        let _guard = lock_until(&self.get_lock, deadline)?;
+    ) -> GetOutcome<R> {
+        let _held = match self.lock_unless_closed(&self.h().get.lock, deadline) {
+            Err(()) => return GetOutcome::Closed,
+            Ok(None) => return GetOutcome::Empty,
+            Ok(Some(held)) => held,
+        };
         let h = self.h();
+        let cap = self.cap_units;
         let head = h.get.head.load(Ordering::Relaxed);
         let nonempty = || count(h.put.tail.load(Ordering::SeqCst)) != count(head);
-        let got = self
-            .not_empty()
-            .wait_until(nonempty, deadline, SLICE, || Ok::<(), ()>(()));
+        let got = self.not_empty().wait_until(
+            || self.is_closed() || nonempty(),
+            deadline,
+            SLICE,
+            || Ok::<(), ()>(()),
+        );
+        if self.is_closed() {
+            return GetOutcome::Closed;
+        }
         if got != Ok(true) {
-            return None;
+            return GetOutcome::Empty;
+        }
+        let tail = h.put.tail.load(Ordering::SeqCst);
+        // Everything below comes from other processes' writes: each length is checked
+        // against the committed bytes before it is used.
+        let mut left = pos(tail).wrapping_sub(pos(head));
+        if left > cap {
+            return GetOutcome::Corrupt("queue tail outside the ring");
         }
         let ring = self.ring();
-        let (mut len, tag) = ring.read_header(pos(head));
         let mut at = pos(head);
-        if tag == PAD {
-            // Padding to the end of the ring, committed with the item after it.
-            at = at.wrapping_add(HEADER + len);
-            len = ring.read_header(at).0;
-        }
-        let body = at.wrapping_add(HEADER);
-        let r = match ring.contiguous(body, len) {
+        let (len, frame) = loop {
+            let (len, tag) = ring.read_header(bytes(at));
+            if tag == PAD {
+                // Padding (in units) to the end of the ring or to the next lap.
+                if len == 0 || len >= left {
+                    return GetOutcome::Corrupt("queue padding frame longer than the data");
+                }
+                at = at.wrapping_add(len);
+                left -= len;
+                continue;
+            }
+            let frame = (frame_len(len) / 8) as u32;
+            if u64::from(frame) * 8 != frame_len(len) || frame > left {
+                return GetOutcome::Corrupt("queue frame longer than the data");
+            }
+            break (len, frame);
+        };
+        let body = bytes(at) + u64::from(HEADER);
+        // SAFETY: the frame is committed (before `tail`) and we are the one consumer (the get
+        // lock); producers do not write it until `head` moves past it below.
+        let r = match unsafe { ring.contiguous(body, len as usize) } {
             Some(s) => f(s),
             None => {
-                let mut v = vec![0; len as usize];
-                ring.read(body, &mut v);
+                let mut v = Vec::with_capacity(len as usize);
+                ring.extend_vec(body, len as usize, &mut v);
                 f(&v)
             }
         };
+        let new_pos = at.wrapping_add(frame);
+        self.release_consumed(pos(head), new_pos);
         // The release: the item is gone for everyone only now.
-        h.get.head.store(
-            pack(
-                count(head).wrapping_add(1),
-                at.wrapping_add(frame_len(len) as u32),
-            ),
-            Ordering::SeqCst,
-        );
-        self.not_full().notify();
-        Some(r)
+        let taken = count(head).wrapping_add(1);
+        h.get.head.store(pack(taken, new_pos), Ordering::SeqCst);
+        h.get.not_full.wake_all();
+        self.rewind_if_empty(taken, new_pos);
+        GetOutcome::Got(r)
     }
 
-    /// Marks one taken item done (`JoinableQueue`).
-    pub(crate) fn task_done(&self) -> Result<(), TaskError> {
+    /// Gives the whole chunks consumed between unit positions `from` and `to` (beyond the
+    /// resident start of the ring) back to the kernel. Called before `head` moves to `to`:
+    /// producers stay one chunk of slack behind `from`, so none writes these bytes now.
+    fn release_consumed(&self, from: u32, to: u32) {
+        let cap = self.cap();
+        if cap <= RESIDENT {
+            return;
+        }
+        let start = bytes(from);
+        let end = start + bytes(to.wrapping_sub(from));
+        // Chunks whose end lies in (start, end].
+        let first = (start / CHUNK) * CHUNK;
+        let last = (end / CHUNK) * CHUNK;
+        let ring = self.ring();
+        let mut c = first;
+        while c < last {
+            // One chunk at a time keeps the ring-end and resident splits trivial; a big item
+            // spans few chunks per megabyte.
+            let off = ring.offset(c) as u64;
+            if off >= RESIDENT {
+                // `off + CHUNK <= cap` (cap is a multiple of CHUNK): inside the ring.
+                release_pages(ring.base().wrapping_add(off as usize), CHUNK as usize);
+            }
+            c += CHUNK;
+        }
+    }
+
+    /// After a get left the queue empty at unit position `at` past the resident start,
+    /// moves both positions to the start of the next lap (if no producer is busy), so that
+    /// the queue reuses its resident pages.
+    fn rewind_if_empty(&self, taken: u32, at: u32) {
+        let h = self.h();
+        let cap = self.cap_units;
+        let off = at & (cap - 1);
+        if bytes(off) < RESIDENT || count(h.put.tail.load(Ordering::SeqCst)) != taken {
+            return;
+        }
+        // We hold the get lock; with the put lock too, nobody else touches the positions.
+        let Some(_put) = lock(&h.put.lock, Some(Deadline::now())) else {
+            return;
+        };
+        let tail = h.put.tail.load(Ordering::SeqCst);
+        if tail != pack(taken, at) {
+            return;
+        }
+        let jump = cap - off;
+        let lap = at.wrapping_add(jump);
+        // The padding frame makes the new `tail` valid on its own: a consumer at `at` skips
+        // to the next lap even if we die before moving `head`.
+        self.ring().write_header(bytes(at), jump, PAD);
+        h.put.tail.store(pack(taken, lap), Ordering::SeqCst);
+        h.get.head.store(pack(taken, lap), Ordering::SeqCst);
+    }
+
+    /// Marks one taken item done (`JoinableQueue`); `false` when more calls than items taken.
+    pub(crate) fn task_done(&self) -> bool {
         let g = &self.h().get;
         let mut done = g.done.load(Ordering::SeqCst);
         loop {
             let taken = count(g.head.load(Ordering::SeqCst));
             if done == taken {
-                return Err(TaskError::TooManyTaskDone);
+                return false;
             }
             match g.done.compare_exchange(
                 done,
@@ -349,12 +563,8 @@ impl RawQueue {
                 Err(now) => done = now,
             }
         }
-        Signal {
-            seq: &g.done_seq,
-            waiters: &g.join_waiters,
-        }
-        .notify();
-        Ok(())
+        g.all_done.wake_all();
+        true
     }
 
     /// Items put and not yet marked done.
@@ -363,37 +573,20 @@ impl RawQueue {
         put.wrapping_sub(self.h().get.done.load(Ordering::SeqCst))
     }
 
-    /// Waits until every item put has been marked done.
-    pub(crate) fn join(&self, deadline: Option<Deadline>) -> Result<(), TaskError> {
-        let g = &self.h().get;
-        let signal = Signal {
-            seq: &g.done_seq,
-            waiters: &g.join_waiters,
-        };
-        match signal.wait_until(
-            || self.unfinished() == 0,
-            deadline,
-            SLICE,
-            || Ok::<(), ()>(()),
-        ) {
-            Ok(true) => Ok(()),
-            _ => Err(TaskError::Timeout),
-        }
+    /// Waits until every item put has been marked done, or `deadline` (`false`).
+    pub(crate) fn join_until(&self, deadline: Option<Deadline>) -> bool {
+        self.h()
+            .get
+            .all_done
+            .wait_for(|| self.unfinished() == 0, deadline)
     }
 
-    /// The signal of "an item was put".
+    /// The signal of "an item was put" (a plain pair: `wait` sleeps on it in `futex_waitv`,
+    /// which `WakeWord` does not offer).
     fn not_empty(&self) -> Signal<'_> {
         Signal {
             seq: &self.h().put.not_empty_seq,
             waiters: &self.h().put.not_empty_waiters,
-        }
-    }
-
-    /// The signal of "an item was taken".
-    fn not_full(&self) -> Signal<'_> {
-        Signal {
-            seq: &self.h().get.not_full_seq,
-            waiters: &self.h().get.not_full_waiters,
         }
     }
 
@@ -411,9 +604,15 @@ impl RawQueue {
 /// killed right after. A producer or consumer killed in the middle of its call leaves the
 /// queue intact (see the module docs of the crate for the protocol).
 ///
-/// Items are encoded with postcard; one encoded item may take at most the ring size minus 8
-/// bytes (2 MiB by default, [`QueueOptions::ring_bytes`]); larger ones are refused with
-/// [`PutError::TooLarge`].
+/// Items are encoded with postcard. An unbounded queue (the default) takes items of any size
+/// up to 4 GiB and its `put` does not block (memory grows with what is unconsumed, as in
+/// Python); a bounded one counts items as Python does. With an explicit, smaller
+/// [`QueueOptions::ring_bytes`], an item larger than the ring is refused with
+/// [`PutError::TooLarge`] and a put waits while the ring is full.
+///
+/// **Closing is per process**, as in Python: [`close`](Self::close) affects this process's
+/// handles (and wakes their waiters with `Closed`); a copy of the queue in a child, under
+/// any start method (fork too), starts open.
 #[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct Queue<T> {
@@ -443,7 +642,7 @@ impl<T> std::fmt::Debug for Queue<T> {
 }
 
 impl<T: Serialize + DeserializeOwned> Queue<T> {
-    /// An unbounded queue (bounded only by its 2 MiB ring).
+    /// An unbounded queue: any number of items of any size (see the type's docs).
     pub fn new() -> Result<Self, Error> {
         Self::with_options(QueueOptions::default())
     }
@@ -465,7 +664,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     }
 
     /// The one put: waits until `deadline` (`None`: for good).
-    fn put_deadline(&self, item: T, deadline: Option<Deadline>) -> Result<(), PutError<T>> {
+    fn put_until(&self, item: T, deadline: Option<Deadline>) -> Result<(), PutError<T>> {
         if self.raw.is_closed() {
             return Err(PutError::Closed(item));
         }
@@ -479,51 +678,68 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             .raw
             .put_with(len, deadline, |slot| codec::encode_into(&item, slot))
         {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(())) => Err(PutError::Full(item)),
-            Err(e) => Err(PutError::Encode(item, e)),
+            PutOutcome::Committed => Ok(()),
+            PutOutcome::Full => Err(PutError::Full(item)),
+            PutOutcome::Closed => Err(PutError::Closed(item)),
+            PutOutcome::EncodeFailed(e) => Err(PutError::Encode(item, e)),
+            PutOutcome::Corrupt(what) => Err(PutError::Corrupt(item, what)),
         }
     }
 
-    /// Puts `item`, waiting while the queue is full (Python's `put(item)`).
+    /// Puts `item`, waiting while the queue is full (Python's `put(item)`; an unbounded
+    /// queue is never full).
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
-        self.put_deadline(item, None)
+        self.put_until(item, None)
     }
 
     /// Puts `item`, waiting up to `timeout` for room ([`PutError::Full`] after that).
     pub fn put_timeout(&self, item: T, timeout: Duration) -> Result<(), PutError<T>> {
-        self.put_deadline(item, Some(Deadline::after(timeout)))
+        self.put_until(item, Some(Deadline::after(timeout)))
     }
 
-    /// Puts `item` only if there is room now (Python's `put_nowait`).
+    /// Puts `item`, waiting for room until `deadline` ([`PutError::Full`] after that).
+    pub fn put_deadline(&self, item: T, deadline: Deadline) -> Result<(), PutError<T>> {
+        self.put_until(item, Some(deadline))
+    }
+
+    /// Puts `item` only if there is room now (Python's `put_nowait`): fails exactly when
+    /// [`full`](Self::full) says so (races with other processes aside).
     pub fn put_nowait(&self, item: T) -> Result<(), PutError<T>> {
-        self.put_deadline(item, Some(Deadline::now()))
+        self.put_until(item, Some(Deadline::now()))
     }
 
     /// The one get.
-    fn get_deadline(&self, deadline: Option<Deadline>) -> Result<T, GetError> {
+    fn get_until(&self, deadline: Option<Deadline>) -> Result<T, GetError> {
         if self.raw.is_closed() {
             return Err(GetError::Closed);
         }
         match self.raw.get_with(deadline, codec::decode::<T>) {
-            None => Err(GetError::Empty),
-            Some(r) => r.map_err(GetError::Decode),
+            GetOutcome::Got(r) => r.map_err(GetError::Decode),
+            GetOutcome::Empty => Err(GetError::Empty),
+            GetOutcome::Closed => Err(GetError::Closed),
+            GetOutcome::Corrupt(what) => Err(GetError::Corrupt(what)),
         }
     }
 
-    /// Takes the oldest item, waiting for one (Python's `get()`).
+    /// Takes the oldest item, waiting for one (Python's `get()`); [`GetError::Closed`] when
+    /// this process closes the queue meanwhile.
     pub fn get(&self) -> Result<T, GetError> {
-        self.get_deadline(None)
+        self.get_until(None)
     }
 
     /// Takes the oldest item, waiting up to `timeout` ([`GetError::Empty`] after that).
     pub fn get_timeout(&self, timeout: Duration) -> Result<T, GetError> {
-        self.get_deadline(Some(Deadline::after(timeout)))
+        self.get_until(Some(Deadline::after(timeout)))
+    }
+
+    /// Takes the oldest item, waiting until `deadline` ([`GetError::Empty`] after that).
+    pub fn get_deadline(&self, deadline: Deadline) -> Result<T, GetError> {
+        self.get_until(Some(deadline))
     }
 
     /// Takes the oldest item if there is one now (Python's `get_nowait`).
     pub fn get_nowait(&self) -> Result<T, GetError> {
-        self.get_deadline(Some(Deadline::now()))
+        self.get_until(Some(Deadline::now()))
     }
 }
 
@@ -543,10 +759,11 @@ impl<T> Queue<T> {
         self.raw.qsize() == 0
     }
 
-    /// Whether the queue holds `maxsize` items at this instant (never for an unbounded one).
+    /// Whether a put would have to wait at this instant: `maxsize` items are in it, or (only
+    /// with a small explicit ring) its ring has no room left. Never for a default unbounded
+    /// queue short of 16 GiB unconsumed.
     pub fn full(&self) -> bool {
-        let m = self.raw.maxsize();
-        m != 0 && self.raw.qsize() >= m as usize
+        self.raw.is_full()
     }
 
     /// The bound given at creation (0: unbounded).
@@ -560,8 +777,9 @@ impl<T> Queue<T> {
     }
 
     /// Closes the queue in this process (and its in-process clones): later puts and gets here
-    /// fail with `Closed`. Other processes are unaffected; items already put stay available
-    /// to them. Nothing needs flushing (there is no feeder thread).
+    /// fail with `Closed`, and those blocked in other threads of this process wake with
+    /// `Closed`. Other processes are unaffected (children's copies are open, see the type's
+    /// docs); items already put stay available to them. Nothing needs flushing.
     pub fn close(&self) {
         self.raw.close();
     }

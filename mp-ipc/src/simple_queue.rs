@@ -38,7 +38,7 @@ impl<T: Serialize + DeserializeOwned> SimpleQueue<T> {
         })
     }
 
-    /// Puts `item`, waiting while the ring is full.
+    /// Puts `item` (an unbounded queue: it does not wait).
     pub fn put(&self, item: T) -> Result<(), PutError<T>> {
         self.queue.put(item)
     }

@@ -187,7 +187,7 @@ pub fn wait(objects: &[&dyn Waitable], timeout: Option<Duration>) -> Result<Vec<
 
     // The helper's word: bumped (and woken) when a descriptor becomes readable.
     let fd_word = AtomicU32::new(0);
-    let stop = EventFd::new().map_err(|e| Error::Os(e.to_string()))?;
+    let stop = EventFd::new().map_err(Error::Os)?;
     let fd_fired = AtomicBool::new(false);
     std::thread::scope(|scope| {
         if !fds.is_empty() {

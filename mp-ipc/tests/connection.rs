@@ -94,10 +94,7 @@ fn eof_once_every_copy_of_the_peer_is_gone() {
         let t = Instant::now();
         assert!(matches!(a.recv::<u8>(), Err(Error::Eof)), "{method:?}");
         assert!(t.elapsed() < BOUND);
-        assert!(
-            a.poll(Some(Duration::ZERO)).unwrap(),
-            "poll reports EOF as ready"
-        );
+        assert!(a.try_poll().unwrap(), "poll reports EOF as ready");
     }
 }
 
@@ -146,7 +143,7 @@ fn one_way_pipes_refuse_the_wrong_direction() {
     assert!(r.readable() && !r.writable() && w.writable() && !w.readable());
     assert!(matches!(r.send(&1u8), Err(Error::WrongDirection(_))));
     assert!(matches!(w.recv::<u8>(), Err(Error::WrongDirection(_))));
-    assert!(matches!(w.poll(None), Err(Error::WrongDirection(_))));
+    assert!(matches!(w.poll(), Err(Error::WrongDirection(_))));
     w.send_bytes(b"hello").unwrap();
     assert_eq!(r.recv_bytes().unwrap(), b"hello");
 }
@@ -154,15 +151,15 @@ fn one_way_pipes_refuse_the_wrong_direction() {
 #[test]
 fn poll_waits_and_never_consumes() {
     let (a, b) = Pipe(true).unwrap();
-    assert!(!a.poll(Some(Duration::ZERO)).unwrap());
+    assert!(!a.try_poll().unwrap());
     let t = Instant::now();
-    assert!(!a.poll(Some(Duration::from_millis(50))).unwrap());
+    assert!(!a.poll_timeout(Duration::from_millis(50)).unwrap());
     assert!(t.elapsed() >= Duration::from_millis(50));
     b.send_bytes(b"").unwrap();
-    assert!(a.poll(Some(Duration::ZERO)).unwrap());
-    assert!(a.poll(None).unwrap());
+    assert!(a.try_poll().unwrap());
+    a.poll().unwrap();
     assert_eq!(a.recv_bytes().unwrap(), b"");
-    assert!(!a.poll(Some(Duration::ZERO)).unwrap());
+    assert!(!a.try_poll().unwrap());
     assert!(matches!(
         a.recv_timeout::<u8>(Duration::from_millis(10)),
         Err(Error::Timeout)

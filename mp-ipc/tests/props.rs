@@ -59,7 +59,7 @@ proptest! {
     ) {
         let q: Queue<Item> = Queue::with_options(QueueOptions {
             maxsize,
-            ring_bytes: ring_kib << 10,
+            ring_bytes: u64::from(ring_kib) << 10,
         })
         .unwrap();
         let out = Queue::new().unwrap();

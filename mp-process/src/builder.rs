@@ -37,6 +37,21 @@ pub struct Builder {
     allow_fork_with_threads: bool,
 }
 
+impl Process {
+    /// A process that will run `function(args)` under the global start method.
+    pub fn new<A>(function: fn(A), args: A) -> Process
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+    {
+        Builder::new().target(function, args)
+    }
+
+    /// A builder, to set the name, daemon flag or start method first.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+}
+
 impl Builder {
     /// A builder with every default.
     pub fn new() -> Builder {
@@ -67,7 +82,9 @@ impl Builder {
     /// A forked child inherits every lock of every thread in the state it was in: one that another
     /// thread held (stdout's, the environment's, a `Mutex` of yours) stays held forever in the
     /// child. Without this, such a fork is refused with [`Error::ForkWithThreads`](crate::Error).
-    /// Allow it only when the child touches no lock another thread may hold.
+    /// Allow it only when the child touches no lock another thread may hold. Such a child leaves
+    /// through `_exit` when its target returns or panics, so its at-exit handlers do not run
+    /// (see [`Process`]'s docs).
     pub fn allow_fork_with_threads(mut self, allow: bool) -> Builder {
         self.allow_fork_with_threads = allow;
         self

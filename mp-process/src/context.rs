@@ -6,30 +6,17 @@
 //! been copied held.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use mp_sync::raw::{Deadline, poll_readable};
+use nix::sys::signal::Signal;
 
 use crate::child::ChildShared;
-use crate::start::forkserver;
-use crate::sys;
-
-/// Everything a child is told about itself and its parent at start.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct ChildStart {
-    /// Its name.
-    pub(crate) name: String,
-    /// Its identity: the parent's identity and the child's number among the parent's children.
-    pub(crate) identity: Vec<u32>,
-    /// Whether it is a daemon.
-    pub(crate) daemon: bool,
-    /// Its parent's pid (the logical parent: a forkserver child's OS parent is the server).
-    pub(crate) parent_pid: i32,
-    /// Its parent's name.
-    pub(crate) parent_name: String,
-}
+use crate::start::forkserver::client::ServerSlot;
+use crate::start::wire::ChildStart;
+use crate::sys::{self, Leaked};
 
 /// This process's identity and children.
 pub(crate) struct Context {
@@ -47,48 +34,49 @@ pub(crate) struct Context {
     created: AtomicU32,
     /// Started children not yet joined: reaped by `active_children`, by each start, and at exit.
     children: Mutex<Vec<Arc<ChildShared>>>,
-    /// The connection to this process's fork server, once started.
-    forkserver: Mutex<Option<forkserver::Client>>,
-    /// The fork server socket's number, so that a forked child can close its copy lock-free.
-    forkserver_fd: AtomicI32,
+    /// This process's fork server, once started.
+    forkserver: ServerSlot,
     /// Whether the exit hook is registered.
     exit_hook: AtomicBool,
+    /// Whether this child leaves through `exit`, running its at-exit handlers, when its target
+    /// ends: a fresh child, or a fork of a single-threaded parent (see [`leave_child`]).
+    runs_exit_handlers: bool,
 }
 
-/// The current process's context (null until first use).
-static CONTEXT: AtomicPtr<Context> = AtomicPtr::new(std::ptr::null_mut());
+/// The current process's context (none until first use). Contexts are leaked on purpose: a
+/// forked child may not know who else reads one.
+static CONTEXT: Leaked<Context> = Leaked::new();
 
 /// This process's context, made on first use (and anew in a fork we did not make ourselves).
 pub(crate) fn context() -> &'static Context {
-    let current = CONTEXT.load(Ordering::Acquire);
     let pid = std::process::id() as i32;
-    // SAFETY: a non-null pointer in CONTEXT came from `Box::into_raw` in `install` and is never
-    // freed (contexts are leaked on purpose: a forked child may not know who else reads one).
-    if let Some(ctx) = unsafe { current.as_ref() }
-        && ctx.pid == pid
-    {
-        return ctx;
-    }
-    let fresh = Context::new(pid, "MainProcess".to_owned(), Vec::new(), false, None);
-    match CONTEXT.compare_exchange(
-        current,
-        Box::into_raw(fresh),
-        Ordering::AcqRel,
-        Ordering::Acquire,
-    ) {
-        Ok(_) => {}
-        Err(other) => {
-            // Another thread installed one first: use it (ours leaks, once per process).
-            // SAFETY: as above.
-            return unsafe { &*other };
+    loop {
+        let current = CONTEXT.get();
+        if let Some(ctx) = current
+            && ctx.pid == pid
+        {
+            return ctx;
+        }
+        let fresh = Context::new(
+            pid,
+            "MainProcess".to_owned(),
+            Vec::new(),
+            false,
+            None,
+            false,
+        );
+        // Another thread may install one first: then use it (ours leaks, once per process).
+        if let Err(other) = CONTEXT.replace(current, fresh)
+            && other.pid == pid
+        {
+            return other;
         }
     }
-    context()
 }
 
 /// Installs a new context without reading the old one's locks.
 fn install(ctx: Box<Context>) {
-    CONTEXT.store(Box::into_raw(ctx), Ordering::Release);
+    CONTEXT.set(ctx);
 }
 
 impl Context {
@@ -98,6 +86,7 @@ impl Context {
         identity: Vec<u32>,
         daemon: bool,
         parent: Option<ParentProcess>,
+        runs_exit_handlers: bool,
     ) -> Box<Context> {
         Box::new(Context {
             pid,
@@ -107,9 +96,9 @@ impl Context {
             parent,
             created: AtomicU32::new(0),
             children: Mutex::new(Vec::new()),
-            forkserver: Mutex::new(None),
-            forkserver_fd: AtomicI32::new(-1),
+            forkserver: ServerSlot::new(),
             exit_hook: AtomicBool::new(false),
+            runs_exit_handlers,
         })
     }
 
@@ -137,14 +126,9 @@ impl Context {
         (identity, format!("Process-{}", numbers.join(":")))
     }
 
-    /// The fork server connection slot.
-    pub(crate) fn forkserver(&self) -> MutexGuard<'_, Option<forkserver::Client>> {
-        self.forkserver.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Records the fork server socket's number (-1: none).
-    pub(crate) fn set_forkserver_fd(&self, fd: i32) {
-        self.forkserver_fd.store(fd, Ordering::Relaxed);
+    /// This process's fork server.
+    pub(crate) fn forkserver(&self) -> &ServerSlot {
+        &self.forkserver
     }
 
     fn children(&self) -> MutexGuard<'_, Vec<Arc<ChildShared>>> {
@@ -158,9 +142,20 @@ pub(crate) fn register_child(child: Arc<ChildShared>) {
     if !ctx.exit_hook.swap(true, Ordering::Relaxed) {
         sys::at_exit(exit_hook);
     }
+    let snapshot = ctx.children().clone();
+    let finished = finished(snapshot);
     let mut children = ctx.children();
-    children.retain(|c| !matches!(c.poll(), Ok(Some(_)) | Err(_)));
+    children.retain(|c| !finished.iter().any(|f| Arc::ptr_eq(c, f)));
     children.push(child);
+}
+
+/// The children among `registered` (a copy of the registry) that have finished, reaping them:
+/// looked at with the registry unlocked: learning a forkserver child's exit may wait briefly for its report.
+fn finished(registered: Vec<Arc<ChildShared>>) -> Vec<Arc<ChildShared>> {
+    registered
+        .into_iter()
+        .filter(|c| !matches!(c.is_running(), Ok(true)))
+        .collect()
 }
 
 /// Removes a child from the registry.
@@ -168,47 +163,53 @@ pub(crate) fn forget_child(child: &Arc<ChildShared>) {
     context().children().retain(|c| !Arc::ptr_eq(c, child));
 }
 
-/// Becomes the child described by `start` (a fresh child, after its handshake).
-pub(crate) fn become_child(start: ChildStart) {
+/// Becomes the child described by `start` (a fresh child, after its handshake): takes over its
+/// parent's settings, then its identity. An error is a start-up failure, for stderr.
+pub(crate) fn become_child(start: ChildStart) -> Result<(), String> {
+    start.inherited.adopt()?;
     // The parent is alive: it is waiting for this child's start-up to finish.
     let pidfd = sys::pidfd_open(start.parent_pid).ok();
-    enter(start, pidfd);
+    install(child_context(start, pidfd, true));
+    Ok(())
 }
 
 /// A forked child's context, built before the fork: the child then only installs it, and
 /// touches (so copies) fewer of the parent's pages.
 pub(crate) struct PreparedContext(Box<Context>);
 
-/// Builds the context of a child described by `start`, with a pidfd of the parent.
-pub(crate) fn prepare_forked_child(start: ChildStart, parent_pidfd: OwnedFd) -> PreparedContext {
-    PreparedContext(child_context(start, Some(parent_pidfd)))
+/// Builds the context of a child described by `start`, with a pidfd of the parent; whether the
+/// parent is single-threaded decides how the child leaves (see [`leave_child`]).
+pub(crate) fn prepare_forked_child(
+    start: ChildStart,
+    parent_pidfd: OwnedFd,
+    parent_single_threaded: bool,
+) -> PreparedContext {
+    PreparedContext(child_context(
+        start,
+        Some(parent_pidfd),
+        parent_single_threaded,
+    ))
 }
 
 impl PreparedContext {
     /// Becomes the prepared child, in the forked child. Takes no lock: the parent's may have
     /// been copied held.
     pub(crate) fn install(mut self) {
-        // SAFETY: a non-null pointer in CONTEXT is a leaked, never-freed Context (see `context`).
-        if let Some(old) = unsafe { CONTEXT.load(Ordering::Acquire).as_ref() } {
-            let fd = old.forkserver_fd.load(Ordering::Relaxed);
-            if fd >= 0 {
-                // The parent's fork server connection is the parent's: close our copy, so that
-                // the server still sees the parent's exit. (The copy's owner, the old context,
-                // is leaked and never used again in this process.)
-                // SAFETY: closing a descriptor number; nothing in this process uses it again.
-                unsafe { libc::close(fd) };
-            }
+        if let Some(old) = CONTEXT.get() {
+            // The parent's fork server connection is the parent's (the old context, its owner,
+            // is leaked and never used again in this process).
+            old.forkserver.close_copy_in_forked_child();
         }
         self.0.pid = std::process::id() as i32;
         install(self.0);
     }
 }
 
-fn enter(start: ChildStart, parent_pidfd: Option<OwnedFd>) {
-    install(child_context(start, parent_pidfd));
-}
-
-fn child_context(start: ChildStart, parent_pidfd: Option<OwnedFd>) -> Box<Context> {
+fn child_context(
+    start: ChildStart,
+    parent_pidfd: Option<OwnedFd>,
+    runs_exit_handlers: bool,
+) -> Box<Context> {
     let parent = ParentProcess {
         pid: start.parent_pid,
         name: start.parent_name,
@@ -220,22 +221,30 @@ fn child_context(start: ChildStart, parent_pidfd: Option<OwnedFd>) -> Box<Contex
         start.identity,
         start.daemon,
         Some(parent),
+        runs_exit_handlers,
     )
 }
 
-/// What a child does after its target: what Python's children do at exit (terminate daemon
-/// children, join the others), then flush the standard streams.
-pub(crate) fn finish_child() {
+/// What a child does after its target, however the target ended (returned or panicked): what
+/// Python's children do at exit (terminate daemon children, join the others), flush the standard
+/// streams, then leave with `code`.
+///
+/// A fresh child, and a fork of a single-threaded parent, leave through `exit`: the at-exit
+/// handlers registered in the process run (Python runs them under every start method). A fork
+/// of a parent with other threads (allowed by `allow_fork_with_threads`) leaves through `_exit`:
+/// a handler could need a lock another thread of the parent held at the fork.
+pub(crate) fn leave_child(code: i32) -> ! {
     clean_up_children();
     // stderr is unbuffered; stdout may hold a partial line.
     use std::io::Write;
     let _ = std::io::stdout().flush();
+    sys::leave(code, context().runs_exit_handlers)
 }
 
 /// Runs at the normal exit of a process that started children.
 extern "C" fn exit_hook() {
-    // SAFETY: see `context`; a null pointer means no context, so nothing to clean up.
-    if let Some(ctx) = unsafe { CONTEXT.load(Ordering::Acquire).as_ref() }
+    // No context: nothing to clean up.
+    if let Some(ctx) = CONTEXT.get()
         && ctx.pid == std::process::id() as i32
     {
         clean_up_children();
@@ -251,10 +260,10 @@ fn clean_up_children() {
     }
     let children: Vec<Arc<ChildShared>> = std::mem::take(&mut *ctx.children());
     for child in children.iter().filter(|c| c.daemon) {
-        let _ = child.signal(libc::SIGTERM);
+        let _ = child.signal(Signal::SIGTERM);
     }
     for child in &children {
-        let _ = child.wait(None);
+        let _ = child.wait_until(None);
     }
 }
 
@@ -284,6 +293,12 @@ impl CurrentProcess {
     /// child's first child (Python's `_identity`).
     pub fn identity(&self) -> &[u32] {
         &self.identity
+    }
+    /// Always `true`: the process asking is running (Python's `current_process().is_alive()`).
+    /// There is no `join` or `exitcode` here: a process cannot wait for its own end (Python
+    /// refuses with "can only join a child process").
+    pub fn is_alive(&self) -> bool {
+        true
     }
 }
 
@@ -318,12 +333,23 @@ impl ParentProcess {
     }
     /// Whether the parent is still running.
     pub fn is_alive(&self) -> bool {
-        !self.join(Some(Duration::ZERO))
+        !self.join_until(Some(Deadline::now()))
     }
-    /// Waits up to `timeout` (`None`: forever) for the parent to exit; whether it has.
-    pub fn join(&self, timeout: Option<Duration>) -> bool {
+    /// Waits for the parent to exit.
+    pub fn join(&self) {
+        self.join_until(None);
+    }
+    /// Waits up to `timeout` for the parent to exit; whether it has.
+    pub fn join_timeout(&self, timeout: Duration) -> bool {
+        self.join_until(Some(Deadline::after(timeout)))
+    }
+    /// Waits until `deadline` for the parent to exit; whether it has.
+    pub fn join_deadline(&self, deadline: Deadline) -> bool {
+        self.join_until(Some(deadline))
+    }
+    fn join_until(&self, deadline: Option<Deadline>) -> bool {
         match &self.pidfd {
-            Some(fd) => sys::wait_readable(fd.as_fd(), timeout).unwrap_or(true),
+            Some(fd) => poll_readable(&[fd.as_fd()], deadline).map_or(true, |r| !r.is_empty()),
             // No pidfd (the parent was gone before we could open one).
             None => true,
         }
@@ -350,8 +376,11 @@ pub struct ActiveChild {
 /// The children of this process that are still running: Python's `active_children()`, which
 /// also reaps (joins) every child that has finished, including those whose handle was dropped.
 pub fn active_children() -> Vec<ActiveChild> {
-    let mut children = context().children();
-    children.retain(|c| matches!(c.poll(), Ok(None)));
+    let ctx = context();
+    let snapshot = ctx.children().clone();
+    let finished = finished(snapshot);
+    let mut children = ctx.children();
+    children.retain(|c| !finished.iter().any(|f| Arc::ptr_eq(c, f)));
     children
         .iter()
         .map(|c| ActiveChild {

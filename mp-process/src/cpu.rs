@@ -3,13 +3,7 @@
 /// The number of logical CPUs in the system (Python's `cpu_count()`), whatever this process may
 /// use of them; see [`process_cpu_count`] for that.
 pub fn cpu_count() -> usize {
-    // SAFETY: sysconf reads a system constant.
-    let online = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-    if online > 0 {
-        online as usize
-    } else {
-        num_cpus::get()
-    }
+    crate::sys::cpus_online().unwrap_or_else(num_cpus::get)
 }
 
 /// The number of CPUs this process may actually use: its CPU affinity mask, further limited by a

@@ -92,16 +92,30 @@ pub enum Error {
     },
     /// The fork server died; the next start starts a new one.
     #[error("the fork server died ({0}); it is restarted at the next start")]
-    ForkServerDied(String),
+    ForkServerDied(#[source] std::sync::Arc<io::Error>),
     /// The exit status of a forkserver child could not be learned (its server died first).
     #[error("the exit status of pid {pid} is lost: its fork server died before reporting it")]
     StatusLost {
         /// The child's pid.
         pid: i32,
     },
+    /// Start-up did not finish within its bound (a fork server that does not answer).
+    #[error("start-up timed out: no answer from {what} within {bound:?}")]
+    StartTimedOut {
+        /// What did not answer.
+        what: &'static str,
+        /// How long it was given.
+        bound: std::time::Duration,
+    },
     /// Sending the target's arguments or receiving a report failed.
-    #[error("inter-process channel error: {0}")]
-    Ipc(String),
+    #[error("{op} failed: {source}")]
+    Channel {
+        /// What was being done.
+        op: &'static str,
+        /// ipc-channel's error.
+        #[source]
+        source: ipc_channel::IpcError,
+    },
     /// An operating-system call failed.
     #[error("{op} failed: {source}")]
     Os {
@@ -117,6 +131,13 @@ impl Error {
     /// Wraps an OS error with what was being done.
     pub(crate) fn os(op: &'static str) -> impl FnOnce(io::Error) -> Error {
         move |source| Error::Os { op, source }
+    }
+}
+
+impl Error {
+    /// Wraps an ipc-channel error with what was being done.
+    pub(crate) fn channel(op: &'static str) -> impl FnOnce(ipc_channel::IpcError) -> Error {
+        move |source| Error::Channel { op, source }
     }
 }
 

@@ -22,7 +22,7 @@
 //! | Python | mp-process |
 //! |---|---|
 //! | `Process(target=f, args=(a,))` | [`Process::new(f, a)`](Process::new), [`Process::builder()`](Process::builder) |
-//! | `p.start()`, `p.join()`, `p.join(t)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout) |
+//! | `p.start()`, `p.join()`, `p.join(t)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout), [`join_deadline`](Process::join_deadline) |
 //! | `p.is_alive()`, `p.exitcode`, `p.pid` | [`is_alive`](Process::is_alive), [`exitcode`](Process::exitcode), [`pid`](Process::pid) |
 //! | `p.terminate()`, `p.kill()`, `p.close()` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`close`](Process::close) |
 //! | `p.name`, `p.daemon`, `p.sentinel` | [`name`](Process::name), [`daemon`](Process::daemon), [`sentinel`](Process::sentinel) |
@@ -45,7 +45,13 @@
 //!
 //! As in Python: 0 when the target returns, 1 when it panics (the message is printed to the
 //! child's stderr and is also [`Process::panic_message`]), `n` for `std::process::exit(n)`, `-s`
-//! when signal `s` ended it. 70 means the child failed before its target ran.
+//! when signal `s` ended it. 70 means the child failed before its target ran (the reason is on
+//! its stderr: for instance that it could not enter its parent's working directory).
+//!
+//! However the target ends (return, panic, `std::process::exit`), the child's at-exit handlers
+//! run, as in Python, except in a fork of a threaded parent ([`Process`] tells the details). A
+//! stack overflow in the target ends the child with std's message ("thread 'main' has
+//! overflowed its stack") and -6 (SIGABRT) under every start method.
 //!
 //! # Start methods
 //!
@@ -58,6 +64,48 @@
 //! - **ForkServer** (the default, as in Python 3.14) starts one such fresh process, the server,
 //!   which forks each child on request: fork's speed without the caller's threads or locks.
 //!
+//! A fresh child (spawn, forkserver) and the fork server inherit exactly one descriptor from
+//! their parent, the receiving end of the child's launch channel (or the server's socket),
+//! and close every other one but stdin, stdout and stderr before anything else runs. No socket
+//! or file is named during start-up: no other process can reach a child before it has its
+//! target, and nothing is left behind if the parent is killed mid-start. The start itself waits
+//! for nobody but the fork server's reply (bounded, [`Error::StartTimedOut`]): the target and
+//! arguments wait in the child's channel until it reads them.
+//!
+//! # What a child starts with
+//!
+//! Under every start method a child starts with its parent's working directory, program
+//! arguments (`std::env::args()`) and global start method ([`get_start_method`]) as they are at
+//! [`start`](Process::start), its name, identity and daemon flag, and its arguments (what
+//! Python's preparation data carries, where it applies). What still differs:
+//!
+//! - **Memory.** A fork child has a copy of the parent's whole memory: statics and values set
+//!   at run time, a panic hook set with `std::panic::set_hook`, a logger, caches. A spawn or
+//!   forkserver child never runs `main`: it has the program's initial statics and std's default
+//!   panic hook, plus what it is sent. Set such things up in the target (a pool's initializer).
+//! - **Environment variables.** Fork and spawn children have the parent's environment at
+//!   `start()`. Forkserver children have the fork server's, which is the parent's environment
+//!   when the server started (at the first forkserver start): set variables before that, or pass
+//!   them in the arguments. (Python's forkserver behaves the same.)
+//! - **The OS's per-process attributes**: standard input, output and error, umask, resource
+//!   limits, ignored signals and the signal mask, scheduling priority and CPU affinity, user and
+//!   group. Fork and spawn children inherit the parent's at `start()`; forkserver children get
+//!   the fork server's, which were the parent's when the server started. (Redirecting stdout
+//!   with `dup2` after that reaches fork and spawn children only.) No method sends stdin to
+//!   `/dev/null` as Python's children do: every child may read the parent's (or the server's).
+//! - **Descriptors.** A fork child has copies of all of the parent's open descriptors; a spawn or
+//!   forkserver child only those it is given (its standard streams, mp's own, and those inside
+//!   its arguments).
+//! - **Threads.** A fork child has only the thread that called `start`; a fresh child has one.
+//! - **At-exit handlers**: see [Exit codes](#exit-codes); only a fork of a threaded parent skips
+//!   them.
+//! - **Stack overflow in a thread the target started**: in a fork child of a program that ran
+//!   `main`, std reports it (std's set-up is in the copy). In a spawn or forkserver child such a
+//!   thread has no alternate signal stack (std makes one per thread only when its own set-up
+//!   ran), so the child ends with -11 (SIGSEGV) and no message. An overflow in the target's own
+//!   thread is reported under every method.
+//! - **Closures** are targets under fork only (see [Targets and arguments](#targets-and-arguments)).
+//!
 //! # Children's lifetimes
 //!
 //! No zombies: a child is reaped when joined, when seen to have exited, when its handle is dropped
@@ -66,6 +114,14 @@
 //! is killed: Linux's parent-death signal (which follows the *thread* that started a spawn or fork
 //! child: start daemons from a thread that outlives them) and, for forkserver children, the
 //! server's own exit when its parent's socket closes.
+//!
+//! If the fork server dies (it is killed), the exit codes of its children that it had not yet
+//! reported are lost: `join` and `exitcode` of such a child answer [`Error::StatusLost`] at
+//! once (remembered, never asked of the server that replaces it), while `is_alive` and
+//! `kill` still work on the child itself through its pidfd. The next forkserver start makes a
+//! new server.
+
+#![deny(unsafe_code)]
 
 mod builder;
 mod child;
@@ -75,6 +131,7 @@ mod entry;
 mod error;
 mod process;
 mod start;
+#[allow(unsafe_code)]
 mod sys;
 mod target;
 

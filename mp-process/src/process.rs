@@ -4,13 +4,14 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use mp_sync::raw::Deadline;
+use nix::sys::signal::Signal;
 
-use crate::builder::Builder;
 use crate::child::ChildShared;
-use crate::context::{self, ChildStart};
+use crate::context;
 use crate::error::{Error, Result};
+use crate::start::inherited::Inherited;
+use crate::start::wire::ChildStart;
 use crate::start::{self, StartMethod, get_start_method};
 use crate::target::Target;
 
@@ -26,7 +27,7 @@ use crate::target::Target;
 /// let mut p = Process::new(greet, "bob".to_string());
 /// p.start()?;
 /// assert_eq!(p.join()?, 0);
-/// assert_eq!(p.exitcode(), Some(0));
+/// assert_eq!(p.exitcode()?, Some(0));
 /// # Ok::<(), mp_process::Error>(())
 /// ```
 ///
@@ -43,7 +44,7 @@ pub struct Process {
     daemon: bool,
     /// The start method, if chosen for this process.
     method: Option<StartMethod>,
-    /// See [`Builder::allow_fork_with_threads`].
+    /// See [`Builder::allow_fork_with_threads`](crate::Builder::allow_fork_with_threads).
     allow_fork_with_threads: bool,
     /// The pid of the process that made this handle: only it may start, join or signal.
     owner: i32,
@@ -72,19 +73,6 @@ impl std::fmt::Debug for State {
 }
 
 impl Process {
-    /// A process that will run `function(args)` under the global start method.
-    pub fn new<A>(function: fn(A), args: A) -> Process
-    where
-        A: Serialize + DeserializeOwned + Send + 'static,
-    {
-        Builder::new().target(function, args)
-    }
-
-    /// A builder, to set the name, daemon flag or start method first.
-    pub fn builder() -> Builder {
-        Builder::new()
-    }
-
     pub(crate) fn from_parts(
         name: Option<String>,
         daemon: bool,
@@ -134,6 +122,7 @@ impl Process {
             daemon: self.daemon,
             parent_pid: ctx.pid(),
             parent_name: ctx.name().to_owned(),
+            inherited: Inherited::now(),
         };
         let child = match (
             method,
@@ -203,13 +192,14 @@ impl Process {
         }
     }
 
-    /// Whether the child is running: false before start and after it exited.
+    /// Whether the child is running: false before start and after it exited. A child whose exit
+    /// code is lost ([`Error::StatusLost`]) is alive as long as it actually runs.
     pub fn is_alive(&self) -> Result<bool> {
         match &self.state {
             State::Unstarted(_) => Ok(false),
             State::Started(child) => {
                 self.check_owner()?;
-                Ok(child.poll()?.is_none())
+                child.is_running()
             }
             State::Closed => Err(Error::Closed {
                 name: self.name.clone(),
@@ -219,31 +209,46 @@ impl Process {
 
     /// Waits for the child to exit and returns its exit code (see [`Process::exitcode`]).
     pub fn join(&self) -> Result<i32> {
-        let code = self.wait(None)?;
-        Ok(code.expect("a wait without timeout returns only when the child has exited"))
+        let code = self.join_until(None)?;
+        Ok(code.expect("a wait without deadline returns only when the child has exited"))
     }
 
     /// Waits up to `timeout` for the child to exit: `Some(exit code)`, or `None` if it is still
     /// running (not an error, as in Python).
     pub fn join_timeout(&self, timeout: Duration) -> Result<Option<i32>> {
-        self.wait(Some(timeout))
+        self.join_until(Some(Deadline::after(timeout)))
     }
 
-    fn wait(&self, timeout: Option<Duration>) -> Result<Option<i32>> {
+    /// Waits until `deadline` for the child to exit: `Some(exit code)`, or `None` if it is still
+    /// running then.
+    pub fn join_deadline(&self, deadline: Deadline) -> Result<Option<i32>> {
+        self.join_until(Some(deadline))
+    }
+
+    /// `join`, `join_timeout` and `join_deadline` in one.
+    fn join_until(&self, deadline: Option<Deadline>) -> Result<Option<i32>> {
         let child = self.started()?;
-        let code = child.wait(timeout)?;
+        let code = child.wait_until(deadline)?;
         if code.is_some() {
             context::forget_child(child);
         }
         Ok(code)
     }
 
-    /// The exit code: `None` before start and while running; 0 when the target returned; 1 when
-    /// it panicked; `n` when it called `std::process::exit(n)`; `-s` when signal `s` killed it.
-    pub fn exitcode(&self) -> Option<i32> {
+    /// The exit code, without waiting: `None` before start and while running; 0 when the target
+    /// returned; 1 when it panicked; `n` when it called `std::process::exit(n)`; `-s` when
+    /// signal `s` killed it. An error after [`close`](Process::close), from a process other than
+    /// the owner, and when the code is lost ([`Error::StatusLost`]: never "still running").
+    pub fn exitcode(&self) -> Result<Option<i32>> {
         match &self.state {
-            State::Started(child) if self.check_owner().is_ok() => child.poll().ok().flatten(),
-            _ => None,
+            State::Unstarted(_) => Ok(None),
+            State::Started(child) => {
+                self.check_owner()?;
+                child.poll()
+            }
+            State::Closed => Err(Error::Closed {
+                name: self.name.clone(),
+            }),
         }
     }
 
@@ -258,12 +263,12 @@ impl Process {
 
     /// Sends SIGTERM (Python's `terminate()`); nothing if the child has already exited.
     pub fn terminate(&self) -> Result<()> {
-        self.started()?.signal(libc::SIGTERM)
+        self.started()?.signal(Signal::SIGTERM)
     }
 
     /// Sends SIGKILL (Python's `kill()`); nothing if the child has already exited.
     pub fn kill(&self) -> Result<()> {
-        self.started()?.signal(libc::SIGKILL)
+        self.started()?.signal(Signal::SIGKILL)
     }
 
     /// A descriptor that becomes readable when the child exits (Python's `sentinel`), to wait
@@ -278,7 +283,7 @@ impl Process {
     pub fn close(&mut self) -> Result<()> {
         if let State::Started(child) = &self.state {
             self.check_owner()?;
-            if child.poll()?.is_none() {
+            if child.is_running()? {
                 return Err(Error::StillRunning {
                     name: self.name.clone(),
                 });

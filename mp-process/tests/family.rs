@@ -125,7 +125,7 @@ fn mp_exit_now() -> ! {
 
 fn watch_parent(tx: IpcSender<bool>) {
     let parent = parent_process().unwrap();
-    tx.send(parent.join(Some(BOUND))).unwrap();
+    tx.send(parent.join_timeout(BOUND)).unwrap();
 }
 
 #[test]

@@ -26,10 +26,14 @@ fn sleep_ms(ms: u64) {
 fn exit_codes_follow_python() {
     for method in StartMethod::ALL {
         let mut p = builder(method).target(return_normally, ());
-        assert_eq!(p.exitcode(), None, "{method:?}: no exit code before start");
+        assert_eq!(
+            p.exitcode().unwrap(),
+            None,
+            "{method:?}: no exit code before start"
+        );
         p.start().unwrap();
         assert_eq!(join(&p), 0, "{method:?}: a target that returns");
-        assert_eq!(p.exitcode(), Some(0));
+        assert_eq!(p.exitcode().unwrap(), Some(0));
 
         let mut p = builder(method).target(exit_with, 7);
         p.start().unwrap();
@@ -48,7 +52,11 @@ fn terminate_and_kill_give_minus_the_signal() {
         let mut p = builder(method).target(sleep_ms, 60_000);
         p.start().unwrap();
         assert!(p.is_alive().unwrap(), "{method:?}");
-        assert_eq!(p.exitcode(), None, "{method:?}: None while running");
+        assert_eq!(
+            p.exitcode().unwrap(),
+            None,
+            "{method:?}: None while running"
+        );
         assert_eq!(
             p.join_timeout(Duration::from_millis(50)).unwrap(),
             None,
@@ -102,6 +110,10 @@ fn misuse_is_a_typed_error() {
             "{method:?}: join after close"
         );
         assert!(matches!(p.is_alive(), Err(Error::Closed { .. })));
+        assert!(
+            matches!(p.exitcode(), Err(Error::Closed { .. })),
+            "{method:?}: exitcode after close"
+        );
         assert!(matches!(p.start(), Err(Error::Closed { .. })));
         assert!(matches!(p.kill(), Err(Error::Closed { .. })));
     }
@@ -193,8 +205,9 @@ fn a_handle_copied_into_a_forked_child_is_not_the_childs_to_use() {
     // would reap or signal a process that is not its own.
     let mut checker = builder(StartMethod::Fork).closure(move || {
         let refused = |r: Result<(), Error>| matches!(r, Err(Error::NotOwner { .. }));
-        let ok =
-            refused(copy.join().map(drop)) && refused(copy.kill()) && copy.exitcode().is_none();
+        let ok = refused(copy.join().map(drop))
+            && refused(copy.kill())
+            && refused(copy.exitcode().map(drop));
         std::process::exit(if ok { 0 } else { 1 })
     });
     checker.start().unwrap();

@@ -232,6 +232,29 @@ def queue_rate(n, item, reps=REPS):
     return median_of(once, reps)
 
 
+def per_creation(make, n=2000):
+    """us per object created and dropped (closed)."""
+    def once():
+        make()
+        t0 = now()
+        for _ in range(n):
+            make()
+        return (now() - t0) / n * 1e6
+
+    return median_of(once)
+
+
+def make_pipe():
+    a, b = mp.Pipe()
+    a.close()
+    b.close()
+
+
+def make_queue():
+    q = mp.Queue()
+    q.close()
+
+
 def pool_create_close_join():
     """ms per Pool(2) create + close + join."""
     def once():
@@ -290,6 +313,8 @@ FIGURES = {
     "ipc/pipe_throughput_1mib": pipe_throughput_1mib,
     "ipc/queue_small_items": lambda: queue_rate(200_000, None),
     "ipc/queue_1mib_items": lambda: queue_rate(100, bytes(MIB)),   # 1 MiB items: items/s == MiB/s
+    "ipc/pipe_create": lambda: per_creation(make_pipe),
+    "ipc/queue_create": lambda: per_creation(make_queue),
     "pool/create_close_join": pool_create_close_join,
     "pool/map_default_chunks": lambda: pool_map(None, REPS),
     "pool/map_chunksize_1": lambda: pool_map(1, 3),

@@ -8,48 +8,15 @@ use std::fmt;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Once, mpsc};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::sys;
 
 /// How long to keep reading a child's pipes after it has exited: a process it left behind
 /// (a leaked server, say) may hold them open forever.
 const DRAIN_GRACE: Duration = Duration::from_secs(2);
-
-/// The process group of the child running now (0: none). Read by [`on_fatal_signal`]: the
-/// child has its own group, so a Ctrl-C at the terminal reaches only us, and we pass it on.
-static CURRENT_GROUP: AtomicI32 = AtomicI32::new(0);
-
-/// Installs the SIGINT/SIGTERM/SIGHUP handler once.
-static INSTALL_HANDLER: Once = Once::new();
-
-/// Signal handler: kills the running child's process group, then dies of the same signal.
-extern "C" fn on_fatal_signal(sig: libc::c_int) {
-    let group = CURRENT_GROUP.load(Ordering::SeqCst);
-    // SAFETY: kill, signal and raise are async-signal-safe and have no memory-safety
-    // preconditions; restoring the default action before raising makes us die of `sig`.
-    unsafe {
-        if group > 0 {
-            libc::kill(-group, libc::SIGKILL);
-        }
-        libc::signal(sig, libc::SIG_DFL);
-        libc::raise(sig);
-    }
-}
-
-/// Makes SIGINT, SIGTERM and SIGHUP kill the running child's process group before we exit.
-fn install_signal_forwarding() {
-    INSTALL_HANDLER.call_once(|| {
-        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-            // SAFETY: `on_fatal_signal` is an `extern "C" fn(c_int)` that only calls
-            // async-signal-safe functions and touches one atomic.
-            unsafe {
-                libc::signal(sig, on_fatal_signal as *const () as libc::sighandler_t);
-            }
-        }
-    });
-}
 
 /// What to do with a child's output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +124,12 @@ impl Step {
     /// Runs the step to completion; on success returns the captured lines (empty for
     /// [`Output::Inherit`]).
     pub(crate) fn run(self) -> Result<Vec<String>, StepError> {
+        self.run_in_group().1
+    }
+
+    /// Runs the step like [`Step::run`], also returning the child's process group (its pid;
+    /// 0 if it did not start), for a caller that checks what the child left behind in it.
+    pub(crate) fn run_in_group(self) -> (i32, Result<Vec<String>, StepError>) {
         let Step {
             name,
             mut command,
@@ -181,27 +154,23 @@ impl Step {
             }
         }
         if pin_cpu0 {
-            // SAFETY: the closure runs in the forked child before exec; it only fills a
-            // local cpu_set_t and makes one raw syscall (sched_setaffinity), which is
-            // async-signal-safe, allocates nothing and takes no locks.
-            unsafe {
-                command.pre_exec(pin_to_cpu0);
-            }
+            sys::pin_to_cpu0_before_exec(&mut command);
         }
-        install_signal_forwarding();
-        let mut child = command
-            .spawn()
-            .map_err(|e| fail(Failure::Spawn(e), Vec::new()))?;
-        let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
-        CURRENT_GROUP.store(group, Ordering::SeqCst);
+        sys::install_signal_forwarding();
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => return (0, Err(fail(Failure::Spawn(e), Vec::new()))),
+        };
+        let group = i32::try_from(child.id()).unwrap_or(0);
+        sys::set_current_group(group);
         let result = wait_bounded(&mut child, output, bound);
-        CURRENT_GROUP.store(0, Ordering::SeqCst);
-        let (status, lines) = result.map_err(|(failure, lines)| fail(failure, lines))?;
-        if status.success() {
-            Ok(lines)
-        } else {
-            Err(fail(Failure::Status(status), lines))
-        }
+        sys::set_current_group(0);
+        let result = match result {
+            Ok((status, lines)) if status.success() => Ok(lines),
+            Ok((status, lines)) => Err(fail(Failure::Status(status), lines)),
+            Err((failure, lines)) => Err(fail(failure, lines)),
+        };
+        (group, result)
     }
 }
 
@@ -308,32 +277,11 @@ fn spawn_reader(
 
 /// Kills the child's whole process group and reaps the child.
 fn kill_group(child: &mut Child) {
-    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
-        // SAFETY: kill(2) with a negative pid signals a process group; it has no memory-safety
-        // preconditions. The group is the child's own (process_group(0) above).
-        unsafe {
-            libc::kill(-pid, libc::SIGKILL);
-        }
+    if let Ok(group) = i32::try_from(child.id()) {
+        sys::kill_group(group);
     }
     let _ = child.kill();
     let _ = child.wait();
-}
-
-/// Restricts the calling process to CPU 0. Runs between fork and exec.
-fn pin_to_cpu0() -> io::Result<()> {
-    // SAFETY: cpu_set_t is a plain bit array, for which all-zero bytes are a valid (empty)
-    // value.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: CPU_SET writes one bit of the set we own; 0 is below CPU_SETSIZE.
-    unsafe { libc::CPU_SET(0, &mut set) };
-    // SAFETY: the pointer and size describe `set`, a valid cpu_set_t that outlives the call;
-    // pid 0 means the calling process.
-    let rc = unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::cmd::{Output, Step};
+use crate::stress;
 use crate::workspace_root;
 
 /// Environment variable overriding every step's bound, in seconds.
@@ -12,6 +13,20 @@ const BOUND_ENV: &str = "XTASK_STEP_TIMEOUT_SECS";
 
 /// Default wall-clock bound of each step: generous, but a hung test fails CI.
 const DEFAULT_BOUND: Duration = Duration::from_secs(15 * 60);
+
+/// Runs of each scenario and method in the short stress step: enough to keep the drills from
+/// rotting, short enough for CI.
+const STRESS_RUNS: u64 = 3;
+
+/// A short stress run's bound: a clean run takes well under a second.
+const STRESS_RUN_BOUND: Duration = Duration::from_secs(20);
+
+/// Drill scenarios that the short stress step leaves out because they still fail on `main`,
+/// each with the open defect it shows (`cargo xtask stress --scenario NAME` reproduces it).
+/// Empty since the issue-7 fixes of branches sync and process merged (lock-holder,
+/// barrier-party and fork-server failed every run before them); add a scenario here only
+/// with its issue, and remove it with the fix. The step prints what it skips.
+const KNOWN_DEFECTS: &[(&str, &str)] = &[];
 
 /// One step of `cargo xtask test`.
 struct TestStep {
@@ -164,7 +179,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let root = workspace_root();
     let mut total = Counts::default();
     for (i, step) in STEPS.iter().enumerate() {
-        let label = format!("{}/{} {}", i + 1, STEPS.len(), step.name);
+        let label = format!("{}/{} {}", i + 1, STEPS.len() + 1, step.name);
         eprintln!("xtask test: step {label}: cargo {}", step.args.join(" "));
         let mut command = Command::new(&cargo);
         command.args(step.args).current_dir(&root);
@@ -202,18 +217,38 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             total.add(counts);
         }
     }
+    stress_step(STEPS.len() + 1, STEPS.len() + 1)?;
     if total.passed == 0 {
         return Err("xtask test: no tests ran (no `test result:` line counted a pass)".to_owned());
     }
     println!(
         "xtask test: {} steps ok; {} passed, {} failed, {} ignored",
-        STEPS.len(),
+        STEPS.len() + 1,
         total.passed,
         total.failed,
         total.ignored
     );
     println!("summary: {} passed, {} failed", total.passed, total.failed);
     Ok(())
+}
+
+/// The last step: a short `cargo xtask stress` (dev build, [`STRESS_RUNS`] runs of each
+/// scenario and method), leaving out the [`KNOWN_DEFECTS`].
+fn stress_step(number: usize, steps: usize) -> Result<(), String> {
+    let mut options = stress::Options::all(STRESS_RUNS);
+    options.profile = stress::Profile::Dev;
+    options.run_bound = STRESS_RUN_BOUND;
+    for (scenario, why) in KNOWN_DEFECTS {
+        eprintln!("xtask test: stress skips {scenario} (known defect: {why})");
+    }
+    options
+        .scenarios
+        .retain(|s| !KNOWN_DEFECTS.iter().any(|(known, _)| known == s));
+    eprintln!(
+        "xtask test: step {number}/{steps} stress (short): cargo xtask stress --dev --runs {STRESS_RUNS} --scenario {}",
+        options.scenarios.join(" --scenario ")
+    );
+    stress::run_with(&options).map_err(|e| format!("xtask test: step {number}/{steps} stress: {e}"))
 }
 
 #[cfg(test)]

@@ -5,23 +5,23 @@
 //! Everything that calls `libc` lives below this module.
 
 mod eventfd;
+mod held;
 pub(crate) mod kind;
 mod poll;
+mod release;
 
 pub(crate) use eventfd::EventFd;
+pub(crate) use held::{Held, lock};
 pub(crate) use mp_sync::raw::{MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin};
 pub(crate) use mp_sync::raw::{Segment, SharedHeader};
 pub(crate) use poll::poll_readable;
+pub(crate) use release::release_pages;
 
 /// Creates a segment with a data area of `data_len` bytes whose header `init` sets up before
 /// anyone else can see it; an error when the memory cannot be had (e.g. no descriptor left).
 pub(crate) fn create_segment<H: SharedHeader>(
     data_len: usize,
-    init: impl FnOnce(&H),
+    init: impl FnOnce(&H) -> std::io::Result<()>,
 ) -> Result<Segment<H>, crate::Error> {
-    Segment::create(data_len, |header| {
-        init(header);
-        Ok(())
-    })
-    .map_err(|e| crate::Error::Os(e.to_string()))
+    Segment::create(data_len, init).map_err(crate::Error::Os)
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use ipc_channel::ipc;
 
 use crate::child::{ChildShared, Reaper};
-use crate::context::{self, ChildStart};
-use crate::entry::{self, ChildReport};
+use crate::context;
 use crate::error::{Error, Result};
+use crate::start::run;
+use crate::start::wire::{ChildReport, ChildStart};
 use crate::sys::{self, Forked};
 use crate::target::Target;
 
@@ -23,12 +24,15 @@ pub(crate) fn start(target: Target, start: ChildStart) -> Result<Arc<ChildShared
     // context built here, so that the child only installs it.
     let parent_pidfd = sys::pidfd_open(start.parent_pid).map_err(Error::os("pidfd_open"))?;
     let (name, daemon, parent_pid) = (start.name.clone(), start.daemon, start.parent_pid);
-    let prepared = context::prepare_forked_child(start, parent_pidfd);
+    // A fork of a single-threaded process may run its at-exit handlers when it leaves.
+    let single_threaded = sys::thread_count().is_ok_and(|n| n == 1);
+    let prepared = context::prepare_forked_child(start, parent_pidfd, single_threaded);
     // Buffered output would be written twice, once by each process.
     let _ = std::io::stdout().flush();
-    // SAFETY: see this function's docs: with no other thread, the child's state is consistent;
-    // with other threads the user allowed it, knowing the child must avoid their locks.
-    match unsafe { sys::fork() }.map_err(Error::os("fork"))? {
+    sys::flush_c_stdio();
+    // With no other thread, the child's state is consistent; with other threads the user
+    // allowed it, knowing the child must avoid their locks.
+    match sys::fork().map_err(Error::os("fork"))? {
         Forked::Child => {
             prepared.install();
             if daemon {
@@ -40,9 +44,9 @@ pub(crate) fn start(target: Target, start: ChildStart) -> Result<Arc<ChildShared
                 }
             }
             match target {
-                Target::Closure(closure) => entry::run_target(&report_tx, closure),
+                Target::Closure(closure) => run::run_target(&report_tx, closure),
                 Target::Function(function) => {
-                    entry::run_target(&report_tx, move || function.call_here())
+                    run::run_target(&report_tx, move || function.call_here())
                 }
             }
         }

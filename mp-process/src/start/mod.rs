@@ -5,14 +5,20 @@
 //!   before `main` and runs the requested target.
 //! - [`forkserver`]: a fresh execution of this program, started once, forks each child on request.
 //!
-//! A fresh child receives its target and arguments in one ipc-channel message ([`handshake`]): a
-//! spawn child (and the fork server, once) first connects back and says hello with the channel to
-//! use; a forkserver child inherits its launch channel through the server's fork.
+//! A fresh child receives its target and arguments in one ipc-channel message ([`wire`],
+//! [`launch`]) on a launch channel whose receiving end it inherits: a spawn child across its
+//! exec ([`exe`], [`mark`]), a forkserver child through the server's fork. No socket is named,
+//! so no other process can reach a child during its start-up.
 
+pub(crate) mod exe;
 pub(crate) mod fork;
 pub(crate) mod forkserver;
-pub(crate) mod handshake;
+pub(crate) mod inherited;
+pub(crate) mod launch;
+pub(crate) mod mark;
+pub(crate) mod run;
 pub(crate) mod spawn;
+pub(crate) mod wire;
 
 use std::sync::OnceLock;
 
@@ -63,7 +69,8 @@ static GLOBAL_METHOD: OnceLock<StartMethod> = OnceLock::new();
 
 /// Sets the start method for every process that does not choose its own. It can be set once;
 /// a second call is [`Error::StartMethodAlreadySet`] (Python's `RuntimeError: context has already
-/// been set`).
+/// been set`). Children started afterwards, under any method, have it set too (as Python's do), so
+/// that their own children start the same way.
 pub fn set_start_method(method: StartMethod) -> Result<()> {
     GLOBAL_METHOD
         .set(method)
@@ -75,4 +82,16 @@ pub fn set_start_method(method: StartMethod) -> Result<()> {
 /// The start method in force: the one set by [`set_start_method`], else [`StartMethod::DEFAULT`].
 pub fn get_start_method() -> StartMethod {
     GLOBAL_METHOD.get().copied().unwrap_or(StartMethod::DEFAULT)
+}
+
+/// The method set by [`set_start_method`] in this process, if one was: what a fresh child
+/// takes over (see `crate::context::Inherited`).
+pub(crate) fn chosen_start_method() -> Option<StartMethod> {
+    GLOBAL_METHOD.get().copied()
+}
+
+/// Takes over the parent's chosen method, in a fresh child before its target runs (nothing can
+/// have set one yet there).
+pub(crate) fn inherit_start_method(method: StartMethod) {
+    let _ = GLOBAL_METHOD.set(method);
 }

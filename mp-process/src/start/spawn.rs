@@ -1,64 +1,42 @@
-//! The spawn start method: the child is a fresh execution of this program.
+//! The spawn start method: the child is a fresh execution of this program, which inherits the
+//! receiving end of its launch channel across the exec.
 
-use std::os::unix::process::CommandExt;
-use std::process::Command;
 use std::sync::Arc;
 
 use crate::child::{ChildShared, Reaper};
-use crate::context::ChildStart;
-use crate::entry::{CHILD_ENV, Role};
 use crate::error::{Error, Result};
-use crate::start::handshake::{self, Started};
+use crate::start::exe;
+use crate::start::launch::{self, LaunchChannels, Started};
+use crate::start::wire::ChildStart;
 use crate::sys;
 use crate::target::FunctionTarget;
-
-/// The running program, even if its file was deleted or replaced since it started.
-const SELF_EXE: &str = "/proc/self/exe";
 
 /// Starts a fresh execution of this program that runs `target`.
 pub(crate) fn start(
     target: Box<dyn FunctionTarget>,
     start: ChildStart,
 ) -> Result<Arc<ChildShared>> {
-    let daemon = start.daemon;
-    let parent_pid = start.parent_pid;
-    handshake::fresh_child(target, start, |server, trampoline| {
-        let mut command = Command::new(SELF_EXE);
-        if let Some(arg0) = std::env::args_os().next() {
-            command.arg0(arg0);
+    let channels = LaunchChannels::new()?;
+    let die_with = start.daemon.then_some(start.parent_pid);
+    let mut command = exe::fresh_command(target.trampoline(), channels.child_end(), die_with);
+    let mut child = command
+        .spawn()
+        .map_err(Error::os("starting a spawn child"))?;
+    let pid = child.id() as i32;
+    // Race-free: the child cannot be reaped (and its pid reused) before we wait for it.
+    let pidfd = match sys::pidfd_open(pid) {
+        Ok(pidfd) => pidfd,
+        Err(e) => {
+            // No way to watch it: it must not run unwatched, nor stay a zombie.
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::os("pidfd_open")(e));
         }
-        command.env(
-            CHILD_ENV,
-            Role::Spawned {
-                server: server.to_owned(),
-                trampoline,
-            }
-            .mark(),
-        );
-        if daemon {
-            // SAFETY: the closure runs between fork and exec and makes only async-signal-safe
-            // calls (prctl, getppid).
-            unsafe {
-                command.pre_exec(move || {
-                    sys::set_parent_death_kill()?;
-                    if nix::unistd::getppid().as_raw() != parent_pid {
-                        // The parent died before the signal was armed: it would never come.
-                        return Err(std::io::Error::other("parent already exited"));
-                    }
-                    Ok(())
-                });
-            }
-        }
-        let child = command
-            .spawn()
-            .map_err(Error::os("starting a spawn child"))?;
-        let pid = child.id() as i32;
-        // Race-free: the child cannot be reaped (and its pid reused) before we wait for it.
-        let pidfd = sys::pidfd_open(pid).map_err(Error::os("pidfd_open"))?;
-        Ok(Started {
-            pid,
-            pidfd,
-            reaper: Reaper::Us,
-        })
-    })
+    };
+    let started = Started {
+        pid,
+        pidfd,
+        reaper: Reaper::Us,
+    };
+    launch::launch(started, channels, target, start)
 }

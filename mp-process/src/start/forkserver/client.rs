@@ -1,0 +1,296 @@
+//! The parent's side of the fork server: starting it, asking it for children, and learning how
+//! they exited.
+//!
+//! Several threads may use one server at once; none holds a lock while it waits. Every read of
+//! the socket happens under the link's lock and without blocking ([`Link::drain`]), filing each
+//! message where its reader will look (replies by request id, exit codes by pid); waiting is a
+//! `poll` on the socket with no lock held, in short slices, since another thread may drain the
+//! message that woke us. A server that dies is known dead at once (its socket reads as closed):
+//! every child whose exit it had not reported has a lost status from then on, and the next
+//! start makes a new server, which is never asked about the old one's children.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use mp_sync::raw::{Deadline, FnRef, poll_readable};
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
+
+use crate::child::ExitReports;
+use crate::error::{Error, Result};
+use crate::start::exe;
+use crate::start::forkserver::wire::{MAX_MESSAGE, Reply, Request};
+use crate::start::mark::BootFn;
+use crate::start::wire::Trampoline;
+use crate::sys::{self, Received};
+
+/// How long a fork request may wait for the server's reply before the start fails.
+const REPLY_BOUND: Duration = Duration::from_secs(30);
+
+/// How long the server's report of a child's exit may lag behind the exit itself (it is sent
+/// as soon as the server sees the child's pidfd ready: microseconds, unless the machine stalls).
+const REPORT_BOUND: Duration = Duration::from_secs(10);
+
+/// The longest a waiter sleeps before it looks again at what other threads have drained.
+const SLICE: Duration = Duration::from_millis(10);
+
+/// A process's fork server, once started: the slot its context keeps.
+#[derive(Debug, Default)]
+pub(crate) struct ServerSlot {
+    /// The server in use; a dead one is replaced at the next start.
+    link: Mutex<Option<Arc<Link>>>,
+    /// The socket's number (-1: none), for a forked child to close its copy without a lock.
+    fd: AtomicI32,
+}
+
+impl ServerSlot {
+    /// A slot with no server yet.
+    pub(crate) fn new() -> ServerSlot {
+        ServerSlot {
+            link: Mutex::new(None),
+            fd: AtomicI32::new(-1),
+        }
+    }
+
+    /// The live server, started now if there is none (or the last one died) as a fresh
+    /// execution of this program that runs `serve` (the server's loop) with its socket.
+    pub(crate) fn current(&self, serve: FnRef<BootFn>) -> Result<Arc<Link>> {
+        let mut slot = self.link.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(link) = slot.as_ref()
+            && !link.is_dead()
+        {
+            return Ok(link.clone());
+        }
+        // Starting is a fork and exec, no handshake: nothing here waits for the server.
+        let link = Arc::new(Link::start(serve)?);
+        self.fd.store(link.sock.as_raw_fd(), Ordering::Relaxed);
+        *slot = Some(link.clone());
+        Ok(link)
+    }
+
+    /// In a forked child: closes the child's copy of the parent's socket, so that the server
+    /// still sees the parent's exit. Takes no lock (the parent's may have been copied held); the
+    /// copy's owner is the parent's context, which the child never uses or drops.
+    pub(crate) fn close_copy_in_forked_child(&self) {
+        let fd: RawFd = self.fd.load(Ordering::Relaxed);
+        if fd >= 0 {
+            sys::close_unowned(fd);
+        }
+    }
+}
+
+/// The connection to one fork server.
+#[derive(Debug)]
+pub(crate) struct Link {
+    /// Our end of the socket pair.
+    sock: OwnedFd,
+    /// The server's pid (our child).
+    server_pid: i32,
+    /// Numbers requests, to match replies.
+    next_id: AtomicU64,
+    /// What has been read from the socket.
+    state: Mutex<LinkState>,
+}
+
+/// What has been read from the server and not yet taken.
+#[derive(Debug, Default)]
+struct LinkState {
+    /// Replies to fork requests, by request id: the child's pid and pidfd, or an errno.
+    replies: HashMap<u64, std::result::Result<(i32, OwnedFd), i32>>,
+    /// Exit codes, by pid, kept until the child's handle goes ([`ExitReports::forget`]).
+    exited: HashMap<i32, i32>,
+    /// Why the server is gone, once it is: no more messages will come.
+    dead: Option<Arc<std::io::Error>>,
+}
+
+impl Link {
+    /// Starts a fork server: a fresh execution of this program that inherits its end of a new
+    /// socket pair and runs `serve` with it.
+    fn start(serve: FnRef<BootFn>) -> Result<Link> {
+        let (ours, theirs) = socketpair(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            None,
+            SockFlag::SOCK_CLOEXEC,
+        )
+        .map_err(|e| Error::os("socketpair")(e.into()))?;
+        let child = exe::fresh_command(serve, theirs.as_fd(), None)
+            .spawn()
+            .map_err(Error::os("starting the fork server"))?;
+        Ok(Link {
+            sock: ours,
+            server_pid: child.id() as i32,
+            next_id: AtomicU64::new(1),
+            state: Mutex::new(LinkState::default()),
+        })
+    }
+
+    /// Whether the server is known to be gone.
+    fn is_dead(&self) -> bool {
+        self.lock().dead.is_some()
+    }
+
+    /// Asks for a child that enters `trampoline` with the launch channel `launch`; the child's
+    /// pid and pidfd.
+    pub(crate) fn fork(
+        &self,
+        trampoline: FnRef<Trampoline>,
+        launch: BorrowedFd<'_>,
+        daemon: bool,
+    ) -> Result<(i32, OwnedFd)> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let request = Request::Fork {
+            id,
+            daemon,
+            trampoline: trampoline.to_wire(),
+        };
+        // Room for the pidfd that comes back: out of descriptors is an error now, before the
+        // server forks a child we could not watch.
+        let room = self
+            .sock
+            .try_clone()
+            .map_err(Error::os("reserving a descriptor for the child's pidfd"))?;
+        if let Err(e) = sys::send_with_fd(self.sock.as_fd(), &request.encode(), Some(launch)) {
+            let why = std::io::Error::new(e.kind(), format!("sending it a request: {e}"));
+            return Err(Error::ForkServerDied(
+                self.lock_drained().mark_dead(self, why),
+            ));
+        }
+        drop(room);
+        let deadline = Deadline::after(REPLY_BOUND);
+        loop {
+            {
+                let mut state = self.lock_drained();
+                match state.replies.remove(&id) {
+                    Some(Ok(child)) => return Ok(child),
+                    Some(Err(errno)) => {
+                        return Err(Error::os("forking in the fork server")(
+                            std::io::Error::from_raw_os_error(errno),
+                        ));
+                    }
+                    None => {}
+                }
+                if let Some(why) = &state.dead {
+                    return Err(Error::ForkServerDied(Arc::clone(why)));
+                }
+            }
+            if deadline.has_passed() {
+                return Err(Error::StartTimedOut {
+                    what: "the fork server's reply",
+                    bound: REPLY_BOUND,
+                });
+            }
+            self.sleep(&[], Deadline::slice(Some(deadline), SLICE))?;
+        }
+    }
+
+    /// Sleeps until the socket or one of `also` is readable, or `until`; the indices of `also`
+    /// that are ready.
+    fn sleep(&self, also: &[BorrowedFd<'_>], until: Deadline) -> Result<Vec<usize>> {
+        let mut fds = vec![self.sock.as_fd()];
+        fds.extend_from_slice(also);
+        let ready =
+            poll_readable(&fds, Some(until)).map_err(Error::os("waiting for the fork server"))?;
+        Ok(ready
+            .into_iter()
+            .filter(|&i| i > 0)
+            .map(|i| i - 1)
+            .collect())
+    }
+
+    /// The state, after reading every message waiting on the socket.
+    fn lock_drained(&self) -> MutexGuard<'_, LinkState> {
+        let mut state = self.lock();
+        self.drain(&mut state);
+        state
+    }
+
+    /// Reads every message waiting on the socket, without blocking, and files it.
+    fn drain(&self, state: &mut LinkState) {
+        while state.dead.is_none() {
+            let mut buffer = [0u8; MAX_MESSAGE];
+            let why = match sys::recv_with_fd(self.sock.as_fd(), &mut buffer, false) {
+                Ok(Received::Empty) => return,
+                Ok(Received::Datagram(len, fd)) => match (Reply::decode(&buffer[..len]), fd) {
+                    (Some(Reply::Exited { pid, code }), _) => {
+                        state.exited.insert(pid, code);
+                        continue;
+                    }
+                    (Some(Reply::Forked { id, pid }), Some(pidfd)) => {
+                        state.replies.insert(id, Ok((pid, pidfd)));
+                        continue;
+                    }
+                    (Some(Reply::ForkFailed { id, errno }), _) => {
+                        state.replies.insert(id, Err(errno));
+                        continue;
+                    }
+                    _ => std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("it sent a malformed message {:?}", &buffer[..len]),
+                    ),
+                },
+                Ok(Received::Closed) => {
+                    std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "it closed its socket")
+                }
+                Err(e) => std::io::Error::new(e.kind(), format!("reading its socket: {e}")),
+            };
+            state.mark_dead(self, why);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LinkState> {
+        // Every update is one map insert or one field: a panic leaves the state consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl LinkState {
+    /// Records the server's death (killing and reaping it, our child); returns why it died.
+    fn mark_dead(&mut self, link: &Link, why: std::io::Error) -> Arc<std::io::Error> {
+        Arc::clone(self.dead.get_or_insert_with(|| {
+            // A server whose socket failed is of no more use; a dead one exits at once.
+            sys::kill_and_reap(link.server_pid);
+            Arc::new(why)
+        }))
+    }
+}
+
+impl ExitReports for Link {
+    fn exit_code(
+        &self,
+        pid: i32,
+        pidfd: BorrowedFd<'_>,
+        deadline: Option<Deadline>,
+    ) -> Result<Option<i32>> {
+        // Set once the child is seen to have exited: its report is then due.
+        let mut report_due: Option<Deadline> = None;
+        loop {
+            {
+                let state = self.lock_drained();
+                if let Some(&code) = state.exited.get(&pid) {
+                    return Ok(Some(code));
+                }
+                if state.dead.is_some() {
+                    return Err(Error::StatusLost { pid });
+                }
+            }
+            let until = report_due.or(deadline);
+            if until.is_some_and(Deadline::has_passed) {
+                return match report_due {
+                    Some(_) => Err(Error::StatusLost { pid }),
+                    None => Ok(None),
+                };
+            }
+            let also: &[BorrowedFd<'_>] = if report_due.is_none() { &[pidfd] } else { &[] };
+            if !self.sleep(also, Deadline::slice(until, SLICE))?.is_empty() {
+                report_due = Some(Deadline::after(REPORT_BOUND));
+            }
+        }
+    }
+
+    fn forget(&self, pid: i32) {
+        self.lock().exited.remove(&pid);
+    }
+}

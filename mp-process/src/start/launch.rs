@@ -1,0 +1,112 @@
+//! The parent's half of a fresh child's start (spawn, forkserver): the channels made before the
+//! child exists, and the one launch message that tells the child what to run.
+//!
+//! No named socket is involved: the child inherits the receiving end of its launch channel
+//! (across exec for spawn, through the fork server's fork for forkserver), so no other process
+//! can reach the child before it has its target, and nothing is left in the file system.
+
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipc_channel::ipc::{self, IpcReceiver, IpcSender, OpaqueIpcSender};
+use mp_sync::raw::Deadline;
+
+use crate::child::{ChildShared, Reaper};
+use crate::error::{Error, Result};
+use crate::start::wire::{ChildReport, ChildStart, LaunchHeader};
+use crate::target::FunctionTarget;
+
+/// How long a child whose launch could not be sent is given to exit before it is killed.
+const FAILED_START_GRACE: Duration = Duration::from_secs(5);
+
+/// A fresh child's channels, made before the child: running out of descriptors then fails the
+/// start while there is no child to clean up.
+pub(crate) struct LaunchChannels {
+    /// Where the parent sends the launch message.
+    launch: OpaqueIpcSender,
+    /// The launch channel's receiving end, handed to the child.
+    child_end: OwnedFd,
+    /// Given to the child in its launch message.
+    report_tx: IpcSender<ChildReport>,
+    /// Where the child's report arrives.
+    report_rx: IpcReceiver<ChildReport>,
+}
+
+impl LaunchChannels {
+    /// Makes the launch and report channels.
+    pub(crate) fn new() -> Result<LaunchChannels> {
+        let (launch, child_end) =
+            ipc::channel::<()>().map_err(Error::os("creating a launch channel"))?;
+        let (report_tx, report_rx) =
+            ipc::channel::<ChildReport>().map_err(Error::os("creating a report channel"))?;
+        Ok(LaunchChannels {
+            launch: launch.to_opaque(),
+            child_end: child_end.into_owned_fd(),
+            report_tx,
+            report_rx,
+        })
+    }
+
+    /// The descriptor the child must inherit: the receiving end of its launch channel.
+    pub(crate) fn child_end(&self) -> BorrowedFd<'_> {
+        self.child_end.as_fd()
+    }
+}
+
+/// A fresh child that exists but has not yet been sent its target.
+pub(crate) struct Started {
+    /// Its pid.
+    pub(crate) pid: i32,
+    /// Its pidfd.
+    pub(crate) pidfd: OwnedFd,
+    /// Who reaps it.
+    pub(crate) reaper: Reaper,
+}
+
+/// Sends `target` and its arguments to a started child. The send does not wait for the child
+/// (the message waits in the channel), unless the arguments are too large for the socket's
+/// buffer. If it fails, the child died (or cannot be told what to run): it is reaped, killed
+/// first if it has not exited within a grace period, and the start fails with
+/// [`Error::DiedDuringStart`].
+pub(crate) fn launch(
+    started: Started,
+    channels: LaunchChannels,
+    target: Box<dyn FunctionTarget>,
+    start: ChildStart,
+) -> Result<Arc<ChildShared>> {
+    let LaunchChannels {
+        launch,
+        child_end,
+        report_tx,
+        report_rx,
+    } = channels;
+    // The child has its own copy; ours must go, so that a dead child's channel reads as closed.
+    drop(child_end);
+    let pid = started.pid;
+    let child = ChildShared::new(
+        pid,
+        started.pidfd,
+        started.reaper,
+        report_rx,
+        start.name.clone(),
+        start.daemon,
+    );
+    let header = LaunchHeader {
+        context: start,
+        report: report_tx,
+    };
+    match target.launch(launch, header) {
+        Ok(()) => Ok(child),
+        Err(_) => {
+            if child
+                .wait_until(Some(Deadline::after(FAILED_START_GRACE)))?
+                .is_none()
+            {
+                child.signal(nix::sys::signal::Signal::SIGKILL)?;
+            }
+            let exitcode = child.wait_until(None).ok().flatten();
+            Err(Error::DiedDuringStart { pid, exitcode })
+        }
+    }
+}
