@@ -1,0 +1,115 @@
+//! The seam between the scheduling core and a way of running workers: how workers are started,
+//! stopped and watched, and how jobs and their results travel.
+//!
+//! The core ([`crate::core`]) decides which job goes to which worker and keeps the books; a
+//! backend only carries out its orders and reports what happened, as [`Event`]s. Threads of the
+//! calling process are one backend ([`crate::thread_backend`]), worker processes another, and a
+//! broker across hosts could be a third, without the core changing.
+//!
+//! # The contract
+//!
+//! - The core hands a job to one chosen worker ([`Backend::give`]); at most
+//!   [`Backend::QUEUE_DEPTH`] jobs are with a worker at once. A worker runs its jobs one at a
+//!   time, in the order given, and the items of a job in order.
+//! - A worker reports each finished run of items of its current job as an [`Event::Output`],
+//!   and starts the next item only after that report is on its way (so the first unreported
+//!   item of its first job is the one it is running: that is the task a death fails).
+//! - Per worker, events arrive in the order the worker caused them: every `Output` a worker sent
+//!   comes before its [`Event::Exited`]. A backend that watches processes drains a dead worker's
+//!   results before it reports the death.
+//! - A worker that cannot be reached (a job it cannot be given, a kill it cannot take) is
+//!   reported through `Exited`; `give`, `retire` and `kill` themselves never fail.
+
+use std::time::Duration;
+
+use mp_sync::Deadline;
+
+use crate::error::{WorkerExit, WorkerId, WorkerStartError};
+
+/// A job's number, unique within a pool.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct JobId(pub(crate) u64);
+
+/// What a job carries to its worker: a run of items (one task each).
+pub(crate) trait Payload: Clone + Send + 'static {
+    /// How many items (tasks) it holds.
+    fn len(&self) -> usize;
+    /// The same payload without its first `skip` items: the part of a job that a dead worker
+    /// never started, to be given to another worker.
+    fn tail(&self, skip: usize) -> Self;
+}
+
+/// A way of running workers, as the core drives it. Calls come with the core's lock held, so
+/// they must not block for long.
+pub(crate) trait Backend: Send + 'static {
+    /// What a job carries to a worker.
+    type Job: Payload;
+    /// What a worker sends back for a run of finished items.
+    type Output: Send + 'static;
+    /// The most jobs given to one worker at once: 1 hands a worker its next job only when it
+    /// is idle, more lets it start the next without a round trip.
+    const QUEUE_DEPTH: usize;
+
+    /// Starts worker `worker`; it reports [`Event::Ready`] (or [`Event::StartFailed`]) once its
+    /// initializer ran. Returns its pid, if it is a process.
+    fn start(&mut self, worker: WorkerId) -> Result<Option<u32>, WorkerStartError>;
+    /// Gives `job` to `worker`, behind the jobs it already holds.
+    fn give(&mut self, worker: WorkerId, job: JobId, payload: Self::Job);
+    /// Tells `worker` to exit once it has finished the jobs it holds (no more will come).
+    fn retire(&mut self, worker: WorkerId);
+    /// Stops `worker` now; an [`Event::Exited`] follows.
+    fn kill(&mut self, worker: WorkerId);
+    /// Makes a blocked [`Events::next`] return early (the core has a new, earlier deadline).
+    fn wake(&mut self);
+}
+
+/// The supervisor's side of a backend: where events come from.
+pub(crate) trait Events<O>: Send + 'static {
+    /// The next event; `None` once `deadline` passed or after a [`Backend::wake`].
+    fn next(&mut self, deadline: Option<Deadline>) -> Option<Event<O>>;
+}
+
+/// Something that happened to a worker.
+pub(crate) enum Event<O> {
+    /// The worker ran its initializer and takes jobs.
+    Ready {
+        /// Which worker.
+        worker: WorkerId,
+    },
+    /// The worker could not start or its initializer failed; it is gone (no `Exited` follows).
+    StartFailed {
+        /// Which worker.
+        worker: WorkerId,
+        /// Why.
+        error: WorkerStartError,
+    },
+    /// The worker finished the next `items` items of its current job.
+    Output {
+        /// Which worker.
+        worker: WorkerId,
+        /// Its current job.
+        job: JobId,
+        /// How many items `output` covers.
+        items: usize,
+        /// Their results, as the backend encodes them.
+        output: O,
+    },
+    /// The worker is gone (and reaped).
+    Exited {
+        /// Which worker.
+        worker: WorkerId,
+        /// How it ended.
+        how: WorkerExit,
+    },
+}
+
+/// The scheduling settings the core applies, whatever the backend.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Schedule {
+    /// How many workers the pool keeps.
+    pub(crate) workers: usize,
+    /// Jobs a worker runs before it is replaced.
+    pub(crate) max_tasks_per_child: Option<usize>,
+    /// The default time limit of a task.
+    pub(crate) task_timeout: Option<Duration>,
+}

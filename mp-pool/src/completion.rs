@@ -1,0 +1,137 @@
+//! A value that arrives once, from the supervisor thread, to a waiting thread or an awaiting
+//! task: the shared state behind [`AsyncResult`](crate::AsyncResult) and
+//! [`MapResult`](crate::MapResult), and the callbacks that run before it shows.
+
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use mp_sync::Deadline;
+
+use crate::error::TaskError;
+
+/// The success callback of a value `V`.
+pub(crate) type OnSuccess<V> = Box<dyn FnOnce(&V) + Send>;
+
+/// The error callback.
+pub(crate) type OnError = Box<dyn FnOnce(&TaskError) + Send>;
+
+/// Callbacks run in the parent when a result arrives, before `get` or `wait` return (Python's
+/// `callback` and `error_callback`).
+pub(crate) struct Callbacks<V> {
+    /// Run with the value on success.
+    pub(crate) on_success: Option<OnSuccess<V>>,
+    /// Run with the (first) error on failure.
+    pub(crate) on_error: Option<OnError>,
+}
+
+impl<V> Default for Callbacks<V> {
+    fn default() -> Self {
+        Callbacks {
+            on_success: None,
+            on_error: None,
+        }
+    }
+}
+
+/// The state of a value that arrives once.
+struct Slot<V> {
+    /// The value, until taken.
+    value: Option<V>,
+    /// Whether it arrived (stays true once it is taken).
+    arrived: bool,
+    /// The task to wake when it arrives, if one awaits it.
+    waker: Option<Waker>,
+}
+
+/// A value that arrives once.
+pub(crate) struct Completion<V> {
+    /// The value and its waiters.
+    slot: Mutex<Slot<V>>,
+    /// Notified when the value arrives.
+    arrived: Condvar,
+}
+
+impl<V> Completion<V> {
+    /// A completion that has not arrived yet.
+    pub(crate) fn new() -> Self {
+        Completion {
+            slot: Mutex::new(Slot {
+                value: None,
+                arrived: false,
+                waker: None,
+            }),
+            arrived: Condvar::new(),
+        }
+    }
+
+    /// Locks the slot (no user code runs under it, so poison carries no meaning).
+    fn lock(&self) -> MutexGuard<'_, Slot<V>> {
+        self.slot.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The value arrives: waiters and an awaiting task wake.
+    pub(crate) fn complete(&self, value: V) {
+        let waker = {
+            let mut slot = self.lock();
+            slot.value = Some(value);
+            slot.arrived = true;
+            slot.waker.take()
+        };
+        self.arrived.notify_all();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Waits until the value arrived or `deadline` passed (`None`: no bound); true if it arrived.
+    pub(crate) fn wait_until(&self, deadline: Option<Deadline>) -> bool {
+        let mut slot = self.lock();
+        while !slot.arrived {
+            slot = match deadline {
+                None => self
+                    .arrived
+                    .wait(slot)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.remaining();
+                    if left == Duration::ZERO {
+                        return false;
+                    }
+                    self.arrived
+                        .wait_timeout(slot, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+        true
+    }
+
+    /// Whether the value arrived.
+    pub(crate) fn arrived(&self) -> bool {
+        self.lock().arrived
+    }
+
+    /// Looks at the value, if it arrived and was not taken.
+    pub(crate) fn inspect<T>(&self, look: impl FnOnce(&V) -> T) -> Option<T> {
+        self.lock().value.as_ref().map(look)
+    }
+
+    /// Takes the value, if it arrived.
+    pub(crate) fn take(&self) -> Option<V> {
+        self.lock().value.take()
+    }
+
+    /// Takes the value, or registers `cx`'s waker to be woken when it arrives.
+    pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<V> {
+        let mut slot = self.lock();
+        match slot.value.take() {
+            Some(value) => Poll::Ready(value),
+            None => {
+                slot.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}

@@ -1,0 +1,543 @@
+//! The scheduling core: which job goes to which worker, what each worker holds, what a dead or
+//! overrunning worker's jobs become, and when the pool is done. Written once for every
+//! [`Backend`]; it is a plain state machine (no threads, no waiting): the supervisor
+//! ([`crate::supervisor`]) feeds it events and runs the [`Delivery`]s it hands back.
+//!
+//! The books: every job is in exactly one place at every moment: the pending queue, or the
+//! queue of the one worker it was given to. The first job in a worker's queue is the one it
+//! runs, and its first unreported item is the task it holds (the backend contract), so a death
+//! fails exactly that task; the rest of that job and the jobs behind it were not started and
+//! go back to the front of the pending queue.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use mp_sync::Deadline;
+
+use crate::backend::{Backend, Event, JobId, Payload, Schedule};
+use crate::error::{SubmitError, TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
+
+/// Where the results of one job go: the state behind an `AsyncResult`, a map's list or an
+/// `imap` stream, with the decoding of the backend's output.
+pub(crate) trait JobSink<O>: Send + Sync {
+    /// The results of the items from submission index `first` on, run by `worker`.
+    fn deliver(&self, first: usize, worker: WorkerRef, output: O);
+    /// The item at submission index `index` failed with `error`.
+    fn fail(&self, index: usize, error: TaskError);
+}
+
+/// A result to hand to a sink once the core's lock is released (sinks run callbacks, and a
+/// callback may submit more work).
+pub(crate) enum Delivery<O> {
+    /// Results for items from `first` on.
+    Output(Arc<dyn JobSink<O>>, usize, WorkerRef, O),
+    /// A failed item.
+    Fail(Arc<dyn JobSink<O>>, usize, TaskError),
+}
+
+impl<O> Delivery<O> {
+    /// Hands the result to its sink.
+    pub(crate) fn run(self) {
+        match self {
+            Delivery::Output(sink, first, worker, output) => sink.deliver(first, worker, output),
+            Delivery::Fail(sink, index, error) => sink.fail(index, error),
+        }
+    }
+}
+
+/// A job as submitted: its items, where their results go, and their time limit.
+pub(crate) struct JobSpec<B: Backend> {
+    /// The items.
+    pub(crate) payload: B::Job,
+    /// Where their results go.
+    pub(crate) sink: Arc<dyn JobSink<B::Output>>,
+    /// The submission index of the first item.
+    pub(crate) first: usize,
+    /// The time limit of each item; `None`: the pool's default.
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// A job the core keeps books on.
+struct Job<B: Backend> {
+    /// The items not yet reported (the payload shrinks when a job is split after a death).
+    payload: B::Job,
+    /// Where the results go.
+    sink: Arc<dyn JobSink<B::Output>>,
+    /// The submission index of the payload's first item.
+    first: usize,
+    /// How many of the payload's items have been reported.
+    done: usize,
+    /// The time limit of each item.
+    timeout: Option<Duration>,
+}
+
+/// Why the core is stopping a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stopping {
+    /// Not stopping it.
+    No,
+    /// It finishes what it holds, then exits (task count reached, or the pool is done).
+    Retiring,
+    /// Killed: the held item ran past `limit` (job, item index in the payload).
+    TimedOut(JobId, usize, Duration),
+    /// Killed by terminate.
+    Terminated,
+}
+
+/// A worker the core keeps books on.
+struct Worker {
+    /// Its name in errors.
+    name: WorkerRef,
+    /// Whether it reported ready.
+    ready: bool,
+    /// Whether and why it is being stopped.
+    stopping: Stopping,
+    /// The jobs given to it, in the order it runs them.
+    queue: VecDeque<JobId>,
+    /// How many jobs it was given in all (for `max_tasks_per_child`).
+    given: usize,
+    /// When the item it is running runs out of time.
+    deadline: Option<Deadline>,
+}
+
+impl Worker {
+    /// Whether it may be given another job.
+    fn takes_jobs<B: Backend>(&self) -> bool {
+        self.ready && self.stopping == Stopping::No && self.queue.len() < B::QUEUE_DEPTH
+    }
+}
+
+/// Whether the pool takes work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Takes submissions.
+    Running,
+    /// No new submissions; what was submitted completes, then the workers exit.
+    Closed,
+    /// Stopped at once; every unfinished task failed.
+    Terminated,
+}
+
+/// The scheduler's state.
+pub(crate) struct Core<B: Backend> {
+    /// The workers' runner.
+    backend: B,
+    /// Pool size, task limits.
+    schedule: Schedule,
+    /// Whether the pool takes work.
+    phase: Phase,
+    /// Every live worker (started and not yet reported gone), by id.
+    workers: BTreeMap<WorkerId, Worker>,
+    /// Every job not yet finished, by id.
+    jobs: HashMap<JobId, Job<B>>,
+    /// Jobs no worker holds, in the order they are to be given.
+    pending: VecDeque<JobId>,
+    /// Streams (lazy `imap`s) that may still submit jobs after a close.
+    open_streams: usize,
+    /// Set when the pool lost every worker and could not start one.
+    broken: Option<WorkerStartError>,
+    /// The first failure a worker reported while starting (pool creation fails on it).
+    start_failure: Option<WorkerStartError>,
+    /// The next worker id.
+    next_worker: u64,
+    /// The next job id.
+    next_job: u64,
+    /// Results to hand out once the lock is released.
+    out: Vec<Delivery<B::Output>>,
+}
+
+impl<B: Backend> Core<B> {
+    /// A core over `backend` with no workers yet.
+    pub(crate) fn new(backend: B, schedule: Schedule) -> Self {
+        Core {
+            backend,
+            schedule,
+            phase: Phase::Running,
+            workers: BTreeMap::new(),
+            jobs: HashMap::new(),
+            pending: VecDeque::new(),
+            open_streams: 0,
+            broken: None,
+            start_failure: None,
+            next_worker: 0,
+            next_job: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// The deliveries collected since the last call.
+    pub(crate) fn take_deliveries(&mut self) -> Vec<Delivery<B::Output>> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Whether the pool takes work.
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The pool's size.
+    pub(crate) fn size(&self) -> usize {
+        self.schedule.workers
+    }
+
+    /// How many workers are ready (started and not being stopped).
+    pub(crate) fn ready_workers(&self) -> usize {
+        let ready = |w: &&Worker| w.ready && w.stopping == Stopping::No;
+        self.workers.values().filter(ready).count()
+    }
+
+    /// The live workers' names.
+    pub(crate) fn worker_names(&self) -> Vec<WorkerRef> {
+        self.workers.values().map(|w| w.name).collect()
+    }
+
+    /// Whether the supervisor has nothing left to watch: the pool stopped taking work and every
+    /// worker is gone.
+    pub(crate) fn finished(&self) -> bool {
+        self.phase != Phase::Running && self.workers.is_empty()
+    }
+
+    /// Why the pool is broken, if it is.
+    pub(crate) fn broken(&self) -> Option<&WorkerStartError> {
+        self.broken.as_ref()
+    }
+
+    /// The first failure a worker reported while starting, if any.
+    pub(crate) fn start_failure(&self) -> Option<&WorkerStartError> {
+        self.start_failure.as_ref()
+    }
+
+    /// Starts workers until the pool has its size.
+    pub(crate) fn fill(&mut self) -> Result<(), WorkerStartError> {
+        while self.workers.len() < self.schedule.workers {
+            self.start_worker()?;
+        }
+        Ok(())
+    }
+
+    /// Starts one worker.
+    fn start_worker(&mut self) -> Result<(), WorkerStartError> {
+        let id = WorkerId(self.next_worker);
+        self.next_worker += 1;
+        let pid = self.backend.start(id)?;
+        let worker = Worker {
+            name: WorkerRef { id, pid },
+            ready: false,
+            stopping: Stopping::No,
+            queue: VecDeque::new(),
+            given: 0,
+            deadline: None,
+        };
+        self.workers.insert(id, worker);
+        Ok(())
+    }
+
+    /// Accepts jobs. `from_stream`: a lazy `imap` topping up, which a close does not refuse.
+    pub(crate) fn submit(
+        &mut self,
+        jobs: Vec<JobSpec<B>>,
+        from_stream: bool,
+    ) -> Result<(), SubmitError> {
+        match self.phase {
+            Phase::Running => {}
+            Phase::Closed if from_stream => {}
+            _ => return Err(SubmitError::NotRunning),
+        }
+        if let Some(error) = &self.broken {
+            return Err(SubmitError::Broken(error.clone()));
+        }
+        for spec in jobs {
+            let id = JobId(self.next_job);
+            self.next_job += 1;
+            let job = Job {
+                payload: spec.payload,
+                sink: spec.sink,
+                first: spec.first,
+                done: 0,
+                timeout: spec.timeout.or(self.schedule.task_timeout),
+            };
+            self.jobs.insert(id, job);
+            self.pending.push_back(id);
+        }
+        self.dispatch();
+        Ok(())
+    }
+
+    /// A stream that may submit after a close opens (`true`) or ends (`false`).
+    pub(crate) fn stream(&mut self, open: bool) {
+        if open {
+            self.open_streams += 1;
+        } else {
+            self.open_streams -= 1;
+            self.retire_idle_if_done();
+        }
+    }
+
+    /// Gives pending jobs to workers with room, the emptiest first.
+    fn dispatch(&mut self) {
+        while let Some(&job_id) = self.pending.front() {
+            let choice = self
+                .workers
+                .iter()
+                .filter(|(_, w)| w.takes_jobs::<B>())
+                .min_by_key(|(_, w)| w.queue.len())
+                .map(|(id, _)| *id);
+            let Some(worker_id) = choice else {
+                return;
+            };
+            self.pending.pop_front();
+            self.give(worker_id, job_id);
+        }
+    }
+
+    /// Gives one job to one worker.
+    fn give(&mut self, worker_id: WorkerId, job_id: JobId) {
+        let job = &self.jobs[&job_id];
+        let payload = job.payload.clone();
+        let timeout = job.timeout;
+        let Some(worker) = self.workers.get_mut(&worker_id) else {
+            return;
+        };
+        worker.queue.push_back(job_id);
+        worker.given += 1;
+        if worker.queue.len() == 1 {
+            // It starts this job now: its clock runs from here.
+            worker.deadline = timeout.map(Deadline::after);
+            if timeout.is_some() {
+                self.backend.wake();
+            }
+        }
+        self.backend.give(worker_id, job_id, payload);
+        let spent = self
+            .schedule
+            .max_tasks_per_child
+            .is_some_and(|max| worker.given >= max);
+        if spent {
+            worker.stopping = Stopping::Retiring;
+            self.backend.retire(worker_id);
+        }
+    }
+
+    /// Takes in one event from the backend.
+    pub(crate) fn handle(&mut self, event: Event<B::Output>) {
+        match event {
+            Event::Ready { worker } => self.on_ready(worker),
+            Event::StartFailed { worker, error } => self.on_start_failed(worker, error),
+            Event::Output {
+                worker,
+                job,
+                items,
+                output,
+            } => self.on_output(worker, job, items, output),
+            Event::Exited { worker, how } => self.on_exited(worker, how),
+        }
+    }
+
+    /// A worker is ready for jobs.
+    fn on_ready(&mut self, worker_id: WorkerId) {
+        if let Some(worker) = self.workers.get_mut(&worker_id) {
+            worker.ready = true;
+        }
+        self.dispatch();
+        self.retire_idle_if_done();
+    }
+
+    /// A worker failed to start: the pool is broken if no worker is left.
+    fn on_start_failed(&mut self, worker_id: WorkerId, error: WorkerStartError) {
+        if let Some(worker) = self.workers.remove(&worker_id) {
+            debug_assert!(worker.queue.is_empty(), "jobs go only to ready workers");
+        }
+        self.start_failure.get_or_insert_with(|| error.clone());
+        if self.workers.is_empty() {
+            self.break_pool(error);
+        }
+    }
+
+    /// No worker is left and none can be started: every unfinished task fails with `cause`.
+    fn break_pool(&mut self, cause: WorkerStartError) {
+        self.fail_all(|task| TaskError::NoWorkers {
+            task,
+            cause: cause.clone(),
+        });
+        self.broken = Some(cause);
+    }
+
+    /// Fails every unfinished task of every job with the error `error_for` makes of its index.
+    fn fail_all(&mut self, error_for: impl Fn(usize) -> TaskError) {
+        for (_, job) in self.jobs.drain() {
+            for k in job.done..job.payload.len() {
+                let index = job.first + k;
+                self.out
+                    .push(Delivery::Fail(job.sink.clone(), index, error_for(index)));
+            }
+        }
+        self.pending.clear();
+    }
+
+    /// A worker reported results for the next items of its current job.
+    fn on_output(&mut self, worker_id: WorkerId, job_id: JobId, items: usize, output: B::Output) {
+        let Some(worker) = self.workers.get_mut(&worker_id) else {
+            return; // from a worker already written off (abandoned thread)
+        };
+        if worker.queue.front() != Some(&job_id) {
+            return; // stale: the job was failed already
+        }
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        let sink = job.sink.clone();
+        let first = job.first + job.done;
+        self.out
+            .push(Delivery::Output(sink, first, worker.name, output));
+        job.done += items;
+        if job.done >= job.payload.len() {
+            self.jobs.remove(&job_id);
+            worker.queue.pop_front();
+        }
+        // Its next item, if any, starts now.
+        worker.deadline = match worker.queue.front() {
+            Some(next) => self.jobs[next].timeout.map(Deadline::after),
+            None => None,
+        };
+        self.dispatch();
+        self.retire_idle_if_done();
+    }
+
+    /// A worker is gone: the task it held fails, what it held but had not started goes back
+    /// to the pending queue, and a replacement starts if work remains.
+    fn on_exited(&mut self, worker_id: WorkerId, how: WorkerExit) {
+        let Some(worker) = self.workers.remove(&worker_id) else {
+            return;
+        };
+        let mut queue = worker.queue;
+        if let Some(held) = queue.pop_front() {
+            self.fail_held(held, worker.name, worker.stopping, how);
+        }
+        // Not started: to the front, in their order, ahead of later submissions.
+        while let Some(job_id) = queue.pop_back() {
+            self.pending.push_front(job_id);
+        }
+        if self.wants_replacement()
+            && let Err(error) = self.start_worker()
+            && self.workers.is_empty()
+        {
+            self.break_pool(error);
+        }
+        self.dispatch();
+        self.retire_idle_if_done();
+    }
+
+    /// The held job of a gone worker: its running item fails, the items after it are
+    /// pending again.
+    fn fail_held(&mut self, job_id: JobId, name: WorkerRef, stopping: Stopping, how: WorkerExit) {
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return;
+        };
+        let index = job.first + job.done;
+        let error = match stopping {
+            Stopping::TimedOut(timed_job, item, limit)
+                if timed_job == job_id && item == job.done =>
+            {
+                TaskError::TimedOut {
+                    task: index,
+                    worker: name,
+                    limit,
+                }
+            }
+            Stopping::Terminated => TaskError::Terminated { task: index },
+            _ => TaskError::WorkerLost {
+                task: index,
+                worker: name,
+                how,
+            },
+        };
+        self.out
+            .push(Delivery::Fail(job.sink.clone(), index, error));
+        let skip = job.done + 1;
+        if skip < job.payload.len() {
+            job.payload = job.payload.tail(skip);
+            job.first += skip;
+            job.done = 0;
+            self.pending.push_front(job_id);
+        } else {
+            self.jobs.remove(&job_id);
+        }
+    }
+
+    /// Whether a gone worker should be replaced: the pool runs, or it closed with work left.
+    fn wants_replacement(&self) -> bool {
+        match self.phase {
+            Phase::Running => true,
+            Phase::Closed => !self.jobs.is_empty() || self.open_streams > 0,
+            Phase::Terminated => false,
+        }
+    }
+
+    /// Once the pool is closed and has nothing left to do, tells every worker to exit.
+    fn retire_idle_if_done(&mut self) {
+        if self.phase != Phase::Closed || !self.jobs.is_empty() || self.open_streams > 0 {
+            return;
+        }
+        for (id, worker) in &mut self.workers {
+            if worker.stopping == Stopping::No {
+                worker.stopping = Stopping::Retiring;
+                self.backend.retire(*id);
+            }
+        }
+    }
+
+    /// The earliest time limit of a running item.
+    pub(crate) fn next_deadline(&self) -> Option<Deadline> {
+        self.workers.values().filter_map(|w| w.deadline).min()
+    }
+
+    /// Kills every worker whose running item is past its limit.
+    pub(crate) fn enforce_timeouts(&mut self) {
+        let jobs = &self.jobs;
+        for (id, worker) in &mut self.workers {
+            let Some(deadline) = worker.deadline else {
+                continue;
+            };
+            if !deadline.has_passed() {
+                continue;
+            }
+            worker.deadline = None;
+            let Some(&job_id) = worker.queue.front() else {
+                continue;
+            };
+            let job = &jobs[&job_id];
+            let limit = job.timeout.unwrap_or_default();
+            worker.stopping = Stopping::TimedOut(job_id, job.done, limit);
+            self.backend.kill(*id);
+        }
+    }
+
+    /// No new submissions; what was submitted completes, then the workers exit.
+    pub(crate) fn close(&mut self) {
+        if self.phase == Phase::Running {
+            self.phase = Phase::Closed;
+        }
+        self.retire_idle_if_done();
+        // With no worker left to report anything, the supervisor must look again itself.
+        self.backend.wake();
+    }
+
+    /// Stops at once: every unfinished task fails with [`TaskError::Terminated`] and every
+    /// worker is killed.
+    pub(crate) fn terminate(&mut self) {
+        if self.phase == Phase::Terminated {
+            return;
+        }
+        self.phase = Phase::Terminated;
+        self.fail_all(|task| TaskError::Terminated { task });
+        for (id, worker) in &mut self.workers {
+            worker.queue.clear();
+            worker.deadline = None;
+            worker.stopping = Stopping::Terminated;
+            self.backend.kill(*id);
+        }
+        // With no worker left to report anything, the supervisor must look again itself.
+        self.backend.wake();
+    }
+}

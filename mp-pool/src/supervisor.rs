@@ -1,0 +1,198 @@
+//! The parent side of a pool: the core behind its lock, the supervisor thread that feeds it
+//! the backend's events and enforces time limits, and the calls every pool type makes on it
+//! (submit, close, terminate, join).
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+
+use crate::backend::{Backend, Events, Schedule};
+use crate::core::{Core, Delivery, JobSpec, Phase};
+use crate::error::{JoinError, PoolError, SubmitError, WorkerRef, WorkerStartError};
+
+/// What the supervisor thread and the pool's callers share.
+struct Shared<B: Backend> {
+    /// The books, behind one lock.
+    core: Mutex<Core<B>>,
+    /// Notified after every event: pool creation waits here for its workers to be ready.
+    changed: Condvar,
+}
+
+impl<B: Backend> Shared<B> {
+    /// Locks the core. A panic while it was held cannot leave the books half-written (the core
+    /// does not call user code), so a poisoned lock is taken as it is.
+    fn lock(&self) -> MutexGuard<'_, Core<B>> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `f` on the core, then hands out what it delivered, outside the lock.
+    fn with_core<T>(&self, f: impl FnOnce(&mut Core<B>) -> T) -> T {
+        let (value, deliveries) = {
+            let mut core = self.lock();
+            let value = f(&mut core);
+            (value, core.take_deliveries())
+        };
+        deliver(deliveries);
+        value
+    }
+}
+
+/// Hands results to their sinks. A sink runs user callbacks, which catch their own panics; the
+/// guard here keeps the supervisor alive whatever happens.
+fn deliver<O>(deliveries: Vec<Delivery<O>>) {
+    for delivery in deliveries {
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| delivery.run()));
+    }
+}
+
+/// A running pool of some backend: the handle the public pool types wrap.
+pub(crate) struct Runner<B: Backend> {
+    /// Shared with the supervisor thread.
+    shared: Arc<Shared<B>>,
+    /// The supervisor thread, until joined.
+    supervisor: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<B: Backend> Runner<B> {
+    /// Starts the pool's workers and its supervisor, and waits until every worker is ready. On
+    /// a failure, the workers already started are stopped.
+    pub(crate) fn start<E: Events<B::Output>>(
+        backend: B,
+        events: E,
+        schedule: Schedule,
+    ) -> Result<Self, PoolError> {
+        let shared = Arc::new(Shared {
+            core: Mutex::new(Core::new(backend, schedule)),
+            changed: Condvar::new(),
+        });
+        let for_thread = Arc::clone(&shared);
+        let supervisor = thread::Builder::new()
+            .name("mp-pool supervisor".into())
+            .spawn(move || supervise(&for_thread, events))
+            .map_err(|e| WorkerStartError::Spawn(Arc::new(e)))?;
+        let runner = Runner {
+            shared,
+            supervisor: Mutex::new(Some(supervisor)),
+        };
+        if let Err(error) = runner.wait_ready() {
+            runner.terminate();
+            let _ = runner.join();
+            return Err(error.into());
+        }
+        Ok(runner)
+    }
+
+    /// Starts the workers and waits until each is ready or one failed.
+    fn wait_ready(&self) -> Result<(), WorkerStartError> {
+        let mut core = self.shared.lock();
+        core.fill()?;
+        loop {
+            if let Some(error) = core.start_failure() {
+                return Err(error.clone());
+            }
+            if core.ready_workers() >= core.size() {
+                return Ok(());
+            }
+            core = self
+                .shared
+                .changed
+                .wait(core)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// The pool's size.
+    pub(crate) fn size(&self) -> usize {
+        self.shared.lock().size()
+    }
+
+    /// The live workers.
+    pub(crate) fn workers(&self) -> Vec<WorkerRef> {
+        self.shared.lock().worker_names()
+    }
+
+    /// Whether the pool still takes submissions.
+    pub(crate) fn check_running(&self) -> Result<(), SubmitError> {
+        let core = self.shared.lock();
+        if core.phase() != Phase::Running {
+            return Err(SubmitError::NotRunning);
+        }
+        match core.broken() {
+            Some(error) => Err(SubmitError::Broken(error.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Submits jobs (`from_stream`: a lazy `imap` topping up, which a close does not refuse).
+    pub(crate) fn submit(
+        &self,
+        jobs: Vec<JobSpec<B>>,
+        from_stream: bool,
+    ) -> Result<(), SubmitError> {
+        self.shared.with_core(|core| core.submit(jobs, from_stream))
+    }
+
+    /// A lazy stream that may submit after a close opens or ends.
+    pub(crate) fn stream(&self, open: bool) {
+        self.shared.with_core(|core| core.stream(open));
+    }
+
+    /// No new submissions; what was submitted completes.
+    pub(crate) fn close(&self) {
+        self.shared.with_core(Core::close);
+    }
+
+    /// Stops at once; unfinished tasks fail with `Terminated`.
+    pub(crate) fn terminate(&self) {
+        self.shared.with_core(Core::terminate);
+    }
+
+    /// Waits until every worker is gone, after `close` or `terminate`.
+    pub(crate) fn join(&self) -> Result<(), JoinError> {
+        if self.shared.lock().phase() == Phase::Running {
+            return Err(JoinError::StillRunning);
+        }
+        let handle = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle {
+            // The supervisor catches every panic of user code; a panic of its own is a bug
+            // already reported on stderr, and the pool is finished either way.
+            let _ = handle.join();
+        }
+        Ok(())
+    }
+}
+
+impl<B: Backend> Drop for Runner<B> {
+    /// Dropping a running pool terminates it, as Python's `with Pool()` does.
+    fn drop(&mut self) {
+        self.terminate();
+        let _ = self.join();
+    }
+}
+
+/// The supervisor thread: waits for the next event or time limit, books it, hands out the
+/// results, until the pool has stopped and every worker is gone.
+fn supervise<B: Backend, E: Events<B::Output>>(shared: &Shared<B>, mut events: E) {
+    loop {
+        let deadline = {
+            let core = shared.lock();
+            if core.finished() {
+                break;
+            }
+            core.next_deadline()
+        };
+        let event = events.next(deadline);
+        shared.with_core(|core| {
+            if let Some(event) = event {
+                core.handle(event);
+            }
+            core.enforce_timeouts();
+        });
+        shared.changed.notify_all();
+    }
+    shared.changed.notify_all();
+}
