@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use mp_sync::Deadline;
 
-use crate::error::{WorkerExit, WorkerId, WorkerStartError};
+use crate::error::{PoolError, WorkerExit, WorkerId, WorkerStartError};
 
 /// A job's number, unique within a pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -112,4 +112,29 @@ pub(crate) struct Schedule {
     pub(crate) max_tasks_per_child: Option<usize>,
     /// The default time limit of a task.
     pub(crate) task_timeout: Option<Duration>,
+}
+
+impl Schedule {
+    /// The settings a builder asked for, refused as Python refuses them: no workers, a task
+    /// count of zero, a time limit of zero.
+    pub(crate) fn checked(
+        workers: usize,
+        max_tasks_per_child: Option<usize>,
+        task_timeout: Option<Duration>,
+    ) -> Result<Self, PoolError> {
+        if workers == 0 {
+            return Err(PoolError::ZeroWorkers);
+        }
+        if max_tasks_per_child == Some(0) {
+            return Err(PoolError::ZeroMaxTasks);
+        }
+        if task_timeout == Some(Duration::ZERO) {
+            return Err(PoolError::ZeroTimeout);
+        }
+        Ok(Schedule {
+            workers,
+            max_tasks_per_child,
+            task_timeout,
+        })
+    }
 }

@@ -208,12 +208,15 @@ impl<B: Backend> Core<B> {
         self.start_failure.as_ref()
     }
 
-    /// Starts workers until the pool has its size.
-    pub(crate) fn fill(&mut self) -> Result<(), WorkerStartError> {
+    /// Starts workers until the pool has its size; a failure to start one is kept as the
+    /// start failure (pool creation fails on it) and no more are started.
+    pub(crate) fn fill(&mut self) {
         while self.workers.len() < self.schedule.workers {
-            self.start_worker()?;
+            if let Err(error) = self.start_worker() {
+                self.start_failure.get_or_insert(error);
+                return;
+            }
         }
-        Ok(())
     }
 
     /// Starts one worker.

@@ -38,6 +38,8 @@ pub enum WorkerExit {
     Code(i32),
     /// A signal killed it (`9` is `SIGKILL`, also the pool's own kill on a timeout).
     Signal(i32),
+    /// Its exit status is lost (the fork server that reported it died).
+    Unknown,
     /// A worker thread the pool gave up on: a thread cannot be killed, so it runs its current
     /// task to the end and that task's result is discarded.
     Abandoned,
@@ -48,6 +50,7 @@ impl fmt::Display for WorkerExit {
         match self {
             WorkerExit::Code(code) => write!(f, "exited with code {code}"),
             WorkerExit::Signal(signal) => write!(f, "was killed by signal {signal}"),
+            WorkerExit::Unknown => write!(f, "ended (its exit status is lost)"),
             WorkerExit::Abandoned => write!(f, "was abandoned by the pool"),
         }
     }
@@ -68,6 +71,14 @@ pub enum WorkerStartError {
         worker: WorkerRef,
         /// The panic message.
         message: String,
+    },
+    /// The worker process ended before it was ready (its initializer exited or crashed).
+    #[error("{worker} {how} before it was ready")]
+    Died {
+        /// The worker.
+        worker: WorkerRef,
+        /// How it ended.
+        how: WorkerExit,
     },
 }
 
@@ -175,6 +186,15 @@ pub enum SubmitError {
     /// The pool lost every worker and cannot start new ones.
     #[error("the pool is broken: {0}")]
     Broken(#[source] WorkerStartError),
+    /// A task's argument cannot be encoded to travel to a worker process: nothing of the
+    /// submission was submitted.
+    #[error("the argument of task {task} cannot be encoded: {message}")]
+    ArgumentEncoding {
+        /// The task's index in its submission.
+        task: usize,
+        /// What the encoder said.
+        message: String,
+    },
 }
 
 /// Why a pool could not be built. Workers already started are stopped.
@@ -190,6 +210,9 @@ pub enum PoolError {
     /// A task time limit of zero.
     #[error("a task time limit must be longer than zero")]
     ZeroTimeout,
+    /// The initializer's arguments cannot be encoded to travel to the worker processes.
+    #[error("the initializer's arguments cannot be encoded: {0}")]
+    InitializerArgs(String),
     /// A worker failed to start or its initializer failed.
     #[error(transparent)]
     WorkerStart(#[from] WorkerStartError),

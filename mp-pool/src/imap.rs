@@ -7,6 +7,9 @@ use std::sync::Arc;
 use crate::error::{SubmitError, TaskError};
 use crate::sink::{Collect, StreamSink};
 
+/// How many jobs per worker an `imap` keeps in flight by default.
+pub(crate) const IMAP_JOBS_PER_WORKER: usize = 4;
+
 /// Submits a run of items whose first has the given index.
 pub(crate) type SubmitChunk<'p, T> = Box<dyn FnMut(usize, Vec<T>) -> Result<(), SubmitError> + 'p>;
 

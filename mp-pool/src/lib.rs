@@ -73,21 +73,34 @@ mod chunks;
 mod completion;
 mod core;
 mod error;
+mod event_channel;
+mod exit_guard;
 #[cfg(test)]
 mod fake_backend;
 mod imap;
+mod panics;
+mod pool;
+mod process_backend;
 mod result;
 mod sink;
 mod star;
 mod supervisor;
+#[allow(unsafe_code)]
+mod sys;
+mod task;
 mod thread_backend;
 mod thread_pool;
+mod wire;
+mod worker;
 
 pub use error::{
     JoinError, NotReady, PoolError, SubmitError, TaskError, WorkerExit, WorkerId, WorkerRef,
     WorkerStartError,
 };
 pub use imap::IMap;
+pub use mp_process::StartMethod;
+pub use pool::{Pool, PoolBuilder};
 pub use result::{ApplyResult, AsyncResult, MapResult, Options, Outcome, Waited};
 pub use star::StarFn;
+pub use task::Task;
 pub use thread_pool::{ThreadPool, ThreadPoolBuilder};

@@ -85,7 +85,6 @@ impl<B: Backend> Runner<B> {
     /// Starts the workers and waits until each is ready or one failed.
     fn wait_ready(&self) -> Result<(), WorkerStartError> {
         let mut core = self.shared.lock();
-        core.fill()?;
         loop {
             if let Some(error) = core.start_failure() {
                 return Err(error.clone());
@@ -176,7 +175,12 @@ impl<B: Backend> Drop for Runner<B> {
 
 /// The supervisor thread: waits for the next event or time limit, books it, hands out the
 /// results, until the pool has stopped and every worker is gone.
+///
+/// Every worker is started from this thread, the first ones included: it lives as long as the
+/// pool, and a worker process's parent-death signal follows the thread that started it.
 fn supervise<B: Backend, E: Events<B::Output>>(shared: &Shared<B>, mut events: E) {
+    shared.with_core(Core::fill);
+    shared.changed.notify_all();
     loop {
         let deadline = {
             let core = shared.lock();

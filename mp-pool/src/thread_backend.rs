@@ -15,10 +15,10 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
-use mp_sync::Deadline;
-
-use crate::backend::{Backend, Event, Events, JobId, Payload};
+use crate::backend::{Backend, Event, JobId, Payload};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
+use crate::event_channel::{EventReceiver, Message, event_channel};
+use crate::panics::panic_message;
 
 /// One task: a closure returning its result, boxed.
 pub(crate) type ThreadTask = Box<dyn FnOnce() -> Box<dyn Any + Send> + Send>;
@@ -87,14 +87,6 @@ impl Payload for ThreadJob {
     }
 }
 
-/// What travels on the events channel.
-enum Message {
-    /// An event for the core.
-    Event(Event<ThreadOutput>),
-    /// Wake the supervisor (a new deadline).
-    Wake,
-}
-
 /// What travels to one worker.
 enum Assignment {
     /// A job to run.
@@ -106,17 +98,6 @@ enum Assignment {
 /// Locks a mutex whose holders run no user code.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The message of a caught panic.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic with a non-string payload".to_owned()
-    }
 }
 
 /// Where a worker thread stands, shared by the thread and the backend.
@@ -142,7 +123,7 @@ pub(crate) type Initializer = Arc<dyn Fn() + Send + Sync>;
 /// The thread backend's control side.
 pub(crate) struct ThreadBackend {
     /// The events channel (workers send on clones).
-    events: Sender<Message>,
+    events: Sender<Message<ThreadOutput>>,
     /// The live workers.
     workers: HashMap<WorkerId, WorkerThread>,
     /// Run in each worker before its first task.
@@ -150,33 +131,17 @@ pub(crate) struct ThreadBackend {
 }
 
 /// The thread backend's events side.
-pub(crate) struct ThreadEvents {
-    /// Where workers' events arrive.
-    events: Receiver<Message>,
-}
+pub(crate) type ThreadEvents = EventReceiver<ThreadOutput>;
 
 /// A thread backend and its events.
 pub(crate) fn thread_backend(initializer: Option<Initializer>) -> (ThreadBackend, ThreadEvents) {
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = event_channel();
     let backend = ThreadBackend {
         events: tx,
         workers: HashMap::new(),
         initializer,
     };
-    (backend, ThreadEvents { events: rx })
-}
-
-impl Events<ThreadOutput> for ThreadEvents {
-    fn next(&mut self, deadline: Option<Deadline>) -> Option<Event<ThreadOutput>> {
-        let message = match deadline {
-            None => self.events.recv().ok(),
-            Some(deadline) => self.events.recv_timeout(deadline.remaining()).ok(),
-        };
-        match message {
-            Some(Message::Event(event)) => Some(event),
-            Some(Message::Wake) | None => None,
-        }
-    }
+    (backend, rx)
 }
 
 impl Backend for ThreadBackend {
@@ -252,7 +217,7 @@ struct WorkerLoop {
     /// Its jobs.
     assignments: Receiver<Assignment>,
     /// Where its events go.
-    events: Sender<Message>,
+    events: Sender<Message<ThreadOutput>>,
 }
 
 impl WorkerLoop {

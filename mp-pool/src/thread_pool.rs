@@ -14,7 +14,7 @@ use crate::chunks::{cut, default_map_chunksize};
 use crate::completion::Completion;
 use crate::core::{JobSink, JobSpec};
 use crate::error::{JoinError, PoolError, SubmitError, TaskError, WorkerRef};
-use crate::imap::IMap;
+use crate::imap::{IMAP_JOBS_PER_WORKER, IMap};
 use crate::result::{ApplyResult, AsyncResult, MapResult, Options};
 use crate::sink::{ApplySink, Decoding, MapSink, StreamSink};
 use crate::star::StarFn;
@@ -23,9 +23,6 @@ use crate::thread_backend::{
     Initializer, ThreadBackend, ThreadJob, ThreadOutput, decode_thread_output, thread_backend,
     thread_task,
 };
-
-/// How many jobs per worker an `imap` keeps in flight by default.
-const IMAP_JOBS_PER_WORKER: usize = 4;
 
 /// Settings of a [`ThreadPool`], then [`build`](Self::build).
 #[derive(Default)]
@@ -75,22 +72,10 @@ impl ThreadPoolBuilder {
 
     /// Starts the pool: every worker is up and its initializer ran when this returns.
     pub fn build(self) -> Result<ThreadPool, PoolError> {
-        let workers = match self.workers {
-            Some(0) => return Err(PoolError::ZeroWorkers),
-            Some(n) => n,
-            None => std::thread::available_parallelism().map_or(1, usize::from),
-        };
-        if self.max_tasks_per_child == Some(0) {
-            return Err(PoolError::ZeroMaxTasks);
-        }
-        if self.task_timeout == Some(Duration::ZERO) {
-            return Err(PoolError::ZeroTimeout);
-        }
-        let schedule = Schedule {
-            workers,
-            max_tasks_per_child: self.max_tasks_per_child,
-            task_timeout: self.task_timeout,
-        };
+        let workers = self
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        let schedule = Schedule::checked(workers, self.max_tasks_per_child, self.task_timeout)?;
         let (backend, events) = thread_backend(self.initializer);
         let runner = Runner::start(backend, events, schedule)?;
         Ok(ThreadPool { runner })

@@ -1,0 +1,512 @@
+//! [`Pool`]: Python's `multiprocessing.Pool`, the pool's whole API over worker processes, on
+//! the same scheduling core as [`ThreadPool`](crate::ThreadPool).
+//!
+//! Tasks are plain functions (`fn(T) -> R`, serde `T` and `R`) so that they reach workers
+//! under every start method; each job carries the function's [`FnRef`](mp_sync::raw::FnRef)
+//! and a trampoline monomorphized for its types. Arguments are encoded at submission (an
+//! argument that cannot be encoded is a [`SubmitError`] then, and nothing is submitted).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mp_ipc::Bytes;
+use mp_process::StartMethod;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::backend::Schedule;
+use crate::chunks::{cut, default_map_chunksize};
+use crate::completion::Completion;
+use crate::core::{JobSink, JobSpec};
+use crate::error::{JoinError, PoolError, SubmitError, TaskError, WorkerRef};
+use crate::imap::{IMAP_JOBS_PER_WORKER, IMap};
+use crate::process_backend::{
+    Launch, ProcessBackend, ProcessJob, ProcessOutput, decode_process_output, process_backend,
+};
+use crate::result::{ApplyResult, AsyncResult, MapResult, Options};
+use crate::sink::{ApplySink, Collect, Decoding, MapSink, StreamSink};
+use crate::supervisor::Runner;
+use crate::task::{Task, encode, init_call, item_call};
+use crate::wire::{InitCall, ItemCall};
+
+/// Settings of a [`Pool`], then [`build`](Self::build).
+#[derive(Default)]
+pub struct PoolBuilder {
+    /// Worker count; default: the usable CPU count.
+    processes: Option<usize>,
+    /// Run once in each worker before its first task (or why its arguments cannot travel).
+    initializer: Option<Result<InitCall, String>>,
+    /// Jobs a worker runs before it is replaced; default: no limit.
+    max_tasks_per_child: Option<usize>,
+    /// Default time limit of a task; default: none.
+    task_timeout: Option<Duration>,
+    /// Start method; default: the global one.
+    start_method: Option<StartMethod>,
+}
+
+impl PoolBuilder {
+    /// The default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of worker processes (at least 1). Default: the usable CPU count
+    /// ([`mp_process::process_cpu_count`], Python's `process_cpu_count`).
+    pub fn processes(mut self, processes: usize) -> Self {
+        self.processes = Some(processes);
+        self
+    }
+
+    /// Runs `f(args)` once in each worker before its first task (Python's `initializer` and
+    /// `initargs`); a panic in it fails the pool's creation with [`PoolError::WorkerStart`].
+    pub fn initializer<A>(mut self, f: fn(A), args: A) -> Self
+    where
+        A: Serialize + DeserializeOwned + 'static,
+    {
+        self.initializer = Some(init_call(f, &args));
+        self
+    }
+
+    /// A worker is replaced after this many jobs (a job is one task, or one chunk of a map, as
+    /// in Python's `maxtasksperchild`).
+    pub fn max_tasks_per_child(mut self, tasks: usize) -> Self {
+        self.max_tasks_per_child = Some(tasks);
+        self
+    }
+
+    /// The default time limit of each task (per submission: [`Options::timeout`]): a task
+    /// past it has its worker killed and replaced, and fails with [`TaskError::TimedOut`].
+    pub fn task_timeout(mut self, limit: Duration) -> Self {
+        self.task_timeout = Some(limit);
+        self
+    }
+
+    /// How workers are started (default: the global start method,
+    /// [`mp_process::get_start_method`], forkserver unless set).
+    pub fn start_method(mut self, method: StartMethod) -> Self {
+        self.start_method = Some(method);
+        self
+    }
+
+    /// Starts the pool: every worker is up and its initializer ran when this returns. On a
+    /// failure, the workers already started are stopped.
+    pub fn build(self) -> Result<Pool, PoolError> {
+        let processes = self.processes.unwrap_or_else(mp_process::process_cpu_count);
+        let schedule = Schedule::checked(processes, self.max_tasks_per_child, self.task_timeout)?;
+        let init = self
+            .initializer
+            .transpose()
+            .map_err(PoolError::InitializerArgs)?;
+        let launch = Launch {
+            method: self
+                .start_method
+                .unwrap_or_else(mp_process::get_start_method),
+            init,
+        };
+        let (backend, events) = process_backend(launch);
+        let runner = Runner::start(backend, events, schedule)?;
+        Ok(Pool { runner })
+    }
+}
+
+/// A pool of worker processes with Python's `multiprocessing.Pool` API.
+///
+/// ```
+/// use mp_pool::Pool;
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// let pool = Pool::new(2)?;
+/// let squares: Vec<u64> = pool
+///     .map(square, 0..10)?
+///     .into_iter()
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(squares, (0..10).map(|x| x * x).collect::<Vec<_>>());
+/// pool.close();
+/// pool.join()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// A worker that dies (killed, crashed, `exit`) fails exactly the task it held, with
+/// [`TaskError::WorkerLost`] naming the task, the worker's pid and the signal or exit code; it
+/// is replaced, and every other task completes. Dropping a running pool terminates it, as
+/// Python's `with Pool()` does; for the work to complete, `close` and `join` first.
+pub struct Pool {
+    /// The core, its supervisor and the workers.
+    runner: Runner<ProcessBackend>,
+}
+
+/// The sink of a submission's jobs: `target` fed with the workers' encoded results.
+fn job_sink<R: DeserializeOwned + Send + 'static>(
+    target: Arc<dyn Collect<R>>,
+) -> Arc<dyn JobSink<ProcessOutput>> {
+    Arc::new(Decoding::new(target, decode_process_output::<R>))
+}
+
+/// Encodes the arguments of the tasks from index `first` on.
+fn encode_args<A: Serialize>(
+    items: impl IntoIterator<Item = A>,
+    first: usize,
+) -> Result<Vec<Bytes>, SubmitError> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(k, item)| {
+            encode(&item).map_err(|message| SubmitError::ArgumentEncoding {
+                task: first + k,
+                message,
+            })
+        })
+        .collect()
+}
+
+impl Pool {
+    /// A pool of `processes` workers (at least 1) with default settings.
+    pub fn new(processes: usize) -> Result<Self, PoolError> {
+        PoolBuilder::new().processes(processes).build()
+    }
+
+    /// A builder for the other settings.
+    pub fn builder() -> PoolBuilder {
+        PoolBuilder::new()
+    }
+
+    /// The number of workers the pool keeps.
+    pub fn size(&self) -> usize {
+        self.runner.size()
+    }
+
+    /// The live workers, with their pids.
+    pub fn workers(&self) -> Vec<WorkerRef> {
+        self.runner.workers()
+    }
+
+    /// Runs `f(arg)` on a worker and waits for its result.
+    pub fn apply<T, R>(&self, f: fn(T) -> R, arg: T) -> Result<R, TaskError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.apply_async(f, arg)?.get()
+    }
+
+    /// Submits `f(arg)`; the handle gives its result.
+    pub fn apply_async<T, R>(&self, f: fn(T) -> R, arg: T) -> Result<ApplyResult<R>, SubmitError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        self.apply_async_with(f, arg, Options::new())
+    }
+
+    /// [`apply_async`](Self::apply_async) with callbacks or a time limit (the chunk size does
+    /// not apply).
+    pub fn apply_async_with<T, R>(
+        &self,
+        f: fn(T) -> R,
+        arg: T,
+        options: Options<R>,
+    ) -> Result<ApplyResult<R>, SubmitError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+    {
+        let items = encode_args([arg], 0)?;
+        let completion = Arc::new(Completion::new());
+        let target = Arc::new(ApplySink::new(Arc::clone(&completion), options.callbacks));
+        let job = JobSpec {
+            payload: ProcessJob::new(item_call(f), items),
+            sink: job_sink(target),
+            first: 0,
+            timeout: options.timeout,
+        };
+        self.runner.submit(vec![job], false)?;
+        Ok(AsyncResult::new(completion))
+    }
+
+    /// Applies `f` to every item and returns the results in input order, one per item (a
+    /// failed task does not stop the others). Chunks by Python's rule.
+    pub fn map<T, R, I>(
+        &self,
+        f: fn(T) -> R,
+        items: I,
+    ) -> Result<Vec<Result<R, TaskError>>, SubmitError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        Ok(self.map_async(f, items)?.get())
+    }
+
+    /// [`map`](Self::map) with `chunksize` items sent to a worker at a time.
+    pub fn map_chunked<T, R, I>(
+        &self,
+        f: fn(T) -> R,
+        items: I,
+        chunksize: usize,
+    ) -> Result<Vec<Result<R, TaskError>>, SubmitError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        let options = Options::new().chunksize(chunksize);
+        Ok(self.map_async_with(f, items, options)?.get())
+    }
+
+    /// Submits `f` over every item; the handle gives the results in input order.
+    pub fn map_async<T, R, I>(&self, f: fn(T) -> R, items: I) -> Result<MapResult<R>, SubmitError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        self.map_async_with(f, items, Options::new())
+    }
+
+    /// [`map_async`](Self::map_async) with a chunk size, a time limit or callbacks (the success
+    /// callback sees the whole list, the error callback the first error, as in Python).
+    pub fn map_async_with<T, R, I>(
+        &self,
+        f: fn(T) -> R,
+        items: I,
+        options: Options<Vec<R>>,
+    ) -> Result<MapResult<R>, SubmitError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        self.submit_map(f, items, options)
+    }
+
+    /// Like [`map`](Self::map), each item a tuple of arguments for `f` (Python's `starmap`):
+    /// `pool.starmap(mul as fn(u64, u64) -> u64, pairs)`.
+    pub fn starmap<A, F, I>(
+        &self,
+        f: F,
+        items: I,
+    ) -> Result<Vec<Result<F::Output, TaskError>>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        F: Task<A>,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        Ok(self.submit_map(f, items, Options::new())?.get())
+    }
+
+    /// [`starmap`](Self::starmap) with `chunksize` items sent to a worker at a time.
+    pub fn starmap_chunked<A, F, I>(
+        &self,
+        f: F,
+        items: I,
+        chunksize: usize,
+    ) -> Result<Vec<Result<F::Output, TaskError>>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        F: Task<A>,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        let options = Options::new().chunksize(chunksize);
+        Ok(self.submit_map(f, items, options)?.get())
+    }
+
+    /// Like [`map_async`](Self::map_async), each item a tuple of arguments for `f`.
+    pub fn starmap_async<A, F, I>(
+        &self,
+        f: F,
+        items: I,
+    ) -> Result<MapResult<F::Output>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        F: Task<A>,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        self.submit_map(f, items, Options::new())
+    }
+
+    /// [`starmap_async`](Self::starmap_async) with options, as
+    /// [`map_async_with`](Self::map_async_with).
+    pub fn starmap_async_with<A, F, I>(
+        &self,
+        f: F,
+        items: I,
+        options: Options<Vec<F::Output>>,
+    ) -> Result<MapResult<F::Output>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        F: Task<A>,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        self.submit_map(f, items, options)
+    }
+
+    /// The one submission behind the map and starmap forms.
+    fn submit_map<A, F, I>(
+        &self,
+        f: F,
+        items: I,
+        options: Options<Vec<F::Output>>,
+    ) -> Result<MapResult<F::Output>, SubmitError>
+    where
+        A: Serialize + DeserializeOwned + 'static,
+        F: Task<A>,
+        F::Output: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = A>,
+    {
+        // Refuse before the input is consumed.
+        self.runner.check_running()?;
+        let items = encode_args(items, 0)?;
+        let chunksize = match options.chunksize {
+            Some(0) => return Err(SubmitError::ZeroChunksize),
+            Some(chunksize) => chunksize,
+            None => default_map_chunksize(items.len(), self.size()),
+        };
+        let completion = Arc::new(Completion::new());
+        let target = Arc::new(MapSink::new(
+            items.len(),
+            Arc::clone(&completion),
+            options.callbacks,
+        ));
+        let sink = job_sink(target);
+        let call = item_call(f);
+        let jobs = cut(items, chunksize)
+            .into_iter()
+            .map(|(first, chunk)| JobSpec {
+                payload: ProcessJob::new(call, chunk),
+                sink: Arc::clone(&sink),
+                first,
+                timeout: options.timeout,
+            })
+            .collect();
+        self.runner.submit(jobs, false)?;
+        Ok(AsyncResult::new(completion))
+    }
+
+    /// Applies `f` to every item lazily, yielding results in input order as they come (one
+    /// item a job; see [`imap_chunked`](Self::imap_chunked)). An argument that cannot be
+    /// encoded fails its chunk's results with [`TaskError::Submit`] and ends the input.
+    pub fn imap<T, R, I>(
+        &self,
+        f: fn(T) -> R,
+        items: I,
+    ) -> Result<IMap<'_, T, R, I::IntoIter>, SubmitError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        self.stream(item_call(f), items, 1, true)
+    }
+
+    /// [`imap`](Self::imap) with `chunksize` items sent to a worker at a time.
+    pub fn imap_chunked<T, R, I>(
+        &self,
+        f: fn(T) -> R,
+        items: I,
+        chunksize: usize,
+    ) -> Result<IMap<'_, T, R, I::IntoIter>, SubmitError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        self.stream(item_call(f), items, chunksize, true)
+    }
+
+    /// Like [`imap`](Self::imap), yielding results in the order they complete.
+    pub fn imap_unordered<T, R, I>(
+        &self,
+        f: fn(T) -> R,
+        items: I,
+    ) -> Result<IMap<'_, T, R, I::IntoIter>, SubmitError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        self.stream(item_call(f), items, 1, false)
+    }
+
+    /// [`imap_unordered`](Self::imap_unordered) with `chunksize` items a job.
+    pub fn imap_unordered_chunked<T, R, I>(
+        &self,
+        f: fn(T) -> R,
+        items: I,
+        chunksize: usize,
+    ) -> Result<IMap<'_, T, R, I::IntoIter>, SubmitError>
+    where
+        T: Serialize + DeserializeOwned + 'static,
+        R: Serialize + DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        self.stream(item_call(f), items, chunksize, false)
+    }
+
+    /// The one lazy stream behind the `imap` forms.
+    fn stream<T, R, I>(
+        &self,
+        call: ItemCall,
+        items: I,
+        chunksize: usize,
+        ordered: bool,
+    ) -> Result<IMap<'_, T, R, I::IntoIter>, SubmitError>
+    where
+        T: Serialize + 'static,
+        R: DeserializeOwned + Send + 'static,
+        I: IntoIterator<Item = T>,
+    {
+        if chunksize == 0 {
+            return Err(SubmitError::ZeroChunksize);
+        }
+        self.runner.check_running()?;
+        let stream = Arc::new(StreamSink::new(ordered));
+        let sink = job_sink(Arc::clone(&stream) as Arc<dyn Collect<R>>);
+        let runner = &self.runner;
+        let submit = Box::new(move |first, chunk: Vec<T>| {
+            let job = JobSpec {
+                payload: ProcessJob::new(call, encode_args(chunk, first)?),
+                sink: Arc::clone(&sink),
+                first,
+                timeout: None,
+            };
+            runner.submit(vec![job], true)
+        });
+        runner.stream(true);
+        let end = Box::new(move || runner.stream(false));
+        let in_flight = IMAP_JOBS_PER_WORKER * self.size() * chunksize;
+        Ok(IMap::new(
+            items.into_iter(),
+            submit,
+            end,
+            stream,
+            chunksize,
+            in_flight,
+        ))
+    }
+
+    /// No new submissions; what was submitted completes, then the workers exit.
+    pub fn close(&self) {
+        self.runner.close();
+    }
+
+    /// Stops at once: every unfinished task fails with [`TaskError::Terminated`] and every
+    /// worker is killed (and reaped).
+    pub fn terminate(&self) {
+        self.runner.terminate();
+    }
+
+    /// Waits until every worker has exited and was reaped; only after
+    /// [`close`](Self::close) or [`terminate`](Self::terminate), else
+    /// [`JoinError::StillRunning`].
+    pub fn join(&self) -> Result<(), JoinError> {
+        self.runner.join()
+    }
+}

@@ -1,0 +1,122 @@
+//! The functions a process pool runs: [`Task`], a plain function pointer applied to its
+//! arguments, and the trampolines that run one in a worker from bytes (the argument decoded,
+//! the function read back from its [`FnRef`], a panic caught, the result encoded).
+
+use std::panic::{self, AssertUnwindSafe};
+
+use mp_ipc::Bytes;
+use mp_sync::raw::{FnPointer, FnRef};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::panics::panic_message;
+use crate::wire::{FunctionWire, InitCall, ItemCall, ItemFailure, ItemOutcome, RunInit, RunItem};
+
+/// A plain function a process pool can send to its workers, applied to `Args`: `fn(T) -> R`
+/// takes its one argument (`map`, `apply`, `imap`), `fn(A, B) -> R` and the forms of three and
+/// four arguments take a tuple (`starmap`, Python's `f(*args)`).
+///
+/// The pool's map forms take `fn(T) -> R` directly, so a function's name is enough there; for
+/// `starmap`, name the pointer type: `pool.starmap(mul as fn(u64, u64) -> u64, pairs)`.
+pub trait Task<Args>: FnPointer {
+    /// What the function returns.
+    type Output;
+    /// Calls the function with `args`.
+    fn call(self, args: Args) -> Self::Output;
+}
+
+impl<T: 'static, R: 'static> Task<T> for fn(T) -> R {
+    type Output = R;
+    fn call(self, args: T) -> R {
+        self(args)
+    }
+}
+
+/// Implements [`Task`] over a tuple for functions of the given argument types.
+macro_rules! star_task {
+    ($($arg:ident),+) => {
+        impl<R: 'static, $($arg: 'static),+> Task<($($arg,)+)> for fn($($arg),+) -> R {
+            type Output = R;
+            #[allow(non_snake_case)]
+            fn call(self, ($($arg,)+): ($($arg,)+)) -> R {
+                self($($arg),+)
+            }
+        }
+    };
+}
+
+star_task!(A, B);
+star_task!(A, B, C);
+star_task!(A, B, C, D);
+
+/// Encodes a value for the trip to or from a worker.
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, String> {
+    postcard::to_allocvec(value)
+        .map(Bytes)
+        .map_err(|e| e.to_string())
+}
+
+/// Decodes a value that made the trip.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    postcard::from_bytes(bytes).map_err(|e| e.to_string())
+}
+
+/// How a worker runs items of `f`.
+pub(crate) fn item_call<Args, F>(f: F) -> ItemCall
+where
+    Args: DeserializeOwned + 'static,
+    F: Task<Args>,
+    F::Output: Serialize,
+{
+    ItemCall {
+        run: FnRef::new(run_item::<Args, F> as RunItem),
+        function: FnRef::new(f).to_wire(),
+    }
+}
+
+/// How a worker runs the initializer `f(args)`; the error is the encoder's, if `args` cannot
+/// be encoded.
+pub(crate) fn init_call<A>(f: fn(A), args: &A) -> Result<InitCall, String>
+where
+    A: Serialize + DeserializeOwned + 'static,
+{
+    Ok(InitCall {
+        run: FnRef::new(run_init::<A> as RunInit),
+        function: FnRef::new(f).to_wire(),
+        args: encode(args)?,
+    })
+}
+
+/// The trampoline of one item, in the worker: decode, call, encode; a panic anywhere in it
+/// (the function, the result's `Serialize`) fails this item only.
+fn run_item<Args, F>(function: FunctionWire, arg: Bytes) -> ItemOutcome
+where
+    Args: DeserializeOwned + 'static,
+    F: Task<Args>,
+    F::Output: Serialize,
+{
+    let f = FnRef::<F>::from_wire(function.0, function.1)
+        .map_err(|e| ItemFailure::Unrunnable(e.to_string()))?
+        .get();
+    let args: Args = decode(&arg)
+        .map_err(|e| ItemFailure::Unrunnable(format!("its argument does not decode: {e}")))?;
+    let value = panic::catch_unwind(AssertUnwindSafe(|| f.call(args)))
+        .map_err(|payload| ItemFailure::Panicked(panic_message(payload.as_ref())))?;
+    match panic::catch_unwind(AssertUnwindSafe(|| encode(&value))) {
+        Ok(encoded) => encoded.map_err(ItemFailure::ResultEncoding),
+        Err(payload) => Err(ItemFailure::ResultEncoding(panic_message(payload.as_ref()))),
+    }
+}
+
+/// The trampoline of an initializer, in the worker.
+fn run_init<A>(function: FunctionWire, args: Bytes) -> Result<(), String>
+where
+    A: DeserializeOwned + 'static,
+{
+    let f = FnRef::<fn(A)>::from_wire(function.0, function.1)
+        .map_err(|e| e.to_string())?
+        .get();
+    let args: A = decode(&args).map_err(|e| format!("its arguments do not decode: {e}"))?;
+    panic::catch_unwind(AssertUnwindSafe(|| f(args)))
+        .map_err(|payload| panic_message(payload.as_ref()))
+}
