@@ -2,8 +2,42 @@
 //! that never loses a task: a worker that dies or overruns fails exactly the task it held,
 //! naming it, and every other task completes.
 //!
-//! This first part offers [`ThreadPool`]: the pool's API over threads of the calling process,
-//! for I/O-bound work and closures. The process pool stands on the same core.
+//! [`Pool`] runs tasks in worker processes (forkserver by default; fork and spawn too), for
+//! CPU-bound work and isolation: a crash, a leak or a hang in one task cannot take the program
+//! down. Tasks are plain functions with serde arguments and results.
+//!
+//! ```
+//! use mp_pool::{Pool, TaskError, WorkerExit};
+//!
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! fn crash_on_three(x: u64) -> u64 {
+//!     if x == 3 {
+//!         std::process::exit(9); // the worker dies while it holds task 3
+//!     }
+//!     x
+//! }
+//!
+//! let pool = Pool::new(2)?;
+//! let squares: Vec<u64> = pool.map(square, 0..10)?.into_iter().collect::<Result<_, _>>()?;
+//! assert_eq!(squares[9], 81);
+//!
+//! // A dead worker fails exactly its task, naming it; the others complete.
+//! let results = pool.map(crash_on_three, 0..6)?;
+//! assert!(matches!(
+//!     results[3],
+//!     Err(TaskError::WorkerLost { task: 3, how: WorkerExit::Code(9), .. })
+//! ));
+//! assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 5);
+//! pool.close();
+//! pool.join()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`ThreadPool`] is the same API over threads of the calling process, for I/O-bound work and
+//! closures.
 //!
 //! ```
 //! use mp_pool::ThreadPool;
@@ -41,6 +75,7 @@
 //!
 //! | Python | here |
 //! |---|---|
+//! | `Pool(n, initializer, initargs, maxtasksperchild, context)` | [`Pool::builder`] `.processes(n).initializer(f, args).max_tasks_per_child(..).start_method(..)` |
 //! | `ThreadPool(n, initializer, initargs, maxtasksperchild)` | [`ThreadPool::builder`] `.workers(n).initializer(..).max_tasks_per_child(..)` |
 //! | `apply`, `apply_async` | [`ThreadPool::apply`], [`ThreadPool::apply_async`], `_with` for callbacks |
 //! | `map`, `map_async`, `starmap`, `starmap_async` (`chunksize=`) | the same names, `_chunked` and `_with` forms; one `Result` per item |
@@ -53,6 +88,28 @@
 //! A task's failure is a [`TaskError`]: a panic (with its message and worker), a lost worker
 //! (with the worker and how it ended), a time limit, termination. A refused submission is a
 //! [`SubmitError`], a pool that cannot start a [`PoolError`].
+//!
+//! # Worker processes
+//!
+//! - **Functions.** A task is a plain `fn(T) -> R` (serde `T` and `R`); it reaches workers under
+//!   every start method as an `mp_sync::raw::FnRef`. `starmap` takes `fn(A, B) -> R` (up to four
+//!   arguments) through [`Task`]: name the pointer type, `mul as fn(u64, u64) -> u64`.
+//! - **Encoding.** Arguments are encoded (postcard) at submission: one that cannot be is
+//!   [`SubmitError::ArgumentEncoding`] and nothing is submitted. A result that cannot be encoded
+//!   fails its task only ([`TaskError::ResultEncoding`], Python's `MaybeEncodingError`).
+//! - **Deaths.** A worker that dies (a signal, `exit`, a crash) fails exactly the task it held
+//!   with [`TaskError::WorkerLost`] (task index, pid, signal or exit code); the tasks it held but
+//!   had not started go to other workers; it is replaced. A task past its time limit has its
+//!   worker killed and fails with [`TaskError::TimedOut`].
+//! - **Lifetimes.** Workers never outlive their pool: `Drop` terminates and reaps them, and each
+//!   worker asks the kernel to kill it when the pool's process dies (`PR_SET_PDEATHSIG`, from
+//!   the pool's supervisor thread, or with the fork server). They are not daemons, so a task may
+//!   start processes and pools of its own (Python's daemonic workers refuse). At the program's
+//!   exit, live workers are killed (a pool alive at `std::process::exit` does not hang it); a
+//!   child process whose target returns with a pool leaked or in a static is the one case that
+//!   still waits for its workers.
+//! - **Under fork**, workers are forked from the pool's supervisor thread while the program has
+//!   other threads (as Python does); prefer forkserver (the default) or spawn.
 //!
 //! # Time limits on threads
 //!
