@@ -328,6 +328,7 @@ impl Watcher {
                 },
             };
             match report {
+                FromWorker::Leaving => break,
                 FromWorker::Ready => {
                     self.ready = true;
                     self.emit(Event::Ready { worker });

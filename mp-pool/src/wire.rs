@@ -82,6 +82,9 @@ pub(crate) enum FromWorker {
         /// The item's outcome.
         outcome: ItemOutcome,
     },
+    /// Retired: the worker exits now (its watcher reaps it at once, rather than noticing the
+    /// end of the pipe).
+    Leaving,
 }
 
 /// What a worker process starts with.

@@ -29,13 +29,22 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     }
     // A retire message, the end of the pipe (the pool is gone) or a message that does not
     // decode ends the loop; the pool fails whatever this worker still held.
-    while let Ok(ToWorker::Job { job, call, items }) = jobs.recv() {
-        let run = call.run.get();
-        for item in items {
-            let outcome = run(call.function, item);
-            if results.send(&FromWorker::Done { job, outcome }).is_err() {
+    loop {
+        match jobs.recv() {
+            Ok(ToWorker::Job { job, call, items }) => {
+                let run = call.run.get();
+                for item in items {
+                    let outcome = run(call.function, item);
+                    if results.send(&FromWorker::Done { job, outcome }).is_err() {
+                        return;
+                    }
+                }
+            }
+            Ok(ToWorker::Retire) => {
+                let _ = results.send(&FromWorker::Leaving);
                 return;
             }
+            Err(_) => return,
         }
     }
 }
