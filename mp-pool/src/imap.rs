@@ -4,11 +4,58 @@
 
 use std::sync::Arc;
 
+use crate::backend::Backend;
+use crate::core::{JobSink, JobSpec};
 use crate::error::{SubmitError, TaskError};
 use crate::sink::{Collect, StreamSink};
+use crate::supervisor::Runner;
 
 /// How many jobs per worker an `imap` keeps in flight by default.
-pub(crate) const IMAP_JOBS_PER_WORKER: usize = 4;
+const IMAP_JOBS_PER_WORKER: usize = 4;
+
+/// The one lazy stream behind every pool's `imap` forms: `sink_for` makes the sink that decodes
+/// the backend's output into the stream, `job` the payload of a chunk (or why it cannot be
+/// submitted).
+pub(crate) fn open_stream<'p, B, T, R, I>(
+    runner: &'p Runner<B>,
+    items: I,
+    chunksize: usize,
+    ordered: bool,
+    sink_for: impl FnOnce(Arc<dyn Collect<R>>) -> Arc<dyn JobSink<B::Output>>,
+    mut job: impl FnMut(usize, Vec<T>) -> Result<B::Job, SubmitError> + 'p,
+) -> Result<IMap<'p, T, R, I::IntoIter>, SubmitError>
+where
+    B: Backend,
+    R: Send + 'static,
+    I: IntoIterator<Item = T>,
+{
+    if chunksize == 0 {
+        return Err(SubmitError::ZeroChunksize);
+    }
+    runner.check_running()?;
+    let stream = Arc::new(StreamSink::new(ordered));
+    let sink = sink_for(Arc::clone(&stream) as Arc<dyn Collect<R>>);
+    let submit = Box::new(move |first, chunk| {
+        let spec = JobSpec {
+            payload: job(first, chunk)?,
+            sink: Arc::clone(&sink),
+            first,
+            timeout: None,
+        };
+        runner.submit(vec![spec], true)
+    });
+    runner.stream(true);
+    let end = Box::new(move || runner.stream(false));
+    let in_flight = IMAP_JOBS_PER_WORKER * runner.size() * chunksize;
+    Ok(IMap::new(
+        items.into_iter(),
+        submit,
+        end,
+        stream,
+        chunksize,
+        in_flight,
+    ))
+}
 
 /// Submits a run of items whose first has the given index.
 pub(crate) type SubmitChunk<'p, T> = Box<dyn FnMut(usize, Vec<T>) -> Result<(), SubmitError> + 'p>;

@@ -19,12 +19,12 @@ use crate::chunks::{cut, default_map_chunksize};
 use crate::completion::Completion;
 use crate::core::{JobSink, JobSpec};
 use crate::error::{JoinError, PoolError, SubmitError, TaskError, WorkerRef};
-use crate::imap::{IMAP_JOBS_PER_WORKER, IMap};
+use crate::imap::{IMap, open_stream};
 use crate::process_backend::{
     Launch, ProcessBackend, ProcessJob, ProcessOutput, decode_process_output, process_backend,
 };
 use crate::result::{ApplyResult, AsyncResult, MapResult, Options};
-use crate::sink::{ApplySink, Collect, Decoding, MapSink, StreamSink};
+use crate::sink::{ApplySink, Collect, Decoding, MapSink};
 use crate::supervisor::Runner;
 use crate::task::{Task, encode, init_call, item_call};
 use crate::wire::{InitCall, ItemCall};
@@ -463,33 +463,8 @@ impl Pool {
         R: DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = T>,
     {
-        if chunksize == 0 {
-            return Err(SubmitError::ZeroChunksize);
-        }
-        self.runner.check_running()?;
-        let stream = Arc::new(StreamSink::new(ordered));
-        let sink = job_sink(Arc::clone(&stream) as Arc<dyn Collect<R>>);
-        let runner = &self.runner;
-        let submit = Box::new(move |first, chunk: Vec<T>| {
-            let job = JobSpec {
-                payload: ProcessJob::new(call, encode_args(chunk, first)?),
-                sink: Arc::clone(&sink),
-                first,
-                timeout: None,
-            };
-            runner.submit(vec![job], true)
-        });
-        runner.stream(true);
-        let end = Box::new(move || runner.stream(false));
-        let in_flight = IMAP_JOBS_PER_WORKER * self.size() * chunksize;
-        Ok(IMap::new(
-            items.into_iter(),
-            submit,
-            end,
-            stream,
-            chunksize,
-            in_flight,
-        ))
+        let job = move |first, chunk: Vec<T>| Ok(ProcessJob::new(call, encode_args(chunk, first)?));
+        open_stream(&self.runner, items, chunksize, ordered, job_sink, job)
     }
 
     /// No new submissions; what was submitted completes, then the workers exit.

@@ -14,9 +14,9 @@ use crate::chunks::{cut, default_map_chunksize};
 use crate::completion::Completion;
 use crate::core::{JobSink, JobSpec};
 use crate::error::{JoinError, PoolError, SubmitError, TaskError, WorkerRef};
-use crate::imap::{IMAP_JOBS_PER_WORKER, IMap};
+use crate::imap::{IMap, open_stream};
 use crate::result::{ApplyResult, AsyncResult, MapResult, Options};
-use crate::sink::{ApplySink, Decoding, MapSink, StreamSink};
+use crate::sink::{ApplySink, Decoding, MapSink};
 use crate::star::StarFn;
 use crate::supervisor::Runner;
 use crate::thread_backend::{
@@ -405,34 +405,9 @@ impl ThreadPool {
         F: Fn(T) -> R + Send + Sync + 'static,
         I: IntoIterator<Item = T>,
     {
-        if chunksize == 0 {
-            return Err(SubmitError::ZeroChunksize);
-        }
-        self.runner.check_running()?;
-        let stream = Arc::new(StreamSink::new(ordered));
-        let sink = job_sink(Arc::clone(&stream) as Arc<dyn crate::sink::Collect<R>>);
         let f = Arc::new(f);
-        let runner = &self.runner;
-        let submit = Box::new(move |first, chunk| {
-            let job = JobSpec {
-                payload: map_job(&f, chunk),
-                sink: Arc::clone(&sink),
-                first,
-                timeout: None,
-            };
-            runner.submit(vec![job], true)
-        });
-        runner.stream(true);
-        let end = Box::new(move || runner.stream(false));
-        let in_flight = IMAP_JOBS_PER_WORKER * self.size() * chunksize;
-        Ok(IMap::new(
-            items.into_iter(),
-            submit,
-            end,
-            stream,
-            chunksize,
-            in_flight,
-        ))
+        let job = move |_first, chunk| Ok(map_job(&f, chunk));
+        open_stream(&self.runner, items, chunksize, ordered, job_sink, job)
     }
 
     /// No new submissions; what was submitted completes, then the workers exit.
