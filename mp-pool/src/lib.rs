@@ -138,6 +138,7 @@ mod imap;
 mod panics;
 mod pool;
 mod process_backend;
+mod quiet_wait;
 mod result;
 mod sink;
 mod star;

@@ -25,6 +25,7 @@ use crate::backend::{Backend, Event, JobId, Payload};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
 use crate::event_channel::{EventReceiver, Message, event_channel};
 use crate::exit_guard;
+use crate::quiet_wait::readable_within;
 use crate::task::decode;
 use crate::wire::{FromWorker, InitCall, ItemCall, ItemFailure, ItemOutcome, ToWorker, WorkerArgs};
 use crate::worker::worker_main;
@@ -375,16 +376,24 @@ impl Watcher {
     /// The next report, or news that the worker is quiet or gone. Anything but a report or a
     /// quiet pipe (the end of the pipe, a message that does not decode) ends the watch; a
     /// worker still running then is killed, so that it cannot hold a task unseen.
+    ///
+    /// A report is received only once one is there, and then whole (a receive with a deadline
+    /// could abandon a large report half-way, and the core counts reports by position).
     fn receive(&self) -> Received {
-        match self.results.recv_timeout::<FromWorker>(QUIET_CHECK) {
+        if readable_within(&self.results, QUIET_CHECK) {
+            return self.take();
+        }
+        if self.process.is_alive().unwrap_or(false) {
+            Received::Quiet
+        } else {
+            self.drain()
+        }
+    }
+
+    /// Receives the report that is there (or the end of the pipe).
+    fn take(&self) -> Received {
+        match self.results.recv::<FromWorker>() {
             Ok(report) => Received::Report(report),
-            Err(mp_ipc::Error::Timeout | mp_ipc::Error::PartialMessage { .. }) => {
-                if self.process.is_alive().unwrap_or(false) {
-                    Received::Quiet
-                } else {
-                    self.drain()
-                }
-            }
             Err(_) => {
                 let _ = self.process.kill();
                 Received::Gone
@@ -394,9 +403,10 @@ impl Watcher {
 
     /// After the worker's death: the reports still in the pipe, if any.
     fn drain(&self) -> Received {
-        match self.results.recv_timeout::<FromWorker>(Duration::ZERO) {
-            Ok(report) => Received::Report(report),
-            Err(_) => Received::Gone,
+        if self.results.try_poll().unwrap_or(false) {
+            self.take()
+        } else {
+            Received::Gone
         }
     }
 
@@ -405,7 +415,7 @@ impl Watcher {
     fn batch(&self, job: u64, first: ItemOutcome) -> (ProcessOutput, Option<FromWorker>) {
         let mut output = vec![first];
         while output.len() < BATCH && self.results.try_poll().unwrap_or(false) {
-            match self.results.recv_timeout::<FromWorker>(Duration::ZERO) {
+            match self.results.recv::<FromWorker>() {
                 Ok(FromWorker::Done { job: j, outcome }) if j == job => output.push(outcome),
                 Ok(other) => return (output, Some(other)),
                 Err(_) => break, // the end of the pipe: the next receive sees it

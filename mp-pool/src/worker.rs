@@ -5,6 +5,7 @@
 //! It handles bytes only: each job names the trampoline that runs its items
 //! ([`crate::task`]).
 
+use crate::quiet_wait::readable;
 use crate::sys;
 use crate::wire::{FromWorker, ToWorker, WorkerArgs};
 
@@ -30,6 +31,9 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     // A retire message, the end of the pipe (the pool is gone) or a message that does not
     // decode ends the loop; the pool fails whatever this worker still held.
     loop {
+        // Sleep until a job is there, rather than spin in the receive: the pool's own threads
+        // may need this CPU.
+        readable(&jobs);
         match jobs.recv() {
             Ok(ToWorker::Job { job, call, items }) => {
                 let run = call.run.get();
