@@ -7,25 +7,13 @@ use ipc_channel::ipc::{self, IpcSender, IpcSharedMemory};
 use mp_process::{Process, StartMethod};
 use mp_sync::{Barrier, Condition, Event, Lock, Semaphore};
 
-/// How long any child may take: generous, for a loaded 2-core machine.
-const BOUND: Duration = Duration::from_secs(20);
+#[path = "../../test-support/bounded.rs"]
+mod bounded;
+#[path = "../../test-support/process.rs"]
+mod process;
 
-fn builder(method: StartMethod) -> mp_process::Builder {
-    // libtest runs tests on threads: these children touch only the primitives and channels.
-    Process::builder()
-        .start_method(method)
-        .allow_fork_with_threads(true)
-}
-
-fn join(p: &Process) -> i32 {
-    match p.join_timeout(BOUND).expect("join") {
-        Some(code) => code,
-        None => {
-            let _ = p.kill();
-            panic!("{} did not exit within {BOUND:?}", p.name());
-        }
-    }
-}
+use bounded::BOUND;
+use process::{builder, join};
 
 /// A counter in shared memory, read and written non-atomically: only the lock keeps it exact.
 fn bump(counter: &mut IpcSharedMemory) {
