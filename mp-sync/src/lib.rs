@@ -141,6 +141,8 @@
 //! * A `Barrier` takes at most [`MAX_PARTIES`] parties.
 //! * Values are `u32`: a negative semaphore value does not compile rather than raising.
 
+#![deny(unsafe_code)]
+
 mod barrier;
 mod condition;
 mod deadline;
@@ -151,6 +153,8 @@ pub mod raw;
 mod raw_lock;
 mod rlock;
 mod semaphore;
+// The one place of the crate where `unsafe` code and OS calls are allowed.
+#[allow(unsafe_code)]
 mod sys;
 
 pub use barrier::{Barrier, MAX_PARTIES};

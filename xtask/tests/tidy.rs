@@ -277,15 +277,6 @@ const UNSAFE_OFFENDERS_TODAY: &[&str] = &[
     "mp-ipc/src/pod.rs",
     "mp-ipc/src/queue.rs",
     "mp-ipc/src/value.rs",
-    "mp-sync/src/barrier.rs",
-    "mp-sync/src/condition.rs",
-    "mp-sync/src/event.rs",
-    // The typed faces call the raw mutex's `unsafe fn unlock` (lock_api style): either the
-    // seam rule allows the raw layer's callers, or the call moves into `sys`. The lead decides.
-    "mp-sync/src/lock.rs",
-    "mp-sync/src/raw_lock.rs",
-    "mp-sync/src/rlock.rs",
-    "mp-sync/src/semaphore.rs",
 ];
 
 /// Whether `rel` is an OS seam: a `sys.rs` file or a file under a `sys/` directory.
