@@ -68,8 +68,8 @@
 //! | `Value('i', 0)`, `v.value`, `get_lock()` | [`Value::new`], [`Value::get`]/[`Value::set`]/[`Value::lock`], [`Value::get_lock`] |
 //! | `Value(..., lock=l)` | [`Value::with_lock`], [`Array::with_lock`] |
 //! | `Array('d', 10)`, `Array('i', [1, 2])` | [`Array::zeroed`], [`Array::from_slice`] |
-//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] |
-//! | typecodes (`'i'`, `'d'`, ctypes structs) | any [`Pod`] type |
+//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] (integers safely as atomics: [`RawValue::atomic`], [`RawArray::atomics`]) |
+//! | typecodes (`'i'`, `'d'`, ctypes structs) | any [`Pod`] type (`#[derive(Pod, Zeroable)]` for a struct) |
 //!
 //! # Reaching other processes: which handles travel
 //!
@@ -140,6 +140,8 @@
 //! * Connections and queues carry bytes only, not descriptors: a handle cannot travel inside
 //!   a message of our own channels (only inside ipc-channel messages).
 
+#![deny(unsafe_code)]
+
 mod array;
 mod codec;
 mod connection;
@@ -147,14 +149,21 @@ mod error;
 mod joinable_queue;
 mod pod;
 mod queue;
+// The ring's byte copies into and out of shared memory are its whole job.
+#[allow(unsafe_code)]
 mod ring;
 mod simple_queue;
+// The one OS seam of the crate.
+#[allow(unsafe_code)]
 mod sys;
 mod value;
 mod wait;
 mod waiter;
 
-pub use array::{Array, ArrayGuard, RawArray};
+pub use array::{Array, ArrayGuard};
+/// `bytemuck`, re-exported for `#[derive(Pod, Zeroable)]` with
+/// `#[bytemuck(crate = "mp_ipc::bytemuck")]` (see [`Pod`]).
+pub use bytemuck;
 pub use codec::{Bytes, serde_bytes};
 pub use connection::{
     Connection, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, ReceiveState,
@@ -162,8 +171,9 @@ pub use connection::{
 };
 pub use error::{CodecError, Error, GetError, PutError, TaskError};
 pub use joinable_queue::JoinableQueue;
-pub use pod::Pod;
+pub use pod::{Pod, Zeroable};
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};
 pub use simple_queue::SimpleQueue;
-pub use value::{RawValue, Value, ValueGuard};
+pub use sys::{AtomicInteger, RawArray, RawValue};
+pub use value::{Value, ValueGuard};
 pub use wait::{Waitable, wait};
