@@ -68,8 +68,8 @@
 //! | `Value('i', 0)`, `v.value`, `get_lock()` | [`Value::new`], [`Value::get`]/[`Value::set`]/[`Value::lock`], [`Value::get_lock`] |
 //! | `Value(..., lock=l)` | [`Value::with_lock`], [`Array::with_lock`] |
 //! | `Array('d', 10)`, `Array('i', [1, 2])` | [`Array::zeroed`], [`Array::from_slice`] |
-//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] |
-//! | typecodes (`'i'`, `'d'`, ctypes structs) | any [`Pod`] type |
+//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] (integers safely as atomics: [`RawValue::atomic`], [`RawArray::atomics`]) |
+//! | typecodes (`'i'`, `'d'`, ctypes structs) | any [`Pod`] type (`#[derive(Pod, Zeroable)]` for a struct) |
 //!
 //! # Reaching other processes: which handles travel
 //!
@@ -147,6 +147,8 @@
 //! `queue_between_processes`, `pipe_between_processes`, `shared_value_and_array`,
 //! `condition_producer_consumer`, `semaphore_guards_resource`, `condition_notify_all`.
 
+#![deny(unsafe_code)]
+
 mod array;
 mod codec;
 mod connection;
@@ -154,14 +156,21 @@ mod error;
 mod joinable_queue;
 mod pod;
 mod queue;
+// The ring's byte copies into and out of shared memory are its whole job.
+#[allow(unsafe_code)]
 mod ring;
 mod simple_queue;
+// The one OS seam of the crate.
+#[allow(unsafe_code)]
 mod sys;
 mod value;
 mod wait;
 mod waiter;
 
-pub use array::{Array, ArrayGuard, RawArray};
+pub use array::{Array, ArrayGuard};
+/// `bytemuck`, re-exported for `#[derive(Pod, Zeroable)]` with
+/// `#[bytemuck(crate = "mp_ipc::bytemuck")]` (see [`Pod`]).
+pub use bytemuck;
 pub use codec::{Bytes, serde_bytes};
 pub use connection::{
     Connection, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, ReceiveState,
@@ -169,8 +178,9 @@ pub use connection::{
 };
 pub use error::{CodecError, Error, GetError, PutError, TaskError};
 pub use joinable_queue::JoinableQueue;
-pub use pod::Pod;
+pub use pod::{Pod, Zeroable};
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};
 pub use simple_queue::SimpleQueue;
-pub use value::{RawValue, Value, ValueGuard};
+pub use sys::{AtomicInteger, RawArray, RawValue};
+pub use value::{Value, ValueGuard};
 pub use wait::{Waitable, wait};

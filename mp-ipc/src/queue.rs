@@ -36,17 +36,17 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use mp_sync::raw::{Deadline, MutexKind, RobustMutex, WakeWord};
+use mp_sync::raw::{Deadline, RobustMutex};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::{CodecError, Error, GetError, PutError};
 use crate::ring::{HEADER, PAD, Ring, frame_len};
-use crate::sys::{Held, Segment, SharedHeader, create_segment, kind, lock, release_pages};
+use crate::sys::{Held, QueueHeader, Segment, lock, release_pages};
 use crate::waiter::Signal;
 
 /// Longest wait for a lock before looking whether this process closed the queue meanwhile
@@ -69,53 +69,6 @@ const MAX_RING: u64 = 1 << 34;
 
 /// Smallest ring.
 const MIN_RING: u64 = 4096;
-
-/// The producers' words.
-#[repr(C, align(64))]
-struct PutSide {
-    /// Serializes producers.
-    lock: RobustMutex,
-    /// `(items put << 32) | unit position after the last committed frame`.
-    tail: AtomicU64,
-    /// Bumped after every commit (`wait` sleeps on it too, in one `futex_waitv`).
-    not_empty_seq: AtomicU32,
-    /// Consumers and `wait` callers sleeping on `not_empty_seq`.
-    not_empty_waiters: AtomicU32,
-}
-
-/// The consumers' words.
-#[repr(C, align(64))]
-struct GetSide {
-    /// Serializes consumers.
-    lock: RobustMutex,
-    /// `(items taken << 32) | unit position of the first unread frame`.
-    head: AtomicU64,
-    /// Bumped after every get.
-    not_full: WakeWord,
-    /// `task_done` calls so far (`JoinableQueue`).
-    done: AtomicU32,
-    /// Bumped after every `task_done`.
-    all_done: WakeWord,
-}
-
-/// The shared header of a queue.
-#[repr(C)]
-pub(crate) struct QueueHeader {
-    /// Written by producers.
-    put: PutSide,
-    /// Written by consumers.
-    get: GetSide,
-    /// Ring size in 8-byte units (a power of two).
-    cap_units: AtomicU32,
-    /// Most items at once; 0 for no bound.
-    maxsize: AtomicU32,
-}
-
-// SAFETY: `repr(C)`, atomics and robust mutexes only (valid zeroed, initialized in `new`
-// before the segment is shared), no pointers.
-unsafe impl SharedHeader for QueueHeader {
-    const KIND: u32 = kind::QUEUE;
-}
 
 /// The count half of a packed position.
 #[inline]
@@ -221,15 +174,7 @@ impl RawQueue {
             .ring_bytes
             .clamp(MIN_RING, MAX_RING)
             .next_power_of_two();
-        let seg = create_segment::<QueueHeader>(cap as usize, |h| {
-            h.cap_units.store((cap / 8) as u32, Ordering::Relaxed);
-            h.maxsize.store(options.maxsize, Ordering::Relaxed);
-            // SAFETY: the segment is fresh and not shared yet; the mutexes are zeroed.
-            unsafe {
-                h.put.lock.init(MutexKind::Plain)?;
-                h.get.lock.init(MutexKind::Plain)
-            }
-        })?;
+        let seg = QueueHeader::create(cap as usize, (cap / 8) as u32, options.maxsize)?;
         RawQueue::adopt(seg)
     }
 
@@ -307,7 +252,7 @@ impl RawQueue {
     /// other processes' waiters wake too, look, and sleep again.
     pub(crate) fn close(&self) {
         self.closed_by.store(std::process::id(), Ordering::SeqCst);
-        self.not_empty().notify();
+        self.h().put.not_empty.wake_all();
         self.h().get.not_full.wake_all();
     }
 
@@ -389,15 +334,9 @@ impl RawQueue {
             at = at.wrapping_add(pad);
         }
         let body = bytes(at) + u64::from(HEADER);
-        // SAFETY: these bytes are free (after `tail`, within the room checked above) and we
-        // are the one producer (the put lock); no consumer reads them before the commit.
-        let filled = match unsafe { ring.contiguous_mut(body, len as usize) } {
-            Some(slot) => fill(slot),
-            None => {
-                let mut v = vec![0; len as usize];
-                fill(&mut v).map(|()| ring.write(body, &v))
-            }
-        };
+        // These bytes are free (after `tail`, within the room checked above) and we are the
+        // one producer (the put lock); no consumer reads them before the commit.
+        let filled = ring.fill_free(body, len as usize, fill);
         if let Err(e) = filled {
             return PutOutcome::EncodeFailed(e);
         }
@@ -407,7 +346,7 @@ impl RawQueue {
             pack(count(tail).wrapping_add(1), pos(tail).wrapping_add(need)),
             Ordering::SeqCst,
         );
-        self.not_empty().notify();
+        self.h().put.not_empty.wake_all();
         PutOutcome::Committed
     }
 
@@ -470,16 +409,9 @@ impl RawQueue {
             break (len, frame);
         };
         let body = bytes(at) + u64::from(HEADER);
-        // SAFETY: the frame is committed (before `tail`) and we are the one consumer (the get
-        // lock); producers do not write it until `head` moves past it below.
-        let r = match unsafe { ring.contiguous(body, len as usize) } {
-            Some(s) => f(s),
-            None => {
-                let mut v = Vec::with_capacity(len as usize);
-                ring.extend_vec(body, len as usize, &mut v);
-                f(&v)
-            }
-        };
+        // The frame is committed (before `tail`) and we are the one consumer (the get lock);
+        // producers do not write it until `head` moves past it below.
+        let r = ring.read_committed(body, len as usize, |payload| f(&payload));
         let new_pos = at.wrapping_add(frame);
         self.release_consumed(pos(head), new_pos);
         // The release: the item is gone for everyone only now.
@@ -581,18 +513,19 @@ impl RawQueue {
             .wait_for(|| self.unfinished() == 0, deadline)
     }
 
-    /// The signal of "an item was put" (a plain pair: `wait` sleeps on it in `futex_waitv`,
-    /// which `WakeWord` does not offer).
+    /// The waiting loop (slices, a check between them) over the "an item was put" word.
     fn not_empty(&self) -> Signal<'_> {
+        let word = &self.h().put.not_empty;
         Signal {
-            seq: &self.h().put.not_empty_seq,
-            waiters: &self.h().put.not_empty_waiters,
+            seq: word.futex_word(),
+            waiters: word.sleepers(),
         }
     }
 
-    /// The futex word and waiter count `wait` sleeps on.
+    /// The futex word and waiter count `wait` sleeps on (the `not_empty` wake word's).
     pub(crate) fn data_word(&self) -> (&AtomicU32, &AtomicU32) {
-        (&self.h().put.not_empty_seq, &self.h().put.not_empty_waiters)
+        let word = &self.h().put.not_empty;
+        (word.futex_word(), word.sleepers())
     }
 }
 

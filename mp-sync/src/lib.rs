@@ -149,6 +149,8 @@
 //! `lock_guards_resource`, `semaphore_guards_resource`, `event_triggers_workers`,
 //! `condition_notify_all`.
 
+#![deny(unsafe_code)]
+
 mod barrier;
 mod condition;
 mod deadline;
@@ -159,6 +161,8 @@ pub mod raw;
 mod raw_lock;
 mod rlock;
 mod semaphore;
+// The one place of the crate where `unsafe` code and OS calls are allowed.
+#[allow(unsafe_code)]
 mod sys;
 
 pub use barrier::{Barrier, MAX_PARTIES};

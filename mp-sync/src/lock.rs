@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::{Error, LockResult, OwnerDied, TryLockResult};
-use crate::raw_lock::{MutexState, acquire, expect_acquired};
-use crate::sys::{RobustMutex, Shared};
+use crate::raw_lock::{acquire, expect_acquired};
+use crate::sys::{MutexState, RobustMutex, Shared};
 
 /// A non-recursive lock shared between processes (Python's `multiprocessing.Lock`).
 ///
@@ -75,9 +75,9 @@ impl Lock {
     /// Fails with [`Error::NotOwner`] when the calling thread does not hold the lock, for
     /// instance when the lock is free or held by another process.
     pub fn release(&self) -> Result<(), Error> {
-        // SAFETY: a `Lock` protects no data of its own; the caller gave up its guard
-        // (`mem::forget`), and a stale guard's later unlock fails harmlessly (`NotOwner`).
-        unsafe { self.raw().unlock() }.map_err(|_| Error::NotOwner)
+        // The caller gave up its guard (`mem::forget`); a stale guard's later unlock fails
+        // harmlessly (`NotOwner`), and so does this call from a thread that does not hold it.
+        self.raw().unlock_owned().map_err(|_| Error::NotOwner)
     }
 
     /// A guard for a lock the calling thread has just taken.
@@ -129,11 +129,11 @@ impl<'a> LockGuard<'a> {
 impl Drop for LockGuard<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: the guard exists only while this thread holds the lock, unless someone
-        // released it behind the guard's back with `Lock::release`: then the unlock fails
-        // (`NotOwner`, glibc checks) and changes nothing, not even another holder's owed
-        // wake-ups, which are this thread's own.
-        let _ = unsafe { self.lock.raw().unlock() };
+        // The guard exists only while this thread holds the lock, unless someone released
+        // it behind the guard's back with `Lock::release`: then the unlock fails (`NotOwner`,
+        // glibc checks) and changes nothing, not even another holder's owed wake-ups, which
+        // are this thread's own.
+        let _ = self.lock.raw().unlock_owned();
     }
 }
 

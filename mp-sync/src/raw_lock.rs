@@ -1,37 +1,10 @@
-//! The state shared by `Lock` and `RLock` (one robust mutex in its own segment) and the one
-//! function that turns a lock attempt into a guard, an `OwnerDied` or nothing.
-
-use std::io;
+//! What `Lock` and `RLock` share (their state, one robust mutex in its own segment, is
+//! `sys::MutexState`): the one function that turns a lock attempt into a guard, an
+//! `OwnerDied` or nothing.
 
 use crate::deadline::Deadline;
 use crate::error::{OwnerDied, TryLockResult};
-use crate::sys::{Fresh, LockOutcome, MutexKind, RobustMutex, SharedHeader, SharedState, kind};
-
-/// The segment of a `Lock` (`RECURSIVE = false`) or an `RLock` (`true`).
-#[repr(C)]
-pub(crate) struct MutexState<const RECURSIVE: bool> {
-    /// The robust process-shared mutex.
-    pub(crate) raw: RobustMutex,
-}
-
-// SAFETY: `repr(C)`, a single `RobustMutex`, valid zeroed before `init`, address-independent
-// (glibc's robust-list links inside it are only meaningful to the current holder's process).
-unsafe impl<const RECURSIVE: bool> SharedHeader for MutexState<RECURSIVE> {
-    const KIND: u32 = if RECURSIVE { kind::RLOCK } else { kind::LOCK };
-}
-
-// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
-// pthread objects, as other processes use it concurrently.
-unsafe impl<const RECURSIVE: bool> SharedState for MutexState<RECURSIVE> {
-    fn init(&self, fresh: &Fresh) -> io::Result<()> {
-        let kind = if RECURSIVE {
-            MutexKind::Recursive
-        } else {
-            MutexKind::Plain
-        };
-        crate::sys::init_fresh(fresh, &self.raw, kind)
-    }
-}
+use crate::sys::{LockOutcome, RobustMutex};
 
 /// Locks `raw` (until `deadline`, or for good with `None`) and wraps the result in a guard
 /// made by `guard`.

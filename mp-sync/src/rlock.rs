@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::{Error, LockResult, OwnerDied, TryLockResult};
-use crate::raw_lock::{MutexState, acquire, expect_acquired};
-use crate::sys::Shared;
+use crate::raw_lock::{acquire, expect_acquired};
+use crate::sys::{MutexState, Shared};
 
 /// A re-entrant lock shared between processes (Python's `multiprocessing.RLock`).
 ///
@@ -61,8 +61,8 @@ impl RLock {
     ///
     /// Fails with [`Error::NotOwner`] if the calling thread does not own the lock.
     pub fn release(&self) -> Result<(), Error> {
-        // SAFETY: an `RLock` protects no data of its own; a level whose guard was forgotten.
-        unsafe { self.shared.raw.unlock() }.map_err(|_| Error::NotOwner)
+        // A level whose guard was forgotten; from a thread that does not own it, `NotOwner`.
+        self.shared.raw.unlock_owned().map_err(|_| Error::NotOwner)
     }
 }
 
@@ -80,9 +80,9 @@ pub struct RLockGuard<'a> {
 
 impl Drop for RLockGuard<'_> {
     fn drop(&mut self) {
-        // SAFETY: the guard is one level held by this thread (a stale one's unlock fails
-        // harmlessly, see `LockGuard`'s drop).
-        let _ = unsafe { self.rlock.shared.raw.unlock() };
+        // The guard is one level held by this thread (a stale one's unlock fails harmlessly,
+        // see `LockGuard`'s drop).
+        let _ = self.rlock.shared.raw.unlock_owned();
     }
 }
 

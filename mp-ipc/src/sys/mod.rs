@@ -4,17 +4,27 @@
 //!
 //! Everything that calls `libc` lives below this module.
 
+mod atomic;
+mod elems;
 mod eventfd;
 mod held;
 pub(crate) mod kind;
+mod layout;
 mod poll;
+mod raw_array;
+mod raw_value;
 mod release;
 
+pub use atomic::AtomicInteger;
+pub(crate) use elems::Elems;
 pub(crate) use eventfd::EventFd;
 pub(crate) use held::{Held, lock};
+pub(crate) use layout::{Direction, ElemHeader, PipeHeader, QueueHeader};
 pub(crate) use mp_sync::raw::{MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin};
 pub(crate) use mp_sync::raw::{Segment, SharedHeader};
 pub(crate) use poll::poll_readable;
+pub use raw_array::RawArray;
+pub use raw_value::RawValue;
 pub(crate) use release::release_pages;
 
 /// Creates a segment with a data area of `data_len` bytes whose header `init` sets up before

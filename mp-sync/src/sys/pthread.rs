@@ -272,6 +272,22 @@ impl RobustMutex {
         }
     }
 
+    /// The safe face of [`unlock`](Self::unlock) for mp-sync's own guards (a guard's drop, a
+    /// `release` after a forgotten guard, the barrier's internal locks): releases the mutex
+    /// if the calling thread holds it, and is [`NotOwner`] changing nothing otherwise.
+    ///
+    /// Sound without a contract because of what the crate's mutexes guard: ownership is
+    /// checked, not assumed (glibc's robust mutex refuses an unlock by a thread that is not
+    /// its owner with `EPERM`), and the only memory mp-sync keeps under these mutexes is
+    /// atomics (every field of every state in `state.rs`), so an unlock at the wrong moment
+    /// can break a protocol's logic but never make a data race.
+    #[inline(always)]
+    pub(crate) fn unlock_owned(&self) -> Result<(), NotOwner> {
+        // SAFETY: see above: the owner is checked by glibc, and what the mutex guards inside
+        // this crate is atomics only, so nothing relies on it being held for memory safety.
+        unsafe { self.unlock() }
+    }
+
     /// Has `wake` run right after the calling thread's next successful
     /// [`unlock`](Self::unlock) of this mutex (the calling thread should hold it): how a
     /// condition variable's notify, made under the lock, wakes its waiters only once the
