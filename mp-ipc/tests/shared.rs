@@ -150,3 +150,18 @@ fn integer_raw_values_and_elements_are_reached_safely_as_atomics() {
     assert_eq!(v.atomic().swap(6, SeqCst), 5);
     assert!(RawArray::<u16>::zeroed(0).unwrap().atomics().is_empty());
 }
+
+#[test]
+fn an_arrays_lock_cannot_be_released_while_its_guard_is_in_use() {
+    let array = Array::<u64>::zeroed(4).unwrap();
+    let mut guard = array.lock();
+    // Releasing the lock behind the guard would let another process write the elements
+    // while `guard` still hands out `&mut [u64]`: refused.
+    assert!(matches!(
+        array.get_lock().release(),
+        Err(mp_sync::Error::GuardAlive)
+    ));
+    guard[0] = 7;
+    drop(guard);
+    assert_eq!(array.get(0), Some(7));
+}

@@ -43,7 +43,7 @@
 //! | Python (`multiprocessing`) | here |
 //! |---|---|
 //! | `Lock()`, `acquire()`, `acquire(False)`, `acquire(timeout=t)` | [`Lock::new`], [`Lock::acquire`], [`Lock::try_acquire`], [`Lock::acquire_timeout`] |
-//! | `release()`, `with lock:` | drop the [`LockGuard`] (or [`Lock::release`] after `mem::forget`) |
+//! | `release()`, `with lock:` | drop the [`LockGuard`] (or [`LockGuard::leak`], then [`Lock::release`]) |
 //! | `RLock()` | [`RLock`], [`RLockGuard`] |
 //! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore::new`], [`BoundedSemaphore::new`] |
 //! | `sem.acquire(timeout=t)`, `sem.release()`, `sem.get_value()` | [`Semaphore::acquire_timeout`], [`Semaphore::release`], [`Semaphore::value`] |

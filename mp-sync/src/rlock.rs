@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::{Error, LockResult, OwnerDied, TryLockResult};
-use crate::raw_lock::{acquire, expect_acquired};
+use crate::raw_lock::{acquire, expect_acquired, note_leaked, release_leaked};
 use crate::sys::{MutexState, Shared};
 
 /// A re-entrant lock shared between processes (Python's `multiprocessing.RLock`).
@@ -57,12 +57,12 @@ impl RLock {
         })
     }
 
-    /// Releases one level of a lock whose guard was given up with [`std::mem::forget`].
+    /// Releases one level of the lock whose guard was given up with [`RLockGuard::leak`].
     ///
-    /// Fails with [`Error::NotOwner`] if the calling thread does not own the lock.
+    /// Fails with [`Error::NotOwner`] if the calling thread does not own the lock, and with
+    /// [`Error::GuardAlive`] if it owns it only through live guards (no level was leaked).
     pub fn release(&self) -> Result<(), Error> {
-        // A level whose guard was forgotten; from a thread that does not own it, `NotOwner`.
-        self.shared.raw.unlock_owned().map_err(|_| Error::NotOwner)
+        release_leaked(&self.shared)
     }
 }
 
@@ -76,6 +76,15 @@ pub struct RLockGuard<'a> {
     rlock: &'a RLock,
     /// Keeps the guard on its thread.
     _not_send: PhantomData<*const ()>,
+}
+
+impl RLockGuard<'_> {
+    /// Gives up the guard and keeps its level held, to be released later by this thread with
+    /// [`RLock::release`].
+    pub fn leak(self) {
+        note_leaked(&self.rlock.shared);
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for RLockGuard<'_> {

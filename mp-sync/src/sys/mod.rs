@@ -25,6 +25,7 @@ pub use futex::{
     MAX_SLEEP, MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, monotonic_now, spin_until,
 };
 pub use poll::poll_readable;
+pub(crate) use pthread::caller_tid;
 pub use pthread::{LockOutcome, MutexKind, NotOwner, RobustMutex};
 pub(crate) use shm::Shared;
 pub use shm::{Segment, SharedHeader};

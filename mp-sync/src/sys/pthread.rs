@@ -305,9 +305,7 @@ impl RobustMutex {
 
     /// Whether the calling thread holds the mutex.
     pub fn is_held_by_caller(&self) -> bool {
-        // SAFETY: `gettid` has no preconditions (and, unlike a cached value, is right after fork).
-        let tid = unsafe { libc::gettid() };
-        self.word() & TID_MASK == tid
+        self.word() & TID_MASK == caller_tid()
     }
 
     /// This mutex's address, which keys the wake-ups owed to its unlock.
@@ -330,4 +328,10 @@ impl RobustMutex {
         let word = unsafe { &*self.mutex.get().cast::<AtomicI32>() };
         word.load(Ordering::Relaxed)
     }
+}
+
+/// The calling thread's id, as the kernel and glibc's mutex word know it.
+pub(crate) fn caller_tid() -> i32 {
+    // SAFETY: `gettid` has no preconditions (and, unlike a cached value, is right after fork).
+    unsafe { libc::gettid() }
 }

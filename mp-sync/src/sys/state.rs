@@ -16,9 +16,16 @@ use super::{Condvar, MutexKind, RobustMutex, WakeWord};
 pub(crate) struct MutexState<const RECURSIVE: bool> {
     /// The robust process-shared mutex.
     pub(crate) raw: RobustMutex,
+    /// How many levels `leaker` gave up its guards for (`LockGuard::leak`), which `release`
+    /// may then unlock. A release with no leaked level would pull the lock from under a live
+    /// guard. Read and written only by the holder, so relaxed accesses suffice.
+    pub(crate) leaked: AtomicU32,
+    /// The thread id of the holder that leaked them: a holder that died with leaked levels
+    /// leaves a count that no later holder (another thread) may use.
+    pub(crate) leaker: AtomicI32,
 }
 
-// SAFETY: `repr(C)`, a single `RobustMutex`, valid zeroed before `init`, address-independent
+// SAFETY: `repr(C)`, a `RobustMutex` and an atomic, valid zeroed before `init`, address-independent
 // (glibc's robust-list links inside it are only meaningful to the current holder's process).
 unsafe impl<const RECURSIVE: bool> SharedHeader for MutexState<RECURSIVE> {
     const KIND: u32 = if RECURSIVE { kind::RLOCK } else { kind::LOCK };
