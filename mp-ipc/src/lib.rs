@@ -56,7 +56,8 @@
 //! | `conn.poll()`, `conn.poll(t)`, `conn.poll(None)` | [`Connection::try_poll`], [`Connection::poll_timeout`], [`Connection::poll`] |
 //! | `conn.close()` | [`Connection::close`] |
 //! | `EOFError`, `BufferTooShort`, `OSError` (closed) | [`Error::Eof`], [`Error::BufferTooShort`], [`Error::Closed`] |
-//! | `connection.wait(objects, timeout)` | [`wait`] |
+//! | `connection.wait(objects)`, `wait(objects, t)`, `wait(objects, 0)` | [`wait`], [`wait_timeout`], [`try_wait`] (and [`wait_deadline`]) |
+//! | a `wait` loop over the same objects | [`WaitSet`]: add once, wait again and again |
 //! | `Queue(maxsize)`, `put`, `get`, `put_nowait`, `get_nowait` | [`Queue::with_maxsize`], [`Queue::put`], [`Queue::get`], [`Queue::put_nowait`], [`Queue::get_nowait`] |
 //! | `put(x, timeout=t)`, `get(timeout=t)` | [`Queue::put_timeout`], [`Queue::get_timeout`] (and `_deadline` forms) |
 //! | `queue.Full`, `queue.Empty` | [`PutError::Full`] (hands the item back), [`GetError::Empty`] |
@@ -135,8 +136,10 @@
 //! * Every timed receive returns by its deadline, in the middle of a long message too: that
 //!   message is then [`Error::PartialMessage`] and its rest is skipped as it arrives
 //!   ([`ReceiveState`]).
-//! * `wait` takes at most 126 connections and queues; descriptors are polled by a helper
-//!   thread for the duration of the call.
+//! * [`wait`] and [`WaitSet`] take at most 127 connections and queues, and any number of
+//!   descriptors, watched by one long-lived watcher thread per process (`epoll`, started by
+//!   the first wait that sleeps on a descriptor; a forked child starts its own): a wait
+//!   starts no thread and sleeps until something happens, not in polling slices.
 //! * Connections and queues carry bytes only, not descriptors: a handle cannot travel inside
 //!   a message of our own channels (only inside ipc-channel messages).
 
@@ -152,7 +155,10 @@ mod simple_queue;
 mod sys;
 mod value;
 mod wait;
+mod wait_set;
+mod waitable;
 mod waiter;
+mod watcher;
 
 pub use array::{Array, ArrayGuard, RawArray};
 pub use codec::{Bytes, serde_bytes};
@@ -166,4 +172,6 @@ pub use pod::Pod;
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};
 pub use simple_queue::SimpleQueue;
 pub use value::{RawValue, Value, ValueGuard};
-pub use wait::{Waitable, wait};
+pub use wait::{try_wait, wait, wait_deadline, wait_timeout};
+pub use wait_set::{MAX_CHANNELS, Token, WaitSet};
+pub use waitable::Waitable;
