@@ -86,11 +86,11 @@ struct Member<'a> {
     watch: Option<Watch>,
 }
 
-/// A watched descriptor: the set's own duplicate (so the watch never outlives the
+/// A watched descriptor: the set's own duplicate once armed (so the watch never outlives the
 /// descriptor, whatever the object does), its slot, and its key once armed.
 struct Watch {
-    /// The duplicate.
-    fd: OwnedFd,
+    /// The duplicate (made at the first arming for a descriptor object).
+    fd: Option<OwnedFd>,
     /// Shared with the watcher.
     slot: Arc<Slot>,
     /// The watch's key with [`WaitSet::watcher`], once armed.
@@ -144,14 +144,17 @@ impl<'a> WaitSet<'a> {
                 "a WaitSet takes at most 127 connections and queues",
             ));
         }
-        let watch = match object.watch_fd() {
-            None => None,
-            Some(fd) => Some(Watch {
-                fd: fd.map_err(Error::Os)?,
-                slot: Slot::new(Arc::clone(&self.bell)),
-                key: None,
-            }),
+        // A descriptor object is polled as it is and duplicated only when a wait arms it;
+        // another object's descriptor (a connection's liveness socket) is duplicated now.
+        let fd = match object.fd() {
+            Some(_) => Some(None),
+            None => object.watch_fd().transpose().map_err(Error::Os)?.map(Some),
         };
+        let watch = fd.map(|fd| Watch {
+            fd,
+            slot: Slot::new(Arc::clone(&self.bell)),
+            key: None,
+        });
         self.channels += usize::from(has_word);
         let member = Some(Member {
             object: Box::new(object),
@@ -210,7 +213,7 @@ impl<'a> WaitSet<'a> {
         loop {
             let rung = self.bell.word().load(Ordering::SeqCst);
             self.ready.clear();
-            self.check_descriptors()?;
+            let unready = self.check_descriptors()?;
             let mut words: Vec<(&AtomicU32, u32)> = Vec::with_capacity(self.channels + 1);
             words.push((self.bell.word(), rung));
             let mut sleepers: Vec<&AtomicU32> = Vec::with_capacity(self.channels);
@@ -229,6 +232,14 @@ impl<'a> WaitSet<'a> {
                 self.ready.dedup();
                 return Ok(&self.ready);
             }
+            if !unready.is_empty() {
+                // Armed only now that the wait must sleep (a wait answered at once arms
+                // nothing), then looked at once more before sleeping.
+                for i in unready {
+                    self.arm(i)?;
+                }
+                continue;
+            }
             for waiters in &sleepers {
                 waiters.fetch_add(1, Ordering::SeqCst);
             }
@@ -240,8 +251,8 @@ impl<'a> WaitSet<'a> {
     }
 
     /// Polls the descriptors that reported (or were never looked at): the readable ones go
-    /// into `ready`, the others are armed for the watcher's next report.
-    fn check_descriptors(&mut self) -> Result<(), Error> {
+    /// into `ready`; returns the others (to arm for the watcher's next report before a sleep).
+    fn check_descriptors(&mut self) -> Result<Vec<usize>, Error> {
         let fired: Vec<usize> = (self.members.iter().enumerate())
             .filter_map(|(i, m)| {
                 let watch = m.as_ref()?.watch.as_ref()?;
@@ -249,25 +260,27 @@ impl<'a> WaitSet<'a> {
             })
             .collect();
         if fired.is_empty() {
-            return Ok(());
+            return Ok(fired);
         }
         let fds: Vec<_> = (fired.iter())
-            .filter_map(|&i| Some(self.watch_of(i)?.fd.as_fd()))
+            .filter_map(|&i| {
+                let member = self.members.get(i)?.as_ref()?;
+                member
+                    .object
+                    .fd()
+                    .or(member.watch.as_ref()?.fd.as_ref().map(AsFd::as_fd))
+            })
             .collect();
         let readable = poll_readable(&fds, Some(Deadline::now())).map_err(Error::Os)?;
+        let mut unready = Vec::new();
         for (n, &i) in fired.iter().enumerate() {
             if readable.contains(&n) {
                 self.ready.push(Token(i));
             } else {
-                self.arm(i)?;
+                unready.push(i);
             }
         }
-        Ok(())
-    }
-
-    /// The watch of member `i`.
-    fn watch_of(&self, i: usize) -> Option<&Watch> {
-        self.members.get(i)?.as_ref()?.watch.as_ref()
+        Ok(unready)
     }
 
     /// Arms member `i`'s watch with this process's watcher (started if need be).
@@ -276,12 +289,25 @@ impl<'a> WaitSet<'a> {
             Some(w) => w,
             None => *self.watcher.insert(Watcher::current().map_err(Error::Os)?),
         };
-        let Some(watch) = self.members[i].as_mut().and_then(|m| m.watch.as_mut()) else {
+        let Some(Member {
+            object,
+            watch: Some(watch),
+        }) = self.members[i].as_mut()
+        else {
             return Ok(());
+        };
+        let fd = match &mut watch.fd {
+            Some(fd) => fd,
+            None => match object.fd() {
+                Some(own) => watch
+                    .fd
+                    .insert(own.try_clone_to_owned().map_err(Error::Os)?),
+                None => return Ok(()),
+            },
         };
         watch.key = Some(
             watcher
-                .arm(watch.fd.as_fd(), &watch.slot, watch.key)
+                .arm(fd.as_fd(), &watch.slot, watch.key)
                 .map_err(Error::Os)?,
         );
         Ok(())
@@ -309,10 +335,10 @@ impl<'a> WaitSet<'a> {
     /// Stops watching a removed member's descriptor (then closed with `watch`).
     fn unwatch(&self, watch: Option<Watch>) {
         if let (Some(watch), Some(watcher)) = (watch, self.watcher)
-            && let Some(key) = watch.key
+            && let (Some(key), Some(fd)) = (watch.key, &watch.fd)
             && watcher.is_current()
         {
-            watcher.unwatch(watch.fd.as_fd(), key);
+            watcher.unwatch(fd.as_fd(), key);
         }
     }
 }

@@ -23,6 +23,8 @@ pub(crate) mod sealed {
     use std::os::fd::OwnedFd;
     use std::sync::atomic::AtomicU32;
 
+    use std::os::fd::BorrowedFd;
+
     pub trait Sealed {
         /// A futex word bumped after every change that may make the object ready, with the
         /// count of its sleepers (so that changes wake them).
@@ -32,6 +34,11 @@ pub(crate) mod sealed {
         fn watch_fd(&self) -> Option<io::Result<OwnedFd>>;
         /// Whether it is ready now, cheaply (no system call); false for descriptors.
         fn ready(&self) -> bool;
+        /// The object's own descriptor, when it is one (polled as it is; duplicated only
+        /// when a wait has to sleep on it).
+        fn fd(&self) -> Option<BorrowedFd<'_>> {
+            None
+        }
     }
 }
 
@@ -91,6 +98,9 @@ impl<T> Sealed for SimpleQueue<T> {
 impl<T> Waitable for SimpleQueue<T> {}
 
 impl Sealed for BorrowedFd<'_> {
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(*self)
+    }
     fn word(&self) -> Option<(&AtomicU32, &AtomicU32)> {
         None
     }
@@ -104,6 +114,9 @@ impl Sealed for BorrowedFd<'_> {
 impl Waitable for BorrowedFd<'_> {}
 
 impl Sealed for OwnedFd {
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.as_fd())
+    }
     fn word(&self) -> Option<(&AtomicU32, &AtomicU32)> {
         None
     }
@@ -117,6 +130,9 @@ impl Sealed for OwnedFd {
 impl Waitable for OwnedFd {}
 
 impl<W: Sealed + ?Sized> Sealed for &W {
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        (**self).fd()
+    }
     fn word(&self) -> Option<(&AtomicU32, &AtomicU32)> {
         (**self).word()
     }

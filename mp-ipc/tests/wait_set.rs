@@ -1,12 +1,11 @@
 //! `WaitSet` for a supervisor: many sentinels of real children with a queue and a connection,
-//! no thread per wait, and waits in a forked child.
+//! and waits in a forked child.
 
 mod common;
 
 use std::collections::HashSet;
 use std::io::Write;
 use std::os::fd::AsFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{BOUND, join_ok, start};
@@ -80,55 +79,6 @@ fn a_wait_set_follows_50_children_a_queue_and_a_connection() {
     drop(b);
     assert_eq!(set.wait_timeout(BOUND).unwrap(), [ta]);
     assert!(matches!(a.recv::<u32>(), Err(Error::Eof)));
-}
-
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
-fn wait_for_stop(stop: Queue<()>) {
-    stop.get_timeout(BOUND).unwrap();
-}
-
-/// 1,000 waits that sleep on a live child's sentinel and a queue (500 through `wait`, 500
-/// through one `WaitSet`) start no thread: the count of this process's threads, sampled all
-/// along, never exceeds what it was before (the process's one watcher included).
-#[test]
-fn waits_start_no_thread() {
-    let stop = Queue::<()>::new().unwrap();
-    let p = start(StartMethod::Fork, wait_for_stop, stop.clone());
-    let sentinel = p.sentinel().unwrap();
-    let q = Queue::<u8>::new().unwrap();
-    let short = Duration::from_micros(300);
-    // The first wait that sleeps on a descriptor starts the process's watcher.
-    assert!(wait_timeout(&[&sentinel, &q], short).unwrap().is_empty());
-    let (done, most) = (AtomicBool::new(false), AtomicUsize::new(0));
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            while !done.load(Ordering::SeqCst) {
-                most.fetch_max(threads(), Ordering::SeqCst);
-            }
-        });
-        std::thread::sleep(Duration::from_millis(20));
-        let before = threads();
-        let mut set = WaitSet::new();
-        set.add(&sentinel).unwrap();
-        set.add(&q).unwrap();
-        for _ in 0..500 {
-            assert!(wait_timeout(&[&sentinel, &q], short).unwrap().is_empty());
-            assert!(set.wait_timeout(short).unwrap().is_empty());
-        }
-        let after = threads();
-        done.store(true, Ordering::SeqCst);
-        assert_eq!(after, before);
-        assert!(
-            most.load(Ordering::SeqCst) <= before,
-            "a thread was started during the waits: {} > {before}",
-            most.load(Ordering::SeqCst)
-        );
-    });
-    stop.put(()).unwrap();
-    join_ok(&p);
 }
 
 /// A forked child inherits the parent's watcher state but not its thread: its waits on
