@@ -118,16 +118,17 @@
 //! # Costs and limits
 //!
 //! * Memory: a duplex pipe maps 2 x 256 KiB of shared memory, a queue 16 GiB of address
-//!   space; pages cost memory only once written. A queue keeps at most its first 2 MiB
-//!   resident while consumers keep up (its positions rewind to them whenever it empties) and
-//!   releases consumed megabytes beyond them, so its memory follows what is unconsumed. One
+//!   space; pages cost memory only once written. A queue keeps at most its first 32 MiB
+//!   resident (a warm window its producers return to whenever their item fits there before
+//!   the readers, and its positions rewind to whenever it empties) and releases consumed
+//!   megabytes beyond them, so its memory follows what is unconsumed, plus the window. One
 //!   descriptor and mapping per process holding an object (a queue: one, locks included).
 //! * Creation touches no page (a fresh memfd mapped `MAP_NORESERVE`): a pipe or a queue is
 //!   created and dropped in tens of microseconds (`cargo bench -p mp-ipc` prints the
 //!   figures; the goal is at most 50 µs each).
-//! * A backlog beyond the resident 2 MiB is written to fresh pages, which the kernel
+//! * A backlog beyond the 32 MiB window is written to fresh pages, which the kernel
 //!   zero-fills on first touch (about 1 GB/s on these VMs, against ~10 GB/s for resident
-//!   pages): a large item or a backlog moves at page-fault speed, not copy speed.
+//!   pages): a backlog under the window moves at copy speed, a larger one at page-fault speed.
 //! * EOF is noticed within 20 ms of the ring running dry (the reader sleeps in slices and
 //!   checks the other end's liveness token in between). A send to a pipe whose reader is
 //!   gone is [`Error::BrokenPipe`] at once, like a socket with no reader (Python's
