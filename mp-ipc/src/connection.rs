@@ -328,6 +328,18 @@ impl Connection {
         gone
     }
 
+    /// A duplicate of the descriptor behind the watch on the other end (readable, hung up,
+    /// once every copy of the other end is gone), for a `WaitSet` to watch; `None` when this
+    /// copy has no watch (closed, or moved away in a message).
+    pub(crate) fn peer_watch_fd(&self) -> Option<std::io::Result<std::os::fd::OwnedFd>> {
+        let mut watch = self.watch.borrow_mut();
+        // ipc-channel lends no descriptor: take it out and put the same receiver back.
+        let fd = watch.take()?.into_owned_fd();
+        let dup = fd.try_clone();
+        *watch = Some(IpcReceiver::from_owned_fd(fd));
+        Some(dup)
+    }
+
     /// Checks that the end is open and points the right way.
     fn check(&self, send: bool) -> Result<(), Error> {
         if self.closed {

@@ -22,7 +22,10 @@
 //! By default the ring is a 16 GiB area of virtual memory ([`DEFAULT_QUEUE_BYTES`]): a memfd
 //! mapped without reserve costs nothing until written, so `put` on an unbounded queue does not
 //! block and takes any item up to 4 GiB. Memory follows what is unconsumed:
-//! * consumers give whole consumed chunks ([`CHUNK`]) beyond the first [`RESIDENT`] bytes of
+//! * producers past the first [`WARM`] bytes start the next lap at the ring's start as soon
+//!   as their item fits there before the readers, so a backlog smaller than that cycles
+//!   through resident pages;
+//! * consumers give whole consumed chunks ([`CHUNK`]) beyond the first [`WARM`] bytes of
 //!   the ring back to the kernel (`MADV_REMOVE`) before they hand the space back to producers;
 //!   producers keep one chunk of slack behind the readers, so a chunk being released is never
 //!   one a producer may be writing;
@@ -59,6 +62,13 @@ pub const DEFAULT_QUEUE_BYTES: u64 = 1 << 34;
 /// Bytes at the start of a ring that stay resident (never released): a queue that keeps up
 /// cycles through them.
 pub(crate) const RESIDENT: u64 = 2 << 20;
+
+/// Bytes at the start of a ring whose pages are never given back (the warm window): a
+/// producer that has gone past it starts the next lap at the ring's start as soon as its item
+/// fits there before the readers, so a backlog of up to this size cycles through pages that
+/// are already resident (memory speed) instead of faulting in fresh ones (~1 GB/s). Only a
+/// backlog beyond it reaches fresh pages, which consumers then give back.
+pub(crate) const WARM: u64 = 32 << 20;
 
 /// Granularity of releasing consumed memory, and the slack producers keep behind readers.
 pub(crate) const CHUNK: u64 = 1 << 20;
@@ -212,7 +222,7 @@ impl RawQueue {
 
     /// Units producers leave free behind the readers: one chunk when chunks are released.
     fn slack_units(&self) -> u32 {
-        if self.cap() > RESIDENT {
+        if self.cap() > WARM {
             (CHUNK / 8) as u32
         } else {
             0
@@ -306,7 +316,11 @@ impl RawQueue {
         // (committed together with it): items then lie in one piece, and are encoded and
         // decoded in place.
         let at = pos(tail) & (cap - 1);
-        let pad = if u64::from(at) + u64::from(frame) > u64::from(cap) {
+        let warm = (WARM / 8) as u32;
+        let pad = if u64::from(at) + u64::from(frame) > u64::from(cap)
+            // Past the warm window: back to its resident pages if the item fits there now.
+            || (at >= warm && frame <= warm && self.fits(tail, (cap - at).saturating_add(frame)))
+        {
             cap - at
         } else {
             0
@@ -391,6 +405,9 @@ impl RawQueue {
         }
         let ring = self.ring();
         let mut at = pos(head);
+        // Where the consumed bytes to release begin: a padding frame's span (to the end of
+        // the ring) holds nothing written, so it is skipped, not walked.
+        let mut from = pos(head);
         let (len, frame) = loop {
             let (len, tag) = ring.read_header(bytes(at));
             if tag == PAD {
@@ -398,6 +415,8 @@ impl RawQueue {
                 if len == 0 || len >= left {
                     return GetOutcome::Corrupt("queue padding frame longer than the data");
                 }
+                self.release_consumed(from, at.wrapping_add(units_to_chunk_end(at)));
+                from = at.wrapping_add(len);
                 at = at.wrapping_add(len);
                 left -= len;
                 continue;
@@ -413,7 +432,7 @@ impl RawQueue {
         // producers do not write it until `head` moves past it below.
         let r = ring.read_committed(body, len as usize, |payload| f(&payload));
         let new_pos = at.wrapping_add(frame);
-        self.release_consumed(pos(head), new_pos);
+        self.release_consumed(from, new_pos);
         // The release: the item is gone for everyone only now.
         let taken = count(head).wrapping_add(1);
         h.get.head.store(pack(taken, new_pos), Ordering::SeqCst);
@@ -427,7 +446,7 @@ impl RawQueue {
     /// producers stay one chunk of slack behind `from`, so none writes these bytes now.
     fn release_consumed(&self, from: u32, to: u32) {
         let cap = self.cap();
-        if cap <= RESIDENT {
+        if cap <= WARM {
             return;
         }
         let start = bytes(from);
@@ -441,7 +460,7 @@ impl RawQueue {
             // One chunk at a time keeps the ring-end and resident splits trivial; a big item
             // spans few chunks per megabyte.
             let off = ring.offset(c) as u64;
-            if off >= RESIDENT {
+            if off >= WARM {
                 // `off + CHUNK <= cap` (cap is a multiple of CHUNK): inside the ring.
                 release_pages(ring.base().wrapping_add(off as usize), CHUNK as usize);
             }
@@ -721,4 +740,10 @@ impl<T> Queue<T> {
     pub fn is_closed(&self) -> bool {
         self.raw.is_closed()
     }
+}
+
+/// Units from unit position `at` to the end of its chunk (0 at a chunk boundary).
+fn units_to_chunk_end(at: u32) -> u32 {
+    let into = bytes(at) % CHUNK;
+    (((CHUNK - into) % CHUNK) / 8) as u32
 }

@@ -162,6 +162,15 @@ pub(crate) const ROWS: &[Row] = &[
         goal: "<= 50 us",
     },
     Row {
+        name: "ipc/wait_ready_sentinel",
+        unit: "us",
+        lower_is_better: true,
+        pinned: false,
+        krate: "mp-ipc",
+        floor: "poll() on the 51 pidfds",
+        goal: "no thread per wait; within 2x of the floor",
+    },
+    Row {
         name: "pool/create_close_join",
         unit: "ms",
         lower_is_better: true,
