@@ -18,7 +18,7 @@
 //! kernel reports `Disconnected` once every copy of that sender is closed, in every process.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ipc_channel::TryRecvError;
@@ -30,8 +30,8 @@ use crate::codec;
 use crate::error::Error;
 use crate::ring::{HEADER, Payload, Ring, frame_len};
 use crate::sys::{Direction, PipeHeader, Segment, create_segment, may_spin};
-use crate::waiter::Signal;
-use mp_sync::raw::Deadline;
+use crate::waiter;
+use mp_sync::raw::{Deadline, WakeWord};
 
 /// Longest sleep between two checks of the other end's liveness: the latency of EOF detection.
 pub(crate) const SLICE: Duration = Duration::from_millis(20);
@@ -443,12 +443,8 @@ impl Connection {
         // The reader's `head` comes from another process: more in use than the ring holds is
         // corruption, reported instead of wrapping the free count.
         let free = || cap.checked_sub(tail.wrapping_sub(d.cons.head.load(Ordering::SeqCst)));
-        // `Signal` is the waiting loop (slices, a check between them) over the wake word.
-        let signal = Signal {
-            seq: d.cons.space.futex_word(),
-            waiters: d.cons.space.sleepers(),
-        };
-        signal.wait_until(
+        waiter::wait_until(
+            &d.cons.space,
             || free().is_none_or(|f| f >= need),
             None,
             SLICE,
@@ -481,11 +477,8 @@ impl Connection {
     /// `Timeout` when `deadline` passes.
     fn wait_data(&self, need: u32, deadline: Option<Deadline>) -> Result<u32, Error> {
         let d = self.inc();
-        let signal = Signal {
-            seq: d.prod.data.futex_word(),
-            waiters: d.prod.data.sleepers(),
-        };
-        let ready = signal.wait_until(
+        let ready = waiter::wait_until(
+            &d.prod.data,
             || self.available().is_none_or(|n| n >= need),
             deadline,
             SLICE,
@@ -723,9 +716,8 @@ impl Connection {
     }
 
     /// The futex word and waiter count `wait` sleeps on.
-    pub(crate) fn data_word(&self) -> (&AtomicU32, &AtomicU32) {
-        let d = self.inc();
-        (d.prod.data.futex_word(), d.prod.data.sleepers())
+    pub(crate) fn data_word(&self) -> &WakeWord {
+        &self.inc().prod.data
     }
 }
 

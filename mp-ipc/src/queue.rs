@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use mp_sync::raw::{Deadline, RobustMutex};
+use mp_sync::raw::{Deadline, RobustMutex, WakeWord};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -50,7 +50,7 @@ use crate::codec;
 use crate::error::{CodecError, Error, GetError, PutError};
 use crate::ring::{HEADER, PAD, Ring, frame_len};
 use crate::sys::{Held, QueueHeader, Segment, lock, release_pages};
-use crate::waiter::Signal;
+use crate::waiter;
 
 /// Longest wait for a lock before looking whether this process closed the queue meanwhile
 /// (a waiter in another thread must hear of `close`).
@@ -384,7 +384,8 @@ impl RawQueue {
         let cap = self.cap_units;
         let head = h.get.head.load(Ordering::Relaxed);
         let nonempty = || count(h.put.tail.load(Ordering::SeqCst)) != count(head);
-        let got = self.not_empty().wait_until(
+        let got = waiter::wait_until(
+            self.data_word(),
             || self.is_closed() || nonempty(),
             deadline,
             SLICE,
@@ -532,19 +533,9 @@ impl RawQueue {
             .wait_for(|| self.unfinished() == 0, deadline)
     }
 
-    /// The waiting loop (slices, a check between them) over the "an item was put" word.
-    fn not_empty(&self) -> Signal<'_> {
-        let word = &self.h().put.not_empty;
-        Signal {
-            seq: word.futex_word(),
-            waiters: word.sleepers(),
-        }
-    }
-
-    /// The futex word and waiter count `wait` sleeps on (the `not_empty` wake word's).
-    pub(crate) fn data_word(&self) -> (&AtomicU32, &AtomicU32) {
-        let word = &self.h().put.not_empty;
-        (word.futex_word(), word.sleepers())
+    /// The wake word `wait` sleeps on: bumped by every put.
+    pub(crate) fn data_word(&self) -> &WakeWord {
+        &self.h().put.not_empty
     }
 }
 

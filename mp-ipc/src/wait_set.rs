@@ -219,9 +219,10 @@ impl<'a> WaitSet<'a> {
             let mut sleepers: Vec<&AtomicU32> = Vec::with_capacity(self.channels);
             for (i, member) in self.members.iter().enumerate() {
                 let Some(member) = member else { continue };
-                if let Some((seq, waiters)) = member.object.word() {
+                if let Some(word) = member.object.word() {
+                    let seq = word.futex_word();
                     words.push((seq, seq.load(Ordering::SeqCst)));
-                    sleepers.push(waiters);
+                    sleepers.push(word.sleepers());
                 }
                 if member.object.ready() {
                     self.ready.push(Token(i));

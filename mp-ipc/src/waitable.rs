@@ -19,16 +19,16 @@ pub trait Waitable: sealed::Sealed {}
 /// The seam between the waits and the objects; not nameable outside the crate.
 #[allow(unreachable_pub, missing_docs)]
 pub(crate) mod sealed {
+    use mp_sync::raw::WakeWord;
     use std::io;
     use std::os::fd::OwnedFd;
-    use std::sync::atomic::AtomicU32;
 
     use std::os::fd::BorrowedFd;
 
     pub trait Sealed {
         /// A futex word bumped after every change that may make the object ready, with the
         /// count of its sleepers (so that changes wake them).
-        fn word(&self) -> Option<(&AtomicU32, &AtomicU32)>;
+        fn word(&self) -> Option<&WakeWord>;
         /// A duplicate of a descriptor that becomes readable when the object is ready (for
         /// a connection: once every copy of the other end is gone).
         fn watch_fd(&self) -> Option<io::Result<OwnedFd>>;
@@ -42,11 +42,11 @@ pub(crate) mod sealed {
     }
 }
 
+use mp_sync::raw::WakeWord;
 use sealed::Sealed;
-use std::sync::atomic::AtomicU32;
 
 impl Sealed for Connection {
-    fn word(&self) -> Option<(&AtomicU32, &AtomicU32)> {
+    fn word(&self) -> Option<&WakeWord> {
         Some(self.data_word())
     }
     fn watch_fd(&self) -> Option<io::Result<OwnedFd>> {
@@ -59,7 +59,7 @@ impl Sealed for Connection {
 impl Waitable for Connection {}
 
 impl<T> Sealed for Queue<T> {
-    fn word(&self) -> Option<(&AtomicU32, &AtomicU32)> {
+    fn word(&self) -> Option<&WakeWord> {
         Some(self.raw().data_word())
     }
     fn watch_fd(&self) -> Option<io::Result<OwnedFd>> {
@@ -72,7 +72,7 @@ impl<T> Sealed for Queue<T> {
 impl<T> Waitable for Queue<T> {}
 
 impl<T> Sealed for JoinableQueue<T> {
-    fn word(&self) -> Option<(&AtomicU32, &AtomicU32)> {
+    fn word(&self) -> Option<&WakeWord> {
         (**self).word()
     }
     fn watch_fd(&self) -> Option<io::Result<OwnedFd>> {
@@ -85,7 +85,7 @@ impl<T> Sealed for JoinableQueue<T> {
 impl<T> Waitable for JoinableQueue<T> {}
 
 impl<T> Sealed for SimpleQueue<T> {
-    fn word(&self) -> Option<(&AtomicU32, &AtomicU32)> {
+    fn word(&self) -> Option<&WakeWord> {
         self.inner().word()
     }
     fn watch_fd(&self) -> Option<io::Result<OwnedFd>> {
@@ -101,7 +101,7 @@ impl Sealed for BorrowedFd<'_> {
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         Some(*self)
     }
-    fn word(&self) -> Option<(&AtomicU32, &AtomicU32)> {
+    fn word(&self) -> Option<&WakeWord> {
         None
     }
     fn watch_fd(&self) -> Option<io::Result<OwnedFd>> {
@@ -117,7 +117,7 @@ impl Sealed for OwnedFd {
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         Some(self.as_fd())
     }
-    fn word(&self) -> Option<(&AtomicU32, &AtomicU32)> {
+    fn word(&self) -> Option<&WakeWord> {
         None
     }
     fn watch_fd(&self) -> Option<io::Result<OwnedFd>> {
@@ -133,7 +133,7 @@ impl<W: Sealed + ?Sized> Sealed for &W {
     fn fd(&self) -> Option<BorrowedFd<'_>> {
         (**self).fd()
     }
-    fn word(&self) -> Option<(&AtomicU32, &AtomicU32)> {
+    fn word(&self) -> Option<&WakeWord> {
         (**self).word()
     }
     fn watch_fd(&self) -> Option<io::Result<OwnedFd>> {
