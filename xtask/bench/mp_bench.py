@@ -7,21 +7,34 @@ xtask/src/figures.rs): the median of several repeats inside this one run.
 Exit code 2: unknown figure.
 
 Workloads follow CPython's own multiprocessing micro-benchmarks (the project's
-reference anchors). The start-method figures use the named context; everything
+reference anchors). The harness's environment, as for the Rust binaries
+(xtask/bench/protocol.rs): XTASK_BENCH_REPEATS=N overrides the repeats;
+XTASK_BENCH_PIN=split means this process was started on CPU 0 and every child it
+forks is to run on CPU 1. The start-method figures use the named context; everything
 else uses the default context (fork on Linux for CPython 3.11).
 """
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
 
-REPS = 5
+REPS = int(os.environ.get("XTASK_BENCH_REPEATS", "5"))
 MIB = 1 << 20
+CHILD_CPU = 1
 now = time.perf_counter
 
 
 def median_of(fn, reps=REPS):
+    reps = min(reps, REPS)
     return statistics.median(fn() for _ in range(reps))
+
+
+def pin_children_if_split():
+    """Under XTASK_BENCH_PIN=split, every forked child moves to CPU 1."""
+    if os.environ.get("XTASK_BENCH_PIN") == "split":
+        os.register_at_fork(
+            after_in_child=lambda: os.sched_setaffinity(0, {CHILD_CPU}))
 
 
 # ---------------------------------------------------------------- child targets
@@ -232,6 +245,43 @@ def queue_rate(n, item, reps=REPS):
     return median_of(once, reps)
 
 
+def take_until_none(q, go):
+    go.wait()
+    while q.get() is not None:
+        pass
+
+
+def put_share(q, n, go):
+    go.wait()
+    for i in range(n):
+        q.put(i)
+
+
+def queue_scale(procs, n=200_000):
+    """items/s: `procs` producer and `procs` consumer processes share one mp.Queue; n items
+    in all; from the start signal until every consumer has joined."""
+    def once():
+        q = mp.Queue()
+        go = mp.Event()
+        consumers = [mp.Process(target=take_until_none, args=(q, go))
+                     for _ in range(procs)]
+        producers = [mp.Process(target=put_share, args=(q, n // procs, go))
+                     for _ in range(procs)]
+        for p in consumers + producers:
+            p.start()
+        t0 = now()
+        go.set()
+        for p in producers:
+            p.join()
+        for _ in consumers:
+            q.put(None)
+        for p in consumers:
+            p.join()
+        return n // procs * procs / (now() - t0)
+
+    return median_of(once)
+
+
 def per_creation(make, n=2000):
     """us per object created and dropped (closed)."""
     def once():
@@ -313,6 +363,10 @@ FIGURES = {
     "ipc/pipe_throughput_1mib": pipe_throughput_1mib,
     "ipc/queue_small_items": lambda: queue_rate(200_000, None),
     "ipc/queue_1mib_items": lambda: queue_rate(100, bytes(MIB)),   # 1 MiB items: items/s == MiB/s
+    "ipc/queue_scale/1": lambda: queue_scale(1),
+    "ipc/queue_scale/2": lambda: queue_scale(2),
+    "ipc/queue_scale/4": lambda: queue_scale(4),
+    "ipc/queue_scale/8": lambda: queue_scale(8),
     "ipc/pipe_create": lambda: per_creation(make_pipe),
     "ipc/queue_create": lambda: per_creation(make_queue),
     "pool/create_close_join": pool_create_close_join,
@@ -333,6 +387,7 @@ def main(argv):
     if fn is None:
         print(f"mp_bench.py: unknown figure {argv[1]!r}", file=sys.stderr)
         return 2
+    pin_children_if_split()
     print(f"{fn():.6g}", flush=True)
     return 0
 
