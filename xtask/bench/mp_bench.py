@@ -347,6 +347,75 @@ def pool_apply_async_roundtrip(m=2000):
         return median_of(once)
 
 
+def mib_result(_):
+    return bytes(MIB)
+
+
+def pool_map_1mib_results(n=100):
+    """MiB/s: Pool(2).map returning 100 results of 1 MiB each, after a warm-up map."""
+    with mp.Pool(2) as pool:
+        pool.map(mib_result, range(4))
+
+        def once():
+            t0 = now()
+            r = pool.map(mib_result, range(n))
+            dt = now() - t0
+            assert len(r) == n and all(len(x) == MIB for x in r)
+            return n / dt
+
+        return median_of(once)
+
+
+def pss_mib(pid):
+    """The proportional set size of process `pid`, in MiB (smaps_rollup)."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no Pss line for {pid}")
+
+
+def pool_idle_pss(workers=4):
+    """MiB: the summed PSS of an idle Pool(4)'s workers, after a warm-up map."""
+    def once():
+        with mp.Pool(workers) as pool:
+            pool.map(square, range(1000))
+            time.sleep(0.2)
+            return sum(pss_mib(p.pid) for p in pool._pool)
+
+    return median_of(once)
+
+
+IMAP_CHUNKSIZE = 1000
+
+
+def pool_imap_rate(n):
+    """items/s: Pool(2).imap(square, range(n), chunksize=1000) consumed one by one."""
+    with mp.Pool(2) as pool:
+        pool.map(square, range(1000))
+
+        def once():
+            t0 = now()
+            total = 0
+            for r in pool.imap(square, range(n), IMAP_CHUNKSIZE):
+                total += r
+            dt = now() - t0
+            assert total == sum(x * x for x in range(n))
+            return n / dt
+
+        return median_of(once)
+
+
+def pool_imap_peak(n):
+    """MiB: the parent's peak RSS (ru_maxrss) after Pool(2).imap over n items, chunksize
+    1000, consumed one by one (lazy input and output keep it flat)."""
+    import resource
+    with mp.Pool(2) as pool:
+        for _ in pool.imap(square, range(n), IMAP_CHUNKSIZE):
+            pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 FIGURES = {
     "process/start_join/fork": lambda: start_join("fork", 100),
     "process/start_join/spawn": lambda: start_join("spawn", 10),
@@ -373,6 +442,16 @@ FIGURES = {
     "pool/map_default_chunks": lambda: pool_map(None, REPS),
     "pool/map_chunksize_1": lambda: pool_map(1, 3),
     "pool/apply_async_roundtrip": pool_apply_async_roundtrip,
+    "pool/map_1mib_results": pool_map_1mib_results,
+    "pool/idle_pss_pool4": pool_idle_pss,
+    "pool/imap_scale/1e4": lambda: pool_imap_rate(10**4),
+    "pool/imap_scale/1e5": lambda: pool_imap_rate(10**5),
+    "pool/imap_scale/1e6": lambda: pool_imap_rate(10**6),
+    "pool/imap_scale/1e7": lambda: pool_imap_rate(10**7),
+    "pool/imap_peak_rss/1e4": lambda: pool_imap_peak(10**4),
+    "pool/imap_peak_rss/1e5": lambda: pool_imap_peak(10**5),
+    "pool/imap_peak_rss/1e6": lambda: pool_imap_peak(10**6),
+    "pool/imap_peak_rss/1e7": lambda: pool_imap_peak(10**7),
 }
 
 

@@ -28,7 +28,12 @@ pub(crate) struct Row {
 }
 
 /// Rows `--quick` leaves out: those whose one round takes more than a few seconds.
-const LONG_ROWS: &[&str] = &["pool/imap_scale/1e6", "pool/imap_scale/1e7"];
+const LONG_ROWS: &[&str] = &[
+    "pool/imap_scale/1e6",
+    "pool/imap_scale/1e7",
+    "pool/imap_peak_rss/1e6",
+    "pool/imap_peak_rss/1e7",
+];
 
 impl Row {
     /// Whether `--quick` leaves this row out ([`LONG_ROWS`]).
@@ -407,7 +412,54 @@ pub(crate) const ROWS: &[Row] = &[
         }],
         ">= 5x faster than Python (provisional)",
     ),
+    pool_row(
+        "pool/map_1mib_results",
+        "MiB/s",
+        false,
+        Mode::Throughput,
+        &[],
+        "ahead of Python (provisional)",
+    ),
+    pool_row(
+        "pool/idle_pss_pool4",
+        "MiB",
+        true,
+        Mode::Unpinned,
+        &[],
+        "below Python (provisional)",
+    ),
+    imap_row("pool/imap_scale/1e4", false),
+    imap_row("pool/imap_scale/1e5", false),
+    imap_row("pool/imap_scale/1e6", false),
+    imap_row("pool/imap_scale/1e7", false),
+    imap_row("pool/imap_peak_rss/1e4", true),
+    imap_row("pool/imap_peak_rss/1e5", true),
+    imap_row("pool/imap_peak_rss/1e6", true),
+    imap_row("pool/imap_peak_rss/1e7", true),
 ];
+
+/// A row of the imap scale: items/s (`peak_rss`: false) or the parent's peak RSS in MiB.
+const fn imap_row(name: &'static str, peak_rss: bool) -> Row {
+    if peak_rss {
+        pool_row(
+            name,
+            "MiB",
+            true,
+            Mode::Unpinned,
+            &[],
+            "flat in the number of items (lazy input)",
+        )
+    } else {
+        pool_row(
+            name,
+            "items/s",
+            false,
+            Mode::Unpinned,
+            &[],
+            "holds with the number of items (provisional)",
+        )
+    }
+}
 
 /// The futex floor of mp-sync's own ping-pong rows.
 const FUTEX_OWN: Baseline = Baseline {

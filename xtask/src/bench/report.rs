@@ -266,7 +266,7 @@ pub(crate) fn json(lines: &[Line], rounds: usize, machine: &Machine, command: &s
                 .collect();
             format!("[{}]", v.join(","))
         };
-        let python_ratio = line.one(Role::Python).and_then(|s| ratio(s));
+        let python_ratio = line.one(Role::Python).and_then(ratio);
         records.push(format!(
             "{{\"name\":{},\"pinning\":{},\"unit\":{},\"higher_is_better\":{},\"rounds\":{rounds},\
              \"ours\":{},\"python\":{},\"floors\":{},\"peers\":{},\"ours_time_over_python\":{},\
