@@ -10,6 +10,7 @@
 //! | `ipc/queue_scale/{1,2,4,8}` | items/s, N producer and N consumer children share one queue, 200,000 `u64` in all, start signal to last consumer joined | `Queue<u64>` | none |
 //! | `ipc/pipe_create` | µs per create + drop | `Pipe(true)` | `socketpair` + close |
 //! | `ipc/queue_create` | µs per create + drop | `Queue::<u64>::new()` | `socketpair` + close |
+//! | `ipc/wait_ready_sentinel` | µs per wait, 50 live children + 1 exited + a queue, the exited one ready | one `WaitSet::wait_timeout` | `poll` on the 51 pidfds |
 //!
 //! The workloads follow `xtask/bench/mp_bench.py`; the caller pins the process to one CPU for
 //! the round trip. Children are forked with mp-process (this binary is single-threaded).
@@ -21,7 +22,7 @@ use std::time::Instant;
 #[path = "../../xtask/bench/protocol.rs"]
 mod protocol;
 
-use mp_ipc::{Bytes, Pipe, Queue};
+use mp_ipc::{Bytes, Pipe, Queue, WaitSet};
 use mp_process::{Process, StartMethod};
 
 /// Repeats per figure; the median is printed.
@@ -42,7 +43,67 @@ const FIGURES: &[(&str, protocol::Figure)] = &[
     ("ipc/queue_scale/8", |_| queue_scale(8)),
     ("ipc/pipe_create", pipe_create),
     ("ipc/queue_create", queue_create),
+    ("ipc/wait_ready_sentinel", wait_ready_sentinel),
 ];
+
+/// Waits per repeat of `ipc/wait_ready_sentinel`.
+const WAITS: u32 = 2000;
+
+/// µs per wait over 50 live children's sentinels, an exited child's and a queue, when the
+/// exited one is ready: one `WaitSet` waited on again and again (what a supervisor does),
+/// against one `poll` over the pidfds. The free `wait` over the same list goes to stderr.
+fn wait_ready_sentinel(floor: bool) -> f64 {
+    let stop = Queue::<()>::new().expect("queue");
+    let live: Vec<Process> = (0..50)
+        .map(|_| {
+            let stop = stop.clone();
+            fork(move || stop.get().expect("stop"))
+        })
+        .collect();
+    let done = fork(|| {});
+    done.join().expect("join");
+    let q = Queue::<u64>::new().expect("queue");
+    let mut fds: Vec<_> = live
+        .iter()
+        .map(|p| p.sentinel().expect("sentinel"))
+        .collect();
+    fds.push(done.sentinel().expect("sentinel"));
+    let per_wait = |mut once: Box<dyn FnMut() -> usize + '_>| {
+        assert_eq!(once(), 1);
+        let t = Instant::now();
+        for _ in 0..WAITS {
+            assert_eq!(once(), 1);
+        }
+        t.elapsed().as_secs_f64() * 1e6 / f64::from(WAITS)
+    };
+    let timeout = std::time::Duration::from_secs(10);
+    let us = if floor {
+        let deadline = mp_sync::raw::Deadline::after(timeout);
+        per_wait(Box::new(|| {
+            mp_sync::raw::poll_readable(&fds, Some(deadline))
+                .expect("poll")
+                .len()
+        }))
+    } else {
+        let mut objects: Vec<&dyn mp_ipc::Waitable> = fds.iter().map(|fd| fd as _).collect();
+        objects.push(&q);
+        let list = per_wait(Box::new(|| {
+            mp_ipc::wait_timeout(&objects, timeout).expect("wait").len()
+        }));
+        eprintln!("ipc/wait_ready_sentinel: the free wait over the same list: {list:.2} us");
+        let mut set = WaitSet::new();
+        for fd in &fds {
+            set.add(fd).expect("add");
+        }
+        set.add(&q).expect("add");
+        per_wait(Box::new(|| set.wait_timeout(timeout).expect("wait").len()))
+    };
+    for _ in &live {
+        stop.put(()).expect("stop");
+    }
+    live.into_iter().for_each(join);
+    us
+}
 
 /// Creations per repeat of the creation figures.
 const CREATIONS: u32 = 2000;
@@ -81,8 +142,11 @@ fn main() {
 
 /// Forks a child running `f`.
 fn fork(f: impl FnOnce() + Send + 'static) -> Process {
+    // The wait figure leaves the process's descriptor watcher thread running (idle in
+    // epoll_wait; the children never touch its state).
     let mut p = Process::builder()
         .start_method(StartMethod::Fork)
+        .allow_fork_with_threads(true)
         .closure(f);
     p.start().expect("fork a child");
     p

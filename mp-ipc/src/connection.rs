@@ -18,7 +18,7 @@
 //! kernel reports `Disconnected` once every copy of that sender is closed, in every process.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use ipc_channel::TryRecvError;
@@ -28,8 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::Error;
-use crate::ring::{HEADER, Ring, frame_len};
-use crate::sys::{Segment, SharedHeader, create_segment, kind, may_spin};
+use crate::ring::{HEADER, Payload, Ring, frame_len};
+use crate::sys::{Direction, PipeHeader, Segment, create_segment, may_spin};
 use crate::waiter::Signal;
 use mp_sync::raw::Deadline;
 
@@ -45,56 +45,6 @@ pub const DEFAULT_RING_BYTES: u32 = 256 << 10;
 
 /// Default largest message: 1 GiB.
 pub const DEFAULT_MAX_MESSAGE: u32 = 1 << 30;
-
-/// The producer's half of a direction (written by the sending end).
-#[repr(C, align(64))]
-struct ProducerSide {
-    /// Position after the last committed byte.
-    tail: AtomicU32,
-    /// Bumped after every commit: the word a receiver sleeps on.
-    data_seq: AtomicU32,
-    /// Receivers (and `wait` callers) sleeping on `data_seq`.
-    data_waiters: AtomicU32,
-}
-
-/// The consumer's half of a direction (written by the receiving end).
-#[repr(C, align(64))]
-struct ConsumerSide {
-    /// Position of the first unread byte.
-    head: AtomicU32,
-    /// Bytes of a message abandoned mid-way by a timed receive that are still to be skipped
-    /// (kept here, not in the handle, so that the end can travel to another process).
-    abandoned: AtomicU64,
-    /// Bumped after every release of space: the word a blocked sender sleeps on.
-    space_seq: AtomicU32,
-    /// Senders sleeping on `space_seq`.
-    space_waiters: AtomicU32,
-}
-
-/// One direction of the pipe.
-#[repr(C)]
-struct Direction {
-    /// Written by the sender.
-    prod: ProducerSide,
-    /// Written by the receiver.
-    cons: ConsumerSide,
-}
-
-/// The shared header of a pipe.
-#[repr(C)]
-pub(crate) struct PipeHeader {
-    /// Direction 0 (end 0 sends) and 1 (end 1 sends; unused unless duplex).
-    dirs: [Direction; 2],
-    /// Ring size per direction (a power of two).
-    cap: AtomicU32,
-    /// Largest payload accepted.
-    max_message: AtomicU64,
-}
-
-// SAFETY: `repr(C)`, atomics only (valid zeroed), no pointers.
-unsafe impl SharedHeader for PipeHeader {
-    const KIND: u32 = kind::PIPE;
-}
 
 /// Sizes of a pipe, for [`Pipe::with_options`](crate::pipe_with_options).
 #[derive(Clone, Copy, Debug)]
@@ -378,6 +328,18 @@ impl Connection {
         gone
     }
 
+    /// A duplicate of the descriptor behind the watch on the other end (readable, hung up,
+    /// once every copy of the other end is gone), for a `WaitSet` to watch; `None` when this
+    /// copy has no watch (closed, or moved away in a message).
+    pub(crate) fn peer_watch_fd(&self) -> Option<std::io::Result<std::os::fd::OwnedFd>> {
+        let mut watch = self.watch.borrow_mut();
+        // ipc-channel lends no descriptor: take it out and put the same receiver back.
+        let fd = watch.take()?.into_owned_fd();
+        let dup = fd.try_clone();
+        *watch = Some(IpcReceiver::from_owned_fd(fd));
+        Some(dup)
+    }
+
     /// Checks that the end is open and points the right way.
     fn check(&self, send: bool) -> Result<(), Error> {
         if self.closed {
@@ -470,11 +432,7 @@ impl Connection {
     fn commit(&self, tail: u32) {
         let d = self.out();
         d.prod.tail.store(tail, Ordering::SeqCst);
-        Signal {
-            seq: &d.prod.data_seq,
-            waiters: &d.prod.data_waiters,
-        }
-        .notify();
+        d.prod.data.wake_all();
     }
 
     /// Waits until the outgoing ring has at least `need` free bytes; returns the free bytes.
@@ -485,9 +443,10 @@ impl Connection {
         // The reader's `head` comes from another process: more in use than the ring holds is
         // corruption, reported instead of wrapping the free count.
         let free = || cap.checked_sub(tail.wrapping_sub(d.cons.head.load(Ordering::SeqCst)));
+        // `Signal` is the waiting loop (slices, a check between them) over the wake word.
         let signal = Signal {
-            seq: &d.cons.space_seq,
-            waiters: &d.cons.space_waiters,
+            seq: d.cons.space.futex_word(),
+            waiters: d.cons.space.sleepers(),
         };
         signal.wait_until(
             || free().is_none_or(|f| f >= need),
@@ -523,8 +482,8 @@ impl Connection {
     fn wait_data(&self, need: u32, deadline: Option<Deadline>) -> Result<u32, Error> {
         let d = self.inc();
         let signal = Signal {
-            seq: &d.prod.data_seq,
-            waiters: &d.prod.data_waiters,
+            seq: d.prod.data.futex_word(),
+            waiters: d.prod.data.sleepers(),
         };
         let ready = signal.wait_until(
             || self.available().is_none_or(|n| n >= need),
@@ -567,11 +526,7 @@ impl Connection {
     fn release(&self, head: u32) {
         let d = self.inc();
         d.cons.head.store(head, Ordering::SeqCst);
-        Signal {
-            seq: &d.cons.space_seq,
-            waiters: &d.cons.space_waiters,
-        }
-        .notify();
+        d.cons.space.wake_all();
     }
 
     /// Receives one frame: `with_slice` gets the payload in place when the whole frame is in
@@ -603,16 +558,15 @@ impl Connection {
                         len: len as usize,
                         max,
                     })
-                } else if let Some(s) = {
-                    // SAFETY: the frame is committed and we are its one reader until the
-                    // `release` below; the writer does not touch committed bytes.
-                    unsafe { ring.contiguous(body.into(), len as usize) }
-                } {
-                    Ok(with_slice(s))
                 } else {
-                    let mut v = Vec::with_capacity(len as usize);
-                    ring.extend_vec(body.into(), len as usize, &mut v);
-                    Ok(with_vec(v))
+                    // The frame is committed and we are its one reader until the `release`
+                    // below; the writer does not touch committed bytes.
+                    Ok(
+                        ring.read_committed(body.into(), len as usize, |payload| match payload {
+                            Payload::InPlace(slice) => with_slice(slice),
+                            Payload::Copied(v) => with_vec(v),
+                        }),
+                    )
                 };
                 self.release(head.wrapping_add(total as u32));
                 return r;
@@ -771,7 +725,7 @@ impl Connection {
     /// The futex word and waiter count `wait` sleeps on.
     pub(crate) fn data_word(&self) -> (&AtomicU32, &AtomicU32) {
         let d = self.inc();
-        (&d.prod.data_seq, &d.prod.data_waiters)
+        (d.prod.data.futex_word(), d.prod.data.sleepers())
     }
 }
 

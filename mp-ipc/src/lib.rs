@@ -56,7 +56,8 @@
 //! | `conn.poll()`, `conn.poll(t)`, `conn.poll(None)` | [`Connection::try_poll`], [`Connection::poll_timeout`], [`Connection::poll`] |
 //! | `conn.close()` | [`Connection::close`] |
 //! | `EOFError`, `BufferTooShort`, `OSError` (closed) | [`Error::Eof`], [`Error::BufferTooShort`], [`Error::Closed`] |
-//! | `connection.wait(objects, timeout)` | [`wait`] |
+//! | `connection.wait(objects)`, `wait(objects, t)`, `wait(objects, 0)` | [`wait`], [`wait_timeout`], [`try_wait`] (and [`wait_deadline`]) |
+//! | a `wait` loop over the same objects | [`WaitSet`]: add once, wait again and again |
 //! | `Queue(maxsize)`, `put`, `get`, `put_nowait`, `get_nowait` | [`Queue::with_maxsize`], [`Queue::put`], [`Queue::get`], [`Queue::put_nowait`], [`Queue::get_nowait`] |
 //! | `put(x, timeout=t)`, `get(timeout=t)` | [`Queue::put_timeout`], [`Queue::get_timeout`] (and `_deadline` forms) |
 //! | `queue.Full`, `queue.Empty` | [`PutError::Full`] (hands the item back), [`GetError::Empty`] |
@@ -68,8 +69,8 @@
 //! | `Value('i', 0)`, `v.value`, `get_lock()` | [`Value::new`], [`Value::get`]/[`Value::set`]/[`Value::lock`], [`Value::get_lock`] |
 //! | `Value(..., lock=l)` | [`Value::with_lock`], [`Array::with_lock`] |
 //! | `Array('d', 10)`, `Array('i', [1, 2])` | [`Array::zeroed`], [`Array::from_slice`] |
-//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] |
-//! | typecodes (`'i'`, `'d'`, ctypes structs) | any [`Pod`] type |
+//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] (integers safely as atomics: [`RawValue::atomic`], [`RawArray::atomics`]) |
+//! | typecodes (`'i'`, `'d'`, ctypes structs) | any [`Pod`] type (`#[derive(Pod, Zeroable)]` for a struct) |
 //!
 //! # Reaching other processes: which handles travel
 //!
@@ -117,16 +118,17 @@
 //! # Costs and limits
 //!
 //! * Memory: a duplex pipe maps 2 x 256 KiB of shared memory, a queue 16 GiB of address
-//!   space; pages cost memory only once written. A queue keeps at most its first 2 MiB
-//!   resident while consumers keep up (its positions rewind to them whenever it empties) and
-//!   releases consumed megabytes beyond them, so its memory follows what is unconsumed. One
+//!   space; pages cost memory only once written. A queue keeps at most its first 32 MiB
+//!   resident (a warm window its producers return to whenever their item fits there before
+//!   the readers, and its positions rewind to whenever it empties) and releases consumed
+//!   megabytes beyond them, so its memory follows what is unconsumed, plus the window. One
 //!   descriptor and mapping per process holding an object (a queue: one, locks included).
 //! * Creation touches no page (a fresh memfd mapped `MAP_NORESERVE`): a pipe or a queue is
 //!   created and dropped in tens of microseconds (`cargo bench -p mp-ipc` prints the
 //!   figures; the goal is at most 50 µs each).
-//! * A backlog beyond the resident 2 MiB is written to fresh pages, which the kernel
+//! * A backlog beyond the 32 MiB window is written to fresh pages, which the kernel
 //!   zero-fills on first touch (about 1 GB/s on these VMs, against ~10 GB/s for resident
-//!   pages): a large item or a backlog moves at page-fault speed, not copy speed.
+//!   pages): a backlog under the window moves at copy speed, a larger one at page-fault speed.
 //! * EOF is noticed within 20 ms of the ring running dry (the reader sleeps in slices and
 //!   checks the other end's liveness token in between). A send to a pipe whose reader is
 //!   gone is [`Error::BrokenPipe`] at once, like a socket with no reader (Python's
@@ -135,8 +137,10 @@
 //! * Every timed receive returns by its deadline, in the middle of a long message too: that
 //!   message is then [`Error::PartialMessage`] and its rest is skipped as it arrives
 //!   ([`ReceiveState`]).
-//! * `wait` takes at most 126 connections and queues; descriptors are polled by a helper
-//!   thread for the duration of the call.
+//! * [`wait`] and [`WaitSet`] take at most 127 connections and queues, and any number of
+//!   descriptors, watched by one long-lived watcher thread per process (`epoll`, started by
+//!   the first wait that sleeps on a descriptor; a forked child starts its own): a wait
+//!   starts no thread and sleeps until something happens, not in polling slices.
 //! * Connections and queues carry bytes only, not descriptors: a handle cannot travel inside
 //!   a message of our own channels (only inside ipc-channel messages).
 //!
@@ -147,6 +151,8 @@
 //! `queue_between_processes`, `pipe_between_processes`, `shared_value_and_array`,
 //! `condition_producer_consumer`, `semaphore_guards_resource`, `condition_notify_all`.
 
+#![deny(unsafe_code)]
+
 mod array;
 mod codec;
 mod connection;
@@ -154,14 +160,24 @@ mod error;
 mod joinable_queue;
 mod pod;
 mod queue;
+// The ring's byte copies into and out of shared memory are its whole job.
+#[allow(unsafe_code)]
 mod ring;
 mod simple_queue;
+// The one OS seam of the crate.
+#[allow(unsafe_code)]
 mod sys;
 mod value;
 mod wait;
+mod wait_set;
+mod waitable;
 mod waiter;
+mod watcher;
 
-pub use array::{Array, ArrayGuard, RawArray};
+pub use array::{Array, ArrayGuard};
+/// `bytemuck`, re-exported for `#[derive(Pod, Zeroable)]` with
+/// `#[bytemuck(crate = "mp_ipc::bytemuck")]` (see [`Pod`]).
+pub use bytemuck;
 pub use codec::{Bytes, serde_bytes};
 pub use connection::{
     Connection, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, ReceiveState,
@@ -169,8 +185,11 @@ pub use connection::{
 };
 pub use error::{CodecError, Error, GetError, PutError, TaskError};
 pub use joinable_queue::JoinableQueue;
-pub use pod::Pod;
+pub use pod::{Pod, Zeroable};
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};
 pub use simple_queue::SimpleQueue;
-pub use value::{RawValue, Value, ValueGuard};
-pub use wait::{Waitable, wait};
+pub use sys::{AtomicInteger, RawArray, RawValue};
+pub use value::{Value, ValueGuard};
+pub use wait::{try_wait, wait, wait_deadline, wait_timeout};
+pub use wait_set::{MAX_CHANNELS, Token, WaitSet};
+pub use waitable::Waitable;

@@ -22,7 +22,10 @@
 //! By default the ring is a 16 GiB area of virtual memory ([`DEFAULT_QUEUE_BYTES`]): a memfd
 //! mapped without reserve costs nothing until written, so `put` on an unbounded queue does not
 //! block and takes any item up to 4 GiB. Memory follows what is unconsumed:
-//! * consumers give whole consumed chunks ([`CHUNK`]) beyond the first [`RESIDENT`] bytes of
+//! * producers past the first [`WARM`] bytes start the next lap at the ring's start as soon
+//!   as their item fits there before the readers, so a backlog smaller than that cycles
+//!   through resident pages;
+//! * consumers give whole consumed chunks ([`CHUNK`]) beyond the first [`WARM`] bytes of
 //!   the ring back to the kernel (`MADV_REMOVE`) before they hand the space back to producers;
 //!   producers keep one chunk of slack behind the readers, so a chunk being released is never
 //!   one a producer may be writing;
@@ -36,17 +39,17 @@
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use mp_sync::raw::{Deadline, MutexKind, RobustMutex, WakeWord};
+use mp_sync::raw::{Deadline, RobustMutex};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::{CodecError, Error, GetError, PutError};
 use crate::ring::{HEADER, PAD, Ring, frame_len};
-use crate::sys::{Held, Segment, SharedHeader, create_segment, kind, lock, release_pages};
+use crate::sys::{Held, QueueHeader, Segment, lock, release_pages};
 use crate::waiter::Signal;
 
 /// Longest wait for a lock before looking whether this process closed the queue meanwhile
@@ -60,6 +63,13 @@ pub const DEFAULT_QUEUE_BYTES: u64 = 1 << 34;
 /// cycles through them.
 pub(crate) const RESIDENT: u64 = 2 << 20;
 
+/// Bytes at the start of a ring whose pages are never given back (the warm window): a
+/// producer that has gone past it starts the next lap at the ring's start as soon as its item
+/// fits there before the readers, so a backlog of up to this size cycles through pages that
+/// are already resident (memory speed) instead of faulting in fresh ones (~1 GB/s). Only a
+/// backlog beyond it reaches fresh pages, which consumers then give back.
+pub(crate) const WARM: u64 = 32 << 20;
+
 /// Granularity of releasing consumed memory, and the slack producers keep behind readers.
 pub(crate) const CHUNK: u64 = 1 << 20;
 
@@ -69,53 +79,6 @@ const MAX_RING: u64 = 1 << 34;
 
 /// Smallest ring.
 const MIN_RING: u64 = 4096;
-
-/// The producers' words.
-#[repr(C, align(64))]
-struct PutSide {
-    /// Serializes producers.
-    lock: RobustMutex,
-    /// `(items put << 32) | unit position after the last committed frame`.
-    tail: AtomicU64,
-    /// Bumped after every commit (`wait` sleeps on it too, in one `futex_waitv`).
-    not_empty_seq: AtomicU32,
-    /// Consumers and `wait` callers sleeping on `not_empty_seq`.
-    not_empty_waiters: AtomicU32,
-}
-
-/// The consumers' words.
-#[repr(C, align(64))]
-struct GetSide {
-    /// Serializes consumers.
-    lock: RobustMutex,
-    /// `(items taken << 32) | unit position of the first unread frame`.
-    head: AtomicU64,
-    /// Bumped after every get.
-    not_full: WakeWord,
-    /// `task_done` calls so far (`JoinableQueue`).
-    done: AtomicU32,
-    /// Bumped after every `task_done`.
-    all_done: WakeWord,
-}
-
-/// The shared header of a queue.
-#[repr(C)]
-pub(crate) struct QueueHeader {
-    /// Written by producers.
-    put: PutSide,
-    /// Written by consumers.
-    get: GetSide,
-    /// Ring size in 8-byte units (a power of two).
-    cap_units: AtomicU32,
-    /// Most items at once; 0 for no bound.
-    maxsize: AtomicU32,
-}
-
-// SAFETY: `repr(C)`, atomics and robust mutexes only (valid zeroed, initialized in `new`
-// before the segment is shared), no pointers.
-unsafe impl SharedHeader for QueueHeader {
-    const KIND: u32 = kind::QUEUE;
-}
 
 /// The count half of a packed position.
 #[inline]
@@ -221,15 +184,7 @@ impl RawQueue {
             .ring_bytes
             .clamp(MIN_RING, MAX_RING)
             .next_power_of_two();
-        let seg = create_segment::<QueueHeader>(cap as usize, |h| {
-            h.cap_units.store((cap / 8) as u32, Ordering::Relaxed);
-            h.maxsize.store(options.maxsize, Ordering::Relaxed);
-            // SAFETY: the segment is fresh and not shared yet; the mutexes are zeroed.
-            unsafe {
-                h.put.lock.init(MutexKind::Plain)?;
-                h.get.lock.init(MutexKind::Plain)
-            }
-        })?;
+        let seg = QueueHeader::create(cap as usize, (cap / 8) as u32, options.maxsize)?;
         RawQueue::adopt(seg)
     }
 
@@ -267,7 +222,7 @@ impl RawQueue {
 
     /// Units producers leave free behind the readers: one chunk when chunks are released.
     fn slack_units(&self) -> u32 {
-        if self.cap() > RESIDENT {
+        if self.cap() > WARM {
             (CHUNK / 8) as u32
         } else {
             0
@@ -307,7 +262,7 @@ impl RawQueue {
     /// other processes' waiters wake too, look, and sleep again.
     pub(crate) fn close(&self) {
         self.closed_by.store(std::process::id(), Ordering::SeqCst);
-        self.not_empty().notify();
+        self.h().put.not_empty.wake_all();
         self.h().get.not_full.wake_all();
     }
 
@@ -361,7 +316,11 @@ impl RawQueue {
         // (committed together with it): items then lie in one piece, and are encoded and
         // decoded in place.
         let at = pos(tail) & (cap - 1);
-        let pad = if u64::from(at) + u64::from(frame) > u64::from(cap) {
+        let warm = (WARM / 8) as u32;
+        let pad = if u64::from(at) + u64::from(frame) > u64::from(cap)
+            // Past the warm window: back to its resident pages if the item fits there now.
+            || (at >= warm && frame <= warm && self.fits(tail, (cap - at).saturating_add(frame)))
+        {
             cap - at
         } else {
             0
@@ -389,15 +348,9 @@ impl RawQueue {
             at = at.wrapping_add(pad);
         }
         let body = bytes(at) + u64::from(HEADER);
-        // SAFETY: these bytes are free (after `tail`, within the room checked above) and we
-        // are the one producer (the put lock); no consumer reads them before the commit.
-        let filled = match unsafe { ring.contiguous_mut(body, len as usize) } {
-            Some(slot) => fill(slot),
-            None => {
-                let mut v = vec![0; len as usize];
-                fill(&mut v).map(|()| ring.write(body, &v))
-            }
-        };
+        // These bytes are free (after `tail`, within the room checked above) and we are the
+        // one producer (the put lock); no consumer reads them before the commit.
+        let filled = ring.fill_free(body, len as usize, fill);
         if let Err(e) = filled {
             return PutOutcome::EncodeFailed(e);
         }
@@ -407,7 +360,7 @@ impl RawQueue {
             pack(count(tail).wrapping_add(1), pos(tail).wrapping_add(need)),
             Ordering::SeqCst,
         );
-        self.not_empty().notify();
+        self.h().put.not_empty.wake_all();
         PutOutcome::Committed
     }
 
@@ -452,6 +405,9 @@ impl RawQueue {
         }
         let ring = self.ring();
         let mut at = pos(head);
+        // Where the consumed bytes to release begin: a padding frame's span (to the end of
+        // the ring) holds nothing written, so it is skipped, not walked.
+        let mut from = pos(head);
         let (len, frame) = loop {
             let (len, tag) = ring.read_header(bytes(at));
             if tag == PAD {
@@ -459,6 +415,8 @@ impl RawQueue {
                 if len == 0 || len >= left {
                     return GetOutcome::Corrupt("queue padding frame longer than the data");
                 }
+                self.release_consumed(from, at.wrapping_add(units_to_chunk_end(at)));
+                from = at.wrapping_add(len);
                 at = at.wrapping_add(len);
                 left -= len;
                 continue;
@@ -470,18 +428,11 @@ impl RawQueue {
             break (len, frame);
         };
         let body = bytes(at) + u64::from(HEADER);
-        // SAFETY: the frame is committed (before `tail`) and we are the one consumer (the get
-        // lock); producers do not write it until `head` moves past it below.
-        let r = match unsafe { ring.contiguous(body, len as usize) } {
-            Some(s) => f(s),
-            None => {
-                let mut v = Vec::with_capacity(len as usize);
-                ring.extend_vec(body, len as usize, &mut v);
-                f(&v)
-            }
-        };
+        // The frame is committed (before `tail`) and we are the one consumer (the get lock);
+        // producers do not write it until `head` moves past it below.
+        let r = ring.read_committed(body, len as usize, |payload| f(&payload));
         let new_pos = at.wrapping_add(frame);
-        self.release_consumed(pos(head), new_pos);
+        self.release_consumed(from, new_pos);
         // The release: the item is gone for everyone only now.
         let taken = count(head).wrapping_add(1);
         h.get.head.store(pack(taken, new_pos), Ordering::SeqCst);
@@ -495,7 +446,7 @@ impl RawQueue {
     /// producers stay one chunk of slack behind `from`, so none writes these bytes now.
     fn release_consumed(&self, from: u32, to: u32) {
         let cap = self.cap();
-        if cap <= RESIDENT {
+        if cap <= WARM {
             return;
         }
         let start = bytes(from);
@@ -509,7 +460,7 @@ impl RawQueue {
             // One chunk at a time keeps the ring-end and resident splits trivial; a big item
             // spans few chunks per megabyte.
             let off = ring.offset(c) as u64;
-            if off >= RESIDENT {
+            if off >= WARM {
                 // `off + CHUNK <= cap` (cap is a multiple of CHUNK): inside the ring.
                 release_pages(ring.base().wrapping_add(off as usize), CHUNK as usize);
             }
@@ -581,18 +532,19 @@ impl RawQueue {
             .wait_for(|| self.unfinished() == 0, deadline)
     }
 
-    /// The signal of "an item was put" (a plain pair: `wait` sleeps on it in `futex_waitv`,
-    /// which `WakeWord` does not offer).
+    /// The waiting loop (slices, a check between them) over the "an item was put" word.
     fn not_empty(&self) -> Signal<'_> {
+        let word = &self.h().put.not_empty;
         Signal {
-            seq: &self.h().put.not_empty_seq,
-            waiters: &self.h().put.not_empty_waiters,
+            seq: word.futex_word(),
+            waiters: word.sleepers(),
         }
     }
 
-    /// The futex word and waiter count `wait` sleeps on.
+    /// The futex word and waiter count `wait` sleeps on (the `not_empty` wake word's).
     pub(crate) fn data_word(&self) -> (&AtomicU32, &AtomicU32) {
-        (&self.h().put.not_empty_seq, &self.h().put.not_empty_waiters)
+        let word = &self.h().put.not_empty;
+        (word.futex_word(), word.sleepers())
     }
 }
 
@@ -788,4 +740,10 @@ impl<T> Queue<T> {
     pub fn is_closed(&self) -> bool {
         self.raw.is_closed()
     }
+}
+
+/// Units from unit position `at` to the end of its chunk (0 at a chunk boundary).
+fn units_to_chunk_end(at: u32) -> u32 {
+    let into = bytes(at) % CHUNK;
+    (((CHUNK - into) % CHUNK) / 8) as u32
 }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::sys::{futex_wait, futex_wake, may_spin};
+use crate::sys::{futex_wait, may_spin};
 use mp_sync::raw::Deadline;
 
 /// Spins before sleeping, when spinning can help (more than one CPU).
@@ -21,15 +21,6 @@ pub(crate) struct Signal<'a> {
 }
 
 impl Signal<'_> {
-    /// Announces a change: bumps the word and wakes every sleeper, if any.
-    #[inline]
-    pub(crate) fn notify(self) {
-        self.seq.fetch_add(1, Ordering::SeqCst);
-        if self.waiters.load(Ordering::SeqCst) > 0 {
-            futex_wake(self.seq, u32::MAX);
-        }
-    }
-
     /// Waits until `ready()` holds (`Ok(true)`) or `deadline` passes (`Ok(false)`). Sleeps
     /// last at most `slice`; after a slice that brought no change, `between_slices` may give
     /// up with an error (e.g. the other end is gone).

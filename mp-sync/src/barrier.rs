@@ -1,19 +1,15 @@
 //! `Barrier`: Python's `multiprocessing.Barrier` (the `threading.Barrier` algorithm, with
 //! its filling / draining / resetting / broken states) over a robust mutex and a futex.
 
-use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::{BrokenBarrier, Error};
-use crate::sys::{
-    Condvar, FnRef, Fresh, LockOutcome, MAX_SLEEP, MutexKind, RobustMutex, Shared, SharedHeader,
-    SharedState, init_fresh, kind,
-};
+use crate::sys::{BarrierState, FnRef, LockOutcome, MAX_SLEEP, MutexKind, RobustMutex, Shared};
 
 /// The most parties a barrier takes (each has a presence mutex in the segment, 48 bytes).
 pub const MAX_PARTIES: u32 = 1 << 16;
@@ -27,35 +23,6 @@ const RESETTING: i32 = -1;
 /// Broken (timeout, abort, panicking action, a party that died inside `wait`).
 const BROKEN: i32 = -2;
 
-/// The segment of a barrier. Every field but `state`'s readers in `n_waiting`/`broken` is
-/// accessed only with `raw` held.
-#[repr(C)]
-pub(crate) struct BarrierState {
-    /// Guards the fields below.
-    raw: RobustMutex,
-    /// Where parties wait for the round to complete or the drain to finish.
-    cv: Condvar,
-    /// One of `FILLING`, `DRAINING`, `RESETTING`, `BROKEN`.
-    state: AtomicI32,
-    /// Parties inside `wait` (arrived and not yet left).
-    count: AtomicU32,
-    /// The number of parties per round, written once before sharing.
-    parties: AtomicU32,
-}
-
-// SAFETY: `repr(C)`, a `RobustMutex`, a `Condvar` and atomics: valid zeroed, no addresses.
-unsafe impl SharedHeader for BarrierState {
-    const KIND: u32 = kind::BARRIER;
-}
-
-// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
-// pthread objects, as other processes use it concurrently.
-unsafe impl SharedState for BarrierState {
-    fn init(&self, fresh: &Fresh) -> io::Result<()> {
-        init_fresh(fresh, &self.raw, MutexKind::Plain)
-    }
-}
-
 /// The barrier's internal lock, held; released on drop. Carries the parties' presence
 /// mutexes (the segment's data area): a party holds one while it is inside `wait`, so a
 /// party that dies there leaves its mutex owner-died for the others to find.
@@ -63,9 +30,8 @@ struct Held<'a>(&'a BarrierState, &'a [RobustMutex]);
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        // SAFETY: a `Held` is made only by `lock`, on this thread, and the barrier's fields
-        // are not borrowed beyond it.
-        let _ = unsafe { self.0.raw.unlock() };
+        // A `Held` is made only by `lock`, on this thread.
+        let _ = self.0.raw.unlock_owned();
     }
 }
 
@@ -88,9 +54,9 @@ impl BarrierState {
     /// passed. After a slice without news, looks for parties that died inside `wait`.
     fn wait(&self, held: &Held<'_>, deadline: Option<Deadline>) -> bool {
         let slice = Deadline::slice(deadline, MAX_SLEEP);
-        // SAFETY: `held` proves this thread holds `raw`, the mutex of `cv`; the fields are
-        // read afresh after the wait.
-        let (outcome, notified) = unsafe { self.cv.wait_until(&self.raw, Some(slice)) };
+        // `held` proves this thread holds `raw`, the mutex of `cv`; the fields are read
+        // afresh after the wait.
+        let (outcome, notified) = self.cv.wait_owned(&self.raw, Some(slice));
         self.after_lock(outcome);
         if !notified {
             self.bury_dead_parties(held);
@@ -105,14 +71,14 @@ impl BarrierState {
             match presence.try_lock() {
                 LockOutcome::OwnerDied => {
                     presence.mark_consistent();
-                    // SAFETY: just locked by this thread; it guards nothing.
-                    let _ = unsafe { presence.unlock() };
+                    // Just locked by this thread; it guards nothing.
+                    let _ = presence.unlock_owned();
                     let count = self.count.load(Ordering::Relaxed);
                     self.count.store(count.saturating_sub(1), Ordering::Relaxed);
                     self.break_barrier();
                 }
-                // SAFETY: as above (a free presence mutex, taken only to look).
-                LockOutcome::Acquired => drop(unsafe { presence.unlock() }),
+                // A free presence mutex, taken only to look.
+                LockOutcome::Acquired => drop(presence.unlock_owned()),
                 LockOutcome::TimedOut | LockOutcome::WouldDeadlock => {}
             }
         }
@@ -235,8 +201,8 @@ impl Barrier {
         {
             st.set_state(FILLING);
         }
-        // SAFETY: taken by this thread in `enter`; it guards nothing.
-        let _ = unsafe { presence.unlock() };
+        // Taken by this thread in `enter`; it guards nothing.
+        let _ = presence.unlock_owned();
         drop(held);
         match result {
             Ok(()) => Ok(index as usize),

@@ -8,22 +8,7 @@ use crate::deadline::Deadline;
 use crate::error::{Error, LockResult, OwnerDied};
 use crate::lock::{Lock, LockGuard};
 use crate::raw_lock::{expect_acquired, guard_for};
-use crate::sys::{Condvar, Shared, SharedHeader, SharedState, kind};
-
-/// The segment of a condition's waiting half.
-#[repr(C)]
-pub(crate) struct ConditionState {
-    /// The raw condition variable.
-    cv: Condvar,
-}
-
-// SAFETY: `repr(C)`, a `Condvar` (atomics only), valid zeroed, no addresses.
-unsafe impl SharedHeader for ConditionState {
-    const KIND: u32 = kind::CONDITION;
-}
-
-// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics.
-unsafe impl SharedState for ConditionState {}
+use crate::sys::{ConditionState, Shared};
 
 /// A condition variable shared between processes (Python's `multiprocessing.Condition`).
 ///
@@ -168,9 +153,9 @@ impl Condition {
         );
         // The guard's unlock happens inside `Condvar::wait_until`; a new guard is made after.
         std::mem::forget(guard);
-        // SAFETY: the guard proved that this thread holds the condition's lock, and was
-        // forgotten, so nothing relies on the lock being held across the wait.
-        let (outcome, notified) = unsafe { self.cv.cv.wait_until(lock.raw(), deadline) };
+        // The guard proved that this thread holds the condition's lock, and was forgotten,
+        // so nothing relies on the lock being held across the wait.
+        let (outcome, notified) = self.cv.cv.wait_owned(lock.raw(), deadline);
         let relocked = guard_for(outcome, || lock.guard());
         (expect_acquired(relocked), notified)
     }

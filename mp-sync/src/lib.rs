@@ -43,7 +43,7 @@
 //! | Python (`multiprocessing`) | here |
 //! |---|---|
 //! | `Lock()`, `acquire()`, `acquire(False)`, `acquire(timeout=t)` | [`Lock::new`], [`Lock::acquire`], [`Lock::try_acquire`], [`Lock::acquire_timeout`] |
-//! | `release()`, `with lock:` | drop the [`LockGuard`] (or [`Lock::release`] after `mem::forget`) |
+//! | `release()`, `with lock:` | drop the [`LockGuard`] (or [`LockGuard::leak`], then [`Lock::release`]) |
 //! | `RLock()` | [`RLock`], [`RLockGuard`] |
 //! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore::new`], [`BoundedSemaphore::new`] |
 //! | `sem.acquire(timeout=t)`, `sem.release()`, `sem.get_value()` | [`Semaphore::acquire_timeout`], [`Semaphore::release`], [`Semaphore::value`] |
@@ -149,6 +149,8 @@
 //! `lock_guards_resource`, `semaphore_guards_resource`, `event_triggers_workers`,
 //! `condition_notify_all`.
 
+#![deny(unsafe_code)]
+
 mod barrier;
 mod condition;
 mod deadline;
@@ -159,6 +161,8 @@ pub mod raw;
 mod raw_lock;
 mod rlock;
 mod semaphore;
+// The one place of the crate where `unsafe` code and OS calls are allowed.
+#[allow(unsafe_code)]
 mod sys;
 
 pub use barrier::{Barrier, MAX_PARTIES};

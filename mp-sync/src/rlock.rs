@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::{Error, LockResult, OwnerDied, TryLockResult};
-use crate::raw_lock::{MutexState, acquire, expect_acquired};
-use crate::sys::Shared;
+use crate::raw_lock::{acquire, expect_acquired, note_leaked, release_leaked};
+use crate::sys::{MutexState, Shared};
 
 /// A re-entrant lock shared between processes (Python's `multiprocessing.RLock`).
 ///
@@ -57,12 +57,12 @@ impl RLock {
         })
     }
 
-    /// Releases one level of a lock whose guard was given up with [`std::mem::forget`].
+    /// Releases one level of the lock whose guard was given up with [`RLockGuard::leak`].
     ///
-    /// Fails with [`Error::NotOwner`] if the calling thread does not own the lock.
+    /// Fails with [`Error::NotOwner`] if the calling thread does not own the lock, and with
+    /// [`Error::GuardAlive`] if it owns it only through live guards (no level was leaked).
     pub fn release(&self) -> Result<(), Error> {
-        // SAFETY: an `RLock` protects no data of its own; a level whose guard was forgotten.
-        unsafe { self.shared.raw.unlock() }.map_err(|_| Error::NotOwner)
+        release_leaked(&self.shared)
     }
 }
 
@@ -78,11 +78,20 @@ pub struct RLockGuard<'a> {
     _not_send: PhantomData<*const ()>,
 }
 
+impl RLockGuard<'_> {
+    /// Gives up the guard and keeps its level held, to be released later by this thread with
+    /// [`RLock::release`].
+    pub fn leak(self) {
+        note_leaked(&self.rlock.shared);
+        std::mem::forget(self);
+    }
+}
+
 impl Drop for RLockGuard<'_> {
     fn drop(&mut self) {
-        // SAFETY: the guard is one level held by this thread (a stale one's unlock fails
-        // harmlessly, see `LockGuard`'s drop).
-        let _ = unsafe { self.rlock.shared.raw.unlock() };
+        // The guard is one level held by this thread (a stale one's unlock fails harmlessly,
+        // see `LockGuard`'s drop).
+        let _ = self.rlock.shared.raw.unlock_owned();
     }
 }
 

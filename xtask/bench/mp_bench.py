@@ -305,6 +305,34 @@ def make_queue():
     q.close()
 
 
+def wait_ready_sentinel(n=2000, children=50):
+    """us per connection.wait over 50 live children's sentinels, one exited child's and a
+    queue's reader, when the exited one is ready."""
+    stop = mp.Event()
+    live = [mp.Process(target=stop.wait) for _ in range(children)]
+    for p in live:
+        p.start()
+    done = mp.Process(target=noop)
+    done.start()
+    done.join()
+    q = mp.Queue()
+    objs = [p.sentinel for p in live] + [done.sentinel, q._reader]
+
+    def once():
+        mp.connection.wait(objs, 10)
+        t0 = now()
+        for _ in range(n):
+            assert mp.connection.wait(objs, 10)
+        return (now() - t0) / n * 1e6
+
+    try:
+        return median_of(once)
+    finally:
+        stop.set()
+        for p in live:
+            p.join()
+
+
 def pool_create_close_join():
     """ms per Pool(2) create + close + join."""
     def once():
@@ -438,6 +466,7 @@ FIGURES = {
     "ipc/queue_scale/8": lambda: queue_scale(8),
     "ipc/pipe_create": lambda: per_creation(make_pipe),
     "ipc/queue_create": lambda: per_creation(make_queue),
+    "ipc/wait_ready_sentinel": wait_ready_sentinel,
     "pool/create_close_join": pool_create_close_join,
     "pool/map_default_chunks": lambda: pool_map(None, REPS),
     "pool/map_chunksize_1": lambda: pool_map(1, 3),

@@ -376,6 +376,20 @@ pub(crate) const ROWS: &[Row] = &[
         peers: &[],
         goal: "<= 50 us",
     },
+    Row {
+        name: "ipc/wait_ready_sentinel",
+        unit: "us",
+        lower_is_better: true,
+        mode: Mode::Unpinned,
+        krate: "mp-ipc",
+        floors: &[Baseline {
+            label: "poll",
+            what: "poll() on the 51 pidfds",
+            source: Source::CrateFloor,
+        }],
+        peers: &[],
+        goal: "no thread per wait; within 2x of the floor",
+    },
     pool_row(
         "pool/create_close_join",
         "ms",
