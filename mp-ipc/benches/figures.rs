@@ -7,6 +7,7 @@
 //! | `ipc/pipe_throughput_1mib` | MiB/s, child sends 200 x 1 MiB, first receipt to last | `Pipe` `send_bytes`/`recv_bytes` | socketpair, 1 MiB writes |
 //! | `ipc/queue_small_items` | items/s, child puts 200,000 `u64`, first get to last | `Queue<u64>` | socketpair, one 8-byte write per item |
 //! | `ipc/queue_1mib_items` | MiB/s, child puts 100 x 1 MiB, first get to last | `Queue<Bytes>` | socketpair, 1 MiB writes |
+//! | `ipc/queue_scale/{1,2,4,8}` | items/s, N producer and N consumer children share one queue, 200,000 `u64` in all, start signal to last consumer joined | `Queue<u64>` | none |
 //! | `ipc/pipe_create` | µs per create + drop | `Pipe(true)` | `socketpair` + close |
 //! | `ipc/queue_create` | µs per create + drop | `Queue::<u64>::new()` | `socketpair` + close |
 //! | `ipc/wait_ready_sentinel` | µs per wait, 50 live children + 1 exited + a queue, the exited one ready | one `WaitSet::wait_timeout` | `poll` on the 51 pidfds |
@@ -36,6 +37,10 @@ const FIGURES: &[(&str, protocol::Figure)] = &[
     ("ipc/pipe_throughput_1mib", pipe_throughput),
     ("ipc/queue_small_items", queue_small_items),
     ("ipc/queue_1mib_items", queue_1mib_items),
+    ("ipc/queue_scale/1", |_| queue_scale(1)),
+    ("ipc/queue_scale/2", |_| queue_scale(2)),
+    ("ipc/queue_scale/4", |_| queue_scale(4)),
+    ("ipc/queue_scale/8", |_| queue_scale(8)),
     ("ipc/pipe_create", pipe_create),
     ("ipc/queue_create", queue_create),
     ("ipc/wait_ready_sentinel", wait_ready_sentinel),
@@ -308,4 +313,36 @@ fn queue_1mib_items(floor: bool) -> f64 {
     let dt = t.elapsed();
     join(p);
     (n - 1) as f64 / dt.as_secs_f64()
+}
+
+/// The item that tells a consumer of the scale figure to stop.
+const STOP: u64 = u64::MAX;
+
+/// Items/s through one queue shared by `procs` producer and `procs` consumer children (200,000
+/// items in all), from the start signal until every consumer has joined; as `mp_bench.py`.
+fn queue_scale(procs: u64) -> f64 {
+    let per_producer = 200_000 / procs;
+    let q = Queue::<u64>::new().unwrap();
+    let go = mp_sync::Event::new().unwrap();
+    let start = |f: fn(Queue<u64>, u64)| {
+        let (q, go) = (q.clone(), go.clone());
+        fork(move || {
+            go.wait();
+            f(q, per_producer);
+        })
+    };
+    let consumers: Vec<Process> = (0..procs)
+        .map(|_| start(|q, _| while q.get().unwrap() != STOP {}))
+        .collect();
+    let producers: Vec<Process> = (0..procs)
+        .map(|_| start(|q, n| (0..n).for_each(|i| q.put(i).unwrap())))
+        .collect();
+    let t = Instant::now();
+    go.set();
+    producers.into_iter().for_each(join);
+    for _ in 0..procs {
+        q.put(STOP).unwrap();
+    }
+    consumers.into_iter().for_each(join);
+    (per_producer * procs) as f64 / t.elapsed().as_secs_f64()
 }
