@@ -64,6 +64,7 @@
 //! | `join_thread`, `cancel_join_thread` | not needed: no feeder thread |
 //! | `JoinableQueue`, `task_done`, `join` | [`JoinableQueue`], [`JoinableQueue::task_done`], [`JoinableQueue::join`], [`JoinableQueue::join_timeout`] |
 //! | `queue.close()` (per process) | [`Queue::close`]: wakes this process's waiters; children's copies are open |
+//! | `shutdown(immediate)` (3.13), `queue.ShutDown` | [`Queue::shutdown`] (every process; also [`SimpleQueue::shutdown`]), [`Queue::is_shut_down`], [`PutError::ShutDown`], [`GetError::ShutDown`] |
 //! | `SimpleQueue` | [`SimpleQueue`] |
 //! | `Value('i', 0)`, `v.value`, `get_lock()` | [`Value::new`], [`Value::get`]/[`Value::set`]/[`Value::lock`], [`Value::get_lock`] |
 //! | `Value(..., lock=l)` | [`Value::with_lock`], [`Array::with_lock`] |

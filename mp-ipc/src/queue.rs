@@ -33,6 +33,16 @@
 //!
 //! A blocked `get` sleeps holding the get lock (other consumers queue on the lock), on
 //! `not_empty`, which every commit bumps; a blocked `put` likewise on `not_full`.
+//!
+//! # Shutdown
+//!
+//! `shutdown` is one word of the header (0 open, then [`SHUT_DOWN`] or [`SHUT_DOWN_NOW`],
+//! never back), so it holds for every process at once. The caller sets it and bumps every wake
+//! word: each blocked `put`, `get` and `join`, in any process, wakes, reads the word and leaves
+//! (a producer's check is under the put lock, before its commit, so none commits after a
+//! shutdown it has seen). An immediate shutdown then takes both locks (put, then get, the
+//! order `rewind_if_empty` keeps too) and discards the rest: `head` moves to `tail` in one
+//! store and `done` counts the discarded items as done, which releases `join`.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -69,6 +79,12 @@ const MAX_RING: u64 = 1 << 34;
 
 /// Smallest ring.
 const MIN_RING: u64 = 4096;
+
+/// `shutdown` word: shut down, gets drain what is left.
+const SHUT_DOWN: u32 = 1;
+
+/// `shutdown` word: shut down immediately, what was left is discarded.
+const SHUT_DOWN_NOW: u32 = 2;
 
 /// The count half of a packed position.
 #[inline]
@@ -122,6 +138,8 @@ pub(crate) enum PutOutcome {
     Full,
     /// This process closed the queue.
     Closed,
+    /// Some process shut the queue down; nothing was committed.
+    ShutDown,
     /// The encoder failed; nothing was committed.
     EncodeFailed(CodecError),
     /// The shared positions are inconsistent; nothing was written.
@@ -136,6 +154,8 @@ pub(crate) enum GetOutcome<R> {
     Empty,
     /// This process closed the queue.
     Closed,
+    /// Some process shut the queue down and nothing is left to drain.
+    ShutDown,
     /// The shared positions or frame headers are inconsistent; nothing was taken.
     Corrupt(&'static str),
 }
@@ -256,6 +276,54 @@ impl RawQueue {
         self.h().get.not_full.wake_all();
     }
 
+    /// The `shutdown` word (0: open).
+    fn shutdown_state(&self) -> u32 {
+        self.h().shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Whether some process shut the queue down.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shutdown_state() != 0
+    }
+
+    /// Shuts the queue down for every process (see the module docs): wakes every waiter, and
+    /// with `immediate` discards what is left, counting it done.
+    pub(crate) fn shutdown(&self, immediate: bool) {
+        let h = self.h();
+        let state = if immediate { SHUT_DOWN_NOW } else { SHUT_DOWN };
+        h.shutdown.fetch_max(state, Ordering::SeqCst);
+        h.put.not_empty.wake_all();
+        h.get.not_full.wake_all();
+        h.get.all_done.wake_all();
+        if immediate {
+            self.discard_all();
+        }
+    }
+
+    /// Drops every item in the queue, as if each had been taken and marked done.
+    fn discard_all(&self) {
+        let h = self.h();
+        // The waiters holding these locks left when they saw the shutdown; producers that
+        // take the put lock after us see it before they commit.
+        let (Some(_put), Some(_get)) = (lock(&h.put.lock, None), lock(&h.get.lock, None)) else {
+            return;
+        };
+        let head = h.get.head.load(Ordering::SeqCst);
+        let tail = h.put.tail.load(Ordering::SeqCst);
+        let discarded = count(tail).wrapping_sub(count(head));
+        if discarded == 0 {
+            return;
+        }
+        if pos(tail).wrapping_sub(pos(head)) <= self.cap_units {
+            // Both locks held: no producer writes, so every consumed chunk may go.
+            self.release_consumed(pos(head), pos(tail));
+        }
+        h.get.head.store(tail, Ordering::SeqCst);
+        h.get.done.fetch_add(discarded, Ordering::SeqCst);
+        h.get.not_full.wake_all();
+        h.get.all_done.wake_all();
+    }
+
     /// Whether `need` more units fit now after `tail` (by count and by room).
     fn fits(&self, tail: u64, need: u32) -> bool {
         let head = self.h().get.head.load(Ordering::SeqCst);
@@ -299,6 +367,9 @@ impl RawQueue {
             Ok(None) => return PutOutcome::Full,
             Ok(Some(held)) => held,
         };
+        if self.is_shut_down() {
+            return PutOutcome::ShutDown;
+        }
         let h = self.h();
         let cap = self.cap_units;
         let tail = h.put.tail.load(Ordering::Relaxed);
@@ -316,9 +387,17 @@ impl RawQueue {
             // is pointless, so it is "full" until the deadline (callers check the size).
             return PutOutcome::Full;
         };
-        let room = self.not_full_wait(|| self.is_closed() || self.fits(tail, need), deadline);
+        let room = self.not_full_wait(
+            || self.is_closed() || self.is_shut_down() || self.fits(tail, need),
+            deadline,
+        );
         if self.is_closed() {
             return PutOutcome::Closed;
+        }
+        // Checked under the put lock before the commit: an immediate shutdown discards under
+        // this lock, so nothing is committed after it.
+        if self.is_shut_down() {
+            return PutOutcome::ShutDown;
         }
         if !room {
             return PutOutcome::Full;
@@ -371,13 +450,19 @@ impl RawQueue {
         let head = h.get.head.load(Ordering::Relaxed);
         let nonempty = || count(h.put.tail.load(Ordering::SeqCst)) != count(head);
         let got = self.not_empty().wait_until(
-            || self.is_closed() || nonempty(),
+            || self.is_closed() || self.is_shut_down() || nonempty(),
             deadline,
             SLICE,
             || Ok::<(), ()>(()),
         );
         if self.is_closed() {
             return GetOutcome::Closed;
+        }
+        // After a plain shutdown, gets drain what is left; after an immediate one, nothing.
+        match self.shutdown_state() {
+            SHUT_DOWN_NOW => return GetOutcome::ShutDown,
+            SHUT_DOWN if !nonempty() => return GetOutcome::ShutDown,
+            _ => {}
         }
         if got != Ok(true) {
             return GetOutcome::Empty;
@@ -601,6 +686,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.raw.is_closed() {
             return Err(PutError::Closed(item));
         }
+        if self.raw.is_shut_down() {
+            return Err(PutError::ShutDown(item));
+        }
         let max = self.raw.max_message();
         let len = match codec::encoded_len(&item) {
             Ok(len) if len > max => return Err(PutError::TooLarge { item, len, max }),
@@ -614,6 +702,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             PutOutcome::Committed => Ok(()),
             PutOutcome::Full => Err(PutError::Full(item)),
             PutOutcome::Closed => Err(PutError::Closed(item)),
+            PutOutcome::ShutDown => Err(PutError::ShutDown(item)),
             PutOutcome::EncodeFailed(e) => Err(PutError::Encode(item, e)),
             PutOutcome::Corrupt(what) => Err(PutError::Corrupt(item, what)),
         }
@@ -650,12 +739,14 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             GetOutcome::Got(r) => r.map_err(GetError::Decode),
             GetOutcome::Empty => Err(GetError::Empty),
             GetOutcome::Closed => Err(GetError::Closed),
+            GetOutcome::ShutDown => Err(GetError::ShutDown),
             GetOutcome::Corrupt(what) => Err(GetError::Corrupt(what)),
         }
     }
 
     /// Takes the oldest item, waiting for one (Python's `get()`); [`GetError::Closed`] when
-    /// this process closes the queue meanwhile.
+    /// this process closes the queue meanwhile, [`GetError::ShutDown`] when it is shut down
+    /// and empty.
     pub fn get(&self) -> Result<T, GetError> {
         self.get_until(None)
     }
@@ -720,5 +811,21 @@ impl<T> Queue<T> {
     /// Whether [`close`](Self::close) was called in this process.
     pub fn is_closed(&self) -> bool {
         self.raw.is_closed()
+    }
+
+    /// Shuts the queue down for every process that holds it (Python 3.13's
+    /// `shutdown(immediate)`): later puts fail with [`PutError::ShutDown`]; gets take what is
+    /// left, then fail with [`GetError::ShutDown`]. With `immediate`, what is left is
+    /// discarded instead (for a [`JoinableQueue`](crate::JoinableQueue), counted as done, so
+    /// that `join` returns once the items taken before are done). Every put, get and join
+    /// blocked in the queue, in any process, wakes and returns. It cannot be undone; a second
+    /// call only turns a plain shutdown into an immediate one.
+    pub fn shutdown(&self, immediate: bool) {
+        self.raw.shutdown(immediate);
+    }
+
+    /// Whether some process shut the queue down ([`shutdown`](Self::shutdown)).
+    pub fn is_shut_down(&self) -> bool {
+        self.raw.is_shut_down()
     }
 }
