@@ -189,6 +189,14 @@ pub enum CodecError {
     /// The bytes decoded as a value with bytes left over: the message was not a `T`.
     #[error("{0} bytes left over after the value")]
     TrailingBytes(usize),
+    /// The descriptors of a message's handles could not be sent beside it (the OS error
+    /// code, if any); nothing was sent.
+    #[error("cannot send the descriptors of the message's handles (os error {0:?})")]
+    SideChannel(Option<i32>),
+    /// A message with handles arrived without its descriptors (its side message is missing:
+    /// a corrupt or hostile peer); the message was consumed.
+    #[error("the descriptors of the message's handles are missing")]
+    HandlesMissing,
     /// A `Serialize` implementation wrote a different number of bytes on the second pass than
     /// it counted on the first (it is not deterministic).
     #[error("encoded to {written} bytes, {counted} counted")]

@@ -83,10 +83,15 @@
 //!   descriptors), **spawn** and **forkserver** (the arguments travel in one ipc-channel
 //!   message that carries the descriptors);
 //! * can itself travel **inside any ipc-channel message** (an `IpcSender<Queue<T>>`, a
-//!   struct with a `Connection` field...), to a process started any way. It cannot travel
-//!   inside our own queues or connections, which carry bytes only (no descriptors).
+//!   struct with a `Connection` field...), to a process started any way;
+//! * travels **inside an item of a [`Queue`]** (`Queue<(Connection, Lock)>`, any mp handle or
+//!   ipc-channel value in any field) and arrives usable in the process that gets it: the
+//!   descriptors go beside the item over the queue's side channel (an ipc-channel), matched
+//!   to its frame by a token, and an item never taken leaks nothing (the channel holds them
+//!   until the queue goes). Items without handles cost nothing more. Not yet inside a
+//!   [`Connection`]'s messages, which carry bytes only.
 //!
-//! Their serde implementations only work inside an ipc-channel message. Sending a
+//! Their serde implementations only work inside an ipc-channel message or a queue item. Sending a
 //! [`Connection`] moves its watch on the other end to the receiver: the copy left behind
 //! still works but no longer detects EOF (it blocks like Python's would).
 //!
@@ -138,8 +143,9 @@
 //!   ([`ReceiveState`]).
 //! * `wait` takes at most 126 connections and queues; descriptors are polled by a helper
 //!   thread for the duration of the call.
-//! * Connections and queues carry bytes only, not descriptors: a handle cannot travel inside
-//!   a message of our own channels (only inside ipc-channel messages).
+//! * Connections carry bytes only, not descriptors: a handle cannot travel inside a
+//!   connection's message (it can inside a queue item or an ipc-channel message). A queue
+//!   holds three descriptors per process (its segment and its side channel's two ends).
 //!
 //! # Examples that use it
 //!
@@ -154,6 +160,7 @@ mod array;
 mod codec;
 mod connection;
 mod error;
+mod handles;
 mod joinable_queue;
 mod pod;
 mod queue;

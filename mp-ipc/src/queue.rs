@@ -55,7 +55,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::{CodecError, Error, GetError, PutError};
-use crate::ring::{HEADER, PAD, Ring, frame_len};
+use crate::handles::{SideChannel, TOKEN_BYTES, encoded_len_and_handles};
+use crate::ring::{HEADER, PAD, Ring, WITH_HANDLES, frame_len};
 use crate::sys::{Held, QueueHeader, Segment, lock, release_pages};
 use crate::waiter::Signal;
 
@@ -172,18 +173,20 @@ pub(crate) struct RawQueue {
     /// open. Closing is per process, as in Python: a child's copy is open whatever the start
     /// method, a fork child's included (its pid differs).
     closed_by: Arc<AtomicU32>,
+    /// Carries the descriptors of items that hold handles (`crate::handles`).
+    side: SideChannel,
 }
 
 impl Serialize for RawQueue {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.seg.serialize(serializer)
+        (&self.seg, &self.side).serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for RawQueue {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let seg = Segment::<QueueHeader>::deserialize(deserializer)?;
-        RawQueue::adopt(seg).map_err(serde::de::Error::custom)
+        let (seg, side) = <(Segment<QueueHeader>, SideChannel)>::deserialize(deserializer)?;
+        RawQueue::adopt(seg, side).map_err(serde::de::Error::custom)
     }
 }
 
@@ -195,11 +198,11 @@ impl RawQueue {
             .clamp(MIN_RING, MAX_RING)
             .next_power_of_two();
         let seg = QueueHeader::create(cap as usize, (cap / 8) as u32, options.maxsize)?;
-        RawQueue::adopt(seg)
+        RawQueue::adopt(seg, SideChannel::new().map_err(Error::Os)?)
     }
 
-    /// Wraps a segment, checking its ring size against it.
-    fn adopt(seg: Segment<QueueHeader>) -> Result<RawQueue, Error> {
+    /// Wraps a segment and its side channel, checking its ring size against it.
+    fn adopt(seg: Segment<QueueHeader>, side: SideChannel) -> Result<RawQueue, Error> {
         let cap_units = seg.header().cap_units.load(Ordering::Relaxed);
         let cap = bytes(cap_units);
         if !cap_units.is_power_of_two()
@@ -212,6 +215,7 @@ impl RawQueue {
             seg,
             cap_units,
             closed_by: Arc::default(),
+            side,
         })
     }
 
@@ -354,10 +358,12 @@ impl RawQueue {
     }
 
     /// Puts one item of `len` encoded bytes, written by `fill` straight into the ring
-    /// (nothing is committed when `fill` fails). `len` is at most [`Self::max_message`].
+    /// (nothing is committed when `fill` fails), in a frame tagged `tag` (0, or
+    /// [`WITH_HANDLES`]). `len` is at most [`Self::max_message`].
     pub(crate) fn put_with(
         &self,
         len: u32,
+        tag: u32,
         deadline: Option<Deadline>,
         fill: impl FnOnce(&mut [u8]) -> Result<(), CodecError>,
     ) -> PutOutcome {
@@ -419,7 +425,7 @@ impl RawQueue {
         if let Err(e) = filled {
             return PutOutcome::EncodeFailed(e);
         }
-        ring.write_header(bytes(at), len, 0);
+        ring.write_header(bytes(at), len, tag);
         // The commit: bytes and count become visible together.
         h.put.tail.store(
             pack(count(tail).wrapping_add(1), pos(tail).wrapping_add(need)),
@@ -434,11 +440,11 @@ impl RawQueue {
         self.h().get.not_full.wait_for(ready, deadline)
     }
 
-    /// Takes one item, handing its bytes to `f` in place.
+    /// Takes one item, handing its frame's tag and bytes to `f` in place.
     pub(crate) fn get_with<R>(
         &self,
         deadline: Option<Deadline>,
-        f: impl FnOnce(&[u8]) -> R,
+        f: impl FnOnce(u32, &[u8]) -> R,
     ) -> GetOutcome<R> {
         let _held = match self.lock_unless_closed(&self.h().get.lock, deadline) {
             Err(()) => return GetOutcome::Closed,
@@ -476,7 +482,7 @@ impl RawQueue {
         }
         let ring = self.ring();
         let mut at = pos(head);
-        let (len, frame) = loop {
+        let (len, tag, frame) = loop {
             let (len, tag) = ring.read_header(bytes(at));
             if tag == PAD {
                 // Padding (in units) to the end of the ring or to the next lap.
@@ -491,12 +497,12 @@ impl RawQueue {
             if u64::from(frame) * 8 != frame_len(len) || frame > left {
                 return GetOutcome::Corrupt("queue frame longer than the data");
             }
-            break (len, frame);
+            break (len, tag, frame);
         };
         let body = bytes(at) + u64::from(HEADER);
         // The frame is committed (before `tail`) and we are the one consumer (the get lock);
         // producers do not write it until `head` moves past it below.
-        let r = ring.read_committed(body, len as usize, |payload| f(&payload));
+        let r = ring.read_committed(body, len as usize, |payload| f(tag, &payload));
         let new_pos = at.wrapping_add(frame);
         self.release_consumed(pos(head), new_pos);
         // The release: the item is gone for everyone only now.
@@ -690,15 +696,25 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             return Err(PutError::ShutDown(item));
         }
         let max = self.raw.max_message();
-        let len = match codec::encoded_len(&item) {
+        // A dry run counts the bytes and the descriptors of the handles inside (if any, they
+        // travel on the side channel and the frame starts with their token).
+        let (len, handles) = encoded_len_and_handles(&item);
+        let extra = if handles > 0 { TOKEN_BYTES } else { 0 };
+        let len = match len.map(|len| len + extra) {
             Ok(len) if len > max => return Err(PutError::TooLarge { item, len, max }),
             Ok(len) => len as u32,
             Err(e) => return Err(PutError::Encode(item, e)),
         };
-        match self
-            .raw
-            .put_with(len, deadline, |slot| codec::encode_into(&item, slot))
-        {
+        let side = &self.raw.side;
+        let outcome = if handles > 0 {
+            self.raw.put_with(len, WITH_HANDLES, deadline, |slot| {
+                side.encode_into(&item, slot)
+            })
+        } else {
+            self.raw
+                .put_with(len, 0, deadline, |slot| codec::encode_into(&item, slot))
+        };
+        match outcome {
             PutOutcome::Committed => Ok(()),
             PutOutcome::Full => Err(PutError::Full(item)),
             PutOutcome::Closed => Err(PutError::Closed(item)),
@@ -735,7 +751,12 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.raw.is_closed() {
             return Err(GetError::Closed);
         }
-        match self.raw.get_with(deadline, codec::decode::<T>) {
+        let side = &self.raw.side;
+        let decode = |tag, bytes: &[u8]| match tag {
+            WITH_HANDLES => side.decode::<T>(bytes),
+            _ => codec::decode::<T>(bytes),
+        };
+        match self.raw.get_with(deadline, decode) {
             GetOutcome::Got(r) => r.map_err(GetError::Decode),
             GetOutcome::Empty => Err(GetError::Empty),
             GetOutcome::Closed => Err(GetError::Closed),
