@@ -137,7 +137,12 @@
 //!
 //! # Differences from Python
 //!
-//! * A `Lock` (and an `RLock`) belongs to the thread that acquired it (see above).
+//! * A `Lock` (and an `RLock`) belongs to the thread that acquired it (see above): Python
+//!   lets any thread or process release a `Lock`; here that is [`Error::NotOwner`]. This stays
+//!   a difference: the robust mutex that tells the next owner of a dead holder is owned by a
+//!   thread (the kernel's robust list is per thread), and no design found gives both
+//!   owner-death detection and release by anyone. A [`Semaphore`] of 1 is the lock to release
+//!   elsewhere (a dead holder's permit is then lost, as in Python).
 //! * [`Condition::new`] is built over a [`Lock`]; Python's default `Condition()` lock, an
 //!   `RLock`, is [`Condition::recursive`] (waiting releases and restores every level, as in
 //!   Python).
