@@ -185,6 +185,24 @@ struct Wire {
     watch: Option<IpcReceiver<()>>,
 }
 
+/// [`Wire`] as a sender writes it, by reference: a dry run that only counts bytes
+/// (`ipc_channel::ipc::count_handles`, as a queue's put makes) must leave the watch in place.
+#[derive(Serialize)]
+struct WireRef<'a> {
+    /// The segment.
+    seg: &'a Segment<PipeHeader>,
+    /// Which end.
+    side: u8,
+    /// May receive.
+    readable: bool,
+    /// May send.
+    writable: bool,
+    /// A copy of our liveness token.
+    token: &'a IpcSender<()>,
+    /// The watch on the other end.
+    watch: Option<&'a IpcReceiver<()>>,
+}
+
 impl Serialize for Connection {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let Some(token) = &self.token else {
@@ -192,15 +210,24 @@ impl Serialize for Connection {
                 "a closed connection cannot be sent",
             ));
         };
-        Wire {
-            seg: self.seg.clone(),
+        let dry_run = ipc_channel::ipc::is_counting_handles();
+        let watch = self.watch.borrow();
+        let written = WireRef {
+            seg: &self.seg,
             side: self.side,
             readable: self.readable,
             writable: self.writable,
-            token: token.clone(),
-            watch: self.watch.borrow_mut().take(),
+            token,
+            watch: watch.as_ref(),
         }
-        .serialize(serializer)
+        .serialize(serializer);
+        drop(watch);
+        // A real send consumed the watch's descriptor (it moves to the receiver): the husk
+        // left is no watch any more. A dry run touched nothing.
+        if !dry_run {
+            self.watch.borrow_mut().take();
+        }
+        written
     }
 }
 

@@ -65,6 +65,7 @@
 //! | `join_thread`, `cancel_join_thread` | not needed: no feeder thread |
 //! | `JoinableQueue`, `task_done`, `join` | [`JoinableQueue`], [`JoinableQueue::task_done`], [`JoinableQueue::join`], [`JoinableQueue::join_timeout`] |
 //! | `queue.close()` (per process) | [`Queue::close`]: wakes this process's waiters; children's copies are open |
+//! | `shutdown(immediate)` (3.13), `queue.ShutDown` | [`Queue::shutdown`] (every process; also [`SimpleQueue::shutdown`]), [`Queue::is_shut_down`], [`PutError::ShutDown`], [`GetError::ShutDown`] |
 //! | `SimpleQueue` | [`SimpleQueue`] |
 //! | `Value('i', 0)`, `v.value`, `get_lock()` | [`Value::new`], [`Value::get`]/[`Value::set`]/[`Value::lock`], [`Value::get_lock`] |
 //! | `Value(..., lock=l)` | [`Value::with_lock`], [`Array::with_lock`] |
@@ -83,10 +84,15 @@
 //!   descriptors), **spawn** and **forkserver** (the arguments travel in one ipc-channel
 //!   message that carries the descriptors);
 //! * can itself travel **inside any ipc-channel message** (an `IpcSender<Queue<T>>`, a
-//!   struct with a `Connection` field...), to a process started any way. It cannot travel
-//!   inside our own queues or connections, which carry bytes only (no descriptors).
+//!   struct with a `Connection` field...), to a process started any way;
+//! * travels **inside an item of a [`Queue`]** (`Queue<(Connection, Lock)>`, any mp handle or
+//!   ipc-channel value in any field) and arrives usable in the process that gets it: the
+//!   descriptors go beside the item over the queue's side channel (an ipc-channel), matched
+//!   to its frame by a token, and an item never taken leaks nothing (the channel holds them
+//!   until the queue goes). Items without handles cost nothing more. Not yet inside a
+//!   [`Connection`]'s messages, which carry bytes only.
 //!
-//! Their serde implementations only work inside an ipc-channel message. Sending a
+//! Their serde implementations only work inside an ipc-channel message or a queue item. Sending a
 //! [`Connection`] moves its watch on the other end to the receiver: the copy left behind
 //! still works but no longer detects EOF (it blocks like Python's would).
 //!
@@ -141,8 +147,9 @@
 //!   descriptors, watched by one long-lived watcher thread per process (`epoll`, started by
 //!   the first wait that sleeps on a descriptor; a forked child starts its own): a wait
 //!   starts no thread and sleeps until something happens, not in polling slices.
-//! * Connections and queues carry bytes only, not descriptors: a handle cannot travel inside
-//!   a message of our own channels (only inside ipc-channel messages).
+//! * Connections carry bytes only, not descriptors: a handle cannot travel inside a
+//!   connection's message (it can inside a queue item or an ipc-channel message). A queue
+//!   holds three descriptors per process (its segment and its side channel's two ends).
 //!
 //! # Examples that use it
 //!
@@ -157,6 +164,7 @@ mod array;
 mod codec;
 mod connection;
 mod error;
+mod handles;
 mod joinable_queue;
 mod pod;
 mod queue;

@@ -36,6 +36,16 @@
 //!
 //! A blocked `get` sleeps holding the get lock (other consumers queue on the lock), on
 //! `not_empty`, which every commit bumps; a blocked `put` likewise on `not_full`.
+//!
+//! # Shutdown
+//!
+//! `shutdown` is one word of the header (0 open, then [`SHUT_DOWN`] or [`SHUT_DOWN_NOW`],
+//! never back), so it holds for every process at once. The caller sets it and bumps every wake
+//! word: each blocked `put`, `get` and `join`, in any process, wakes, reads the word and leaves
+//! (a producer's check is under the put lock, before its commit, so none commits after a
+//! shutdown it has seen). An immediate shutdown then takes both locks (put, then get, the
+//! order `rewind_if_empty` keeps too) and discards the rest: `head` moves to `tail` in one
+//! store and `done` counts the discarded items as done, which releases `join`.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -48,7 +58,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::{CodecError, Error, GetError, PutError};
-use crate::ring::{HEADER, PAD, Ring, frame_len};
+use crate::handles::{SideChannel, TOKEN_BYTES, encoded_len_and_handles};
+use crate::ring::{HEADER, PAD, Ring, WITH_HANDLES, frame_len};
 use crate::sys::{Held, QueueHeader, Segment, lock, release_pages};
 use crate::waiter;
 
@@ -79,6 +90,12 @@ const MAX_RING: u64 = 1 << 34;
 
 /// Smallest ring.
 const MIN_RING: u64 = 4096;
+
+/// `shutdown` word: shut down, gets drain what is left.
+const SHUT_DOWN: u32 = 1;
+
+/// `shutdown` word: shut down immediately, what was left is discarded.
+const SHUT_DOWN_NOW: u32 = 2;
 
 /// The count half of a packed position.
 #[inline]
@@ -132,6 +149,8 @@ pub(crate) enum PutOutcome {
     Full,
     /// This process closed the queue.
     Closed,
+    /// Some process shut the queue down; nothing was committed.
+    ShutDown,
     /// The encoder failed; nothing was committed.
     EncodeFailed(CodecError),
     /// The shared positions are inconsistent; nothing was written.
@@ -146,6 +165,8 @@ pub(crate) enum GetOutcome<R> {
     Empty,
     /// This process closed the queue.
     Closed,
+    /// Some process shut the queue down and nothing is left to drain.
+    ShutDown,
     /// The shared positions or frame headers are inconsistent; nothing was taken.
     Corrupt(&'static str),
 }
@@ -162,18 +183,20 @@ pub(crate) struct RawQueue {
     /// open. Closing is per process, as in Python: a child's copy is open whatever the start
     /// method, a fork child's included (its pid differs).
     closed_by: Arc<AtomicU32>,
+    /// Carries the descriptors of items that hold handles (`crate::handles`).
+    side: SideChannel,
 }
 
 impl Serialize for RawQueue {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.seg.serialize(serializer)
+        (&self.seg, &self.side).serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for RawQueue {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let seg = Segment::<QueueHeader>::deserialize(deserializer)?;
-        RawQueue::adopt(seg).map_err(serde::de::Error::custom)
+        let (seg, side) = <(Segment<QueueHeader>, SideChannel)>::deserialize(deserializer)?;
+        RawQueue::adopt(seg, side).map_err(serde::de::Error::custom)
     }
 }
 
@@ -185,11 +208,11 @@ impl RawQueue {
             .clamp(MIN_RING, MAX_RING)
             .next_power_of_two();
         let seg = QueueHeader::create(cap as usize, (cap / 8) as u32, options.maxsize)?;
-        RawQueue::adopt(seg)
+        RawQueue::adopt(seg, SideChannel::new().map_err(Error::Os)?)
     }
 
-    /// Wraps a segment, checking its ring size against it.
-    fn adopt(seg: Segment<QueueHeader>) -> Result<RawQueue, Error> {
+    /// Wraps a segment and its side channel, checking its ring size against it.
+    fn adopt(seg: Segment<QueueHeader>, side: SideChannel) -> Result<RawQueue, Error> {
         let cap_units = seg.header().cap_units.load(Ordering::Relaxed);
         let cap = bytes(cap_units);
         if !cap_units.is_power_of_two()
@@ -202,6 +225,7 @@ impl RawQueue {
             seg,
             cap_units,
             closed_by: Arc::default(),
+            side,
         })
     }
 
@@ -270,6 +294,54 @@ impl RawQueue {
         self.h().get.not_full.wake_all();
     }
 
+    /// The `shutdown` word (0: open).
+    fn shutdown_state(&self) -> u32 {
+        self.h().shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Whether some process shut the queue down.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shutdown_state() != 0
+    }
+
+    /// Shuts the queue down for every process (see the module docs): wakes every waiter, and
+    /// with `immediate` discards what is left, counting it done.
+    pub(crate) fn shutdown(&self, immediate: bool) {
+        let h = self.h();
+        let state = if immediate { SHUT_DOWN_NOW } else { SHUT_DOWN };
+        h.shutdown.fetch_max(state, Ordering::SeqCst);
+        h.put.not_empty.wake_all();
+        h.get.not_full.wake_all();
+        h.get.all_done.wake_all();
+        if immediate {
+            self.discard_all();
+        }
+    }
+
+    /// Drops every item in the queue, as if each had been taken and marked done.
+    fn discard_all(&self) {
+        let h = self.h();
+        // The waiters holding these locks left when they saw the shutdown; producers that
+        // take the put lock after us see it before they commit.
+        let (Some(_put), Some(_get)) = (lock(&h.put.lock, None), lock(&h.get.lock, None)) else {
+            return;
+        };
+        let head = h.get.head.load(Ordering::SeqCst);
+        let tail = h.put.tail.load(Ordering::SeqCst);
+        let discarded = count(tail).wrapping_sub(count(head));
+        if discarded == 0 {
+            return;
+        }
+        if pos(tail).wrapping_sub(pos(head)) <= self.cap_units {
+            // Both locks held: no producer writes, so every consumed chunk may go.
+            self.release_consumed(pos(head), pos(tail));
+        }
+        h.get.head.store(tail, Ordering::SeqCst);
+        h.get.done.fetch_add(discarded, Ordering::SeqCst);
+        h.get.not_full.wake_all();
+        h.get.all_done.wake_all();
+    }
+
     /// Whether `need` more units fit now after `tail` (by count and by room).
     fn fits(&self, tail: u64, need: u32) -> bool {
         let head = self.h().get.head.load(Ordering::SeqCst);
@@ -300,10 +372,12 @@ impl RawQueue {
     }
 
     /// Puts one item of `len` encoded bytes, written by `fill` straight into the ring
-    /// (nothing is committed when `fill` fails). `len` is at most [`Self::max_message`].
+    /// (nothing is committed when `fill` fails), in a frame tagged `tag` (0, or
+    /// [`WITH_HANDLES`]). `len` is at most [`Self::max_message`].
     pub(crate) fn put_with(
         &self,
         len: u32,
+        tag: u32,
         deadline: Option<Deadline>,
         fill: impl FnOnce(&mut [u8]) -> Result<(), CodecError>,
     ) -> PutOutcome {
@@ -313,6 +387,9 @@ impl RawQueue {
             Ok(None) => return PutOutcome::Full,
             Ok(Some(held)) => held,
         };
+        if self.is_shut_down() {
+            return PutOutcome::ShutDown;
+        }
         let h = self.h();
         let cap = self.cap_units;
         let tail = h.put.tail.load(Ordering::Relaxed);
@@ -334,9 +411,17 @@ impl RawQueue {
             // is pointless, so it is "full" until the deadline (callers check the size).
             return PutOutcome::Full;
         };
-        let room = self.not_full_wait(|| self.is_closed() || self.fits(tail, need), deadline);
+        let room = self.not_full_wait(
+            || self.is_closed() || self.is_shut_down() || self.fits(tail, need),
+            deadline,
+        );
         if self.is_closed() {
             return PutOutcome::Closed;
+        }
+        // Checked under the put lock before the commit: an immediate shutdown discards under
+        // this lock, so nothing is committed after it.
+        if self.is_shut_down() {
+            return PutOutcome::ShutDown;
         }
         if !room {
             return PutOutcome::Full;
@@ -358,7 +443,7 @@ impl RawQueue {
         if let Err(e) = filled {
             return PutOutcome::EncodeFailed(e);
         }
-        ring.write_header(bytes(at), len, 0);
+        ring.write_header(bytes(at), len, tag);
         // The commit: bytes and count become visible together.
         h.put.tail.store(
             pack(count(tail).wrapping_add(1), pos(tail).wrapping_add(need)),
@@ -373,11 +458,11 @@ impl RawQueue {
         self.h().get.not_full.wait_for(ready, deadline)
     }
 
-    /// Takes one item, handing its bytes to `f` in place.
+    /// Takes one item, handing its frame's tag and bytes to `f` in place.
     pub(crate) fn get_with<R>(
         &self,
         deadline: Option<Deadline>,
-        f: impl FnOnce(&[u8]) -> R,
+        f: impl FnOnce(u32, &[u8]) -> R,
     ) -> GetOutcome<R> {
         let _held = match self.lock_unless_closed(&self.h().get.lock, deadline) {
             Err(()) => return GetOutcome::Closed,
@@ -390,13 +475,19 @@ impl RawQueue {
         let nonempty = || count(h.put.tail.load(Ordering::SeqCst)) != count(head);
         let got = waiter::wait_until(
             self.data_word(),
-            || self.is_closed() || nonempty(),
+            || self.is_closed() || self.is_shut_down() || nonempty(),
             deadline,
             SLICE,
             || Ok::<(), ()>(()),
         );
         if self.is_closed() {
             return GetOutcome::Closed;
+        }
+        // After a plain shutdown, gets drain what is left; after an immediate one, nothing.
+        match self.shutdown_state() {
+            SHUT_DOWN_NOW => return GetOutcome::ShutDown,
+            SHUT_DOWN if !nonempty() => return GetOutcome::ShutDown,
+            _ => {}
         }
         if got != Ok(true) {
             return GetOutcome::Empty;
@@ -413,7 +504,7 @@ impl RawQueue {
         // Where the consumed bytes to release begin: a padding frame's span (to the end of
         // the ring) holds nothing written, so it is skipped, not walked.
         let mut from = pos(head);
-        let (len, frame) = loop {
+        let (len, tag, frame) = loop {
             let (len, tag) = ring.read_header(bytes(at));
             if tag == PAD {
                 // Padding (in units) to the end of the ring or to the next lap.
@@ -430,12 +521,12 @@ impl RawQueue {
             if u64::from(frame) * 8 != frame_len(len) || frame > left {
                 return GetOutcome::Corrupt("queue frame longer than the data");
             }
-            break (len, frame);
+            break (len, tag, frame);
         };
         let body = bytes(at) + u64::from(HEADER);
         // The frame is committed (before `tail`) and we are the one consumer (the get lock);
         // producers do not write it until `head` moves past it below.
-        let r = ring.read_committed(body, len as usize, |payload| f(&payload));
+        let r = ring.read_committed(body, len as usize, |payload| f(tag, &payload));
         let new_pos = at.wrapping_add(frame);
         self.release_consumed(from, new_pos);
         // The release: the item is gone for everyone only now.
@@ -615,19 +706,33 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.raw.is_closed() {
             return Err(PutError::Closed(item));
         }
+        if self.raw.is_shut_down() {
+            return Err(PutError::ShutDown(item));
+        }
         let max = self.raw.max_message();
-        let len = match codec::encoded_len(&item) {
+        // A dry run counts the bytes and the descriptors of the handles inside (if any, they
+        // travel on the side channel and the frame starts with their token).
+        let (len, handles) = encoded_len_and_handles(&item);
+        let extra = if handles > 0 { TOKEN_BYTES } else { 0 };
+        let len = match len.map(|len| len + extra) {
             Ok(len) if len > max => return Err(PutError::TooLarge { item, len, max }),
             Ok(len) => len as u32,
             Err(e) => return Err(PutError::Encode(item, e)),
         };
-        match self
-            .raw
-            .put_with(len, deadline, |slot| codec::encode_into(&item, slot))
-        {
+        let side = &self.raw.side;
+        let outcome = if handles > 0 {
+            self.raw.put_with(len, WITH_HANDLES, deadline, |slot| {
+                side.encode_into(&item, slot)
+            })
+        } else {
+            self.raw
+                .put_with(len, 0, deadline, |slot| codec::encode_into(&item, slot))
+        };
+        match outcome {
             PutOutcome::Committed => Ok(()),
             PutOutcome::Full => Err(PutError::Full(item)),
             PutOutcome::Closed => Err(PutError::Closed(item)),
+            PutOutcome::ShutDown => Err(PutError::ShutDown(item)),
             PutOutcome::EncodeFailed(e) => Err(PutError::Encode(item, e)),
             PutOutcome::Corrupt(what) => Err(PutError::Corrupt(item, what)),
         }
@@ -660,16 +765,23 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.raw.is_closed() {
             return Err(GetError::Closed);
         }
-        match self.raw.get_with(deadline, codec::decode::<T>) {
+        let side = &self.raw.side;
+        let decode = |tag, bytes: &[u8]| match tag {
+            WITH_HANDLES => side.decode::<T>(bytes),
+            _ => codec::decode::<T>(bytes),
+        };
+        match self.raw.get_with(deadline, decode) {
             GetOutcome::Got(r) => r.map_err(GetError::Decode),
             GetOutcome::Empty => Err(GetError::Empty),
             GetOutcome::Closed => Err(GetError::Closed),
+            GetOutcome::ShutDown => Err(GetError::ShutDown),
             GetOutcome::Corrupt(what) => Err(GetError::Corrupt(what)),
         }
     }
 
     /// Takes the oldest item, waiting for one (Python's `get()`); [`GetError::Closed`] when
-    /// this process closes the queue meanwhile.
+    /// this process closes the queue meanwhile, [`GetError::ShutDown`] when it is shut down
+    /// and empty.
     pub fn get(&self) -> Result<T, GetError> {
         self.get_until(None)
     }
@@ -734,6 +846,22 @@ impl<T> Queue<T> {
     /// Whether [`close`](Self::close) was called in this process.
     pub fn is_closed(&self) -> bool {
         self.raw.is_closed()
+    }
+
+    /// Shuts the queue down for every process that holds it (Python 3.13's
+    /// `shutdown(immediate)`): later puts fail with [`PutError::ShutDown`]; gets take what is
+    /// left, then fail with [`GetError::ShutDown`]. With `immediate`, what is left is
+    /// discarded instead (for a [`JoinableQueue`](crate::JoinableQueue), counted as done, so
+    /// that `join` returns once the items taken before are done). Every put, get and join
+    /// blocked in the queue, in any process, wakes and returns. It cannot be undone; a second
+    /// call only turns a plain shutdown into an immediate one.
+    pub fn shutdown(&self, immediate: bool) {
+        self.raw.shutdown(immediate);
+    }
+
+    /// Whether some process shut the queue down ([`shutdown`](Self::shutdown)).
+    pub fn is_shut_down(&self) -> bool {
+        self.raw.is_shut_down()
     }
 }
 

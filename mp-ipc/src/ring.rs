@@ -16,6 +16,10 @@ use crate::sys::{Segment, SharedHeader};
 /// Tag of a padding frame: skipped by readers, never counted as an item.
 pub(crate) const PAD: u32 = 1;
 
+/// Tag of a queue frame whose item has handles: its descriptors travel on the queue's side
+/// channel (`crate::handles`).
+pub(crate) const WITH_HANDLES: u32 = 2;
+
 /// Size of a frame header.
 pub(crate) const HEADER: u32 = 8;
 

@@ -271,6 +271,13 @@ impl Process {
         self.started()?.signal(Signal::SIGKILL)
     }
 
+    /// Sends SIGINT (Python 3.14's `interrupt()`); nothing if the child has already exited.
+    /// A Rust program keeps SIGINT's default action unless it installs a handler, so the exit
+    /// code is then -2 (Python's child turns it into `KeyboardInterrupt` and exits 1 instead).
+    pub fn interrupt(&self) -> Result<()> {
+        self.started()?.signal(Signal::SIGINT)
+    }
+
     /// A descriptor that becomes readable when the child exits (Python's `sentinel`), to wait
     /// on together with other sentinels and connections (`poll`, `epoll`, mp-ipc's `wait`). It is
     /// a pidfd, valid until the process is closed or dropped.

@@ -124,20 +124,84 @@ pub struct Barrier {
     shared: Shared<BarrierState>,
     /// Run by the last party of each round.
     action: Option<FnRef<fn()>>,
+    /// The bound of a [`wait`](Barrier::wait) (Python's `Barrier(timeout=...)`); it travels
+    /// with the handle, as Python's attribute is pickled with the barrier.
+    timeout: Option<Duration>,
+}
+
+/// Options of a [`Barrier`] beyond its parties (Python's `Barrier(parties, action, timeout)`);
+/// from [`Barrier::builder`].
+#[derive(Clone, Copy, Debug)]
+#[must_use = "a builder does nothing until build()"]
+pub struct BarrierBuilder {
+    /// Parties per round.
+    parties: u32,
+    /// Run by the last party of each round.
+    action: Option<fn()>,
+    /// The bound of a `wait` without one of its own.
+    timeout: Option<Duration>,
+}
+
+impl BarrierBuilder {
+    /// The last party of each round runs `action` before the round ends.
+    pub fn action(self, action: fn()) -> Self {
+        BarrierBuilder {
+            action: Some(action),
+            ..self
+        }
+    }
+
+    /// A [`wait`](Barrier::wait) (the one without a timeout of its own) gives up after
+    /// `timeout`, breaking the barrier, as [`wait_timeout`](Barrier::wait_timeout) does.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        BarrierBuilder {
+            timeout: Some(timeout),
+            ..self
+        }
+    }
+
+    /// Creates the barrier.
+    pub fn build(self) -> Result<Barrier, Error> {
+        Barrier::create(self.parties, self.action.map(FnRef::new), self.timeout)
+    }
 }
 
 impl Barrier {
     /// Creates a barrier for `parties` parties (at least one) without an action.
     pub fn new(parties: u32) -> Result<Self, Error> {
-        Self::create(parties, None)
+        Self::create(parties, None, None)
     }
 
     /// Creates a barrier whose last party of each round runs `action` before the round ends.
     pub fn with_action(parties: u32, action: fn()) -> Result<Self, Error> {
-        Self::create(parties, Some(FnRef::new(action)))
+        Self::create(parties, Some(FnRef::new(action)), None)
     }
 
-    fn create(parties: u32, action: Option<FnRef<fn()>>) -> Result<Self, Error> {
+    /// Python's `Barrier(parties, action, timeout)`: `action` (if any) as in
+    /// [`with_action`](Self::with_action), and `timeout` the bound of every
+    /// [`wait`](Self::wait) that has none of its own.
+    pub fn with_timeout(
+        parties: u32,
+        action: Option<fn()>,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
+        Self::create(parties, action.map(FnRef::new), Some(timeout))
+    }
+
+    /// A barrier for `parties` parties with the options set on the builder.
+    pub fn builder(parties: u32) -> BarrierBuilder {
+        BarrierBuilder {
+            parties,
+            action: None,
+            timeout: None,
+        }
+    }
+
+    fn create(
+        parties: u32,
+        action: Option<FnRef<fn()>>,
+        timeout: Option<Duration>,
+    ) -> Result<Self, Error> {
         if parties == 0 {
             return Err(Error::NoParties);
         }
@@ -146,16 +210,26 @@ impl Barrier {
         }
         let shared = Shared::<BarrierState>::with_mutexes(parties as usize, MutexKind::Plain)?;
         shared.parties.store(parties, Ordering::Relaxed);
-        Ok(Barrier { shared, action })
+        Ok(Barrier {
+            shared,
+            action,
+            timeout,
+        })
     }
 
     /// Waits until all parties have called `wait` in this round. Returns this party's index
-    /// in the round.
+    /// in the round. With a default timeout ([`with_timeout`](Self::with_timeout),
+    /// [`BarrierBuilder::timeout`]) this is [`wait_timeout`](Self::wait_timeout) with it.
     ///
     /// # Panics
     /// Re-raises a panic of the action (in the party that ran it), after breaking the barrier.
     pub fn wait(&self) -> Result<usize, BrokenBarrier> {
-        self.wait_until(None)
+        self.wait_until(self.timeout.map(Deadline::after))
+    }
+
+    /// The bound of a [`wait`](Self::wait) without one of its own, if the barrier has one.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// Like [`wait`](Self::wait), but a party still waiting after `timeout` breaks the

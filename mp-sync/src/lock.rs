@@ -92,11 +92,6 @@ impl Lock {
     pub(crate) fn raw(&self) -> &RobustMutex {
         &self.shared.raw
     }
-
-    /// Whether both handles name the same shared lock.
-    pub(crate) fn same_as(&self, other: &Lock) -> bool {
-        std::ptr::eq(self.raw(), other.raw())
-    }
 }
 
 /// Proof that the calling thread holds a [`Lock`]; releases it when dropped.

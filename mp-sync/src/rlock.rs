@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::deadline::Deadline;
 use crate::error::{Error, LockResult, OwnerDied, TryLockResult};
 use crate::raw_lock::{acquire, expect_acquired, note_leaked, release_leaked};
-use crate::sys::{MutexState, Shared};
+use crate::sys::{MutexState, RobustMutex, Shared};
 
 /// A re-entrant lock shared between processes (Python's `multiprocessing.RLock`).
 ///
@@ -51,10 +51,26 @@ impl RLock {
     }
 
     fn acquire_until(&self, deadline: Option<Deadline>) -> TryLockResult<RLockGuard<'_>> {
-        acquire(&self.shared.raw, deadline, || RLockGuard {
+        acquire(&self.shared.raw, deadline, || self.guard())
+    }
+
+    /// Whether some live thread holds the lock at this instant, at any depth (a snapshot;
+    /// Python 3.14's `locked()`).
+    pub fn locked(&self) -> bool {
+        self.shared.raw.is_locked()
+    }
+
+    /// A guard for one more level the calling thread has just taken.
+    pub(crate) fn guard(&self) -> RLockGuard<'_> {
+        RLockGuard {
             rlock: self,
             _not_send: PhantomData,
-        })
+        }
+    }
+
+    /// The recursive robust mutex under the lock.
+    pub(crate) fn raw(&self) -> &RobustMutex {
+        &self.shared.raw
     }
 
     /// Releases one level of the lock whose guard was given up with [`RLockGuard::leak`].
@@ -78,7 +94,12 @@ pub struct RLockGuard<'a> {
     _not_send: PhantomData<*const ()>,
 }
 
-impl RLockGuard<'_> {
+impl<'a> RLockGuard<'a> {
+    /// The lock this guard holds a level of.
+    pub fn lock(&self) -> &'a RLock {
+        self.rlock
+    }
+
     /// Gives up the guard and keeps its level held, to be released later by this thread with
     /// [`RLock::release`].
     pub fn leak(self) {

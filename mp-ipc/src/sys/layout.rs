@@ -92,6 +92,9 @@ pub(crate) struct QueueHeader {
     pub(crate) cap_units: AtomicU32,
     /// Most items at once; 0 for no bound.
     pub(crate) maxsize: AtomicU32,
+    /// `Queue::shutdown`, for every process: 0 open, 1 shut down (gets drain what is left),
+    /// 2 shut down immediately (what was left is discarded). It only ever grows.
+    pub(crate) shutdown: AtomicU32,
 }
 
 // SAFETY: `repr(C)`, atomics and robust mutexes only (valid zeroed, initialized in `new`

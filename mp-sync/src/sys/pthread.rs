@@ -319,6 +319,21 @@ impl RobustMutex {
         self.word() & TID_MASK != 0
     }
 
+    /// How many levels the calling thread holds: glibc's recursion count of a recursive
+    /// mutex (1 for a plain one), 0 when the caller does not hold it. What a condition over
+    /// an `RLock` releases before it sleeps and takes again after.
+    pub(crate) fn levels_held_by_caller(&self) -> u32 {
+        if !self.is_held_by_caller() {
+            return 0;
+        }
+        // glibc's `struct __pthread_mutex_s` has `unsigned int __count` right after `__lock`
+        // (every architecture's layout): the recursion depth, written only by the holder
+        // (this thread, checked above), so the read races with nothing.
+        // SAFETY: the pointer is valid and aligned for a u32 one i32 into the mutex.
+        let count = unsafe { &*self.mutex.get().cast::<AtomicU32>().add(1) };
+        count.load(Ordering::Relaxed).max(1)
+    }
+
     #[inline]
     fn word(&self) -> i32 {
         // glibc's `struct __pthread_mutex_s` starts with `int __lock`, the futex word holding
