@@ -160,6 +160,12 @@ mod error;
 mod joinable_queue;
 mod pod;
 mod queue;
+mod shareable_item;
+mod shareable_list;
+mod shared_memory;
+mod shared_memory_error;
+mod shared_memory_manager;
+mod shm_name;
 // The ring's byte copies into and out of shared memory are its whole job.
 #[allow(unsafe_code)]
 mod ring;
@@ -187,6 +193,11 @@ pub use error::{CodecError, Error, GetError, PutError, TaskError};
 pub use joinable_queue::JoinableQueue;
 pub use pod::{Pod, Zeroable};
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};
+pub use shareable_item::{Item, ShareableItem};
+pub use shareable_list::ShareableList;
+pub use shared_memory::{DEFAULT_SHM_MODE, SharedMemory, SharedMemoryOptions};
+pub use shared_memory_error::SharedMemoryError;
+pub use shared_memory_manager::SharedMemoryManager;
 pub use simple_queue::SimpleQueue;
 pub use sys::{AtomicInteger, RawArray, RawValue};
 pub use value::{Value, ValueGuard};
