@@ -399,7 +399,10 @@ impl SharedMemory {
         if offset.checked_add(len).is_none_or(|end| end > self.size()) {
             return Err(self.out_of_bounds(offset, len));
         }
-        if (self.as_ptr() as usize).wrapping_add(offset) % align_of::<T>() != 0 {
+        if !(self.as_ptr() as usize)
+            .wrapping_add(offset)
+            .is_multiple_of(align_of::<T>())
+        {
             return Err(SharedMemoryError::Misaligned {
                 offset,
                 align: align_of::<T>(),

@@ -5,6 +5,7 @@
 //! unlink ours when the script exits (CPython gh-82300): the scripts unregister what they did
 //! not create for the other side to own, which is the documented workaround.
 
+#[allow(unused_imports)] // Only the bounded helpers are used: no mp-process child here.
 mod common;
 
 use std::path::Path;

@@ -194,6 +194,15 @@ impl Mapping {
             .is_some_and(|end| end <= self.len)
     }
 
+    /// Whether `count` items of `size` bytes from byte `offset` lie inside the mapping, with
+    /// `offset`'s address a multiple of `align`.
+    fn view_fits(&self, offset: usize, count: usize, size: usize, align: usize) -> bool {
+        self.fits(offset, count, size)
+            && (self.ptr.as_ptr() as usize)
+                .wrapping_add(offset)
+                .is_multiple_of(align)
+    }
+
     /// Copies the bytes at `offset` into `out`; `false` (nothing copied) if they do not all
     /// lie inside the mapping.
     pub(crate) fn read_at(&self, offset: usize, out: &mut [u8]) -> bool {
@@ -233,9 +242,7 @@ impl Mapping {
         offset: usize,
         count: usize,
     ) -> Option<&[T::Atomic]> {
-        if !self.fits(offset, count, size_of::<T>())
-            || (self.ptr.as_ptr() as usize + offset) % align_of::<T::Atomic>() != 0
-        {
+        if !self.view_fits(offset, count, size_of::<T>(), align_of::<T::Atomic>()) {
             return None;
         }
         // SAFETY: the range lies inside the mapping, which lives as long as `self`, and is
@@ -253,9 +260,7 @@ impl Mapping {
     /// # Safety
     /// No thread of any process writes these bytes while the slice is in use.
     pub(crate) unsafe fn slice<T: Pod>(&self, offset: usize, count: usize) -> Option<&[T]> {
-        if !self.fits(offset, count, size_of::<T>())
-            || (self.ptr.as_ptr() as usize + offset) % align_of::<T>() != 0
-        {
+        if !self.view_fits(offset, count, size_of::<T>(), align_of::<T>()) {
             return None;
         }
         // SAFETY: in bounds and aligned (checked above), every bit pattern is a valid `T: Pod`,
@@ -272,9 +277,7 @@ impl Mapping {
     /// No other thread of any process reads or writes these bytes while the slice is in use.
     #[allow(clippy::mut_from_ref)]
     pub(crate) unsafe fn slice_mut<T: Pod>(&self, offset: usize, count: usize) -> Option<&mut [T]> {
-        if !self.fits(offset, count, size_of::<T>())
-            || (self.ptr.as_ptr() as usize + offset) % align_of::<T>() != 0
-        {
+        if !self.view_fits(offset, count, size_of::<T>(), align_of::<T>()) {
             return None;
         }
         // SAFETY: as in `slice`; the caller guarantees exclusive access.
