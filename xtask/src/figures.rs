@@ -171,6 +171,15 @@ pub(crate) const ROWS: &[Row] = &[
         goal: "no thread per wait; within 2x of the floor",
     },
     Row {
+        name: "ipc/shm_handoff_256mib",
+        unit: "ms",
+        lower_is_better: true,
+        pinned: false,
+        krate: "mp-ipc",
+        floor: "the 256 MiB array through a Queue<Bytes> (a copy), not by name",
+        goal: "at most Python's SharedMemory, far under the queue",
+    },
+    Row {
         name: "pool/create_close_join",
         unit: "ms",
         lower_is_better: true,

@@ -17,10 +17,10 @@
 //! may have other threads holding allocator locks). It ignores SIGINT, SIGTERM and SIGHUP, as
 //! Python's resource tracker does, so a Ctrl-C to the process group leaves it to clean up.
 
+use std::cell::UnsafeCell;
 use std::io;
 use std::ptr::NonNull;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use super::shm::FileIdentity;
 
@@ -62,7 +62,46 @@ const TABLE_BYTES: usize =
 static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
 
 /// This process's watcher, started by the first registration.
-static WATCHER: Mutex<Option<Watcher>> = Mutex::new(None);
+static WATCHER: WatcherCell = WatcherCell {
+    locked: AtomicBool::new(false),
+    state: UnsafeCell::new(None),
+};
+
+/// The watcher state under a lock that a fork child can reset: a fork taken while another
+/// thread registers a name would otherwise leave the child's copy locked forever (a std
+/// `Mutex` cannot be unlocked by a thread that does not hold it). The child never uses the
+/// state it inherits (it is its parent's), so resetting the lock cannot expose a half update.
+struct WatcherCell {
+    /// Held by the thread using `state`.
+    locked: AtomicBool,
+    /// The watcher, if this process (or, in a fork child, its parent) started one.
+    state: UnsafeCell<Option<Watcher>>,
+}
+
+// SAFETY: `state` is only reached through `with_watcher`, which holds `locked`.
+unsafe impl Sync for WatcherCell {}
+
+/// Runs `f` on the watcher state, under its lock (held for microseconds, or for the fork of a
+/// new watcher: waiters yield).
+fn with_watcher<R>(f: impl FnOnce(&mut Option<Watcher>) -> R) -> R {
+    while WATCHER
+        .locked
+        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        std::thread::yield_now();
+    }
+    /// Unlocks when dropped, a panic included.
+    struct Unlock;
+    impl Drop for Unlock {
+        fn drop(&mut self) {
+            WATCHER.locked.store(false, Ordering::Release);
+        }
+    }
+    let _unlock = Unlock;
+    // SAFETY: the lock, taken above and released by `_unlock`, makes this the only reference.
+    f(unsafe { &mut *WATCHER.state.get() })
+}
 
 /// The creator's side of a running watcher.
 struct Watcher {
@@ -76,8 +115,8 @@ struct Watcher {
     used: usize,
 }
 
-// SAFETY: the table pointer is a shared mapping that is never unmapped; the struct lives in a
-// mutex and only its holder writes the table.
+// SAFETY: the table pointer is a shared mapping that is never unmapped; the struct lives under
+// the watcher lock and only its holder writes the table.
 unsafe impl Send for Watcher {}
 
 /// A name registered with this process's watcher; [`release`](Self::release) takes it off.
@@ -97,34 +136,37 @@ pub(crate) fn register(name: &[u8], identity: FileIdentity) -> io::Result<Regist
         return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
     }
     let pid = std::process::id();
-    let mut guard = WATCHER.lock().unwrap_or_else(|e| e.into_inner());
-    if guard.as_ref().is_none_or(|w| w.pid != pid) {
-        // A fork child's inherited state is its parent's: forgotten, not dropped (its pipe end
-        // was closed by the fork handler; its table is the parent's).
-        *guard = Some(start(pid)?);
-    }
-    let w = guard.as_mut().expect("started above");
-    let slot = match w.free.pop() {
-        Some(s) => s,
-        None if w.used < SLOTS => {
-            w.used += 1;
-            w.used - 1
+    with_watcher(|state| {
+        if state.as_ref().is_none_or(|w| w.pid != pid) {
+            // A fork child's inherited state is its parent's: forgotten, not dropped (its pipe
+            // end was closed by the fork handler, its table is the parent's, and its free list
+            // may have been mid-update in another thread at the fork).
+            std::mem::forget(state.take());
+            *state = Some(start(pid)?);
         }
-        None => return Err(io::Error::from_raw_os_error(libc::ENOSPC)),
-    };
-    let s = slot_ptr(w.table, slot);
-    // SAFETY: `slot < SLOTS` lies in the table, which is never unmapped; the slot is free, so
-    // the watcher does not read it (it reads only after this process is gone) and no other
-    // thread writes it (we hold the mutex).
-    unsafe {
-        std::ptr::copy_nonoverlapping(name.as_ptr(), (*s).name.as_mut_ptr(), name.len());
-        (*s).len.store(name.len() as u32, Ordering::Relaxed);
-        (*s).dev.store(identity.dev, Ordering::Relaxed);
-        (*s).ino.store(identity.ino, Ordering::Relaxed);
-        (*s).live.store(1, Ordering::Release);
-        header(w.table).used.store(w.used as u64, Ordering::Release);
-    }
-    Ok(Registration { slot, pid })
+        let w = state.as_mut().expect("started above");
+        let slot = match w.free.pop() {
+            Some(s) => s,
+            None if w.used < SLOTS => {
+                w.used += 1;
+                w.used - 1
+            }
+            None => return Err(io::Error::from_raw_os_error(libc::ENOSPC)),
+        };
+        let s = slot_ptr(w.table, slot);
+        // SAFETY: `slot < SLOTS` lies in the table, which is never unmapped; the slot is free,
+        // so the watcher does not read it (it reads only after this process is gone) and no
+        // other thread writes it (we hold the lock).
+        unsafe {
+            std::ptr::copy_nonoverlapping(name.as_ptr(), (*s).name.as_mut_ptr(), name.len());
+            (*s).len.store(name.len() as u32, Ordering::Relaxed);
+            (*s).dev.store(identity.dev, Ordering::Relaxed);
+            (*s).ino.store(identity.ino, Ordering::Relaxed);
+            (*s).live.store(1, Ordering::Release);
+            header(w.table).used.store(w.used as u64, Ordering::Release);
+        }
+        Ok(Registration { slot, pid })
+    })
 }
 
 impl Registration {
@@ -133,16 +175,17 @@ impl Registration {
         if self.pid != std::process::id() {
             return;
         }
-        let mut guard = WATCHER.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(w) = guard.as_mut().filter(|w| w.pid == self.pid) {
-            // SAFETY: the slot lies in the table, never unmapped; the mutex is held.
-            unsafe {
-                (*slot_ptr(w.table, self.slot))
-                    .live
-                    .store(0, Ordering::Release)
-            };
-            w.free.push(self.slot);
-        }
+        with_watcher(|state| {
+            if let Some(w) = state.as_mut().filter(|w| w.pid == self.pid) {
+                // SAFETY: the slot lies in the table, never unmapped; the lock is held.
+                unsafe {
+                    (*slot_ptr(w.table, self.slot))
+                        .live
+                        .store(0, Ordering::Release)
+                };
+                w.free.push(self.slot);
+            }
+        });
     }
 }
 
@@ -165,8 +208,10 @@ fn slot_ptr(table: NonNull<u8>, i: usize) -> *mut Slot {
 }
 
 /// In a fork child: closes the inherited write end, so the child keeps no parent's watcher
-/// waiting (async-signal-safe: one `close`).
+/// waiting, and frees the state's lock, which a thread of the parent may have held at the
+/// fork (async-signal-safe: one `close` and a store).
 extern "C" fn forget_in_child() {
+    WATCHER.locked.store(false, Ordering::Release);
     let fd = WRITE_FD.swap(-1, Ordering::Relaxed);
     if fd >= 0 {
         // SAFETY: the child's copy of our own descriptor, owned by nothing else here.
