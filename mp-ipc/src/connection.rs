@@ -18,7 +18,7 @@
 //! kernel reports `Disconnected` once every copy of that sender is closed, in every process.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use ipc_channel::TryRecvError;
@@ -28,10 +28,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::Error;
-use crate::ring::{HEADER, Ring, frame_len};
-use crate::sys::{Segment, SharedHeader, create_segment, kind, may_spin};
-use crate::waiter::Signal;
-use mp_sync::raw::Deadline;
+use crate::ring::{HEADER, Payload, Ring, frame_len};
+use crate::sys::{Direction, PipeHeader, Segment, create_segment, may_spin};
+use crate::waiter;
+use mp_sync::raw::{Deadline, WakeWord};
 
 /// Longest sleep between two checks of the other end's liveness: the latency of EOF detection.
 pub(crate) const SLICE: Duration = Duration::from_millis(20);
@@ -45,56 +45,6 @@ pub const DEFAULT_RING_BYTES: u32 = 256 << 10;
 
 /// Default largest message: 1 GiB.
 pub const DEFAULT_MAX_MESSAGE: u32 = 1 << 30;
-
-/// The producer's half of a direction (written by the sending end).
-#[repr(C, align(64))]
-struct ProducerSide {
-    /// Position after the last committed byte.
-    tail: AtomicU32,
-    /// Bumped after every commit: the word a receiver sleeps on.
-    data_seq: AtomicU32,
-    /// Receivers (and `wait` callers) sleeping on `data_seq`.
-    data_waiters: AtomicU32,
-}
-
-/// The consumer's half of a direction (written by the receiving end).
-#[repr(C, align(64))]
-struct ConsumerSide {
-    /// Position of the first unread byte.
-    head: AtomicU32,
-    /// Bytes of a message abandoned mid-way by a timed receive that are still to be skipped
-    /// (kept here, not in the handle, so that the end can travel to another process).
-    abandoned: AtomicU64,
-    /// Bumped after every release of space: the word a blocked sender sleeps on.
-    space_seq: AtomicU32,
-    /// Senders sleeping on `space_seq`.
-    space_waiters: AtomicU32,
-}
-
-/// One direction of the pipe.
-#[repr(C)]
-struct Direction {
-    /// Written by the sender.
-    prod: ProducerSide,
-    /// Written by the receiver.
-    cons: ConsumerSide,
-}
-
-/// The shared header of a pipe.
-#[repr(C)]
-pub(crate) struct PipeHeader {
-    /// Direction 0 (end 0 sends) and 1 (end 1 sends; unused unless duplex).
-    dirs: [Direction; 2],
-    /// Ring size per direction (a power of two).
-    cap: AtomicU32,
-    /// Largest payload accepted.
-    max_message: AtomicU64,
-}
-
-// SAFETY: `repr(C)`, atomics only (valid zeroed), no pointers.
-unsafe impl SharedHeader for PipeHeader {
-    const KIND: u32 = kind::PIPE;
-}
 
 /// Sizes of a pipe, for [`Pipe::with_options`](crate::pipe_with_options).
 #[derive(Clone, Copy, Debug)]
@@ -235,6 +185,24 @@ struct Wire {
     watch: Option<IpcReceiver<()>>,
 }
 
+/// [`Wire`] as a sender writes it, by reference: a dry run that only counts bytes
+/// (`ipc_channel::ipc::count_handles`, as a queue's put makes) must leave the watch in place.
+#[derive(Serialize)]
+struct WireRef<'a> {
+    /// The segment.
+    seg: &'a Segment<PipeHeader>,
+    /// Which end.
+    side: u8,
+    /// May receive.
+    readable: bool,
+    /// May send.
+    writable: bool,
+    /// A copy of our liveness token.
+    token: &'a IpcSender<()>,
+    /// The watch on the other end.
+    watch: Option<&'a IpcReceiver<()>>,
+}
+
 impl Serialize for Connection {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let Some(token) = &self.token else {
@@ -242,15 +210,24 @@ impl Serialize for Connection {
                 "a closed connection cannot be sent",
             ));
         };
-        Wire {
-            seg: self.seg.clone(),
+        let dry_run = ipc_channel::ipc::is_counting_handles();
+        let watch = self.watch.borrow();
+        let written = WireRef {
+            seg: &self.seg,
             side: self.side,
             readable: self.readable,
             writable: self.writable,
-            token: token.clone(),
-            watch: self.watch.borrow_mut().take(),
+            token,
+            watch: watch.as_ref(),
         }
-        .serialize(serializer)
+        .serialize(serializer);
+        drop(watch);
+        // A real send consumed the watch's descriptor (it moves to the receiver): the husk
+        // left is no watch any more. A dry run touched nothing.
+        if !dry_run {
+            self.watch.borrow_mut().take();
+        }
+        written
     }
 }
 
@@ -378,6 +355,18 @@ impl Connection {
         gone
     }
 
+    /// A duplicate of the descriptor behind the watch on the other end (readable, hung up,
+    /// once every copy of the other end is gone), for a `WaitSet` to watch; `None` when this
+    /// copy has no watch (closed, or moved away in a message).
+    pub(crate) fn peer_watch_fd(&self) -> Option<std::io::Result<std::os::fd::OwnedFd>> {
+        let mut watch = self.watch.borrow_mut();
+        // ipc-channel lends no descriptor: take it out and put the same receiver back.
+        let fd = watch.take()?.into_owned_fd();
+        let dup = fd.try_clone();
+        *watch = Some(IpcReceiver::from_owned_fd(fd));
+        Some(dup)
+    }
+
     /// Checks that the end is open and points the right way.
     fn check(&self, send: bool) -> Result<(), Error> {
         if self.closed {
@@ -470,11 +459,7 @@ impl Connection {
     fn commit(&self, tail: u32) {
         let d = self.out();
         d.prod.tail.store(tail, Ordering::SeqCst);
-        Signal {
-            seq: &d.prod.data_seq,
-            waiters: &d.prod.data_waiters,
-        }
-        .notify();
+        d.prod.data.wake_all();
     }
 
     /// Waits until the outgoing ring has at least `need` free bytes; returns the free bytes.
@@ -485,11 +470,8 @@ impl Connection {
         // The reader's `head` comes from another process: more in use than the ring holds is
         // corruption, reported instead of wrapping the free count.
         let free = || cap.checked_sub(tail.wrapping_sub(d.cons.head.load(Ordering::SeqCst)));
-        let signal = Signal {
-            seq: &d.cons.space_seq,
-            waiters: &d.cons.space_waiters,
-        };
-        signal.wait_until(
+        waiter::wait_until(
+            &d.cons.space,
             || free().is_none_or(|f| f >= need),
             None,
             SLICE,
@@ -522,11 +504,8 @@ impl Connection {
     /// `Timeout` when `deadline` passes.
     fn wait_data(&self, need: u32, deadline: Option<Deadline>) -> Result<u32, Error> {
         let d = self.inc();
-        let signal = Signal {
-            seq: &d.prod.data_seq,
-            waiters: &d.prod.data_waiters,
-        };
-        let ready = signal.wait_until(
+        let ready = waiter::wait_until(
+            &d.prod.data,
             || self.available().is_none_or(|n| n >= need),
             deadline,
             SLICE,
@@ -567,11 +546,7 @@ impl Connection {
     fn release(&self, head: u32) {
         let d = self.inc();
         d.cons.head.store(head, Ordering::SeqCst);
-        Signal {
-            seq: &d.cons.space_seq,
-            waiters: &d.cons.space_waiters,
-        }
-        .notify();
+        d.cons.space.wake_all();
     }
 
     /// Receives one frame: `with_slice` gets the payload in place when the whole frame is in
@@ -603,16 +578,15 @@ impl Connection {
                         len: len as usize,
                         max,
                     })
-                } else if let Some(s) = {
-                    // SAFETY: the frame is committed and we are its one reader until the
-                    // `release` below; the writer does not touch committed bytes.
-                    unsafe { ring.contiguous(body.into(), len as usize) }
-                } {
-                    Ok(with_slice(s))
                 } else {
-                    let mut v = Vec::with_capacity(len as usize);
-                    ring.extend_vec(body.into(), len as usize, &mut v);
-                    Ok(with_vec(v))
+                    // The frame is committed and we are its one reader until the `release`
+                    // below; the writer does not touch committed bytes.
+                    Ok(
+                        ring.read_committed(body.into(), len as usize, |payload| match payload {
+                            Payload::InPlace(slice) => with_slice(slice),
+                            Payload::Copied(v) => with_vec(v),
+                        }),
+                    )
                 };
                 self.release(head.wrapping_add(total as u32));
                 return r;
@@ -769,9 +743,8 @@ impl Connection {
     }
 
     /// The futex word and waiter count `wait` sleeps on.
-    pub(crate) fn data_word(&self) -> (&AtomicU32, &AtomicU32) {
-        let d = self.inc();
-        (&d.prod.data_seq, &d.prod.data_waiters)
+    pub(crate) fn data_word(&self) -> &WakeWord {
+        &self.inc().prod.data
     }
 }
 

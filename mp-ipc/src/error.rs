@@ -92,6 +92,10 @@ pub enum PutError<T> {
     /// The queue was closed by this process.
     #[error("the queue is closed")]
     Closed(T),
+    /// The queue was shut down, by any process ([`Queue::shutdown`](crate::Queue::shutdown);
+    /// Python's `queue.ShutDown`): it takes no more items.
+    #[error("the queue is shut down")]
+    ShutDown(T),
     /// The encoded item is larger than the queue's maximum message size.
     #[error("item of {len} bytes exceeds the queue's limit of {max} bytes")]
     TooLarge {
@@ -117,6 +121,7 @@ impl<T> PutError<T> {
         match self {
             PutError::Full(t)
             | PutError::Closed(t)
+            | PutError::ShutDown(t)
             | PutError::Encode(t, _)
             | PutError::Corrupt(t, _) => t,
             PutError::TooLarge { item, .. } => item,
@@ -129,6 +134,7 @@ impl<T> fmt::Debug for PutError<T> {
         match self {
             PutError::Full(_) => f.write_str("Full(..)"),
             PutError::Closed(_) => f.write_str("Closed(..)"),
+            PutError::ShutDown(_) => f.write_str("ShutDown(..)"),
             PutError::TooLarge { len, max, .. } => f
                 .debug_struct("TooLarge")
                 .field("len", len)
@@ -150,6 +156,11 @@ pub enum GetError {
     /// The queue was closed by this process.
     #[error("the queue is closed")]
     Closed,
+    /// The queue was shut down ([`Queue::shutdown`](crate::Queue::shutdown), by any process;
+    /// Python's `queue.ShutDown`) and nothing is left in it: every item put before was taken,
+    /// or discarded by an immediate shutdown.
+    #[error("the queue is shut down and empty")]
+    ShutDown,
     /// The item could not be decoded as the queue's type; it was consumed.
     #[error("cannot decode the item")]
     Decode(#[source] CodecError),
@@ -178,6 +189,14 @@ pub enum CodecError {
     /// The bytes decoded as a value with bytes left over: the message was not a `T`.
     #[error("{0} bytes left over after the value")]
     TrailingBytes(usize),
+    /// The descriptors of a message's handles could not be sent beside it (the OS error
+    /// code, if any); nothing was sent.
+    #[error("cannot send the descriptors of the message's handles (os error {0:?})")]
+    SideChannel(Option<i32>),
+    /// A message with handles arrived without its descriptors (its side message is missing:
+    /// a corrupt or hostile peer); the message was consumed.
+    #[error("the descriptors of the message's handles are missing")]
+    HandlesMissing,
     /// A `Serialize` implementation wrote a different number of bytes on the second pass than
     /// it counted on the first (it is not deterministic).
     #[error("encoded to {written} bytes, {counted} counted")]

@@ -1,5 +1,6 @@
 //! Python's `multiprocessing` channels and shared data, for Linux: [`Pipe`]/[`Connection`],
-//! [`Queue`], [`JoinableQueue`], [`SimpleQueue`], shared [`Value`]/[`Array`] and [`wait`],
+//! [`Queue`], [`JoinableQueue`], [`SimpleQueue`], shared [`Value`]/[`Array`], [`wait`], and
+//! named shared memory ([`SharedMemory`], [`ShareableList`], [`SharedMemoryManager`]),
 //! between any processes (fork, spawn and forkserver children of `mp-process`, and processes
 //! that received a handle in an ipc-channel message).
 //!
@@ -56,7 +57,8 @@
 //! | `conn.poll()`, `conn.poll(t)`, `conn.poll(None)` | [`Connection::try_poll`], [`Connection::poll_timeout`], [`Connection::poll`] |
 //! | `conn.close()` | [`Connection::close`] |
 //! | `EOFError`, `BufferTooShort`, `OSError` (closed) | [`Error::Eof`], [`Error::BufferTooShort`], [`Error::Closed`] |
-//! | `connection.wait(objects, timeout)` | [`wait`] |
+//! | `connection.wait(objects)`, `wait(objects, t)`, `wait(objects, 0)` | [`wait`], [`wait_timeout`], [`try_wait`] (and [`wait_deadline`]) |
+//! | a `wait` loop over the same objects | [`WaitSet`]: add once, wait again and again |
 //! | `Queue(maxsize)`, `put`, `get`, `put_nowait`, `get_nowait` | [`Queue::with_maxsize`], [`Queue::put`], [`Queue::get`], [`Queue::put_nowait`], [`Queue::get_nowait`] |
 //! | `put(x, timeout=t)`, `get(timeout=t)` | [`Queue::put_timeout`], [`Queue::get_timeout`] (and `_deadline` forms) |
 //! | `queue.Full`, `queue.Empty` | [`PutError::Full`] (hands the item back), [`GetError::Empty`] |
@@ -64,12 +66,19 @@
 //! | `join_thread`, `cancel_join_thread` | not needed: no feeder thread |
 //! | `JoinableQueue`, `task_done`, `join` | [`JoinableQueue`], [`JoinableQueue::task_done`], [`JoinableQueue::join`], [`JoinableQueue::join_timeout`] |
 //! | `queue.close()` (per process) | [`Queue::close`]: wakes this process's waiters; children's copies are open |
+//! | `shutdown(immediate)` (3.13), `queue.ShutDown` | [`Queue::shutdown`] (every process; also [`SimpleQueue::shutdown`]), [`Queue::is_shut_down`], [`PutError::ShutDown`], [`GetError::ShutDown`] |
 //! | `SimpleQueue` | [`SimpleQueue`] |
 //! | `Value('i', 0)`, `v.value`, `get_lock()` | [`Value::new`], [`Value::get`]/[`Value::set`]/[`Value::lock`], [`Value::get_lock`] |
 //! | `Value(..., lock=l)` | [`Value::with_lock`], [`Array::with_lock`] |
 //! | `Array('d', 10)`, `Array('i', [1, 2])` | [`Array::zeroed`], [`Array::from_slice`] |
-//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] |
-//! | typecodes (`'i'`, `'d'`, ctypes structs) | any [`Pod`] type |
+//! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] (integers safely as atomics: [`RawValue::atomic`], [`RawArray::atomics`]) |
+//! | typecodes (`'i'`, `'d'`, ctypes structs) | any [`Pod`] type (`#[derive(Pod, Zeroable)]` for a struct) |
+//! | `shared_memory.SharedMemory(create=True, size=n)`, `SharedMemory(name)` | [`SharedMemory::create`], [`SharedMemory::create_named`], [`SharedMemory::attach`] (Python attaches to ours, we to Python's) |
+//! | `shm.buf`, `shm.name`, `shm.size`, `close()`, `unlink()` | [`SharedMemory::read`]/[`write`](SharedMemory::write)/[`atomics`](SharedMemory::atomics), [`SharedMemory::name`], [`SharedMemory::size`], [`SharedMemory::close`], [`SharedMemory::unlink`] |
+//! | the resource tracker's cleanup | the creator owns the name: unlinked with its last handle or when it dies (a watcher process), unless [`SharedMemory::keep`] |
+//! | `ShareableList(seq)`, `ShareableList(name=n)`, `sl[i]`, `index`, `count` | [`ShareableList::new`], [`ShareableList::attach`], [`ShareableList::get`]/[`set`](ShareableList::set), [`ShareableList::index`], [`ShareableList::count`] (CPython's layout) |
+//! | `SharedMemoryManager()`, `start`, `SharedMemory(n)`, `ShareableList(seq)`, `shutdown` | [`SharedMemoryManager`] (no server process) |
+//! | `ValueError`, `FileNotFoundError`, `FileExistsError`, `IndexError` | [`SharedMemoryError`] |
 //!
 //! # Reaching other processes: which handles travel
 //!
@@ -82,12 +91,22 @@
 //!   descriptors), **spawn** and **forkserver** (the arguments travel in one ipc-channel
 //!   message that carries the descriptors);
 //! * can itself travel **inside any ipc-channel message** (an `IpcSender<Queue<T>>`, a
-//!   struct with a `Connection` field...), to a process started any way. It cannot travel
-//!   inside our own queues or connections, which carry bytes only (no descriptors).
+//!   struct with a `Connection` field...), to a process started any way;
+//! * travels **inside an item of a [`Queue`]** (`Queue<(Connection, Lock)>`, any mp handle or
+//!   ipc-channel value in any field) and arrives usable in the process that gets it: the
+//!   descriptors go beside the item over the queue's side channel (an ipc-channel), matched
+//!   to its frame by a token, and an item never taken leaks nothing (the channel holds them
+//!   until the queue goes). Items without handles cost nothing more. Not yet inside a
+//!   [`Connection`]'s messages, which carry bytes only.
 //!
-//! Their serde implementations only work inside an ipc-channel message. Sending a
+//! Their serde implementations only work inside an ipc-channel message or a queue item. Sending a
 //! [`Connection`] moves its watch on the other end to the receiver: the copy left behind
 //! still works but no longer detects EOF (it blocks like Python's would).
+//!
+//! Named shared memory is the exception: a [`SharedMemory`] or [`ShareableList`] travels as
+//! its name (the receiver attaches by name, without taking ownership), so it goes in any
+//! message, our own queues and connections included, and to processes that were not started
+//! together (Python's among them).
 //!
 //! # Design
 //!
@@ -116,17 +135,21 @@
 //!
 //! # Costs and limits
 //!
+//! * Named shared memory: the first segment a process creates forks its name watcher (one
+//!   small process per creating process, alive as long as the creator, holding no descriptor
+//!   of the creator's but its pipe); a segment costs one `shm_open`, `ftruncate` and `mmap`.
 //! * Memory: a duplex pipe maps 2 x 256 KiB of shared memory, a queue 16 GiB of address
-//!   space; pages cost memory only once written. A queue keeps at most its first 2 MiB
-//!   resident while consumers keep up (its positions rewind to them whenever it empties) and
-//!   releases consumed megabytes beyond them, so its memory follows what is unconsumed. One
+//!   space; pages cost memory only once written. A queue keeps at most its first 32 MiB
+//!   resident (a warm window its producers return to whenever their item fits there before
+//!   the readers, and its positions rewind to whenever it empties) and releases consumed
+//!   megabytes beyond them, so its memory follows what is unconsumed, plus the window. One
 //!   descriptor and mapping per process holding an object (a queue: one, locks included).
 //! * Creation touches no page (a fresh memfd mapped `MAP_NORESERVE`): a pipe or a queue is
 //!   created and dropped in tens of microseconds (`cargo bench -p mp-ipc` prints the
 //!   figures; the goal is at most 50 µs each).
-//! * A backlog beyond the resident 2 MiB is written to fresh pages, which the kernel
+//! * A backlog beyond the 32 MiB window is written to fresh pages, which the kernel
 //!   zero-fills on first touch (about 1 GB/s on these VMs, against ~10 GB/s for resident
-//!   pages): a large item or a backlog moves at page-fault speed, not copy speed.
+//!   pages): a backlog under the window moves at copy speed, a larger one at page-fault speed.
 //! * EOF is noticed within 20 ms of the ring running dry (the reader sleeps in slices and
 //!   checks the other end's liveness token in between). A send to a pipe whose reader is
 //!   gone is [`Error::BrokenPipe`] at once, like a socket with no reader (Python's
@@ -135,10 +158,13 @@
 //! * Every timed receive returns by its deadline, in the middle of a long message too: that
 //!   message is then [`Error::PartialMessage`] and its rest is skipped as it arrives
 //!   ([`ReceiveState`]).
-//! * `wait` takes at most 126 connections and queues; descriptors are polled by a helper
-//!   thread for the duration of the call.
-//! * Connections and queues carry bytes only, not descriptors: a handle cannot travel inside
-//!   a message of our own channels (only inside ipc-channel messages).
+//! * [`wait`] and [`WaitSet`] take at most 127 connections and queues, and any number of
+//!   descriptors, watched by one long-lived watcher thread per process (`epoll`, started by
+//!   the first wait that sleeps on a descriptor; a forked child starts its own): a wait
+//!   starts no thread and sleeps until something happens, not in polling slices.
+//! * Connections carry bytes only, not descriptors: a handle cannot travel inside a
+//!   connection's message (it can inside a queue item or an ipc-channel message). A queue
+//!   holds three descriptors per process (its segment and its side channel's two ends).
 //!
 //! # Examples that use it
 //!
@@ -147,21 +173,40 @@
 //! `queue_between_processes`, `pipe_between_processes`, `shared_value_and_array`,
 //! `condition_producer_consumer`, `semaphore_guards_resource`, `condition_notify_all`.
 
+#![deny(unsafe_code)]
+
 mod array;
 mod codec;
 mod connection;
 mod error;
+mod handles;
 mod joinable_queue;
 mod pod;
 mod queue;
+mod shareable_item;
+mod shareable_list;
+mod shared_memory;
+mod shared_memory_error;
+mod shared_memory_manager;
+mod shm_name;
+// The ring's byte copies into and out of shared memory are its whole job.
+#[allow(unsafe_code)]
 mod ring;
 mod simple_queue;
+// The one OS seam of the crate.
+#[allow(unsafe_code)]
 mod sys;
 mod value;
 mod wait;
+mod wait_set;
+mod waitable;
 mod waiter;
+mod watcher;
 
-pub use array::{Array, ArrayGuard, RawArray};
+pub use array::{Array, ArrayGuard};
+/// `bytemuck`, re-exported for `#[derive(Pod, Zeroable)]` with
+/// `#[bytemuck(crate = "mp_ipc::bytemuck")]` (see [`Pod`]).
+pub use bytemuck;
 pub use codec::{Bytes, serde_bytes};
 pub use connection::{
     Connection, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, ReceiveState,
@@ -169,8 +214,16 @@ pub use connection::{
 };
 pub use error::{CodecError, Error, GetError, PutError, TaskError};
 pub use joinable_queue::JoinableQueue;
-pub use pod::Pod;
+pub use pod::{Pod, Zeroable};
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};
+pub use shareable_item::{Item, ShareableItem};
+pub use shareable_list::ShareableList;
+pub use shared_memory::{DEFAULT_SHM_MODE, SharedMemory, SharedMemoryOptions};
+pub use shared_memory_error::SharedMemoryError;
+pub use shared_memory_manager::SharedMemoryManager;
 pub use simple_queue::SimpleQueue;
-pub use value::{RawValue, Value, ValueGuard};
-pub use wait::{Waitable, wait};
+pub use sys::{AtomicInteger, RawArray, RawValue};
+pub use value::{Value, ValueGuard};
+pub use wait::{try_wait, wait, wait_deadline, wait_timeout};
+pub use wait_set::{MAX_CHANNELS, Token, WaitSet};
+pub use waitable::Waitable;

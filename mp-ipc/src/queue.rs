@@ -22,7 +22,10 @@
 //! By default the ring is a 16 GiB area of virtual memory ([`DEFAULT_QUEUE_BYTES`]): a memfd
 //! mapped without reserve costs nothing until written, so `put` on an unbounded queue does not
 //! block and takes any item up to 4 GiB. Memory follows what is unconsumed:
-//! * consumers give whole consumed chunks ([`CHUNK`]) beyond the first [`RESIDENT`] bytes of
+//! * producers past the first [`WARM`] bytes start the next lap at the ring's start as soon
+//!   as their item fits there before the readers, so a backlog smaller than that cycles
+//!   through resident pages;
+//! * consumers give whole consumed chunks ([`CHUNK`]) beyond the first [`WARM`] bytes of
 //!   the ring back to the kernel (`MADV_REMOVE`) before they hand the space back to producers;
 //!   producers keep one chunk of slack behind the readers, so a chunk being released is never
 //!   one a producer may be writing;
@@ -33,21 +36,32 @@
 //!
 //! A blocked `get` sleeps holding the get lock (other consumers queue on the lock), on
 //! `not_empty`, which every commit bumps; a blocked `put` likewise on `not_full`.
+//!
+//! # Shutdown
+//!
+//! `shutdown` is one word of the header (0 open, then [`SHUT_DOWN`] or [`SHUT_DOWN_NOW`],
+//! never back), so it holds for every process at once. The caller sets it and bumps every wake
+//! word: each blocked `put`, `get` and `join`, in any process, wakes, reads the word and leaves
+//! (a producer's check is under the put lock, before its commit, so none commits after a
+//! shutdown it has seen). An immediate shutdown then takes both locks (put, then get, the
+//! order `rewind_if_empty` keeps too) and discards the rest: `head` moves to `tail` in one
+//! store and `done` counts the discarded items as done, which releases `join`.
 
 use std::marker::PhantomData;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use mp_sync::raw::{Deadline, MutexKind, RobustMutex, WakeWord};
+use mp_sync::raw::{Deadline, RobustMutex, WakeWord};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::{CodecError, Error, GetError, PutError};
-use crate::ring::{HEADER, PAD, Ring, frame_len};
-use crate::sys::{Held, Segment, SharedHeader, create_segment, kind, lock, release_pages};
-use crate::waiter::Signal;
+use crate::handles::{SideChannel, TOKEN_BYTES, encoded_len_and_handles};
+use crate::ring::{HEADER, PAD, Ring, WITH_HANDLES, frame_len};
+use crate::sys::{Held, QueueHeader, Segment, lock, release_pages};
+use crate::waiter;
 
 /// Longest wait for a lock before looking whether this process closed the queue meanwhile
 /// (a waiter in another thread must hear of `close`).
@@ -60,6 +74,13 @@ pub const DEFAULT_QUEUE_BYTES: u64 = 1 << 34;
 /// cycles through them.
 pub(crate) const RESIDENT: u64 = 2 << 20;
 
+/// Bytes at the start of a ring whose pages are never given back (the warm window): a
+/// producer that has gone past it starts the next lap at the ring's start as soon as its item
+/// fits there before the readers, so a backlog of up to this size cycles through pages that
+/// are already resident (memory speed) instead of faulting in fresh ones (~1 GB/s). Only a
+/// backlog beyond it reaches fresh pages, which consumers then give back.
+pub(crate) const WARM: u64 = 32 << 20;
+
 /// Granularity of releasing consumed memory, and the slack producers keep behind readers.
 pub(crate) const CHUNK: u64 = 1 << 20;
 
@@ -70,52 +91,11 @@ const MAX_RING: u64 = 1 << 34;
 /// Smallest ring.
 const MIN_RING: u64 = 4096;
 
-/// The producers' words.
-#[repr(C, align(64))]
-struct PutSide {
-    /// Serializes producers.
-    lock: RobustMutex,
-    /// `(items put << 32) | unit position after the last committed frame`.
-    tail: AtomicU64,
-    /// Bumped after every commit (`wait` sleeps on it too, in one `futex_waitv`).
-    not_empty_seq: AtomicU32,
-    /// Consumers and `wait` callers sleeping on `not_empty_seq`.
-    not_empty_waiters: AtomicU32,
-}
+/// `shutdown` word: shut down, gets drain what is left.
+const SHUT_DOWN: u32 = 1;
 
-/// The consumers' words.
-#[repr(C, align(64))]
-struct GetSide {
-    /// Serializes consumers.
-    lock: RobustMutex,
-    /// `(items taken << 32) | unit position of the first unread frame`.
-    head: AtomicU64,
-    /// Bumped after every get.
-    not_full: WakeWord,
-    /// `task_done` calls so far (`JoinableQueue`).
-    done: AtomicU32,
-    /// Bumped after every `task_done`.
-    all_done: WakeWord,
-}
-
-/// The shared header of a queue.
-#[repr(C)]
-pub(crate) struct QueueHeader {
-    /// Written by producers.
-    put: PutSide,
-    /// Written by consumers.
-    get: GetSide,
-    /// Ring size in 8-byte units (a power of two).
-    cap_units: AtomicU32,
-    /// Most items at once; 0 for no bound.
-    maxsize: AtomicU32,
-}
-
-// SAFETY: `repr(C)`, atomics and robust mutexes only (valid zeroed, initialized in `new`
-// before the segment is shared), no pointers.
-unsafe impl SharedHeader for QueueHeader {
-    const KIND: u32 = kind::QUEUE;
-}
+/// `shutdown` word: shut down immediately, what was left is discarded.
+const SHUT_DOWN_NOW: u32 = 2;
 
 /// The count half of a packed position.
 #[inline]
@@ -169,6 +149,8 @@ pub(crate) enum PutOutcome {
     Full,
     /// This process closed the queue.
     Closed,
+    /// Some process shut the queue down; nothing was committed.
+    ShutDown,
     /// The encoder failed; nothing was committed.
     EncodeFailed(CodecError),
     /// The shared positions are inconsistent; nothing was written.
@@ -183,6 +165,8 @@ pub(crate) enum GetOutcome<R> {
     Empty,
     /// This process closed the queue.
     Closed,
+    /// Some process shut the queue down and nothing is left to drain.
+    ShutDown,
     /// The shared positions or frame headers are inconsistent; nothing was taken.
     Corrupt(&'static str),
 }
@@ -199,18 +183,20 @@ pub(crate) struct RawQueue {
     /// open. Closing is per process, as in Python: a child's copy is open whatever the start
     /// method, a fork child's included (its pid differs).
     closed_by: Arc<AtomicU32>,
+    /// Carries the descriptors of items that hold handles (`crate::handles`).
+    side: SideChannel,
 }
 
 impl Serialize for RawQueue {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.seg.serialize(serializer)
+        (&self.seg, &self.side).serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for RawQueue {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let seg = Segment::<QueueHeader>::deserialize(deserializer)?;
-        RawQueue::adopt(seg).map_err(serde::de::Error::custom)
+        let (seg, side) = <(Segment<QueueHeader>, SideChannel)>::deserialize(deserializer)?;
+        RawQueue::adopt(seg, side).map_err(serde::de::Error::custom)
     }
 }
 
@@ -221,20 +207,12 @@ impl RawQueue {
             .ring_bytes
             .clamp(MIN_RING, MAX_RING)
             .next_power_of_two();
-        let seg = create_segment::<QueueHeader>(cap as usize, |h| {
-            h.cap_units.store((cap / 8) as u32, Ordering::Relaxed);
-            h.maxsize.store(options.maxsize, Ordering::Relaxed);
-            // SAFETY: the segment is fresh and not shared yet; the mutexes are zeroed.
-            unsafe {
-                h.put.lock.init(MutexKind::Plain)?;
-                h.get.lock.init(MutexKind::Plain)
-            }
-        })?;
-        RawQueue::adopt(seg)
+        let seg = QueueHeader::create(cap as usize, (cap / 8) as u32, options.maxsize)?;
+        RawQueue::adopt(seg, SideChannel::new().map_err(Error::Os)?)
     }
 
-    /// Wraps a segment, checking its ring size against it.
-    fn adopt(seg: Segment<QueueHeader>) -> Result<RawQueue, Error> {
+    /// Wraps a segment and its side channel, checking its ring size against it.
+    fn adopt(seg: Segment<QueueHeader>, side: SideChannel) -> Result<RawQueue, Error> {
         let cap_units = seg.header().cap_units.load(Ordering::Relaxed);
         let cap = bytes(cap_units);
         if !cap_units.is_power_of_two()
@@ -247,6 +225,7 @@ impl RawQueue {
             seg,
             cap_units,
             closed_by: Arc::default(),
+            side,
         })
     }
 
@@ -267,7 +246,7 @@ impl RawQueue {
 
     /// Units producers leave free behind the readers: one chunk when chunks are released.
     fn slack_units(&self) -> u32 {
-        if self.cap() > RESIDENT {
+        if self.cap() > WARM {
             (CHUNK / 8) as u32
         } else {
             0
@@ -299,16 +278,68 @@ impl RawQueue {
     }
 
     /// Whether this process closed the queue.
+    #[inline]
     pub(crate) fn is_closed(&self) -> bool {
-        self.closed_by.load(Ordering::Relaxed) == std::process::id()
+        // Every put and get asks: look at the pid (a system call, ~150 ns) only once some
+        // process closed this handle's copy.
+        let by = self.closed_by.load(Ordering::Relaxed);
+        by != 0 && by == std::process::id()
     }
 
     /// Closes the queue for this process and wakes its waiters (they return `Closed`); the
     /// other processes' waiters wake too, look, and sleep again.
     pub(crate) fn close(&self) {
         self.closed_by.store(std::process::id(), Ordering::SeqCst);
-        self.not_empty().notify();
+        self.h().put.not_empty.wake_all();
         self.h().get.not_full.wake_all();
+    }
+
+    /// The `shutdown` word (0: open).
+    fn shutdown_state(&self) -> u32 {
+        self.h().shutdown.load(Ordering::SeqCst)
+    }
+
+    /// Whether some process shut the queue down.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.shutdown_state() != 0
+    }
+
+    /// Shuts the queue down for every process (see the module docs): wakes every waiter, and
+    /// with `immediate` discards what is left, counting it done.
+    pub(crate) fn shutdown(&self, immediate: bool) {
+        let h = self.h();
+        let state = if immediate { SHUT_DOWN_NOW } else { SHUT_DOWN };
+        h.shutdown.fetch_max(state, Ordering::SeqCst);
+        h.put.not_empty.wake_all();
+        h.get.not_full.wake_all();
+        h.get.all_done.wake_all();
+        if immediate {
+            self.discard_all();
+        }
+    }
+
+    /// Drops every item in the queue, as if each had been taken and marked done.
+    fn discard_all(&self) {
+        let h = self.h();
+        // The waiters holding these locks left when they saw the shutdown; producers that
+        // take the put lock after us see it before they commit.
+        let (Some(_put), Some(_get)) = (lock(&h.put.lock, None), lock(&h.get.lock, None)) else {
+            return;
+        };
+        let head = h.get.head.load(Ordering::SeqCst);
+        let tail = h.put.tail.load(Ordering::SeqCst);
+        let discarded = count(tail).wrapping_sub(count(head));
+        if discarded == 0 {
+            return;
+        }
+        if pos(tail).wrapping_sub(pos(head)) <= self.cap_units {
+            // Both locks held: no producer writes, so every consumed chunk may go.
+            self.release_consumed(pos(head), pos(tail));
+        }
+        h.get.head.store(tail, Ordering::SeqCst);
+        h.get.done.fetch_add(discarded, Ordering::SeqCst);
+        h.get.not_full.wake_all();
+        h.get.all_done.wake_all();
     }
 
     /// Whether `need` more units fit now after `tail` (by count and by room).
@@ -341,10 +372,12 @@ impl RawQueue {
     }
 
     /// Puts one item of `len` encoded bytes, written by `fill` straight into the ring
-    /// (nothing is committed when `fill` fails). `len` is at most [`Self::max_message`].
+    /// (nothing is committed when `fill` fails), in a frame tagged `tag` (0, or
+    /// [`WITH_HANDLES`]). `len` is at most [`Self::max_message`].
     pub(crate) fn put_with(
         &self,
         len: u32,
+        tag: u32,
         deadline: Option<Deadline>,
         fill: impl FnOnce(&mut [u8]) -> Result<(), CodecError>,
     ) -> PutOutcome {
@@ -354,6 +387,9 @@ impl RawQueue {
             Ok(None) => return PutOutcome::Full,
             Ok(Some(held)) => held,
         };
+        if self.is_shut_down() {
+            return PutOutcome::ShutDown;
+        }
         let h = self.h();
         let cap = self.cap_units;
         let tail = h.put.tail.load(Ordering::Relaxed);
@@ -361,7 +397,11 @@ impl RawQueue {
         // (committed together with it): items then lie in one piece, and are encoded and
         // decoded in place.
         let at = pos(tail) & (cap - 1);
-        let pad = if u64::from(at) + u64::from(frame) > u64::from(cap) {
+        let warm = (WARM / 8) as u32;
+        let pad = if u64::from(at) + u64::from(frame) > u64::from(cap)
+            // Past the warm window: back to its resident pages if the item fits there now.
+            || (at >= warm && frame <= warm && self.fits(tail, (cap - at).saturating_add(frame)))
+        {
             cap - at
         } else {
             0
@@ -371,9 +411,17 @@ impl RawQueue {
             // is pointless, so it is "full" until the deadline (callers check the size).
             return PutOutcome::Full;
         };
-        let room = self.not_full_wait(|| self.is_closed() || self.fits(tail, need), deadline);
+        let room = self.not_full_wait(
+            || self.is_closed() || self.is_shut_down() || self.fits(tail, need),
+            deadline,
+        );
         if self.is_closed() {
             return PutOutcome::Closed;
+        }
+        // Checked under the put lock before the commit: an immediate shutdown discards under
+        // this lock, so nothing is committed after it.
+        if self.is_shut_down() {
+            return PutOutcome::ShutDown;
         }
         if !room {
             return PutOutcome::Full;
@@ -389,25 +437,19 @@ impl RawQueue {
             at = at.wrapping_add(pad);
         }
         let body = bytes(at) + u64::from(HEADER);
-        // SAFETY: these bytes are free (after `tail`, within the room checked above) and we
-        // are the one producer (the put lock); no consumer reads them before the commit.
-        let filled = match unsafe { ring.contiguous_mut(body, len as usize) } {
-            Some(slot) => fill(slot),
-            None => {
-                let mut v = vec![0; len as usize];
-                fill(&mut v).map(|()| ring.write(body, &v))
-            }
-        };
+        // These bytes are free (after `tail`, within the room checked above) and we are the
+        // one producer (the put lock); no consumer reads them before the commit.
+        let filled = ring.fill_free(body, len as usize, fill);
         if let Err(e) = filled {
             return PutOutcome::EncodeFailed(e);
         }
-        ring.write_header(bytes(at), len, 0);
+        ring.write_header(bytes(at), len, tag);
         // The commit: bytes and count become visible together.
         h.put.tail.store(
             pack(count(tail).wrapping_add(1), pos(tail).wrapping_add(need)),
             Ordering::SeqCst,
         );
-        self.not_empty().notify();
+        self.h().put.not_empty.wake_all();
         PutOutcome::Committed
     }
 
@@ -416,11 +458,11 @@ impl RawQueue {
         self.h().get.not_full.wait_for(ready, deadline)
     }
 
-    /// Takes one item, handing its bytes to `f` in place.
+    /// Takes one item, handing its frame's tag and bytes to `f` in place.
     pub(crate) fn get_with<R>(
         &self,
         deadline: Option<Deadline>,
-        f: impl FnOnce(&[u8]) -> R,
+        f: impl FnOnce(u32, &[u8]) -> R,
     ) -> GetOutcome<R> {
         let _held = match self.lock_unless_closed(&self.h().get.lock, deadline) {
             Err(()) => return GetOutcome::Closed,
@@ -431,14 +473,21 @@ impl RawQueue {
         let cap = self.cap_units;
         let head = h.get.head.load(Ordering::Relaxed);
         let nonempty = || count(h.put.tail.load(Ordering::SeqCst)) != count(head);
-        let got = self.not_empty().wait_until(
-            || self.is_closed() || nonempty(),
+        let got = waiter::wait_until(
+            self.data_word(),
+            || self.is_closed() || self.is_shut_down() || nonempty(),
             deadline,
             SLICE,
             || Ok::<(), ()>(()),
         );
         if self.is_closed() {
             return GetOutcome::Closed;
+        }
+        // After a plain shutdown, gets drain what is left; after an immediate one, nothing.
+        match self.shutdown_state() {
+            SHUT_DOWN_NOW => return GetOutcome::ShutDown,
+            SHUT_DOWN if !nonempty() => return GetOutcome::ShutDown,
+            _ => {}
         }
         if got != Ok(true) {
             return GetOutcome::Empty;
@@ -452,13 +501,18 @@ impl RawQueue {
         }
         let ring = self.ring();
         let mut at = pos(head);
-        let (len, frame) = loop {
+        // Where the consumed bytes to release begin: a padding frame's span (to the end of
+        // the ring) holds nothing written, so it is skipped, not walked.
+        let mut from = pos(head);
+        let (len, tag, frame) = loop {
             let (len, tag) = ring.read_header(bytes(at));
             if tag == PAD {
                 // Padding (in units) to the end of the ring or to the next lap.
                 if len == 0 || len >= left {
                     return GetOutcome::Corrupt("queue padding frame longer than the data");
                 }
+                self.release_consumed(from, at.wrapping_add(units_to_chunk_end(at)));
+                from = at.wrapping_add(len);
                 at = at.wrapping_add(len);
                 left -= len;
                 continue;
@@ -467,21 +521,14 @@ impl RawQueue {
             if u64::from(frame) * 8 != frame_len(len) || frame > left {
                 return GetOutcome::Corrupt("queue frame longer than the data");
             }
-            break (len, frame);
+            break (len, tag, frame);
         };
         let body = bytes(at) + u64::from(HEADER);
-        // SAFETY: the frame is committed (before `tail`) and we are the one consumer (the get
-        // lock); producers do not write it until `head` moves past it below.
-        let r = match unsafe { ring.contiguous(body, len as usize) } {
-            Some(s) => f(s),
-            None => {
-                let mut v = Vec::with_capacity(len as usize);
-                ring.extend_vec(body, len as usize, &mut v);
-                f(&v)
-            }
-        };
+        // The frame is committed (before `tail`) and we are the one consumer (the get lock);
+        // producers do not write it until `head` moves past it below.
+        let r = ring.read_committed(body, len as usize, |payload| f(tag, &payload));
         let new_pos = at.wrapping_add(frame);
-        self.release_consumed(pos(head), new_pos);
+        self.release_consumed(from, new_pos);
         // The release: the item is gone for everyone only now.
         let taken = count(head).wrapping_add(1);
         h.get.head.store(pack(taken, new_pos), Ordering::SeqCst);
@@ -495,7 +542,7 @@ impl RawQueue {
     /// producers stay one chunk of slack behind `from`, so none writes these bytes now.
     fn release_consumed(&self, from: u32, to: u32) {
         let cap = self.cap();
-        if cap <= RESIDENT {
+        if cap <= WARM {
             return;
         }
         let start = bytes(from);
@@ -509,7 +556,7 @@ impl RawQueue {
             // One chunk at a time keeps the ring-end and resident splits trivial; a big item
             // spans few chunks per megabyte.
             let off = ring.offset(c) as u64;
-            if off >= RESIDENT {
+            if off >= WARM {
                 // `off + CHUNK <= cap` (cap is a multiple of CHUNK): inside the ring.
                 release_pages(ring.base().wrapping_add(off as usize), CHUNK as usize);
             }
@@ -581,18 +628,9 @@ impl RawQueue {
             .wait_for(|| self.unfinished() == 0, deadline)
     }
 
-    /// The signal of "an item was put" (a plain pair: `wait` sleeps on it in `futex_waitv`,
-    /// which `WakeWord` does not offer).
-    fn not_empty(&self) -> Signal<'_> {
-        Signal {
-            seq: &self.h().put.not_empty_seq,
-            waiters: &self.h().put.not_empty_waiters,
-        }
-    }
-
-    /// The futex word and waiter count `wait` sleeps on.
-    pub(crate) fn data_word(&self) -> (&AtomicU32, &AtomicU32) {
-        (&self.h().put.not_empty_seq, &self.h().put.not_empty_waiters)
+    /// The wake word `wait` sleeps on: bumped by every put.
+    pub(crate) fn data_word(&self) -> &WakeWord {
+        &self.h().put.not_empty
     }
 }
 
@@ -668,19 +706,33 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.raw.is_closed() {
             return Err(PutError::Closed(item));
         }
+        if self.raw.is_shut_down() {
+            return Err(PutError::ShutDown(item));
+        }
         let max = self.raw.max_message();
-        let len = match codec::encoded_len(&item) {
+        // A dry run counts the bytes and the descriptors of the handles inside (if any, they
+        // travel on the side channel and the frame starts with their token).
+        let (len, handles) = encoded_len_and_handles(&item);
+        let extra = if handles > 0 { TOKEN_BYTES } else { 0 };
+        let len = match len.map(|len| len + extra) {
             Ok(len) if len > max => return Err(PutError::TooLarge { item, len, max }),
             Ok(len) => len as u32,
             Err(e) => return Err(PutError::Encode(item, e)),
         };
-        match self
-            .raw
-            .put_with(len, deadline, |slot| codec::encode_into(&item, slot))
-        {
+        let side = &self.raw.side;
+        let outcome = if handles > 0 {
+            self.raw.put_with(len, WITH_HANDLES, deadline, |slot| {
+                side.encode_into(&item, slot)
+            })
+        } else {
+            self.raw
+                .put_with(len, 0, deadline, |slot| codec::encode_into(&item, slot))
+        };
+        match outcome {
             PutOutcome::Committed => Ok(()),
             PutOutcome::Full => Err(PutError::Full(item)),
             PutOutcome::Closed => Err(PutError::Closed(item)),
+            PutOutcome::ShutDown => Err(PutError::ShutDown(item)),
             PutOutcome::EncodeFailed(e) => Err(PutError::Encode(item, e)),
             PutOutcome::Corrupt(what) => Err(PutError::Corrupt(item, what)),
         }
@@ -713,16 +765,23 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         if self.raw.is_closed() {
             return Err(GetError::Closed);
         }
-        match self.raw.get_with(deadline, codec::decode::<T>) {
+        let side = &self.raw.side;
+        let decode = |tag, bytes: &[u8]| match tag {
+            WITH_HANDLES => side.decode::<T>(bytes),
+            _ => codec::decode::<T>(bytes),
+        };
+        match self.raw.get_with(deadline, decode) {
             GetOutcome::Got(r) => r.map_err(GetError::Decode),
             GetOutcome::Empty => Err(GetError::Empty),
             GetOutcome::Closed => Err(GetError::Closed),
+            GetOutcome::ShutDown => Err(GetError::ShutDown),
             GetOutcome::Corrupt(what) => Err(GetError::Corrupt(what)),
         }
     }
 
     /// Takes the oldest item, waiting for one (Python's `get()`); [`GetError::Closed`] when
-    /// this process closes the queue meanwhile.
+    /// this process closes the queue meanwhile, [`GetError::ShutDown`] when it is shut down
+    /// and empty.
     pub fn get(&self) -> Result<T, GetError> {
         self.get_until(None)
     }
@@ -788,4 +847,26 @@ impl<T> Queue<T> {
     pub fn is_closed(&self) -> bool {
         self.raw.is_closed()
     }
+
+    /// Shuts the queue down for every process that holds it (Python 3.13's
+    /// `shutdown(immediate)`): later puts fail with [`PutError::ShutDown`]; gets take what is
+    /// left, then fail with [`GetError::ShutDown`]. With `immediate`, what is left is
+    /// discarded instead (for a [`JoinableQueue`](crate::JoinableQueue), counted as done, so
+    /// that `join` returns once the items taken before are done). Every put, get and join
+    /// blocked in the queue, in any process, wakes and returns. It cannot be undone; a second
+    /// call only turns a plain shutdown into an immediate one.
+    pub fn shutdown(&self, immediate: bool) {
+        self.raw.shutdown(immediate);
+    }
+
+    /// Whether some process shut the queue down ([`shutdown`](Self::shutdown)).
+    pub fn is_shut_down(&self) -> bool {
+        self.raw.is_shut_down()
+    }
+}
+
+/// Units from unit position `at` to the end of its chunk (0 at a chunk boundary).
+fn units_to_chunk_end(at: u32) -> u32 {
+    let into = bytes(at) % CHUNK;
+    (((CHUNK - into) % CHUNK) / 8) as u32
 }

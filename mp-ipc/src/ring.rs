@@ -16,6 +16,10 @@ use crate::sys::{Segment, SharedHeader};
 /// Tag of a padding frame: skipped by readers, never counted as an item.
 pub(crate) const PAD: u32 = 1;
 
+/// Tag of a queue frame whose item has handles: its descriptors travel on the queue's side
+/// channel (`crate::handles`).
+pub(crate) const WITH_HANDLES: u32 = 2;
+
 /// Size of a frame header.
 pub(crate) const HEADER: u32 = 8;
 
@@ -23,6 +27,24 @@ pub(crate) const HEADER: u32 = 8;
 #[inline]
 pub(crate) const fn frame_len(len: u32) -> u64 {
     HEADER as u64 + (len as u64).div_ceil(8) * 8
+}
+
+/// A payload read out of a ring: in place, or copied because it wrapped around the end.
+pub(crate) enum Payload<'a> {
+    /// The bytes where they lie in the ring.
+    InPlace(&'a [u8]),
+    /// A copy of bytes that wrapped around the end.
+    Copied(Vec<u8>),
+}
+
+impl std::ops::Deref for Payload<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Payload::InPlace(slice) => slice,
+            Payload::Copied(v) => v,
+        }
+    }
 }
 
 /// A view of one ring inside a segment's data area, valid while the segment is borrowed.
@@ -166,6 +188,57 @@ impl<'a> Ring<'a> {
             // exclusive access for the slice's use.
             unsafe { std::slice::from_raw_parts_mut(self.buf.add(at), len) }
         })
+    }
+
+    /// Hands the committed `len` bytes from `pos` to `f`: in place when they do not wrap
+    /// around the end, copied into a vector when they do.
+    ///
+    /// For a caller that holds the consumer's role over these bytes (they are committed and
+    /// not yet released, so no producer of the ring's protocol writes them), the role that
+    /// [`Connection`](crate::Connection)'s ownership of its end and the [`Queue`](crate::Queue)'s
+    /// get lock give: the same argument as for [`read`](Self::read)'s copies. The bytes are
+    /// another process's writes: `f` treats them as untrusted input (decodes them, checks).
+    #[inline]
+    pub(crate) fn read_committed<R>(
+        &self,
+        pos: u64,
+        len: usize,
+        f: impl FnOnce(Payload<'_>) -> R,
+    ) -> R {
+        // SAFETY: the caller holds the consumer's role over the bytes for the whole call
+        // (see above), and the slice does not outlive `f`.
+        match unsafe { self.contiguous(pos, len) } {
+            Some(slice) => f(Payload::InPlace(slice)),
+            None => {
+                let mut v = Vec::with_capacity(len);
+                self.extend_vec(pos, len, &mut v);
+                f(Payload::Copied(v))
+            }
+        }
+    }
+
+    /// Lets `fill` write the `len` free bytes from `pos`: in place when they do not wrap
+    /// around the end, through a buffer copied in with [`write`](Self::write) otherwise.
+    ///
+    /// For a caller that holds the producer's role over these bytes (free and not yet
+    /// committed: no consumer reads them, no other producer writes them), which the
+    /// [`Queue`](crate::Queue)'s put lock gives.
+    #[inline]
+    pub(crate) fn fill_free<E>(
+        &self,
+        pos: u64,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        // SAFETY: the caller holds the producer's role over the bytes for the whole call (see
+        // above); the one slice made here does not outlive `fill`.
+        match unsafe { self.contiguous_mut(pos, len) } {
+            Some(slot) => fill(slot),
+            None => {
+                let mut v = vec![0; len];
+                fill(&mut v).map(|()| self.write(pos, &v))
+            }
+        }
     }
 
     /// Writes a frame header at `pos` (a multiple of 8).

@@ -60,6 +60,11 @@ impl<T> SimpleQueue<T> {
         self.queue.close();
     }
 
+    /// Shuts the queue down for every process, as [`Queue::shutdown`] does.
+    pub fn shutdown(&self, immediate: bool) {
+        self.queue.shutdown(immediate);
+    }
+
     /// The queue underneath (for [`wait`](crate::wait)).
     pub(crate) fn inner(&self) -> &Queue<T> {
         &self.queue

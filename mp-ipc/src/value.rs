@@ -1,11 +1,11 @@
-//! [`Value`] and [`RawValue`]: one [`Pod`] in shared memory (an array of one element).
+//! [`Value`]: one [`Pod`] in shared memory under a lock (an array of one element).
 
 use std::ops::{Deref, DerefMut};
 
 use mp_sync::Lock;
 use serde::{Deserialize, Serialize};
 
-use crate::array::{Array, ArrayGuard, RawArray};
+use crate::array::{Array, ArrayGuard};
 use crate::error::Error;
 use crate::pod::Pod;
 
@@ -94,55 +94,5 @@ impl<T: Pod> Deref for ValueGuard<'_, T> {
 impl<T: Pod> DerefMut for ValueGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.inner[0]
-    }
-}
-
-/// Python's `multiprocessing.RawValue`: one `T` in shared memory without a lock. Reads and
-/// writes are `unsafe`: the caller arranges that no one writes while others access it (or
-/// uses [`as_ptr`](Self::as_ptr) with atomics of its own).
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "T: Pod")]
-pub struct RawValue<T: Pod> {
-    /// One element.
-    array: RawArray<T>,
-}
-
-impl<T: Pod> Clone for RawValue<T> {
-    fn clone(&self) -> Self {
-        RawValue {
-            array: self.array.clone(),
-        }
-    }
-}
-
-impl<T: Pod> RawValue<T> {
-    /// A shared `value`.
-    pub fn new(value: T) -> Result<Self, Error> {
-        Ok(RawValue {
-            array: RawArray::from_slice(&[value])?,
-        })
-    }
-
-    /// The value's address in this process (64-byte aligned), e.g. for an `AtomicU64`.
-    pub fn as_ptr(&self) -> *mut T {
-        self.array.as_ptr()
-    }
-
-    /// Reads the value.
-    ///
-    /// # Safety
-    /// No thread of any process writes it concurrently.
-    pub unsafe fn get(&self) -> T {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.array.as_slice()[0] }
-    }
-
-    /// Writes the value.
-    ///
-    /// # Safety
-    /// No other thread of any process reads or writes it concurrently.
-    pub unsafe fn set(&self, value: T) {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.array.as_mut_slice()[0] = value }
     }
 }

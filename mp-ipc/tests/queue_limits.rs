@@ -144,3 +144,31 @@ fn items_survive_rewinds_and_released_chunks() {
     }
     assert!(q.empty());
 }
+
+/// A steady backlog of a few large items past the warm window: producers go back to the
+/// ring's start when the item fits before the readers (a padding frame to the end of the
+/// lap), consumers skip that frame and release only what they consumed. Every item arrives
+/// whole and in order, and a backlog larger than the window still goes through.
+#[test]
+fn items_survive_jumps_back_to_the_warm_window() {
+    let q = Queue::<(u32, Bytes)>::new().unwrap();
+    let item = |i: u32| (i, Bytes(vec![i as u8; (1 << 20) + 13 * i as usize]));
+    let lag = 6;
+    for i in 0..150 {
+        q.put(item(i)).unwrap();
+        if i >= lag {
+            assert_eq!(q.get_nowait().unwrap(), item(i - lag));
+        }
+    }
+    for i in 150 - lag..150 {
+        assert_eq!(q.get_nowait().unwrap(), item(i));
+    }
+    // 48 large items unconsumed: more than the window.
+    for i in 0..48 {
+        q.put(item(i)).unwrap();
+    }
+    for i in 0..48 {
+        assert_eq!(q.get_nowait().unwrap(), item(i));
+    }
+    assert!(q.empty());
+}

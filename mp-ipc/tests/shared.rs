@@ -3,7 +3,7 @@
 mod common;
 
 use common::{join_ok, start};
-use mp_ipc::{Array, Pod, RawArray, RawValue, Value};
+use mp_ipc::{Array, Pod, RawArray, RawValue, Value, Zeroable};
 use mp_process::StartMethod;
 use mp_sync::Lock;
 
@@ -25,16 +25,15 @@ fn locked_increments_from_every_start_method_add_up() {
     assert_eq!(v.get(), 8000);
 }
 
+/// A user's struct, made shareable by the derive (no `unsafe` in user code).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Pod, Zeroable)]
+#[bytemuck(crate = "mp_ipc::bytemuck")]
 struct Point {
     x: f64,
     y: f64,
     tag: u64,
 }
-
-// SAFETY: repr(C), three 8-byte fields (no padding), every bit pattern valid.
-unsafe impl Pod for Point {}
 
 fn write_array((a, p): (Array<i32>, Value<Point>)) {
     let mut g = a.lock();
@@ -121,4 +120,48 @@ fn a_segment_of_another_element_type_is_refused() {
     tx.send(Array::from_slice(&[1u32, 2]).unwrap()).unwrap();
     let wrong = rx.to_opaque().to::<Array<u64>>().recv();
     assert!(wrong.is_err());
+}
+
+fn add_atomically((v, a, n): (RawValue<u64>, RawArray<i32>, u32)) {
+    use std::sync::atomic::Ordering::Relaxed;
+    for _ in 0..n {
+        v.atomic().fetch_add(1, Relaxed);
+        a.atomics()[1].fetch_sub(1, Relaxed);
+    }
+}
+
+#[test]
+fn integer_raw_values_and_elements_are_reached_safely_as_atomics() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let v = RawValue::new(0u64).unwrap();
+    let a = RawArray::from_slice(&[7i32, 0, 9]).unwrap();
+    // Every start method at once, and this process too: no lost increment, no `unsafe`.
+    let children: Vec<_> = StartMethod::ALL
+        .iter()
+        .map(|&m| start(m, add_atomically, (v.clone(), a.clone(), 3000)))
+        .collect();
+    add_atomically((v.clone(), a.clone(), 3000));
+    children.iter().for_each(join_ok);
+    let runs = StartMethod::ALL.len() as u64 + 1;
+    assert_eq!(v.atomic().load(SeqCst), 3000 * runs);
+    let elements: Vec<i32> = a.atomics().iter().map(|e| e.load(SeqCst)).collect();
+    assert_eq!(elements, [7, -3000 * runs as i32, 9]);
+    v.atomic().store(5, SeqCst);
+    assert_eq!(v.atomic().swap(6, SeqCst), 5);
+    assert!(RawArray::<u16>::zeroed(0).unwrap().atomics().is_empty());
+}
+
+#[test]
+fn an_arrays_lock_cannot_be_released_while_its_guard_is_in_use() {
+    let array = Array::<u64>::zeroed(4).unwrap();
+    let mut guard = array.lock();
+    // Releasing the lock behind the guard would let another process write the elements
+    // while `guard` still hands out `&mut [u64]`: refused.
+    assert!(matches!(
+        array.get_lock().release(),
+        Err(mp_sync::Error::GuardAlive)
+    ));
+    guard[0] = 7;
+    drop(guard);
+    assert_eq!(array.get(0), Some(7));
 }

@@ -1,4 +1,5 @@
-//! The crate's one error type.
+//! The crate's error types: [`Error`] for processes, [`UnknownStartMethod`] for a start
+//! method's name that does not parse.
 
 use std::io;
 
@@ -139,6 +140,15 @@ impl Error {
     pub(crate) fn channel(op: &'static str) -> impl FnOnce(ipc_channel::IpcError) -> Error {
         move |source| Error::Channel { op, source }
     }
+}
+
+/// A start method's name that is none of Python's (`"fork"`, `"spawn"`, `"forkserver"`):
+/// the error of [`StartMethod`]'s `FromStr` (Python's `ValueError: cannot find context`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown start method {name:?}: expected \"fork\", \"spawn\" or \"forkserver\"")]
+pub struct UnknownStartMethod {
+    /// The name given.
+    pub name: String,
 }
 
 /// The crate's result type.

@@ -25,8 +25,11 @@
 //! | `p.start()`, `p.join()`, `p.join(t)` | [`start`](Process::start), [`join`](Process::join), [`join_timeout`](Process::join_timeout), [`join_deadline`](Process::join_deadline) |
 //! | `p.is_alive()`, `p.exitcode`, `p.pid` | [`is_alive`](Process::is_alive), [`exitcode`](Process::exitcode), [`pid`](Process::pid) |
 //! | `p.terminate()`, `p.kill()`, `p.close()` | [`terminate`](Process::terminate), [`kill`](Process::kill), [`close`](Process::close) |
+//! | `p.interrupt()` (3.14) | [`interrupt`](Process::interrupt) (exit code -2 with SIGINT's default action) |
 //! | `p.name`, `p.daemon`, `p.sentinel` | [`name`](Process::name), [`daemon`](Process::daemon), [`sentinel`](Process::sentinel) |
 //! | `set_start_method`, `get_start_method` | [`set_start_method`], [`get_start_method`] |
+//! | `get_all_start_methods()` | [`get_all_start_methods`] (the default first) |
+//! | `"fork"`, `"spawn"`, `"forkserver"` | [`StartMethod`] (`"spawn".parse()`, [`StartMethod::name`]; [`UnknownStartMethod`]) |
 //! | `current_process()`, `parent_process()` | [`current_process`], [`parent_process`] |
 //! | `active_children()`, `cpu_count()` | [`active_children`], [`cpu_count`], [`process_cpu_count`] |
 //!
@@ -146,6 +149,6 @@ pub use context::{
     ActiveChild, CurrentProcess, ParentProcess, active_children, current_process, parent_process,
 };
 pub use cpu::{cpu_count, process_cpu_count};
-pub use error::{Error, Result};
+pub use error::{Error, Result, UnknownStartMethod};
 pub use process::Process;
-pub use start::{StartMethod, get_start_method, set_start_method};
+pub use start::{StartMethod, get_all_start_methods, get_start_method, set_start_method};

@@ -77,6 +77,22 @@ fn terminate_and_kill_give_minus_the_signal() {
 }
 
 #[test]
+fn interrupt_sends_sigint() {
+    for method in StartMethod::ALL {
+        let mut p = builder(method).target(sleep_ms, 60_000);
+        p.start().unwrap();
+        p.interrupt().unwrap();
+        assert_eq!(
+            join(&p),
+            -libc::SIGINT,
+            "{method:?}: SIGINT's default action"
+        );
+        // As terminate and kill: a no-op once the child has exited.
+        p.interrupt().unwrap();
+    }
+}
+
+#[test]
 fn misuse_is_a_typed_error() {
     for method in StartMethod::ALL {
         let mut p = builder(method).target(sleep_ms, 60_000);

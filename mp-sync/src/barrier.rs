@@ -1,19 +1,15 @@
 //! `Barrier`: Python's `multiprocessing.Barrier` (the `threading.Barrier` algorithm, with
 //! its filling / draining / resetting / broken states) over a robust mutex and a futex.
 
-use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::{BrokenBarrier, Error};
-use crate::sys::{
-    Condvar, FnRef, Fresh, LockOutcome, MAX_SLEEP, MutexKind, RobustMutex, Shared, SharedHeader,
-    SharedState, init_fresh, kind,
-};
+use crate::sys::{BarrierState, FnRef, LockOutcome, MAX_SLEEP, MutexKind, RobustMutex, Shared};
 
 /// The most parties a barrier takes (each has a presence mutex in the segment, 48 bytes).
 pub const MAX_PARTIES: u32 = 1 << 16;
@@ -27,35 +23,6 @@ const RESETTING: i32 = -1;
 /// Broken (timeout, abort, panicking action, a party that died inside `wait`).
 const BROKEN: i32 = -2;
 
-/// The segment of a barrier. Every field but `state`'s readers in `n_waiting`/`broken` is
-/// accessed only with `raw` held.
-#[repr(C)]
-pub(crate) struct BarrierState {
-    /// Guards the fields below.
-    raw: RobustMutex,
-    /// Where parties wait for the round to complete or the drain to finish.
-    cv: Condvar,
-    /// One of `FILLING`, `DRAINING`, `RESETTING`, `BROKEN`.
-    state: AtomicI32,
-    /// Parties inside `wait` (arrived and not yet left).
-    count: AtomicU32,
-    /// The number of parties per round, written once before sharing.
-    parties: AtomicU32,
-}
-
-// SAFETY: `repr(C)`, a `RobustMutex`, a `Condvar` and atomics: valid zeroed, no addresses.
-unsafe impl SharedHeader for BarrierState {
-    const KIND: u32 = kind::BARRIER;
-}
-
-// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
-// pthread objects, as other processes use it concurrently.
-unsafe impl SharedState for BarrierState {
-    fn init(&self, fresh: &Fresh) -> io::Result<()> {
-        init_fresh(fresh, &self.raw, MutexKind::Plain)
-    }
-}
-
 /// The barrier's internal lock, held; released on drop. Carries the parties' presence
 /// mutexes (the segment's data area): a party holds one while it is inside `wait`, so a
 /// party that dies there leaves its mutex owner-died for the others to find.
@@ -63,9 +30,8 @@ struct Held<'a>(&'a BarrierState, &'a [RobustMutex]);
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        // SAFETY: a `Held` is made only by `lock`, on this thread, and the barrier's fields
-        // are not borrowed beyond it.
-        let _ = unsafe { self.0.raw.unlock() };
+        // A `Held` is made only by `lock`, on this thread.
+        let _ = self.0.raw.unlock_owned();
     }
 }
 
@@ -88,9 +54,9 @@ impl BarrierState {
     /// passed. After a slice without news, looks for parties that died inside `wait`.
     fn wait(&self, held: &Held<'_>, deadline: Option<Deadline>) -> bool {
         let slice = Deadline::slice(deadline, MAX_SLEEP);
-        // SAFETY: `held` proves this thread holds `raw`, the mutex of `cv`; the fields are
-        // read afresh after the wait.
-        let (outcome, notified) = unsafe { self.cv.wait_until(&self.raw, Some(slice)) };
+        // `held` proves this thread holds `raw`, the mutex of `cv`; the fields are read
+        // afresh after the wait.
+        let (outcome, notified) = self.cv.wait_owned(&self.raw, Some(slice));
         self.after_lock(outcome);
         if !notified {
             self.bury_dead_parties(held);
@@ -105,14 +71,14 @@ impl BarrierState {
             match presence.try_lock() {
                 LockOutcome::OwnerDied => {
                     presence.mark_consistent();
-                    // SAFETY: just locked by this thread; it guards nothing.
-                    let _ = unsafe { presence.unlock() };
+                    // Just locked by this thread; it guards nothing.
+                    let _ = presence.unlock_owned();
                     let count = self.count.load(Ordering::Relaxed);
                     self.count.store(count.saturating_sub(1), Ordering::Relaxed);
                     self.break_barrier();
                 }
-                // SAFETY: as above (a free presence mutex, taken only to look).
-                LockOutcome::Acquired => drop(unsafe { presence.unlock() }),
+                // A free presence mutex, taken only to look.
+                LockOutcome::Acquired => drop(presence.unlock_owned()),
                 LockOutcome::TimedOut | LockOutcome::WouldDeadlock => {}
             }
         }
@@ -158,20 +124,84 @@ pub struct Barrier {
     shared: Shared<BarrierState>,
     /// Run by the last party of each round.
     action: Option<FnRef<fn()>>,
+    /// The bound of a [`wait`](Barrier::wait) (Python's `Barrier(timeout=...)`); it travels
+    /// with the handle, as Python's attribute is pickled with the barrier.
+    timeout: Option<Duration>,
+}
+
+/// Options of a [`Barrier`] beyond its parties (Python's `Barrier(parties, action, timeout)`);
+/// from [`Barrier::builder`].
+#[derive(Clone, Copy, Debug)]
+#[must_use = "a builder does nothing until build()"]
+pub struct BarrierBuilder {
+    /// Parties per round.
+    parties: u32,
+    /// Run by the last party of each round.
+    action: Option<fn()>,
+    /// The bound of a `wait` without one of its own.
+    timeout: Option<Duration>,
+}
+
+impl BarrierBuilder {
+    /// The last party of each round runs `action` before the round ends.
+    pub fn action(self, action: fn()) -> Self {
+        BarrierBuilder {
+            action: Some(action),
+            ..self
+        }
+    }
+
+    /// A [`wait`](Barrier::wait) (the one without a timeout of its own) gives up after
+    /// `timeout`, breaking the barrier, as [`wait_timeout`](Barrier::wait_timeout) does.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        BarrierBuilder {
+            timeout: Some(timeout),
+            ..self
+        }
+    }
+
+    /// Creates the barrier.
+    pub fn build(self) -> Result<Barrier, Error> {
+        Barrier::create(self.parties, self.action.map(FnRef::new), self.timeout)
+    }
 }
 
 impl Barrier {
     /// Creates a barrier for `parties` parties (at least one) without an action.
     pub fn new(parties: u32) -> Result<Self, Error> {
-        Self::create(parties, None)
+        Self::create(parties, None, None)
     }
 
     /// Creates a barrier whose last party of each round runs `action` before the round ends.
     pub fn with_action(parties: u32, action: fn()) -> Result<Self, Error> {
-        Self::create(parties, Some(FnRef::new(action)))
+        Self::create(parties, Some(FnRef::new(action)), None)
     }
 
-    fn create(parties: u32, action: Option<FnRef<fn()>>) -> Result<Self, Error> {
+    /// Python's `Barrier(parties, action, timeout)`: `action` (if any) as in
+    /// [`with_action`](Self::with_action), and `timeout` the bound of every
+    /// [`wait`](Self::wait) that has none of its own.
+    pub fn with_timeout(
+        parties: u32,
+        action: Option<fn()>,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
+        Self::create(parties, action.map(FnRef::new), Some(timeout))
+    }
+
+    /// A barrier for `parties` parties with the options set on the builder.
+    pub fn builder(parties: u32) -> BarrierBuilder {
+        BarrierBuilder {
+            parties,
+            action: None,
+            timeout: None,
+        }
+    }
+
+    fn create(
+        parties: u32,
+        action: Option<FnRef<fn()>>,
+        timeout: Option<Duration>,
+    ) -> Result<Self, Error> {
         if parties == 0 {
             return Err(Error::NoParties);
         }
@@ -180,16 +210,26 @@ impl Barrier {
         }
         let shared = Shared::<BarrierState>::with_mutexes(parties as usize, MutexKind::Plain)?;
         shared.parties.store(parties, Ordering::Relaxed);
-        Ok(Barrier { shared, action })
+        Ok(Barrier {
+            shared,
+            action,
+            timeout,
+        })
     }
 
     /// Waits until all parties have called `wait` in this round. Returns this party's index
-    /// in the round.
+    /// in the round. With a default timeout ([`with_timeout`](Self::with_timeout),
+    /// [`BarrierBuilder::timeout`]) this is [`wait_timeout`](Self::wait_timeout) with it.
     ///
     /// # Panics
     /// Re-raises a panic of the action (in the party that ran it), after breaking the barrier.
     pub fn wait(&self) -> Result<usize, BrokenBarrier> {
-        self.wait_until(None)
+        self.wait_until(self.timeout.map(Deadline::after))
+    }
+
+    /// The bound of a [`wait`](Self::wait) without one of its own, if the barrier has one.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
     }
 
     /// Like [`wait`](Self::wait), but a party still waiting after `timeout` breaks the
@@ -235,8 +275,8 @@ impl Barrier {
         {
             st.set_state(FILLING);
         }
-        // SAFETY: taken by this thread in `enter`; it guards nothing.
-        let _ = unsafe { presence.unlock() };
+        // Taken by this thread in `enter`; it guards nothing.
+        let _ = presence.unlock_owned();
         drop(held);
         match result {
             Ok(()) => Ok(index as usize),

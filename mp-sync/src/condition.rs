@@ -1,48 +1,39 @@
-//! `Condition`: a condition variable over a [`Lock`], shared between processes.
+//! `Condition`: a condition variable over a [`Lock`] or an [`RLock`](crate::RLock), shared
+//! between processes.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::condition_lock::{ConditionLock, Token};
 use crate::deadline::Deadline;
 use crate::error::{Error, LockResult, OwnerDied};
 use crate::lock::{Lock, LockGuard};
 use crate::raw_lock::{expect_acquired, guard_for};
-use crate::sys::{Condvar, Shared, SharedHeader, SharedState, kind};
-
-/// The segment of a condition's waiting half.
-#[repr(C)]
-pub(crate) struct ConditionState {
-    /// The raw condition variable.
-    cv: Condvar,
-}
-
-// SAFETY: `repr(C)`, a `Condvar` (atomics only), valid zeroed, no addresses.
-unsafe impl SharedHeader for ConditionState {
-    const KIND: u32 = kind::CONDITION;
-}
-
-// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics.
-unsafe impl SharedState for ConditionState {}
+use crate::rlock::{RLock, RLockGuard};
+use crate::sys::{ConditionState, RobustMutex, Shared};
 
 /// A condition variable shared between processes (Python's `multiprocessing.Condition`).
 ///
-/// It owns a [`Lock`] (its own, or one given to [`with_lock`](Condition::with_lock));
-/// waiting takes that lock's guard, like [`std::sync::Condvar`], and gives it back. If a
+/// It owns a [`Lock`] (its own, or one given to [`with_lock`](Condition::with_lock)), or an
+/// [`RLock`] ([`Condition::recursive`], [`Condition::with_rlock`]: Python's default
+/// `Condition()`); waiting takes that lock's guard, like [`std::sync::Condvar`], and gives it
+/// back. Over an `RLock`, waiting releases every level the calling thread holds (whatever
+/// guards it holds them through) and takes them all back before it returns, as Python does. If a
 /// holder of the lock dies, the waiter that reacquires it gets [`OwnerDied`]. `notify(n)`
 /// wakes at most `n` waiters; still, wait in a loop (or use
 /// [`wait_for`](Condition::wait_for)): another thread may change the state between the
 /// notify and the waiter's relock.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Condition {
+pub struct Condition<L = Lock> {
     /// The lock the condition is used with.
-    lock: Lock,
+    lock: L,
     /// The segment holding the condition variable.
     cv: Shared<ConditionState>,
 }
 
-impl Condition {
-    /// Creates a condition with a new lock of its own.
+impl Condition<Lock> {
+    /// Creates a condition with a new [`Lock`] of its own.
     pub fn new() -> Result<Self, Error> {
         Self::with_lock(Lock::new()?)
     }
@@ -55,21 +46,48 @@ impl Condition {
         })
     }
 
-    /// The condition's lock.
-    pub fn lock(&self) -> &Lock {
-        &self.lock
-    }
-
     /// Acquires the condition's lock (Python's `with cond:`).
     pub fn acquire(&self) -> LockResult<LockGuard<'_>> {
         self.lock.acquire()
+    }
+}
+
+impl Condition<RLock> {
+    /// Creates a condition with a new [`RLock`] of its own (Python's `Condition()`).
+    pub fn recursive() -> Result<Self, Error> {
+        Self::with_rlock(RLock::new()?)
+    }
+
+    /// Creates a condition over an existing re-entrant lock (Python's `Condition(rlock)`).
+    pub fn with_rlock(lock: RLock) -> Result<Self, Error> {
+        Ok(Condition {
+            lock,
+            cv: Shared::new()?,
+        })
+    }
+
+    /// Acquires one level of the condition's lock (Python's `with cond:`).
+    pub fn acquire(&self) -> LockResult<RLockGuard<'_>> {
+        self.lock.acquire()
+    }
+}
+
+impl<L: ConditionLock> Condition<L> {
+    /// The condition's lock.
+    pub fn lock(&self) -> &L {
+        &self.lock
+    }
+
+    /// The robust mutex under the lock.
+    fn raw(&self) -> &RobustMutex {
+        self.lock.raw_mutex(Token(()))
     }
 
     /// Releases the lock held by `guard`, sleeps until notified, then reacquires it.
     ///
     /// # Panics
     /// If `guard` holds another lock than the condition's.
-    pub fn wait<'a>(&self, guard: LockGuard<'a>) -> LockResult<LockGuard<'a>> {
+    pub fn wait<'a>(&self, guard: L::Guard<'a>) -> LockResult<L::Guard<'a>> {
         let (guard, _) = self.wait_until(guard, None);
         guard
     }
@@ -78,9 +96,9 @@ impl Condition {
     /// the wait timed out (Python's return value).
     pub fn wait_timeout<'a>(
         &self,
-        guard: LockGuard<'a>,
+        guard: L::Guard<'a>,
         timeout: Duration,
-    ) -> LockResult<(LockGuard<'a>, bool)> {
+    ) -> LockResult<(L::Guard<'a>, bool)> {
         self.wait_deadline(guard, Deadline::after(timeout))
     }
 
@@ -88,9 +106,9 @@ impl Condition {
     /// the wait timed out.
     pub fn wait_deadline<'a>(
         &self,
-        guard: LockGuard<'a>,
+        guard: L::Guard<'a>,
         deadline: Deadline,
-    ) -> LockResult<(LockGuard<'a>, bool)> {
+    ) -> LockResult<(L::Guard<'a>, bool)> {
         with_flag(self.wait_until(guard, Some(deadline)))
     }
 
@@ -98,9 +116,9 @@ impl Condition {
     /// `wait_for` without a timeout).
     pub fn wait_for<'a>(
         &self,
-        guard: LockGuard<'a>,
+        guard: L::Guard<'a>,
         predicate: impl FnMut() -> bool,
-    ) -> LockResult<LockGuard<'a>> {
+    ) -> LockResult<L::Guard<'a>> {
         match self.wait_for_until(guard, None, predicate) {
             Ok((guard, _)) => Ok(guard),
             Err(died) => Err(OwnerDied {
@@ -113,10 +131,10 @@ impl Condition {
     /// passes; the `bool` is the predicate's last value (Python's `wait_for`).
     pub fn wait_for_timeout<'a>(
         &self,
-        guard: LockGuard<'a>,
+        guard: L::Guard<'a>,
         timeout: Duration,
         predicate: impl FnMut() -> bool,
-    ) -> LockResult<(LockGuard<'a>, bool)> {
+    ) -> LockResult<(L::Guard<'a>, bool)> {
         self.wait_for_until(guard, Some(Deadline::after(timeout)), predicate)
     }
 
@@ -124,19 +142,19 @@ impl Condition {
     /// passes; the `bool` is the predicate's last value.
     pub fn wait_for_deadline<'a>(
         &self,
-        guard: LockGuard<'a>,
+        guard: L::Guard<'a>,
         deadline: Deadline,
         predicate: impl FnMut() -> bool,
-    ) -> LockResult<(LockGuard<'a>, bool)> {
+    ) -> LockResult<(L::Guard<'a>, bool)> {
         self.wait_for_until(guard, Some(deadline), predicate)
     }
 
     fn wait_for_until<'a>(
         &self,
-        mut guard: LockGuard<'a>,
+        mut guard: L::Guard<'a>,
         deadline: Option<Deadline>,
         mut predicate: impl FnMut() -> bool,
-    ) -> LockResult<(LockGuard<'a>, bool)> {
+    ) -> LockResult<(L::Guard<'a>, bool)> {
         loop {
             if predicate() {
                 return Ok((guard, true));
@@ -158,20 +176,34 @@ impl Condition {
 
     fn wait_until<'a>(
         &self,
-        guard: LockGuard<'a>,
+        guard: L::Guard<'a>,
         deadline: Option<Deadline>,
-    ) -> (LockResult<LockGuard<'a>>, bool) {
-        let lock = guard.lock();
+    ) -> (LockResult<L::Guard<'a>>, bool) {
+        let lock = L::lock_of(&guard, Token(()));
+        let raw = lock.raw_mutex(Token(()));
         assert!(
-            lock.same_as(&self.lock),
+            std::ptr::eq(raw, self.raw()),
             "Condition::wait with a guard of another lock"
         );
         // The guard's unlock happens inside `Condvar::wait_until`; a new guard is made after.
         std::mem::forget(guard);
-        // SAFETY: the guard proved that this thread holds the condition's lock, and was
-        // forgotten, so nothing relies on the lock being held across the wait.
-        let (outcome, notified) = unsafe { self.cv.cv.wait_until(lock.raw(), deadline) };
-        let relocked = guard_for(outcome, || lock.guard());
+        // Every level but the one the condvar releases (an RLock's recursion; none for a
+        // Lock): Python's Condition releases the whole recursion for the wait. The count is
+        // the mutex's own, read by its holder.
+        let extra = raw.levels_held_by_caller().saturating_sub(1);
+        for _ in 0..extra {
+            // This thread holds these levels: their guards stay alive but are not used
+            // while this call runs, and get their levels back below before it returns.
+            let _ = raw.unlock_owned();
+        }
+        // The guard proved that this thread holds the condition's lock, and was forgotten,
+        // so nothing relies on the lock being held across the wait.
+        let (outcome, notified) = self.cv.cv.wait_owned(raw, deadline);
+        for _ in 0..extra {
+            // Re-entrant and held by this thread now: each is one more level, at once.
+            let _ = raw.lock_until(None);
+        }
+        let relocked = guard_for(outcome, || lock.make_guard(Token(())));
         (expect_acquired(relocked), notified)
     }
 
@@ -183,7 +215,7 @@ impl Condition {
     /// once, though: if the holder dies before releasing the lock, they still wake within a
     /// [`MAX_SLEEP`](crate::raw::MAX_SLEEP) slice and learn of the death from their relock.
     pub fn notify(&self, n: u32) {
-        let raw = self.lock.raw();
+        let raw = self.raw();
         if !raw.is_held_by_caller() {
             self.cv.cv.notify(n);
             return;
@@ -202,9 +234,7 @@ impl Condition {
 }
 
 /// Moves a `(result, flag)` pair into one `LockResult` of a pair.
-fn with_flag<'a>(
-    (result, flag): (LockResult<LockGuard<'a>>, bool),
-) -> LockResult<(LockGuard<'a>, bool)> {
+fn with_flag<G>((result, flag): (LockResult<G>, bool)) -> LockResult<(G, bool)> {
     match result {
         Ok(guard) => Ok((guard, flag)),
         Err(died) => Err(OwnerDied {
@@ -216,6 +246,14 @@ fn with_flag<'a>(
 impl<'a> OwnerDied<(LockGuard<'a>, bool)> {
     /// Declares the state protected by the lock repaired and returns the guard and flag.
     pub fn into_inner(self) -> (LockGuard<'a>, bool) {
+        self.guard.0.lock().raw().mark_consistent();
+        self.guard
+    }
+}
+
+impl<'a> OwnerDied<(RLockGuard<'a>, bool)> {
+    /// Declares the state protected by the lock repaired and returns the guard and flag.
+    pub fn into_inner(self) -> (RLockGuard<'a>, bool) {
         self.guard.0.lock().raw().mark_consistent();
         self.guard
     }

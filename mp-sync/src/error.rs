@@ -15,6 +15,11 @@ pub enum Error {
     /// A release by a thread that does not hold the lock (or a lock that nobody holds).
     #[error("release of a lock that the calling thread does not hold")]
     NotOwner,
+    /// A release of a lock the calling thread holds through a live guard: drop the guard
+    /// instead, or give it up first with `LockGuard::leak` / `RLockGuard::leak` (releasing
+    /// behind a live guard would let others in while it is still in use).
+    #[error("release of a lock held through a live guard: drop the guard, or leak() it first")]
+    GuardAlive,
     /// A `BoundedSemaphore` released more often than acquired.
     #[error("semaphore released too many times (bound {bound})")]
     AboveBound {

@@ -1,31 +1,13 @@
 //! `Event`: a flag in shared memory that processes can wait on.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::sys::{Shared, SharedHeader, SharedState, WakeWord, kind, spin_until};
-
-/// The segment of an event.
-#[repr(C)]
-pub(crate) struct EventState {
-    /// 1 when set, 0 when clear.
-    flag: AtomicU32,
-    /// Bumped by every `set` of a clear event: a waiter sleeps on the generation, not on the
-    /// flag, so that a `set` at once followed by a `clear` still wakes it.
-    sets: WakeWord,
-}
-
-// SAFETY: `repr(C)`, atomics only, valid zeroed (a clear event), no addresses.
-unsafe impl SharedHeader for EventState {
-    const KIND: u32 = kind::EVENT;
-}
-
-// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics.
-unsafe impl SharedState for EventState {}
+use crate::sys::{EventState, Shared, spin_until};
 
 /// A flag shared between processes (Python's `multiprocessing.Event`): [`set`](Event::set)
 /// wakes every [`wait`](Event::wait)er, [`clear`](Event::clear) resets it.

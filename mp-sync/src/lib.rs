@@ -43,13 +43,16 @@
 //! | Python (`multiprocessing`) | here |
 //! |---|---|
 //! | `Lock()`, `acquire()`, `acquire(False)`, `acquire(timeout=t)` | [`Lock::new`], [`Lock::acquire`], [`Lock::try_acquire`], [`Lock::acquire_timeout`] |
-//! | `release()`, `with lock:` | drop the [`LockGuard`] (or [`Lock::release`] after `mem::forget`) |
+//! | `release()`, `with lock:` | drop the [`LockGuard`] (or [`LockGuard::leak`], then [`Lock::release`]) |
 //! | `RLock()` | [`RLock`], [`RLockGuard`] |
+//! | `lock.locked()`, `rlock.locked()` (3.14) | [`Lock::locked`], [`RLock::locked`] |
 //! | `Semaphore(n)`, `BoundedSemaphore(n)` | [`Semaphore::new`], [`BoundedSemaphore::new`] |
 //! | `sem.acquire(timeout=t)`, `sem.release()`, `sem.get_value()` | [`Semaphore::acquire_timeout`], [`Semaphore::release`], [`Semaphore::value`] |
 //! | `Event()`, `set`, `clear`, `is_set`, `wait()`, `wait(t)` | [`Event`], [`Event::set`], [`Event::clear`], [`Event::is_set`], [`Event::wait`], [`Event::wait_timeout`] |
 //! | `Condition(lock)`, `wait(t)`, `wait_for(p, t)`, `notify(n)`, `notify_all()` | [`Condition::with_lock`], [`Condition::wait_timeout`], [`Condition::wait_for_timeout`], [`Condition::notify`], [`Condition::notify_all`] |
+//! | `Condition()` (over an `RLock`), `Condition(rlock)` | [`Condition::recursive`], [`Condition::with_rlock`] (a `Condition<RLock>`; see [`ConditionLock`]) |
 //! | `Barrier(n, action)`, `wait(t)`, `abort`, `reset`, `n_waiting`, `broken`, `parties` | [`Barrier::with_action`], [`Barrier::wait_timeout`], [`Barrier::abort`], [`Barrier::reset`], [`Barrier::n_waiting`], [`Barrier::broken`], [`Barrier::parties`] |
+//! | `Barrier(n, action, timeout)` (a `wait()` bounded by default) | [`Barrier::with_timeout`], [`Barrier::builder`] ([`BarrierBuilder`]), [`Barrier::timeout`] |
 //! | `BrokenBarrierError` | [`BrokenBarrier`] |
 //! | `ValueError` (bounded release, bad values) | [`Error`] |
 //!
@@ -134,8 +137,15 @@
 //!
 //! # Differences from Python
 //!
-//! * A `Lock` (and an `RLock`) belongs to the thread that acquired it (see above).
-//! * A `Condition` is built over a [`Lock`], not an `RLock` (Python's default).
+//! * A `Lock` (and an `RLock`) belongs to the thread that acquired it (see above): Python
+//!   lets any thread or process release a `Lock`; here that is [`Error::NotOwner`]. This stays
+//!   a difference: the robust mutex that tells the next owner of a dead holder is owned by a
+//!   thread (the kernel's robust list is per thread), and no design found gives both
+//!   owner-death detection and release by anyone. A [`Semaphore`] of 1 is the lock to release
+//!   elsewhere (a dead holder's permit is then lost, as in Python).
+//! * [`Condition::new`] is built over a [`Lock`]; Python's default `Condition()` lock, an
+//!   `RLock`, is [`Condition::recursive`] (waiting releases and restores every level, as in
+//!   Python).
 //! * Timeouts are separate methods (`wait_timeout`, `acquire_timeout`, ...), not an optional
 //!   argument.
 //! * A `Barrier` takes at most [`MAX_PARTIES`] parties.
@@ -149,8 +159,11 @@
 //! `lock_guards_resource`, `semaphore_guards_resource`, `event_triggers_workers`,
 //! `condition_notify_all`.
 
+#![deny(unsafe_code)]
+
 mod barrier;
 mod condition;
+mod condition_lock;
 mod deadline;
 mod error;
 mod event;
@@ -159,10 +172,13 @@ pub mod raw;
 mod raw_lock;
 mod rlock;
 mod semaphore;
+// The one place of the crate where `unsafe` code and OS calls are allowed.
+#[allow(unsafe_code)]
 mod sys;
 
-pub use barrier::{Barrier, MAX_PARTIES};
+pub use barrier::{Barrier, BarrierBuilder, MAX_PARTIES};
 pub use condition::Condition;
+pub use condition_lock::ConditionLock;
 pub use deadline::Deadline;
 pub use error::{BrokenBarrier, Error, LockResult, OwnerDied, TryLockResult};
 pub use event::Event;

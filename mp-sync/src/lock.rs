@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::{Error, LockResult, OwnerDied, TryLockResult};
-use crate::raw_lock::{MutexState, acquire, expect_acquired};
-use crate::sys::{RobustMutex, Shared};
+use crate::raw_lock::{acquire, expect_acquired, note_leaked, release_leaked};
+use crate::sys::{MutexState, RobustMutex, Shared};
 
 /// A non-recursive lock shared between processes (Python's `multiprocessing.Lock`).
 ///
@@ -69,15 +69,15 @@ impl Lock {
         self.raw().is_locked()
     }
 
-    /// Releases a lock whose guard was given up with [`std::mem::forget`], for code that
+    /// Releases a lock whose guard was given up with [`LockGuard::leak`], for code that
     /// acquires and releases in different places, as with Python's `acquire()`/`release()`.
     ///
-    /// Fails with [`Error::NotOwner`] when the calling thread does not hold the lock, for
-    /// instance when the lock is free or held by another process.
+    /// Fails with [`Error::NotOwner`] when the calling thread does not hold the lock (it is
+    /// free, or held by another thread or process), and with [`Error::GuardAlive`] when it holds
+    /// it through a live guard (including one given up with `mem::forget`, which cannot be told
+    /// apart): releasing it then would let others in while the guard is still in use.
     pub fn release(&self) -> Result<(), Error> {
-        // SAFETY: a `Lock` protects no data of its own; the caller gave up its guard
-        // (`mem::forget`), and a stale guard's later unlock fails harmlessly (`NotOwner`).
-        unsafe { self.raw().unlock() }.map_err(|_| Error::NotOwner)
+        release_leaked(&self.shared)
     }
 
     /// A guard for a lock the calling thread has just taken.
@@ -91,11 +91,6 @@ impl Lock {
     /// The robust mutex under the lock.
     pub(crate) fn raw(&self) -> &RobustMutex {
         &self.shared.raw
-    }
-
-    /// Whether both handles name the same shared lock.
-    pub(crate) fn same_as(&self, other: &Lock) -> bool {
-        std::ptr::eq(self.raw(), other.raw())
     }
 }
 
@@ -124,16 +119,23 @@ impl<'a> LockGuard<'a> {
     pub fn lock(&self) -> &'a Lock {
         self.lock
     }
+
+    /// Gives up the guard and keeps the lock held, to be released later by this thread with
+    /// [`Lock::release`] (Python's `lock.acquire()` ... `lock.release()`).
+    pub fn leak(self) {
+        note_leaked(&self.lock.shared);
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for LockGuard<'_> {
     #[inline(always)]
     fn drop(&mut self) {
-        // SAFETY: the guard exists only while this thread holds the lock, unless someone
-        // released it behind the guard's back with `Lock::release`: then the unlock fails
-        // (`NotOwner`, glibc checks) and changes nothing, not even another holder's owed
-        // wake-ups, which are this thread's own.
-        let _ = unsafe { self.lock.raw().unlock() };
+        // The guard exists only while this thread holds the lock: `Lock::release` refuses to
+        // pull it from under a live guard (`GuardAlive`). Were it released anyway, the unlock
+        // would fail (`NotOwner`, glibc checks) and change nothing, not even another holder's
+        // owed wake-ups, which are kept per thread.
+        let _ = self.lock.raw().unlock_owned();
     }
 }
 

@@ -1,37 +1,12 @@
-//! The state shared by `Lock` and `RLock` (one robust mutex in its own segment) and the one
-//! function that turns a lock attempt into a guard, an `OwnerDied` or nothing.
+//! What `Lock` and `RLock` share (their state, one robust mutex in its own segment, is
+//! `sys::MutexState`): the one function that turns a lock attempt into a guard, an
+//! `OwnerDied` or nothing, and `release()` of a level whose guard was leaked.
 
-use std::io;
+use std::sync::atomic::Ordering;
 
 use crate::deadline::Deadline;
-use crate::error::{OwnerDied, TryLockResult};
-use crate::sys::{Fresh, LockOutcome, MutexKind, RobustMutex, SharedHeader, SharedState, kind};
-
-/// The segment of a `Lock` (`RECURSIVE = false`) or an `RLock` (`true`).
-#[repr(C)]
-pub(crate) struct MutexState<const RECURSIVE: bool> {
-    /// The robust process-shared mutex.
-    pub(crate) raw: RobustMutex,
-}
-
-// SAFETY: `repr(C)`, a single `RobustMutex`, valid zeroed before `init`, address-independent
-// (glibc's robust-list links inside it are only meaningful to the current holder's process).
-unsafe impl<const RECURSIVE: bool> SharedHeader for MutexState<RECURSIVE> {
-    const KIND: u32 = if RECURSIVE { kind::RLOCK } else { kind::LOCK };
-}
-
-// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
-// pthread objects, as other processes use it concurrently.
-unsafe impl<const RECURSIVE: bool> SharedState for MutexState<RECURSIVE> {
-    fn init(&self, fresh: &Fresh) -> io::Result<()> {
-        let kind = if RECURSIVE {
-            MutexKind::Recursive
-        } else {
-            MutexKind::Plain
-        };
-        crate::sys::init_fresh(fresh, &self.raw, kind)
-    }
-}
+use crate::error::{Error, OwnerDied, TryLockResult};
+use crate::sys::{LockOutcome, MutexState, RobustMutex, caller_tid};
 
 /// Locks `raw` (until `deadline`, or for good with `None`) and wraps the result in a guard
 /// made by `guard`.
@@ -72,4 +47,35 @@ pub(crate) fn expect_acquired<G>(result: TryLockResult<G>) -> Result<G, OwnerDie
         Ok(None) => unreachable!("an unbounded lock attempt came back without the lock"),
         Err(died) => Err(died),
     }
+}
+
+/// Notes (holder only) that the holder gave up the guard of one level, which a later
+/// [`release_leaked`] by the same thread may unlock.
+pub(crate) fn note_leaked<const RECURSIVE: bool>(state: &MutexState<RECURSIVE>) {
+    let tid = caller_tid();
+    if state.leaker.load(Ordering::Relaxed) != tid {
+        // Levels counted for another (dead) holder are not ours.
+        state.leaker.store(tid, Ordering::Relaxed);
+        state.leaked.store(0, Ordering::Relaxed);
+    }
+    state.leaked.fetch_add(1, Ordering::Relaxed);
+}
+
+/// `release()` of a `Lock` or an `RLock`: unlocks one level whose guard the calling thread
+/// leaked; never one held through a live guard ([`Error::GuardAlive`]), never another
+/// thread's ([`Error::NotOwner`]).
+pub(crate) fn release_leaked<const RECURSIVE: bool>(
+    state: &MutexState<RECURSIVE>,
+) -> Result<(), Error> {
+    if !state.raw.is_held_by_caller() {
+        return Err(Error::NotOwner);
+    }
+    // The caller holds the lock: the holder-only fields are its to read and write.
+    if state.leaker.load(Ordering::Relaxed) != caller_tid()
+        || state.leaked.load(Ordering::Relaxed) == 0
+    {
+        return Err(Error::GuardAlive);
+    }
+    state.leaked.fetch_sub(1, Ordering::Relaxed);
+    state.raw.unlock_owned().map_err(|_| Error::NotOwner)
 }

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::{Error, LockResult, OwnerDied, TryLockResult};
-use crate::raw_lock::{MutexState, acquire, expect_acquired};
-use crate::sys::Shared;
+use crate::raw_lock::{acquire, expect_acquired, note_leaked, release_leaked};
+use crate::sys::{MutexState, RobustMutex, Shared};
 
 /// A re-entrant lock shared between processes (Python's `multiprocessing.RLock`).
 ///
@@ -51,18 +51,34 @@ impl RLock {
     }
 
     fn acquire_until(&self, deadline: Option<Deadline>) -> TryLockResult<RLockGuard<'_>> {
-        acquire(&self.shared.raw, deadline, || RLockGuard {
-            rlock: self,
-            _not_send: PhantomData,
-        })
+        acquire(&self.shared.raw, deadline, || self.guard())
     }
 
-    /// Releases one level of a lock whose guard was given up with [`std::mem::forget`].
+    /// Whether some live thread holds the lock at this instant, at any depth (a snapshot;
+    /// Python 3.14's `locked()`).
+    pub fn locked(&self) -> bool {
+        self.shared.raw.is_locked()
+    }
+
+    /// A guard for one more level the calling thread has just taken.
+    pub(crate) fn guard(&self) -> RLockGuard<'_> {
+        RLockGuard {
+            rlock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// The recursive robust mutex under the lock.
+    pub(crate) fn raw(&self) -> &RobustMutex {
+        &self.shared.raw
+    }
+
+    /// Releases one level of the lock whose guard was given up with [`RLockGuard::leak`].
     ///
-    /// Fails with [`Error::NotOwner`] if the calling thread does not own the lock.
+    /// Fails with [`Error::NotOwner`] if the calling thread does not own the lock, and with
+    /// [`Error::GuardAlive`] if it owns it only through live guards (no level was leaked).
     pub fn release(&self) -> Result<(), Error> {
-        // SAFETY: an `RLock` protects no data of its own; a level whose guard was forgotten.
-        unsafe { self.shared.raw.unlock() }.map_err(|_| Error::NotOwner)
+        release_leaked(&self.shared)
     }
 }
 
@@ -78,11 +94,25 @@ pub struct RLockGuard<'a> {
     _not_send: PhantomData<*const ()>,
 }
 
+impl<'a> RLockGuard<'a> {
+    /// The lock this guard holds a level of.
+    pub fn lock(&self) -> &'a RLock {
+        self.rlock
+    }
+
+    /// Gives up the guard and keeps its level held, to be released later by this thread with
+    /// [`RLock::release`].
+    pub fn leak(self) {
+        note_leaked(&self.rlock.shared);
+        std::mem::forget(self);
+    }
+}
+
 impl Drop for RLockGuard<'_> {
     fn drop(&mut self) {
-        // SAFETY: the guard is one level held by this thread (a stale one's unlock fails
-        // harmlessly, see `LockGuard`'s drop).
-        let _ = unsafe { self.rlock.shared.raw.unlock() };
+        // The guard is one level held by this thread (a stale one's unlock fails harmlessly,
+        // see `LockGuard`'s drop).
+        let _ = self.rlock.shared.raw.unlock_owned();
     }
 }
 

@@ -1,39 +1,18 @@
 //! `Semaphore` and `BoundedSemaphore`: a counter in shared memory, waited on with a futex.
 
 use std::ops::Deref;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::deadline::Deadline;
 use crate::error::Error;
-use crate::sys::{Shared, SharedHeader, SharedState, futex_wait, futex_wake, kind, spin_until};
+use crate::sys::{SemaphoreState, Shared, futex_wait, futex_wake, spin_until};
 
 /// The largest value a semaphore can hold (the futex word is a C `int`, as for POSIX
 /// `SEM_VALUE_MAX`).
 pub const MAX_SEMAPHORE_VALUE: u32 = i32::MAX as u32;
-
-/// The segment of a semaphore.
-#[repr(C)]
-pub(crate) struct SemaphoreState {
-    /// The count; also the futex word acquirers sleep on while it is 0.
-    value: AtomicU32,
-    /// How many acquirers are in (or about to enter) the kernel; releases only wake when > 0.
-    sleepers: AtomicU32,
-    /// The largest value a release may produce: the initial value for a bounded semaphore,
-    /// [`MAX_SEMAPHORE_VALUE`] otherwise. Written once before the segment is shared.
-    bound: AtomicU32,
-}
-
-// SAFETY: `repr(C)`, three atomics, valid zeroed, no addresses.
-unsafe impl SharedHeader for SemaphoreState {
-    const KIND: u32 = kind::SEMAPHORE;
-}
-
-// SAFETY: as for `SharedHeader` above; the state is mutated only through atomics and the
-// pthread objects, as other processes use it concurrently.
-unsafe impl SharedState for SemaphoreState {}
 
 /// A counting semaphore shared between processes (Python's `multiprocessing.Semaphore`).
 ///

@@ -165,10 +165,12 @@ fn relocking_after_a_wait_reports_a_holder_that_died_meanwhile() {
 }
 
 /// Issue 7: a stale `LockGuard` (its lock released behind its back with `Lock::release`)
-/// dropped while another thread holds the lock and has a notify deferred to its unlock must
-/// not swallow that notify.
+/// dropped while another thread held the lock swallowed that thread's deferred notify. Such a
+/// stale guard can no longer be made (`release` refuses a lock held through a live guard); a
+/// release attempt by a thread that does not hold the lock, while another holds it with a
+/// notify deferred to its unlock, must not swallow that notify either.
 #[test]
-fn a_stale_guard_dropped_does_not_swallow_another_holders_notify() {
+fn a_release_attempt_does_not_swallow_another_holders_notify() {
     let cond = Condition::new().unwrap();
     let state = shared_counters(2); // [0]: the waiter is waiting, [1]: it was notified
     let cond = &cond;
@@ -186,11 +188,24 @@ fn a_stale_guard_dropped_does_not_swallow_another_holders_notify() {
     let (dropped_tx, dropped_rx) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|s| {
         s.spawn(move || {
+            // Give the guard up (as `Lock::release` needs), then make a stale copy of it the
+            // only way left: a guard rebuilt by hand is impossible, so the old scenario (a
+            // guard released behind its back) is refused outright; this checks that a leaked
+            // and released lock leaves a later holder's deferred notify alone.
             let stale = cond.acquire().unwrap();
+            assert!(matches!(
+                cond.lock().release(),
+                Err(mp_sync::Error::GuardAlive)
+            ));
+            stale.leak();
             cond.lock().release().unwrap();
             released_tx.send(()).unwrap();
             go_rx.recv().unwrap();
-            drop(stale);
+            // A release attempt while another thread holds the lock changes nothing.
+            assert!(matches!(
+                cond.lock().release(),
+                Err(mp_sync::Error::NotOwner)
+            ));
             dropped_tx.send(()).unwrap();
         });
         released_rx.recv().unwrap();

@@ -64,7 +64,7 @@ fn releasing_a_lock_not_held_is_an_error() {
     let lock = Lock::new().unwrap();
     assert!(matches!(lock.release(), Err(Error::NotOwner)));
     // Python style: acquire here, release there.
-    std::mem::forget(lock.acquire().unwrap());
+    lock.acquire().unwrap().leak();
     assert!(lock.locked());
     // Another thread may not release it.
     std::thread::scope(|s| {
@@ -74,6 +74,35 @@ fn releasing_a_lock_not_held_is_an_error() {
     lock.release().unwrap();
     assert!(!lock.locked());
     assert!(matches!(lock.release(), Err(Error::NotOwner)));
+}
+
+#[test]
+fn a_lock_held_through_a_live_guard_cannot_be_released_behind_it() {
+    let lock = Lock::new().unwrap();
+    let guard = lock.acquire().unwrap();
+    // Releasing it here would let others in while `guard` is still in use.
+    assert!(matches!(lock.release(), Err(Error::GuardAlive)));
+    assert!(matches!(guard.lock().release(), Err(Error::GuardAlive)));
+    assert!(lock.locked());
+    drop(guard);
+    assert!(!lock.locked());
+    // A guard given up with `mem::forget` (not `leak`) cannot be told from a live one.
+    std::mem::forget(lock.acquire().unwrap());
+    assert!(matches!(lock.release(), Err(Error::GuardAlive)));
+}
+
+#[test]
+fn a_leaked_level_of_a_dead_holder_is_not_the_next_holders() {
+    let lock = Lock::new().unwrap();
+    // A thread leaks its guard (to release later) and exits without releasing: the lock
+    // comes to the next holder as OwnerDied, with the dead thread's leaked level stale.
+    std::thread::scope(|s| {
+        s.spawn(|| lock.acquire().unwrap().leak());
+    });
+    let guard = lock.acquire().unwrap_err().into_inner();
+    assert!(matches!(lock.release(), Err(Error::GuardAlive)));
+    drop(guard);
+    assert!(!lock.locked());
 }
 
 #[test]

@@ -41,9 +41,12 @@ fn a_release_by_a_non_owner_is_an_error() {
         });
     });
     spawn(|| i32::from(!matches!(rlock.release(), Err(Error::NotOwner)))).join();
+    // A level held through a live guard is not released behind it.
+    assert!(matches!(rlock.release(), Err(Error::GuardAlive)));
     // Python style: an extra level, released by hand.
-    std::mem::forget(rlock.acquire().unwrap());
+    rlock.acquire().unwrap().leak();
     rlock.release().unwrap();
+    assert!(matches!(rlock.release(), Err(Error::GuardAlive)));
 }
 
 #[test]

@@ -7,21 +7,34 @@ xtask/src/figures.rs): the median of several repeats inside this one run.
 Exit code 2: unknown figure.
 
 Workloads follow CPython's own multiprocessing micro-benchmarks (the project's
-reference anchors). The start-method figures use the named context; everything
+reference anchors). The harness's environment, as for the Rust binaries
+(xtask/bench/protocol.rs): XTASK_BENCH_REPEATS=N overrides the repeats;
+XTASK_BENCH_PIN=split means this process was started on CPU 0 and every child it
+forks is to run on CPU 1. The start-method figures use the named context; everything
 else uses the default context (fork on Linux for CPython 3.11).
 """
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
 
-REPS = 5
+REPS = int(os.environ.get("XTASK_BENCH_REPEATS", "5"))
 MIB = 1 << 20
+CHILD_CPU = 1
 now = time.perf_counter
 
 
 def median_of(fn, reps=REPS):
+    reps = min(reps, REPS)
     return statistics.median(fn() for _ in range(reps))
+
+
+def pin_children_if_split():
+    """Under XTASK_BENCH_PIN=split, every forked child moves to CPU 1."""
+    if os.environ.get("XTASK_BENCH_PIN") == "split":
+        os.register_at_fork(
+            after_in_child=lambda: os.sched_setaffinity(0, {CHILD_CPU}))
 
 
 # ---------------------------------------------------------------- child targets
@@ -232,6 +245,43 @@ def queue_rate(n, item, reps=REPS):
     return median_of(once, reps)
 
 
+def take_until_none(q, go):
+    go.wait()
+    while q.get() is not None:
+        pass
+
+
+def put_share(q, n, go):
+    go.wait()
+    for i in range(n):
+        q.put(i)
+
+
+def queue_scale(procs, n=200_000):
+    """items/s: `procs` producer and `procs` consumer processes share one mp.Queue; n items
+    in all; from the start signal until every consumer has joined."""
+    def once():
+        q = mp.Queue()
+        go = mp.Event()
+        consumers = [mp.Process(target=take_until_none, args=(q, go))
+                     for _ in range(procs)]
+        producers = [mp.Process(target=put_share, args=(q, n // procs, go))
+                     for _ in range(procs)]
+        for p in consumers + producers:
+            p.start()
+        t0 = now()
+        go.set()
+        for p in producers:
+            p.join()
+        for _ in consumers:
+            q.put(None)
+        for p in consumers:
+            p.join()
+        return n // procs * procs / (now() - t0)
+
+    return median_of(once)
+
+
 def per_creation(make, n=2000):
     """us per object created and dropped (closed)."""
     def once():
@@ -253,6 +303,34 @@ def make_pipe():
 def make_queue():
     q = mp.Queue()
     q.close()
+
+
+def wait_ready_sentinel(n=2000, children=50):
+    """us per connection.wait over 50 live children's sentinels, one exited child's and a
+    queue's reader, when the exited one is ready."""
+    stop = mp.Event()
+    live = [mp.Process(target=stop.wait) for _ in range(children)]
+    for p in live:
+        p.start()
+    done = mp.Process(target=noop)
+    done.start()
+    done.join()
+    q = mp.Queue()
+    objs = [p.sentinel for p in live] + [done.sentinel, q._reader]
+
+    def once():
+        mp.connection.wait(objs, 10)
+        t0 = now()
+        for _ in range(n):
+            assert mp.connection.wait(objs, 10)
+        return (now() - t0) / n * 1e6
+
+    try:
+        return median_of(once)
+    finally:
+        stop.set()
+        for p in live:
+            p.join()
 
 
 def pool_create_close_join():
@@ -297,6 +375,109 @@ def pool_apply_async_roundtrip(m=2000):
         return median_of(once)
 
 
+def mib_result(_):
+    return bytes(MIB)
+
+
+def pool_map_1mib_results(n=100):
+    """MiB/s: Pool(2).map returning 100 results of 1 MiB each, after a warm-up map."""
+    with mp.Pool(2) as pool:
+        pool.map(mib_result, range(4))
+
+        def once():
+            t0 = now()
+            r = pool.map(mib_result, range(n))
+            dt = now() - t0
+            assert len(r) == n and all(len(x) == MIB for x in r)
+            return n / dt
+
+        return median_of(once)
+
+
+def pss_mib(pid):
+    """The proportional set size of process `pid`, in MiB (smaps_rollup)."""
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no Pss line for {pid}")
+
+
+def pool_idle_pss(workers=4):
+    """MiB: the summed PSS of an idle Pool(4)'s workers, after a warm-up map."""
+    def once():
+        with mp.Pool(workers) as pool:
+            pool.map(square, range(1000))
+            time.sleep(0.2)
+            return sum(pss_mib(p.pid) for p in pool._pool)
+
+    return median_of(once)
+
+
+def _shm_reader(conn):
+    from multiprocessing import shared_memory
+    shm = shared_memory.SharedMemory(conn.recv())
+    total = sum(shm.buf[::4096])
+    shm.close()
+    conn.send(total)
+
+
+def shm_handoff(nbytes=256 * MIB):
+    """ms from handing a filled 256 MiB SharedMemory to a waiting child by name to its
+    answer, after it read one byte of every 4 KiB page."""
+    from multiprocessing import shared_memory
+
+    def once():
+        shm = shared_memory.SharedMemory(create=True, size=nbytes)
+        chunk = b"\x01" * MIB
+        for off in range(0, nbytes, MIB):
+            shm.buf[off:off + MIB] = chunk
+        ours, theirs = mp.Pipe()
+        p = mp.Process(target=_shm_reader, args=(theirs,))
+        p.start()
+        t0 = now()
+        ours.send(shm.name)
+        total = ours.recv()
+        dt = now() - t0
+        assert total == nbytes // 4096
+        p.join()
+        shm.close()
+        shm.unlink()
+        return dt * 1e3
+
+    return median_of(once)
+
+
+IMAP_CHUNKSIZE = 1000
+
+
+def pool_imap_rate(n):
+    """items/s: Pool(2).imap(square, range(n), chunksize=1000) consumed one by one."""
+    with mp.Pool(2) as pool:
+        pool.map(square, range(1000))
+
+        def once():
+            t0 = now()
+            total = 0
+            for r in pool.imap(square, range(n), IMAP_CHUNKSIZE):
+                total += r
+            dt = now() - t0
+            assert total == sum(x * x for x in range(n))
+            return n / dt
+
+        return median_of(once)
+
+
+def pool_imap_peak(n):
+    """MiB: the parent's peak RSS (ru_maxrss) after Pool(2).imap over n items, chunksize
+    1000, consumed one by one (lazy input and output keep it flat)."""
+    import resource
+    with mp.Pool(2) as pool:
+        for _ in pool.imap(square, range(n), IMAP_CHUNKSIZE):
+            pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 FIGURES = {
     "process/start_join/fork": lambda: start_join("fork", 100),
     "process/start_join/spawn": lambda: start_join("spawn", 10),
@@ -313,12 +494,28 @@ FIGURES = {
     "ipc/pipe_throughput_1mib": pipe_throughput_1mib,
     "ipc/queue_small_items": lambda: queue_rate(200_000, None),
     "ipc/queue_1mib_items": lambda: queue_rate(100, bytes(MIB)),   # 1 MiB items: items/s == MiB/s
+    "ipc/queue_scale/1": lambda: queue_scale(1),
+    "ipc/queue_scale/2": lambda: queue_scale(2),
+    "ipc/queue_scale/4": lambda: queue_scale(4),
+    "ipc/queue_scale/8": lambda: queue_scale(8),
     "ipc/pipe_create": lambda: per_creation(make_pipe),
     "ipc/queue_create": lambda: per_creation(make_queue),
+    "ipc/wait_ready_sentinel": wait_ready_sentinel,
+    "ipc/shm_handoff_256mib": shm_handoff,
     "pool/create_close_join": pool_create_close_join,
     "pool/map_default_chunks": lambda: pool_map(None, REPS),
     "pool/map_chunksize_1": lambda: pool_map(1, 3),
     "pool/apply_async_roundtrip": pool_apply_async_roundtrip,
+    "pool/map_1mib_results": pool_map_1mib_results,
+    "pool/idle_pss_pool4": pool_idle_pss,
+    "pool/imap_scale/1e4": lambda: pool_imap_rate(10**4),
+    "pool/imap_scale/1e5": lambda: pool_imap_rate(10**5),
+    "pool/imap_scale/1e6": lambda: pool_imap_rate(10**6),
+    "pool/imap_scale/1e7": lambda: pool_imap_rate(10**7),
+    "pool/imap_peak_rss/1e4": lambda: pool_imap_peak(10**4),
+    "pool/imap_peak_rss/1e5": lambda: pool_imap_peak(10**5),
+    "pool/imap_peak_rss/1e6": lambda: pool_imap_peak(10**6),
+    "pool/imap_peak_rss/1e7": lambda: pool_imap_peak(10**7),
 }
 
 
@@ -333,6 +530,7 @@ def main(argv):
     if fn is None:
         print(f"mp_bench.py: unknown figure {argv[1]!r}", file=sys.stderr)
         return 2
+    pin_children_if_split()
     print(f"{fn():.6g}", flush=True)
     return 0
 

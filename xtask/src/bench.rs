@@ -1,22 +1,37 @@
-//! `cargo xtask bench [FILTER...] [--rounds N]`: ours vs CPython vs the OS floor, as a table.
+//! `cargo xtask bench [--quick] [--filter NAME]... [--rounds N]`: ours vs CPython vs the
+//! machine's floors vs the Rust peers, as a table, `results.json`, `BENCHMARKS.md` and a chart.
 //!
 //! Each crate with figures has a `figures` bench binary answering `<name> ours|floor` with one
-//! number on stdout (exit code 2: unknown figure); `xtask/bench/mp_bench.py <name>` is the
-//! Python side. Rounds are interleaved (ours, Python, floor, ours, ...), each run a fresh
-//! process, and latency rows run every implementation pinned to CPU 0.
+//! number on stdout (exit code 2: unknown figure); xtask's `floors` and `peers` bench binaries
+//! answer `<name>` (protocol: `xtask/bench/protocol.rs`); `xtask/bench/mp_bench.py <name>` is
+//! the Python side. Rounds are interleaved (ours, Python, floors, peers, ours, ...), each run a
+//! fresh process. Latency rows run every implementation pinned to CPU 0; throughput rows run
+//! unpinned and as two pinned pairs (all on CPU 0; parent on CPU 0, children on CPU 1).
+//!
+//! - [`results`]: what was measured (one [`results::Line`] per figure and pinning);
+//! - [`report`]: the table, `BENCHMARKS.md` and `results.json`; [`chart`]: the SVG chart;
+//! - [`machine`]: the machine the run describes.
+
+mod chart;
+mod machine;
+mod report;
+mod results;
 
 use std::collections::HashMap;
 use std::env;
 use std::fmt::Write as _;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use crate::cmd::{Failure, Output, Step};
-use crate::figures::{self, Row};
+use crate::figures::{self, Row, Source};
 use crate::workspace_root;
+use machine::Machine;
+use results::{Line, Pinning, Role, Series};
 
-/// Default number of rounds per row.
+/// Default number of rounds per line.
 const DEFAULT_ROUNDS: usize = 5;
 
 /// Environment variable overriding the per-run timeout, in seconds.
@@ -28,112 +43,163 @@ const DEFAULT_RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// Bound on building the benchmark binaries.
 const BUILD_BOUND: Duration = Duration::from_secs(30 * 60);
 
+/// The environment variables of the protocol (`xtask/bench/protocol.rs`, `mp_bench.py`).
+const REPEATS_ENV: &str = "XTASK_BENCH_REPEATS";
+/// See [`REPEATS_ENV`]: `split` pins the children a run forks to CPU 1.
+const PIN_ENV: &str = "XTASK_BENCH_PIN";
+
+/// The committed outputs of a full run, relative to the workspace root.
+const DOC_PATH: &str = "BENCHMARKS.md";
+/// See [`DOC_PATH`].
+const CHART_PATH: &str = "BENCHMARKS.svg";
+
 /// Usage of `cargo xtask bench`.
 pub(crate) const USAGE: &str = "\
-cargo xtask bench [FILTER...] [--rounds N]
-    Builds every crate's `figures` bench binary (release) and prints a markdown table of
-    ours vs CPython vs the floor. FILTERs select rows whose name contains one of them at
-    the start of a name part (after `/` or `_`): `sync`, `fork`, `pingpong`, `pool/map`.
-    --rounds N (default 5) interleaved rounds per row. Env: XTASK_BENCH_RUN_TIMEOUT_SECS (per run, default 120).";
+cargo xtask bench [--quick] [--filter NAME]... [--rounds N] [--dev]
+    Builds every `figures`, `floors` and `peers` bench binary (release) and prints a markdown
+    table of ours vs CPython vs the floors vs the Rust peers (median [min–max] over rounds);
+    writes target/bench/{results.json, BENCHMARKS.md, BENCHMARKS.svg}, and, for a full run
+    (no --filter, --quick or --dev), BENCHMARKS.md and BENCHMARKS.svg at the workspace root.
+    --filter NAME (repeatable; a bare NAME works too) selects rows whose name contains NAME at
+        the start of a name part (after `/` or `_`): `sync`, `fork`, `pingpong`, `pool/map`.
+    --rounds N (default 5) interleaved rounds per line.
+    --quick: one round, one repeat per run, the long rows left out: checks every figure runs.
+    --dev: build the binaries unoptimized (what `cargo xtask test` does; figures meaningless).
+    Env: XTASK_BENCH_RUN_TIMEOUT_SECS (per run, default 120).";
 
-/// The three implementations of each figure.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Impl {
-    /// Our crate's implementation.
-    Ours,
-    /// CPython's multiprocessing.
-    Python,
-    /// The OS floor, measured by our crate's binary.
-    Floor,
+/// What `cargo xtask bench` was asked for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Options {
+    /// Row filters (empty: every row).
+    filters: Vec<String>,
+    /// Interleaved rounds per line.
+    rounds: usize,
+    /// One round, one repeat, no long rows.
+    quick: bool,
+    /// Build with the dev profile.
+    dev: bool,
 }
 
-impl Impl {
-    /// The order each round runs them in.
-    const ALL: [Impl; 3] = [Impl::Ours, Impl::Python, Impl::Floor];
-
-    /// Lower-case label.
-    fn label(self) -> &'static str {
-        match self {
-            Impl::Ours => "ours",
-            Impl::Python => "python",
-            Impl::Floor => "floor",
-        }
+impl Options {
+    /// Whether this run is the full one whose outputs `BENCHMARKS.md` commits.
+    fn is_full(&self) -> bool {
+        self.filters.is_empty() && !self.quick && !self.dev
     }
 }
 
-/// A crate's `figures` benchmark executable.
+/// Parses `cargo xtask bench` arguments.
+fn parse_args(args: &[String]) -> Result<Options, String> {
+    let mut o = Options {
+        filters: Vec::new(),
+        rounds: DEFAULT_ROUNDS,
+        quick: false,
+        dev: false,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+            _ => (a.as_str(), None),
+        };
+        let mut value = |name: &str| -> Result<String, String> {
+            match inline {
+                Some(v) => Ok(v.to_owned()),
+                None => it.next().cloned().ok_or(format!("{name} needs a value")),
+            }
+        };
+        match flag {
+            "--rounds" => {
+                let v = value("--rounds")?;
+                o.rounds =
+                    v.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                        format!("--rounds: expected a positive number, got {v:?}")
+                    })?;
+            }
+            "--filter" => o.filters.push(value("--filter")?),
+            "--quick" => o.quick = true,
+            "--dev" => o.dev = true,
+            f if f.starts_with('-') => return Err(format!("unknown option {a:?}\n\n{USAGE}")),
+            _ => o.filters.push(a.clone()),
+        }
+    }
+    if o.quick {
+        o.rounds = 1;
+    }
+    Ok(o)
+}
+
+/// A bench executable: a crate's `figures`, or xtask's `floors` / `peers`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct FiguresExe {
+pub(crate) struct BenchExe {
     /// The package name, e.g. `mp-sync`.
     pub(crate) krate: String,
+    /// The bench target's name: `figures`, `floors` or `peers`.
+    pub(crate) target: String,
     /// The executable's path.
     pub(crate) exe: PathBuf,
     /// The package's directory (the runs' working directory, as under `cargo bench`).
     pub(crate) dir: PathBuf,
 }
 
+/// The bench targets the harness runs.
+const BENCH_TARGETS: [&str; 3] = ["figures", "floors", "peers"];
+
+/// How a run's note starts when there is nothing to run (no binary built, no Python): not a
+/// broken figure.
+const MISSING: &str = "unavailable:";
+
+/// The package of xtask's own bench binaries.
+const XTASK: &str = "xtask";
+
 /// Where each implementation's runs come from.
 struct Runners {
-    /// `figures` executables by crate name.
-    exes: HashMap<String, FiguresExe>,
+    /// Bench executables by (crate, target).
+    exes: HashMap<(String, String), BenchExe>,
     /// The real Python interpreter, if found.
     python: Result<PathBuf, String>,
     /// The Python benchmark script.
     script: PathBuf,
     /// Per-run timeout.
     timeout: Duration,
+    /// Repeats inside each run (`None`: the binary's own).
+    repeats: Option<usize>,
 }
 
-/// The measurements of one implementation of one row.
-#[derive(Debug, Default)]
-struct Series {
-    /// One value per successful run.
-    values: Vec<f64>,
-    /// Why runs gave no value: (reason, count).
-    notes: Vec<(String, usize)>,
-    /// Set when further runs are pointless (unknown figure, no binary, timeout).
-    given_up: bool,
+/// What one run of one implementation executes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Invocation {
+    /// A bench binary of `krate`, named `target`, with `args`.
+    Bench {
+        /// The package.
+        krate: String,
+        /// `figures`, `floors` or `peers`.
+        target: &'static str,
+        /// The arguments.
+        args: Vec<String>,
+    },
+    /// `mp_bench.py <figure>`.
+    Python(String),
 }
 
-impl Series {
-    /// Records a run that gave no value.
-    fn note(&mut self, reason: String) {
-        match self.notes.iter_mut().find(|(r, _)| *r == reason) {
-            Some((_, n)) => *n += 1,
-            None => self.notes.push((reason, 1)),
+impl Invocation {
+    /// How `row`'s `role` side (or baseline `source`) is run.
+    fn of(row: &Row, source: Option<Source>, role: Role) -> Invocation {
+        let bench = |krate: &str, target, args: &[&str]| Invocation::Bench {
+            krate: krate.to_owned(),
+            target,
+            args: args.iter().map(|a| a.to_string()).collect(),
+        };
+        match (role, source) {
+            (Role::Python, _) => Invocation::Python(row.name.to_owned()),
+            (_, None) => bench(row.krate, "figures", &[row.name, "ours"]),
+            (_, Some(Source::CrateFloor)) => bench(row.krate, "figures", &[row.name, "floor"]),
+            (_, Some(Source::FloorOf { krate, figure })) => {
+                bench(krate, "figures", &[figure, "floor"])
+            }
+            (_, Some(Source::Floors(name))) => bench(XTASK, "floors", &[name]),
+            (_, Some(Source::Peers(name))) => bench(XTASK, "peers", &[name]),
         }
     }
-}
-
-/// Median, minimum and maximum of a non-empty sample.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Summary {
-    /// The median (mean of the middle two for an even count).
-    pub(crate) median: f64,
-    /// The smallest value.
-    pub(crate) min: f64,
-    /// The largest value.
-    pub(crate) max: f64,
-}
-
-/// Summarizes `values`; `None` if empty.
-pub(crate) fn summarize(values: &[f64]) -> Option<Summary> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    let median = if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    };
-    Some(Summary {
-        median,
-        min: v[0],
-        max: v[n - 1],
-    })
 }
 
 /// Extracts the string value of `"key":"..."` from one JSON line (first occurrence),
@@ -171,158 +237,62 @@ fn package_name(package_id: &str) -> Option<String> {
     }
 }
 
-/// If `line` is cargo's `compiler-artifact` message for a bench target named `figures` with
-/// an executable, returns it.
-pub(crate) fn figures_executable(line: &str) -> Option<FiguresExe> {
+/// If `line` is cargo's `compiler-artifact` message for a bench target the harness runs
+/// ([`BENCH_TARGETS`]) with an executable, returns it.
+pub(crate) fn bench_executable(line: &str) -> Option<BenchExe> {
     if !line.contains("\"reason\":\"compiler-artifact\"") {
         return None;
     }
     let target_start = line.find("\"target\":{")?;
     let target = &line[target_start..];
     let target = &target[..target.find('}')?];
-    if json_str_field(target, "name")? != "figures" || !target.contains("\"bench\"") {
+    let name = json_str_field(target, "name")?;
+    if !BENCH_TARGETS.contains(&name.as_str()) || !target.contains("\"bench\"") {
         return None;
     }
     let exe = json_str_field(line, "executable")?;
     let krate = package_name(&json_str_field(line, "package_id")?)?;
     let manifest = PathBuf::from(json_str_field(line, "manifest_path")?);
     let dir = manifest.parent()?.to_path_buf();
-    Some(FiguresExe {
+    Some(BenchExe {
         krate,
+        target: name,
         exe: PathBuf::from(exe),
         dir,
     })
 }
 
-/// Formats a value with about 4 significant digits, large ones with k/M/G suffixes.
-pub(crate) fn fmt_value(v: f64) -> String {
-    let a = v.abs();
-    let (scaled, suffix) = if a >= 1e9 {
-        (v / 1e9, "G")
-    } else if a >= 1e6 {
-        (v / 1e6, "M")
-    } else if a >= 1e4 {
-        (v / 1e3, "k")
-    } else {
-        (v, "")
-    };
-    format!("{}{suffix}", fmt_sig(scaled, 4))
-}
-
-/// Formats `v` with `digits` significant digits, trailing zeros dropped.
-fn fmt_sig(v: f64, digits: i32) -> String {
-    if v == 0.0 || !v.is_finite() {
-        return format!("{v}");
-    }
-    let magnitude = v.abs().log10().floor() as i32;
-    let decimals = (digits - 1 - magnitude).clamp(0, 9) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        s
-    }
-}
-
-/// One table cell: `median [min–max]`, or `n/a`.
-fn fmt_cell(values: &[f64]) -> String {
-    match summarize(values) {
-        None => "n/a".to_owned(),
-        Some(s) if values.len() == 1 => fmt_value(s.median),
-        Some(s) => format!(
-            "{} [{}–{}]",
-            fmt_value(s.median),
-            fmt_value(s.min),
-            fmt_value(s.max)
-        ),
-    }
-}
-
-/// The figure as a time (lower is better): itself, or the reciprocal of a rate.
-fn as_time(row_lower_is_better: bool, v: f64) -> f64 {
-    if row_lower_is_better { v } else { 1.0 / v }
-}
-
-/// `ours` time over `other` time, e.g. `0.42x` (below 1: ours takes less time).
-pub(crate) fn fmt_time_ratio(
-    lower_is_better: bool,
-    ours: Option<f64>,
-    other: Option<f64>,
-) -> String {
-    match (ours, other) {
-        (Some(o), Some(t)) if o > 0.0 && t > 0.0 => {
-            let r = as_time(lower_is_better, o) / as_time(lower_is_better, t);
-            format!("{}x", fmt_sig(r, 3))
-        }
-        _ => "n/a".to_owned(),
-    }
-}
-
-/// How much faster ours is than Python: `12.3x faster` or `2.5x slower`.
-pub(crate) fn fmt_speed(lower_is_better: bool, ours: Option<f64>, python: Option<f64>) -> String {
-    match (ours, python) {
-        (Some(o), Some(p)) if o > 0.0 && p > 0.0 => {
-            let speed = as_time(lower_is_better, p) / as_time(lower_is_better, o);
-            if speed >= 1.0 {
-                format!("{}x faster", fmt_sig(speed, 3))
-            } else {
-                format!("{}x slower", fmt_sig(1.0 / speed, 3))
-            }
-        }
-        _ => "n/a".to_owned(),
-    }
-}
-
-/// Parses `cargo xtask bench` arguments into (filters, rounds).
-fn parse_args(args: &[String]) -> Result<(Vec<String>, usize), String> {
-    let mut filters = Vec::new();
-    let mut rounds = DEFAULT_ROUNDS;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let value = if a == "--rounds" {
-            Some(it.next().ok_or("--rounds needs a number")?.as_str())
-        } else {
-            a.strip_prefix("--rounds=")
-        };
-        if let Some(v) = value {
-            rounds = v
-                .parse()
-                .ok()
-                .filter(|&n| n > 0)
-                .ok_or_else(|| format!("--rounds: expected a positive number, got {v:?}"))?;
-        } else if a.starts_with('-') {
-            return Err(format!("unknown option {a:?}\n\n{USAGE}"));
-        } else {
-            filters.push(a.clone());
-        }
-    }
-    Ok((filters, rounds))
-}
-
-/// Builds the bench binaries; returns each crate's `figures` executable.
-fn build(root: &Path) -> HashMap<String, FiguresExe> {
+/// Builds the bench binaries; returns them by (crate, target), and whether every one built.
+fn build(root: &Path, dev: bool) -> (HashMap<(String, String), BenchExe>, bool) {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let mut command = Command::new(cargo);
     command
         .args(["bench", "--workspace", "--no-run", "--message-format=json"])
         .current_dir(root);
-    eprintln!("xtask bench: building: cargo bench --workspace --no-run");
-    let lines = match Step::new("build benches", command, BUILD_BOUND)
+    if dev {
+        command.args(["--profile", "dev"]);
+    }
+    eprintln!(
+        "xtask bench: building: cargo bench --workspace --no-run{}",
+        if dev { " --profile dev" } else { "" }
+    );
+    let (lines, built) = match Step::new("build benches", command, BUILD_BOUND)
         .output(Output::Capture)
         .run()
     {
-        Ok(lines) => lines,
+        Ok(lines) => (lines, true),
         Err(e) => {
             // Keep going with whatever was built: rows of the broken crates show n/a.
             eprintln!("xtask bench: warning: {e}; using the binaries that were built");
-            e.lines
+            (e.lines, false)
         }
     };
-    lines
+    let exes = lines
         .iter()
-        .filter_map(|l| figures_executable(l))
-        .map(|f| (f.krate.clone(), f))
-        .collect()
+        .filter_map(|l| bench_executable(l))
+        .map(|f| ((f.krate.clone(), f.target.clone()), f))
+        .collect();
+    (exes, built)
 }
 
 /// The real Python interpreter behind `python3` (not a version-manager shim).
@@ -339,31 +309,51 @@ fn resolve_python() -> Result<PathBuf, String> {
     }
 }
 
-/// Runs one implementation of `row` once; the value, or why there is none.
-fn run_once(runners: &Runners, row: &Row, which: Impl) -> Result<f64, (String, bool)> {
-    let command = match which {
-        Impl::Ours | Impl::Floor => {
-            let Some(f) = runners.exes.get(row.krate) else {
+/// Runs `invocation` once under `pinning`; the value, or why there is none (and whether to
+/// give up on later rounds).
+fn run_once(
+    runners: &Runners,
+    invocation: &Invocation,
+    pinning: Pinning,
+    label: &str,
+) -> Result<f64, (String, bool)> {
+    let mut command = match invocation {
+        Invocation::Bench {
+            krate,
+            target,
+            args,
+        } => {
+            let Some(f) = runners.exes.get(&(krate.clone(), target.to_string())) else {
                 return Err((
-                    format!("no `figures` bench binary built for {}", row.krate),
+                    format!("{MISSING} no `{target}` bench binary built for {krate}"),
                     true,
                 ));
             };
             let mut c = Command::new(&f.exe);
-            c.args([row.name, which.label()]).current_dir(&f.dir);
+            c.args(args).current_dir(&f.dir);
             c
         }
-        Impl::Python => {
-            let python = runners.python.as_ref().map_err(|e| (e.clone(), true))?;
+        Invocation::Python(figure) => {
+            let python = runners
+                .python
+                .as_ref()
+                .map_err(|e| (format!("{MISSING} no Python: {e}"), true))?;
             let mut c = Command::new(python);
-            c.arg(&runners.script).arg(row.name);
+            c.arg(&runners.script).arg(figure);
             c
         }
     };
-    let step = format!("{} {}", row.name, which.label());
-    match Step::new(step, command, runners.timeout)
+    if let Some(n) = runners.repeats {
+        command.env(REPEATS_ENV, n.to_string());
+    }
+    if pinning == Pinning::SplitCpus {
+        command.env(PIN_ENV, "split");
+    } else {
+        command.env_remove(PIN_ENV);
+    }
+    match Step::new(label, command, runners.timeout)
         .output(Output::Capture)
-        .pin_cpu0(row.pinned)
+        .pin_cpu0(pinning != Pinning::Unpinned)
         .run()
     {
         Ok(lines) => parse_figure_output(&lines).map_err(|e| (e, false)),
@@ -391,18 +381,81 @@ pub(crate) fn parse_figure_output(lines: &[String]) -> Result<f64, String> {
     }
 }
 
-/// Measures every selected row and prints the table.
+/// The empty series of every implementation of `row`, with how each is run: ours, Python,
+/// then the floors and the peers in the row's order.
+fn subjects(row: &Row) -> Vec<(Series, Invocation)> {
+    let mut v = vec![
+        (
+            Series::new(Role::Ours, "ours", "our crate"),
+            Invocation::of(row, None, Role::Ours),
+        ),
+        (
+            Series::new(Role::Python, "python", "CPython multiprocessing"),
+            Invocation::of(row, None, Role::Python),
+        ),
+    ];
+    for (role, baselines) in [(Role::Floor, row.floors), (Role::Peer, row.peers)] {
+        for b in baselines {
+            v.push((
+                Series::new(role, b.label, b.what),
+                Invocation::of(row, Some(b.source), role),
+            ));
+        }
+    }
+    v
+}
+
+/// Measures one line: `rounds` interleaved rounds of every implementation.
+fn measure(runners: &Runners, row: &Row, pinning: Pinning, rounds: usize) -> Line {
+    let mut subjects = subjects(row);
+    for round in 1..=rounds {
+        let mut progress = format!(
+            "xtask bench: {} ({}) round {round}/{rounds}:",
+            row.name,
+            pinning.label()
+        );
+        for (series, invocation) in &mut subjects {
+            if series.given_up {
+                continue;
+            }
+            let label = format!("{} {} ({})", row.name, series.label, pinning.label());
+            match run_once(runners, invocation, pinning, &label) {
+                Ok(v) => {
+                    series.values.push(v);
+                    let _ = write!(progress, " {} {}", series.label, report::fmt_value(v));
+                }
+                Err((reason, give_up)) => {
+                    let _ = write!(progress, " {} n/a ({reason})", series.label);
+                    series.note(reason);
+                    series.given_up = give_up;
+                }
+            }
+        }
+        eprintln!("{progress}");
+    }
+    Line {
+        row: *row,
+        pinning,
+        series: subjects.into_iter().map(|(s, _)| s).collect(),
+    }
+}
+
+/// Measures every selected row and writes the outputs.
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
         return Ok(());
     }
-    let (filters, rounds) = parse_args(args)?;
-    let rows = figures::select(&filters);
+    let options = parse_args(args)?;
+    let rows: Vec<&Row> = figures::select(&options.filters)
+        .into_iter()
+        .filter(|r| !(options.quick && r.is_long()))
+        .collect();
     if rows.is_empty() {
         let names: Vec<&str> = figures::ROWS.iter().map(|r| r.name).collect();
         return Err(format!(
-            "no figure matches {filters:?}; figures are:\n  {}",
+            "no figure matches {:?}; figures are:\n  {}",
+            options.filters,
             names.join("\n  ")
         ));
     }
@@ -415,132 +468,128 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         Err(_) => DEFAULT_RUN_TIMEOUT,
     };
     let root = workspace_root();
-    let exes = build(&root);
+    let (exes, built) = build(&root, options.dev);
     let python = resolve_python();
     if let Err(e) = &python {
         eprintln!("xtask bench: warning: no Python column: {e}");
     }
+    let machine = Machine::describe(python.as_deref().ok());
     let runners = Runners {
         exes,
         python,
         script: root.join("xtask/bench/mp_bench.py"),
         timeout,
+        repeats: options.quick.then_some(1),
     };
+    // Split pinning needs CPUs 0 and 1 usable.
+    let split = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
 
-    let mut results = Vec::new();
+    let mut lines = Vec::new();
     for row in &rows {
-        let mut series: [Series; 3] = Default::default();
-        for round in 1..=rounds {
-            let mut progress = format!("xtask bench: {} round {round}/{rounds}:", row.name);
-            for (i, which) in Impl::ALL.into_iter().enumerate() {
-                let s = &mut series[i];
-                if s.given_up {
-                    continue;
-                }
-                match run_once(&runners, row, which) {
-                    Ok(v) => {
-                        s.values.push(v);
-                        let _ = write!(progress, " {} {}", which.label(), fmt_value(v));
-                    }
-                    Err((reason, give_up)) => {
-                        let _ = write!(progress, " {} n/a ({reason})", which.label());
-                        s.note(reason);
-                        s.given_up = give_up;
-                    }
-                }
-            }
-            eprintln!("{progress}");
+        for pinning in Pinning::of(row.mode, split) {
+            lines.push(measure(&runners, row, pinning, options.rounds));
         }
-        results.push((**row, series));
     }
-    print!("{}", render(&results, rounds, &runners));
+    let python_note = runners
+        .python
+        .as_ref()
+        .map(|p| format!("{} ({})", p.display(), machine.python))
+        .map_err(Clone::clone);
+    let table = report::table(&lines, options.rounds, &python_note);
+    print!("\n{table}");
+    write_outputs(&root, &options, args, &lines, &table, &machine)?;
+    let mut broken = broken(&lines);
+    if !built {
+        broken.insert(0, "the bench build failed (see above)".to_owned());
+    }
+    if options.quick && !broken.is_empty() {
+        return Err(format!(
+            "xtask bench --quick: these figures gave no value:\n  {}",
+            broken.join("\n  ")
+        ));
+    }
     Ok(())
 }
 
-/// The markdown table and the notes under it.
-fn render(results: &[(Row, [Series; 3])], rounds: usize, runners: &Runners) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "\n{rounds} interleaved rounds per row (ours, Python, floor), each a fresh process; \
-         median [min–max] over rounds. Ratios are of times (for rates, of 1/value): below 1x \
-         means ours takes less time.\n"
-    );
-    out.push_str(
-        "| figure | unit | ours | Python | floor | ours/Python | ours/floor | speed vs Python | goal |\n\
-         |---|---|---|---|---|---|---|---|---|\n",
-    );
-    let mut notes = Vec::new();
-    for (row, series) in results {
-        let med = |s: &Series| summarize(&s.values).map(|s| s.median);
-        let (ours, python, floor) = (med(&series[0]), med(&series[1]), med(&series[2]));
-        let name = if row.pinned {
-            format!("{} (CPU 0)", row.name)
+/// The series that were run but gave no value (a figure that rotted), as `title: label`.
+fn broken(lines: &[Line]) -> Vec<String> {
+    lines
+        .iter()
+        .flat_map(|l| l.series.iter().map(move |s| (l, s)))
+        .filter(|(_, s)| {
+            s.values.is_empty() && !s.notes.iter().any(|(r, _)| r.starts_with(MISSING))
+        })
+        .map(|(l, s)| format!("{}: {}", l.title(), s.label))
+        .collect()
+}
+
+/// Writes `results.json`, `BENCHMARKS.md` and the chart under `target/bench`, and at the root
+/// for a full run.
+fn write_outputs(
+    root: &Path,
+    options: &Options,
+    args: &[String],
+    lines: &[Line],
+    table: &str,
+    machine: &Machine,
+) -> Result<(), String> {
+    let command = std::iter::once("cargo xtask bench".to_owned())
+        .chain(args.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let out_dir = env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| root.join("target"), PathBuf::from)
+        .join("bench");
+    fs::create_dir_all(&out_dir).map_err(|e| format!("creating {}: {e}", out_dir.display()))?;
+    let write = |path: &Path, text: &str| {
+        fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+    };
+    write(
+        &out_dir.join("results.json"),
+        &report::json(lines, options.rounds, machine, &command),
+    )?;
+    let subtitle = format!("{} rounds, {}", options.rounds, machine.date);
+    let mut targets = vec![out_dir.clone()];
+    if options.is_full() {
+        targets.push(root.to_path_buf());
+    }
+    for dir in &targets {
+        let chart_drawn = chart::draw(lines, &dir.join(CHART_PATH), &subtitle)?;
+        let chart_link = if chart_drawn {
+            CHART_PATH
         } else {
-            row.name.to_owned()
+            "(no chart: no line has ours and Python)"
         };
-        let unit = format!(
-            "{} ({} is better)",
-            row.unit,
-            if row.lower_is_better {
-                "lower"
+        write(
+            &dir.join(DOC_PATH),
+            &report::document(table, machine, &command, chart_link),
+        )?;
+        eprintln!(
+            "xtask bench: wrote {}",
+            if dir == &out_dir {
+                format!(
+                    "{}/{{results.json, {DOC_PATH}, {CHART_PATH}}}",
+                    out_dir.display()
+                )
             } else {
-                "higher"
+                format!("{DOC_PATH} and {CHART_PATH} at the workspace root")
             }
         );
-        let _ = writeln!(
-            out,
-            "| {name} | {unit} | {} | {} | {} | {} | {} | {} | {} |",
-            fmt_cell(&series[0].values),
-            fmt_cell(&series[1].values),
-            fmt_cell(&series[2].values),
-            fmt_time_ratio(row.lower_is_better, ours, python),
-            fmt_time_ratio(row.lower_is_better, ours, floor),
-            fmt_speed(row.lower_is_better, ours, python),
-            row.goal,
-        );
-        notes.push(format!("- {}: floor = {}", row.name, row.floor));
-        for (which, s) in Impl::ALL.iter().zip(series) {
-            for (reason, n) in &s.notes {
-                notes.push(format!("  - {}: {reason} ({n}x)", which.label()));
-            }
-        }
     }
-    let _ = writeln!(out, "\nNotes:");
-    match &runners.python {
-        Ok(p) => {
-            let _ = writeln!(out, "- Python: {}", p.display());
-        }
-        Err(e) => {
-            let _ = writeln!(out, "- Python: unavailable ({e})");
-        }
-    }
-    for n in notes {
-        let _ = writeln!(out, "{n}");
-    }
-    out
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn summary_of_odd_and_even_samples() {
-        let s = summarize(&[3.0, 1.0, 2.0]).unwrap();
-        assert_eq!((s.median, s.min, s.max), (2.0, 1.0, 3.0));
-        let s = summarize(&[4.0, 1.0, 2.0, 3.0]).unwrap();
-        assert_eq!((s.median, s.min, s.max), (2.5, 1.0, 4.0));
-        assert_eq!(summarize(&[]), None);
-        assert_eq!(summarize(&[f64::NAN]), None);
-    }
-
     const ARTIFACT: &str = r#"{"reason":"compiler-artifact","package_id":"path+file:///work/main/mp-process#0.1.0","manifest_path":"/work/main/mp-process/Cargo.toml","target":{"kind":["bench"],"crate_types":["bin"],"name":"figures","src_path":"/work/main/mp-process/benches/figures.rs","edition":"2024","doc":false,"doctest":false,"test":false},"profile":{"opt_level":"3","debuginfo":1,"debug_assertions":false,"overflow_checks":false,"test":true},"features":[],"filenames":["/t/release/deps/figures-376e"],"executable":"/t/release/deps/figures-376e","fresh":false}"#;
 
     #[test]
-    fn finds_the_figures_executable() {
-        let f = figures_executable(ARTIFACT).unwrap();
+    fn finds_the_bench_executable() {
+        let f = bench_executable(ARTIFACT).unwrap();
         assert_eq!(f.krate, "mp-process");
+        assert_eq!(f.target, "figures");
         assert_eq!(f.exe, PathBuf::from("/t/release/deps/figures-376e"));
         assert_eq!(f.dir, PathBuf::from("/work/main/mp-process"));
     }
@@ -550,14 +599,14 @@ mod tests {
         let lib = ARTIFACT
             .replace("\"name\":\"figures\"", "\"name\":\"mp_process\"")
             .replace("\"bench\"", "\"lib\"");
-        assert_eq!(figures_executable(&lib), None);
+        assert_eq!(bench_executable(&lib), None);
         let no_exe = ARTIFACT.replace(
             "\"executable\":\"/t/release/deps/figures-376e\"",
             "\"executable\":null",
         );
-        assert_eq!(figures_executable(&no_exe), None);
+        assert_eq!(bench_executable(&no_exe), None);
         assert_eq!(
-            figures_executable(r#"{"reason":"build-finished","success":true}"#),
+            bench_executable(r#"{"reason":"build-finished","success":true}"#),
             None
         );
     }
@@ -588,31 +637,6 @@ mod tests {
     }
 
     #[test]
-    fn value_formatting() {
-        assert_eq!(fmt_value(1.66), "1.66");
-        assert_eq!(fmt_value(36.94), "36.94");
-        assert_eq!(fmt_value(0.15912), "0.1591");
-        assert_eq!(fmt_value(330_123.0), "330.1k");
-        assert_eq!(fmt_value(9_890_000.0), "9.89M");
-        assert_eq!(fmt_value(2922.0), "2922");
-        assert_eq!(fmt_cell(&[]), "n/a");
-        assert_eq!(fmt_cell(&[1.0, 2.0, 4.0]), "2 [1–4]");
-    }
-
-    #[test]
-    fn ratios_are_of_times() {
-        // Latency: ours 0.5 ms vs Python 2 ms.
-        assert_eq!(fmt_time_ratio(true, Some(0.5), Some(2.0)), "0.25x");
-        assert_eq!(fmt_speed(true, Some(0.5), Some(2.0)), "4x faster");
-        // Rate: ours 1000/s vs Python 4000/s: ours takes 4x the time.
-        assert_eq!(fmt_time_ratio(false, Some(1000.0), Some(4000.0)), "4x");
-        assert_eq!(fmt_speed(false, Some(1000.0), Some(4000.0)), "4x slower");
-        assert_eq!(fmt_speed(false, Some(8000.0), Some(4000.0)), "2x faster");
-        assert_eq!(fmt_speed(true, None, Some(1.0)), "n/a");
-        assert_eq!(fmt_time_ratio(true, Some(1.0), Some(0.0)), "n/a");
-    }
-
-    #[test]
     fn figure_output_parsing() {
         let lines = |s: &[&str]| s.iter().map(|l| l.to_string()).collect::<Vec<_>>();
         assert_eq!(
@@ -627,14 +651,61 @@ mod tests {
     #[test]
     fn argument_parsing() {
         let a = |s: &[&str]| s.iter().map(|l| l.to_string()).collect::<Vec<_>>();
-        assert_eq!(parse_args(&a(&[])).unwrap(), (vec![], DEFAULT_ROUNDS));
+        let o = parse_args(&a(&[])).unwrap();
         assert_eq!(
-            parse_args(&a(&["sync", "--rounds", "2", "fork"])).unwrap(),
-            (a(&["sync", "fork"]), 2)
+            (o.filters.len(), o.rounds, o.quick, o.is_full()),
+            (0, DEFAULT_ROUNDS, false, true)
         );
-        assert_eq!(parse_args(&a(&["--rounds=3"])).unwrap(), (vec![], 3));
+        let o = parse_args(&a(&["sync", "--rounds", "2", "--filter", "fork"])).unwrap();
+        assert_eq!((o.filters, o.rounds), (a(&["sync", "fork"]), 2));
+        assert_eq!(parse_args(&a(&["--rounds=3"])).unwrap().rounds, 3);
+        assert_eq!(
+            parse_args(&a(&["--filter=pool/map"])).unwrap().filters,
+            a(&["pool/map"])
+        );
+        let o = parse_args(&a(&["--quick", "--dev"])).unwrap();
+        assert_eq!(
+            (o.rounds, o.quick, o.dev, o.is_full()),
+            (1, true, true, false)
+        );
         assert!(parse_args(&a(&["--rounds", "0"])).is_err());
         assert!(parse_args(&a(&["--rounds"])).is_err());
+        assert!(parse_args(&a(&["--filter"])).is_err());
         assert!(parse_args(&a(&["--bogus"])).is_err());
+    }
+
+    #[test]
+    fn every_side_has_its_invocation() {
+        let row = figures::ROWS
+            .iter()
+            .find(|r| r.name == "ipc/pipe_roundtrip_bytes")
+            .unwrap();
+        let s = subjects(row);
+        let labels: Vec<&str> = s.iter().map(|(s, _)| s.label.as_str()).collect();
+        assert_eq!(labels[..2], ["ours", "python"]);
+        assert_eq!(
+            s[0].1,
+            Invocation::Bench {
+                krate: "mp-ipc".into(),
+                target: "figures",
+                args: vec!["ipc/pipe_roundtrip_bytes".into(), "ours".into()]
+            }
+        );
+        assert_eq!(
+            s[1].1,
+            Invocation::Python("ipc/pipe_roundtrip_bytes".into())
+        );
+        assert!(s.iter().any(|(_, i)| *i
+            == Invocation::Bench {
+                krate: "mp-sync".into(),
+                target: "figures",
+                args: vec!["sync/semaphore_pingpong".into(), "floor".into()]
+            }));
+        assert!(s.iter().any(|(_, i)| *i
+            == Invocation::Bench {
+                krate: "xtask".into(),
+                target: "peers",
+                args: vec!["ipc_channel/bytes_roundtrip".into()]
+            }));
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! One file per task:
 //! - [`mod@test`]: `cargo xtask test`: fmt, clippy, docs, every test; a summary line for CI.
-//! - [`mod@bench`]: `cargo xtask bench [FILTER...] [--rounds N]`: ours vs CPython vs the floor;
-//!   the rows are in [`mod@figures`], the Python side in `xtask/bench/mp_bench.py`.
+//! - [`mod@bench`]: `cargo xtask bench [--quick] [--filter NAME]... [--rounds N]`: ours vs
+//!   CPython vs the machine's floors vs the Rust peers, and `BENCHMARKS.md` with its chart; the
+//!   rows are in [`mod@figures`], the Python side in `xtask/bench/mp_bench.py`.
 //! - [`mod@stress`]: `cargo xtask stress [--runs N] [--scenario NAME] [--method M]`: the fault
 //!   drills of issue 7 (`xtask/examples/drill`), run many times; [`mod@drill_protocol`] is what
 //!   the drill and the harness agree on.
@@ -27,8 +28,9 @@ Usage: cargo xtask <task>
 Tasks:
 cargo xtask test
     Runs in order, stopping at the first failure: cargo fmt --check, clippy -D warnings,
-    rustdoc -D warnings, cargo test --workspace --exclude xtask, cargo test -p xtask, and
-    a short cargo xtask stress (3 runs of each scenario and method, dev build).
+    rustdoc -D warnings, cargo test --workspace --exclude xtask, cargo test -p xtask,
+    cargo xtask bench --quick --dev (every figure runs once), and a short cargo xtask
+    stress (3 runs of each scenario and method, dev build).
     Ends with `summary: N passed, N failed`. Env: XTASK_STEP_TIMEOUT_SECS (per step,
     default 900).
 ";

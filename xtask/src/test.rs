@@ -79,6 +79,14 @@ const STEPS: &[TestStep] = &[
         envs: &[],
         counts_tests: true,
     },
+    TestStep {
+        // Every figure, floor and peer runs once, so the benchmarks never rot (an unoptimized
+        // build shares the test steps' dependencies; its numbers mean nothing).
+        name: "bench --quick (every figure runs once)",
+        args: &["xtask", "bench", "--quick", "--dev"],
+        envs: &[],
+        counts_tests: false,
+    },
 ];
 
 /// Test counts summed over `test result:` lines.

@@ -5,27 +5,15 @@ use std::time::Duration;
 
 use ipc_channel::ipc::{self, IpcSender, IpcSharedMemory};
 use mp_process::{Process, StartMethod};
-use mp_sync::{Barrier, Condition, Event, Lock, Semaphore};
+use mp_sync::{Barrier, BrokenBarrier, Condition, Event, Lock, RLock, Semaphore};
 
-/// How long any child may take: generous, for a loaded 2-core machine.
-const BOUND: Duration = Duration::from_secs(20);
+#[path = "../../test-support/bounded.rs"]
+mod bounded;
+#[path = "../../test-support/process.rs"]
+mod process;
 
-fn builder(method: StartMethod) -> mp_process::Builder {
-    // libtest runs tests on threads: these children touch only the primitives and channels.
-    Process::builder()
-        .start_method(method)
-        .allow_fork_with_threads(true)
-}
-
-fn join(p: &Process) -> i32 {
-    match p.join_timeout(BOUND).expect("join") {
-        Some(code) => code,
-        None => {
-            let _ = p.kill();
-            panic!("{} did not exit within {BOUND:?}", p.name());
-        }
-    }
-}
+use bounded::BOUND;
+use process::{builder, join};
 
 /// A counter in shared memory, read and written non-atomically: only the lock keeps it exact.
 fn bump(counter: &mut IpcSharedMemory) {
@@ -167,4 +155,97 @@ fn a_condition_is_notified_across_every_method() {
         drop(guard);
         assert_eq!(join(&p), 0);
     }
+}
+
+fn hold_rlock_twice_until((lock, held, release): (RLock, Event, Event)) {
+    let outer = lock.acquire().expect("free");
+    let inner = lock.acquire().expect("re-entrant");
+    held.set();
+    assert!(release.wait_timeout(BOUND), "released by the parent");
+    drop(inner);
+    drop(outer);
+}
+
+#[test]
+fn an_rlock_held_in_a_child_is_locked_for_the_parent() {
+    for method in StartMethod::ALL {
+        let lock = RLock::new().unwrap();
+        let (held, release) = (Event::new().unwrap(), Event::new().unwrap());
+        assert!(!lock.locked());
+        let mut p = builder(method).target(
+            hold_rlock_twice_until,
+            (lock.clone(), held.clone(), release.clone()),
+        );
+        p.start().unwrap();
+        assert!(held.wait_timeout(BOUND), "{method:?}: the child took it");
+        assert!(lock.locked(), "{method:?}: held by the child");
+        release.set();
+        assert_eq!(join(&p), 0);
+        assert!(
+            !lock.locked(),
+            "{method:?}: free after the child's last release"
+        );
+    }
+}
+
+fn set_flag_and_notify_recursive((cond, mut flag): (Condition<RLock>, IpcSharedMemory)) {
+    let guard = cond.acquire().expect("free");
+    bump(&mut flag);
+    cond.notify_all();
+    drop(guard);
+}
+
+#[test]
+fn waiting_on_a_condition_over_an_rlock_releases_every_level_under_every_method() {
+    for method in StartMethod::ALL {
+        let cond = Condition::recursive().unwrap();
+        let flag = IpcSharedMemory::from_byte(0, 8);
+        let outer = cond.acquire().expect("free");
+        let middle = cond.acquire().expect("re-entrant");
+        let inner = cond.acquire().expect("re-entrant");
+        let mut p =
+            builder(method).target(set_flag_and_notify_recursive, (cond.clone(), flag.clone()));
+        p.start().unwrap();
+        // The child can take the lock only if the wait released all three levels.
+        let (inner, satisfied) = cond
+            .wait_for_timeout(inner, BOUND, || read(&flag) == 1)
+            .expect("no holder died");
+        assert!(satisfied, "{method:?}: woken by the child's notify");
+        assert_eq!(join(&p), 0);
+        // All three levels are back: the lock stays held until the last guard goes.
+        drop(inner);
+        drop(middle);
+        assert!(cond.lock().locked(), "{method:?}: one level still held");
+        drop(outer);
+        assert!(
+            !cond.lock().locked(),
+            "{method:?}: free after the last level"
+        );
+    }
+}
+
+fn wait_alone(barrier: Barrier) {
+    // No other party comes: the barrier's own default timeout must end the wait.
+    std::process::exit(match barrier.wait() {
+        Err(BrokenBarrier) => 0,
+        Ok(_) => 3,
+    })
+}
+
+#[test]
+fn a_barrier_default_timeout_bounds_wait_under_every_method() {
+    for method in StartMethod::ALL {
+        let barrier = Barrier::with_timeout(2, None, Duration::from_millis(100)).unwrap();
+        assert_eq!(barrier.timeout(), Some(Duration::from_millis(100)));
+        let mut p = builder(method).target(wait_alone, barrier.clone());
+        p.start().unwrap();
+        assert_eq!(join(&p), 0, "{method:?}: wait() timed out with the default");
+        assert!(barrier.broken(), "{method:?}: the timeout broke it");
+    }
+    let built = Barrier::builder(1)
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    assert_eq!(built.timeout(), Some(Duration::from_secs(5)));
+    assert_eq!(built.wait(), Ok(0), "one party: no wait at all");
 }

@@ -1,21 +1,43 @@
-//! The one OS seam of the crate: `poll` on descriptors and eventfds. The shared-memory segment,
+//! The one OS seam of the crate: `epoll` for the descriptor watcher, a lock-free per-process
+//! value, page release, the queue's held locks, and named POSIX shared memory with its
+//! name watcher. The shared-memory segment,
 //! the futexes (wait, wake, waitv) and the monotonic clock come from mp-sync's public low-level
 //! layer, [`mp_sync::raw`], so the two crates share one seam for each.
 //!
 //! Everything that calls `libc` lives below this module.
 
-mod eventfd;
+mod atomic;
+mod elems;
+mod epoll;
 mod held;
 pub(crate) mod kind;
-mod poll;
+mod layout;
+mod per_process;
+mod raw_array;
+mod raw_value;
 mod release;
+mod shm;
+mod shm_view;
+mod shm_watcher;
 
-pub(crate) use eventfd::EventFd;
+pub use atomic::AtomicInteger;
+pub(crate) use elems::Elems;
+pub(crate) use epoll::Epoll;
 pub(crate) use held::{Held, lock};
-pub(crate) use mp_sync::raw::{MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin};
+pub(crate) use layout::{Direction, ElemHeader, PipeHeader, QueueHeader};
+pub(crate) use mp_sync::raw::{
+    MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, poll_readable,
+};
 pub(crate) use mp_sync::raw::{Segment, SharedHeader};
-pub(crate) use poll::poll_readable;
+pub(crate) use per_process::PerProcess;
+pub use raw_array::RawArray;
+pub use raw_value::RawValue;
 pub(crate) use release::release_pages;
+pub(crate) use shm::{
+    FileIdentity, Mapping, fill_random, identity_and_len, identity_of, set_len, shm_attach,
+    shm_create, shm_unlink,
+};
+pub(crate) use shm_watcher::{MAX_NAME, Registration, register};
 
 /// Creates a segment with a data area of `data_len` bytes whose header `init` sets up before
 /// anyone else can see it; an error when the memory cannot be had (e.g. no descriptor left).

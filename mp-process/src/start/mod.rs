@@ -22,7 +22,7 @@ pub(crate) mod wire;
 
 use std::sync::OnceLock;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UnknownStartMethod};
 
 /// How a child process is started (Python's start methods).
 ///
@@ -62,6 +62,40 @@ impl StartMethod {
             StartMethod::ForkServer => "forkserver",
         }
     }
+}
+
+impl std::str::FromStr for StartMethod {
+    type Err = UnknownStartMethod;
+
+    /// Parses Python's name of a method (`"fork"`, `"spawn"`, `"forkserver"`), as Python's
+    /// `get_context(name)` and `set_start_method(name)` take it.
+    fn from_str(name: &str) -> std::result::Result<StartMethod, UnknownStartMethod> {
+        StartMethod::ALL
+            .into_iter()
+            .find(|method| method.name() == name)
+            .ok_or_else(|| UnknownStartMethod {
+                name: name.to_owned(),
+            })
+    }
+}
+
+impl std::fmt::Display for StartMethod {
+    /// Python's name of the method.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Every start method, the one in force ([`get_start_method`]) first and the others in
+/// [`StartMethod::ALL`]'s order (Python's `get_all_start_methods()`: the default first).
+pub fn get_all_start_methods() -> [StartMethod; 3] {
+    let first = get_start_method();
+    let mut all = StartMethod::ALL;
+    // Moves `first` to the front, keeping the others' order.
+    if let Some(at) = all.iter().position(|&m| m == first) {
+        all[..=at].rotate_right(1);
+    }
+    all
 }
 
 /// The method set by [`set_start_method`], if any.

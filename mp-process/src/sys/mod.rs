@@ -358,17 +358,33 @@ pub(crate) fn recv_with_fd(
     }
 }
 
-/// Ignores SIGINT (`true`) or restores its default (`false`): the fork server outlives a
-/// Ctrl-C sent to the whole process group, as Python's does; its children get the default back.
-pub(crate) fn ignore_interrupts(ignore: bool) {
-    use nix::sys::signal::{SigHandler, Signal, signal};
-    let handler = if ignore {
-        SigHandler::SigIgn
-    } else {
-        SigHandler::SigDfl
-    };
-    // SAFETY: SIG_IGN and SIG_DFL install no handler code.
-    let _ = unsafe { signal(Signal::SIGINT, handler) };
+/// Makes the fork server deaf to SIGINT: ignored and blocked. The server outlives a Ctrl-C
+/// sent to the whole process group, as Python's does. Blocked too, so that a SIGINT sent to a
+/// child between its fork and [`restore_interrupts`] stays pending (Linux keeps a blocked
+/// signal pending even while it is ignored) and acts then, instead of being lost
+/// (`Process::interrupt` right after `start`). Returns whether SIGINT was blocked before.
+pub(crate) fn ignore_interrupts() -> bool {
+    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
+    let mut sigint = SigSet::empty();
+    sigint.add(Signal::SIGINT);
+    let mut before = SigSet::empty();
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&sigint), Some(&mut before));
+    // SAFETY: SIG_IGN installs no handler code.
+    let _ = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) };
+    before.contains(Signal::SIGINT)
+}
+
+/// In a child of the fork server: SIGINT's default action back, then unblocked unless it was
+/// blocked before [`ignore_interrupts`] (`was_blocked`); a SIGINT that came meanwhile acts now.
+pub(crate) fn restore_interrupts(was_blocked: bool) {
+    use nix::sys::signal::{SigHandler, SigSet, SigmaskHow, Signal, signal, sigprocmask};
+    // SAFETY: SIG_DFL installs no handler code.
+    let _ = unsafe { signal(Signal::SIGINT, SigHandler::SigDfl) };
+    if !was_blocked {
+        let mut sigint = SigSet::empty();
+        sigint.add(Signal::SIGINT);
+        let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&sigint), None);
+    }
 }
 
 /// Closes descriptor number `fd`, which nothing in this process will use again (the copy of

@@ -4,29 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use mp_process::{Process, StartMethod};
+#[path = "../../../test-support/bounded.rs"]
+mod bounded;
+#[path = "../../../test-support/process.rs"]
+mod process;
 
-/// How long any child in these tests may take: generous, for a loaded 2-core machine.
-pub const BOUND: Duration = Duration::from_secs(20);
-
-/// A builder for `method` that allows fork although libtest runs tests on threads (the targets
-/// in these tests touch no lock another test thread may hold).
-pub fn builder(method: StartMethod) -> mp_process::Builder {
-    Process::builder()
-        .start_method(method)
-        .allow_fork_with_threads(true)
-}
-
-/// Joins `p` within [`BOUND`], or kills it and fails the test.
-pub fn join(p: &Process) -> i32 {
-    match p.join_timeout(BOUND).expect("join") {
-        Some(code) => code,
-        None => {
-            let _ = p.kill();
-            panic!("{} did not exit within {BOUND:?}", p.name());
-        }
-    }
-}
+pub use bounded::*;
+pub use process::*;
 
 /// Receives from `rx` within [`BOUND`].
 pub fn recv<T>(rx: &ipc_channel::ipc::IpcReceiver<T>) -> T

@@ -77,6 +77,21 @@ impl Condvar {
         (relocked, notified)
     }
 
+    /// [`wait_until`](Self::wait_until) for mp-sync's own primitives, whose guard proves
+    /// that the calling thread holds `mutex`: safe for the reasons of
+    /// [`RobustMutex::unlock_owned`] (glibc checks the owner; the crate keeps only atomics
+    /// under its mutexes).
+    pub(crate) fn wait_owned(
+        &self,
+        mutex: &RobustMutex,
+        deadline: Option<Deadline>,
+    ) -> (LockOutcome, bool) {
+        // SAFETY: as for `RobustMutex::unlock_owned`: a caller that does not hold `mutex`
+        // gets a refused unlock (debug-asserted inside), not undefined behaviour, and nothing
+        // the crate keeps under `mutex` is plain memory.
+        unsafe { self.wait_until(mutex, deadline) }
+    }
+
     /// Chooses up to `n` waiters and wakes them now; returns how many were chosen.
     pub fn notify(&self, n: u32) -> u32 {
         let chosen = self.choose(n);

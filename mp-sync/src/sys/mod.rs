@@ -4,7 +4,10 @@
 //! references (code addresses that cross processes).
 //!
 //! Everything that touches `libc` or needs `unsafe` lives below this module; the
-//! primitives above it only see safe functions (and the `unsafe fn`s with their contracts).
+//! primitives above it only see safe functions: their shared states (`state.rs`) and the
+//! safe, crate-private faces of the raw mutex's unlock and the condition variable's wait
+//! (`RobustMutex::unlock_owned`, `Condvar::wait_owned`). The crate root denies `unsafe` code
+//! everywhere else.
 
 mod condvar;
 mod deferred;
@@ -13,6 +16,7 @@ mod futex;
 mod poll;
 mod pthread;
 mod shm;
+mod state;
 mod wake_word;
 
 pub use condvar::Condvar;
@@ -21,7 +25,9 @@ pub use futex::{
     MAX_SLEEP, MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, monotonic_now, spin_until,
 };
 pub use poll::poll_readable;
+pub(crate) use pthread::caller_tid;
 pub use pthread::{LockOutcome, MutexKind, NotOwner, RobustMutex};
-pub(crate) use shm::{Fresh, Shared, SharedState, init_fresh, kind};
+pub(crate) use shm::Shared;
 pub use shm::{Segment, SharedHeader};
+pub(crate) use state::{BarrierState, ConditionState, EventState, MutexState, SemaphoreState};
 pub use wake_word::WakeWord;

@@ -272,6 +272,22 @@ impl RobustMutex {
         }
     }
 
+    /// The safe face of [`unlock`](Self::unlock) for mp-sync's own guards (a guard's drop, a
+    /// `release` after a forgotten guard, the barrier's internal locks): releases the mutex
+    /// if the calling thread holds it, and is [`NotOwner`] changing nothing otherwise.
+    ///
+    /// Sound without a contract because of what the crate's mutexes guard: ownership is
+    /// checked, not assumed (glibc's robust mutex refuses an unlock by a thread that is not
+    /// its owner with `EPERM`), and the only memory mp-sync keeps under these mutexes is
+    /// atomics (every field of every state in `state.rs`), so an unlock at the wrong moment
+    /// can break a protocol's logic but never make a data race.
+    #[inline(always)]
+    pub(crate) fn unlock_owned(&self) -> Result<(), NotOwner> {
+        // SAFETY: see above: the owner is checked by glibc, and what the mutex guards inside
+        // this crate is atomics only, so nothing relies on it being held for memory safety.
+        unsafe { self.unlock() }
+    }
+
     /// Has `wake` run right after the calling thread's next successful
     /// [`unlock`](Self::unlock) of this mutex (the calling thread should hold it): how a
     /// condition variable's notify, made under the lock, wakes its waiters only once the
@@ -289,9 +305,7 @@ impl RobustMutex {
 
     /// Whether the calling thread holds the mutex.
     pub fn is_held_by_caller(&self) -> bool {
-        // SAFETY: `gettid` has no preconditions (and, unlike a cached value, is right after fork).
-        let tid = unsafe { libc::gettid() };
-        self.word() & TID_MASK == tid
+        self.word() & TID_MASK == caller_tid()
     }
 
     /// This mutex's address, which keys the wake-ups owed to its unlock.
@@ -305,6 +319,21 @@ impl RobustMutex {
         self.word() & TID_MASK != 0
     }
 
+    /// How many levels the calling thread holds: glibc's recursion count of a recursive
+    /// mutex (1 for a plain one), 0 when the caller does not hold it. What a condition over
+    /// an `RLock` releases before it sleeps and takes again after.
+    pub(crate) fn levels_held_by_caller(&self) -> u32 {
+        if !self.is_held_by_caller() {
+            return 0;
+        }
+        // glibc's `struct __pthread_mutex_s` has `unsigned int __count` right after `__lock`
+        // (every architecture's layout): the recursion depth, written only by the holder
+        // (this thread, checked above), so the read races with nothing.
+        // SAFETY: the pointer is valid and aligned for a u32 one i32 into the mutex.
+        let count = unsafe { &*self.mutex.get().cast::<AtomicU32>().add(1) };
+        count.load(Ordering::Relaxed).max(1)
+    }
+
     #[inline]
     fn word(&self) -> i32 {
         // glibc's `struct __pthread_mutex_s` starts with `int __lock`, the futex word holding
@@ -314,4 +343,10 @@ impl RobustMutex {
         let word = unsafe { &*self.mutex.get().cast::<AtomicI32>() };
         word.load(Ordering::Relaxed)
     }
+}
+
+/// The calling thread's id, as the kernel and glibc's mutex word know it.
+pub(crate) fn caller_tid() -> i32 {
+    // SAFETY: `gettid` has no preconditions (and, unlike a cached value, is right after fork).
+    unsafe { libc::gettid() }
 }

@@ -54,6 +54,24 @@ impl WakeWord {
         self.seq.load(Ordering::SeqCst)
     }
 
+    /// The futex word itself (the sequence), for a waiter that sleeps on several words at
+    /// once with [`futex_waitv`](super::futex_waitv) (mp-ipc's `wait`). Such a waiter must
+    /// count itself in [`sleepers`](Self::sleepers) for as long as it may sleep, or a wake
+    /// that sees no sleeper skips the system call; its futex `expected` value is the
+    /// [`seq`](Self::seq) it read before checking its condition.
+    #[inline]
+    pub fn futex_word(&self) -> &AtomicU32 {
+        &self.seq
+    }
+
+    /// The count of sleepers on [`futex_word`](Self::futex_word): increment it before
+    /// sleeping on the word by other means than [`wait_until`](Self::wait_until), decrement
+    /// it after. [`wake`](Self::wake) makes its system call only while it is above 0.
+    #[inline]
+    pub fn sleepers(&self) -> &AtomicU32 {
+        &self.waiters
+    }
+
     /// Sleeps while the sequence is still `expected` (read with [`seq`](Self::seq)), until a
     /// wake or `deadline` (`None`: no deadline). Returns `true` once the sequence moved on,
     /// `false` when the deadline passed first.

@@ -13,8 +13,10 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork};
 
-/// How long any child may take before the test fails (and the child is killed).
-pub const BOUND: Duration = Duration::from_secs(10);
+#[path = "../../../test-support/bounded.rs"]
+mod bounded;
+
+pub use bounded::{BOUND, wait_until};
 
 /// A forked child process.
 #[derive(Debug)]
@@ -105,18 +107,6 @@ pub fn within<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
     let took = start.elapsed();
     assert!(took < limit, "took {took:?}, limit {limit:?}");
     out
-}
-
-/// Sleeps until `cond` holds, failing the test after [`BOUND`].
-pub fn wait_until(mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + BOUND;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "condition not reached within {BOUND:?}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// Forks a child that takes something with `acquire` (a lock, usually) and keeps it until

@@ -34,7 +34,26 @@ thread_local! {
     static OS_IPC_CHANNELS_FOR_SERIALIZATION: RefCell<Vec<OsIpcChannel>> = const { RefCell::new(Vec::new()) };
 
     static OS_IPC_SHARED_MEMORY_REGIONS_FOR_SERIALIZATION: RefCell<Vec<OsIpcSharedMemory>> =
-        const { RefCell::new(Vec::new()) }
+        const { RefCell::new(Vec::new()) };
+
+    // mp patch: while `count_handles` runs, the (channel, region) indices handed out so far,
+    // and no handle is touched.
+    static MP_COUNTING: std::cell::Cell<Option<(usize, usize)>> = const { std::cell::Cell::new(None) };
+}
+
+/// mp patch: in a dry run (`count_handles`), the next index of a channel (`region == false`)
+/// or a shared memory region, instead of pushing (or consuming) the handle.
+fn mp_counted_index(region: bool) -> Option<usize> {
+    MP_COUNTING.with(|c| {
+        let (channels, regions) = c.get()?;
+        if region {
+            c.set(Some((channels, regions + 1)));
+            Some(regions)
+        } else {
+            c.set(Some((channels + 1, regions)));
+            Some(channels)
+        }
+    })
 }
 
 /// Create a connected [IpcSender] and [IpcReceiver] that
@@ -608,6 +627,9 @@ impl Serialize for IpcSharedMemory {
         S: Serializer,
     {
         if let Some(os_shared_memory) = &self.os_shared_memory {
+            if let Some(index) = mp_counted_index(true) {
+                return index.serialize(serializer);
+            }
             let index = OS_IPC_SHARED_MEMORY_REGIONS_FOR_SERIALIZATION.with(
                 |os_ipc_shared_memory_regions_for_serialization| {
                     let mut os_ipc_shared_memory_regions_for_serialization =
@@ -1007,6 +1029,9 @@ fn serialize_os_ipc_sender<S>(os_ipc_sender: &OsIpcSender, serializer: S) -> Res
 where
     S: Serializer,
 {
+    if let Some(index) = mp_counted_index(false) {
+        return index.serialize(serializer);
+    }
     let index = OS_IPC_CHANNELS_FOR_SERIALIZATION.with(|os_ipc_channels_for_serialization| {
         let mut os_ipc_channels_for_serialization = os_ipc_channels_for_serialization.borrow_mut();
         let index = os_ipc_channels_for_serialization.len();
@@ -1035,6 +1060,9 @@ fn serialize_os_ipc_receiver<S>(
 where
     S: Serializer,
 {
+    if let Some(index) = mp_counted_index(false) {
+        return index.serialize(serializer);
+    }
     let index = OS_IPC_CHANNELS_FOR_SERIALIZATION.with(|os_ipc_channels_for_serialization| {
         let mut os_ipc_channels_for_serialization = os_ipc_channels_for_serialization.borrow_mut();
         let index = os_ipc_channels_for_serialization.len();
@@ -1107,6 +1135,112 @@ mod mp_patch {
             Ok(IpcSharedMemory {
                 os_shared_memory: Some(OsIpcSharedMemory::try_zeroed(length)?),
             })
+        }
+    }
+}
+
+// mp patch: ipc-channel values inside messages of another transport (mp's shared-memory rings):
+// serialize with any serde format while collecting the OS handles, send those beside the bytes
+// over an ipc-channel, and deserialize with them.
+
+/// mp patch: the OS handles (channels, shared memory) that the ipc-channel values inside a value
+/// handed over while it was serialized in [`collect_handles`].
+#[derive(Debug, Default)]
+pub struct IpcHandles {
+    channels: Vec<OsIpcChannel>,
+    regions: Vec<OsIpcSharedMemory>,
+}
+
+impl IpcHandles {
+    /// Whether no handle was handed over.
+    pub fn is_empty(&self) -> bool {
+        self.channels.is_empty() && self.regions.is_empty()
+    }
+}
+
+/// mp patch: the handles of a message received by [`IpcBytesReceiver::try_recv_with_handles`],
+/// for [`with_received_handles`].
+#[derive(Debug, Default)]
+pub struct IpcReceivedHandles {
+    channels: Vec<OsOpaqueIpcChannel>,
+    regions: Vec<OsIpcSharedMemory>,
+}
+
+/// mp patch: runs `f`, a serialization in any serde format, as a dry run: every ipc-channel
+/// value takes the index it would take in [`collect_handles`] (so the bytes are the same length)
+/// but no handle is copied or consumed. Also returns how many handles it would hand over.
+pub fn count_handles<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let outer = MP_COUNTING.with(|c| c.replace(Some((0, 0))));
+    let r = f();
+    let (channels, regions) = MP_COUNTING.with(|c| c.replace(outer)).unwrap_or_default();
+    (r, channels + regions)
+}
+
+/// mp patch: whether a [`count_handles`] dry run is under way on this thread (a `Serialize`
+/// impl with side effects of its own skips them then).
+pub fn is_counting_handles() -> bool {
+    MP_COUNTING.with(|c| c.get().is_some())
+}
+
+/// mp patch: runs `f`, a serialization in any serde format, collecting the handles that the
+/// ipc-channel values inside hand over (a receiver is consumed, as when it is sent). Nests
+/// inside an ipc-channel send: the outer tables are set aside meanwhile.
+pub fn collect_handles<R>(f: impl FnOnce() -> R) -> (R, IpcHandles) {
+    let counting = MP_COUNTING.with(|c| c.replace(None));
+    let outer_channels = OS_IPC_CHANNELS_FOR_SERIALIZATION.with(|t| t.take());
+    let outer_regions = OS_IPC_SHARED_MEMORY_REGIONS_FOR_SERIALIZATION.with(|t| t.take());
+    let r = f();
+    let handles = IpcHandles {
+        channels: OS_IPC_CHANNELS_FOR_SERIALIZATION.with(|t| t.replace(outer_channels)),
+        regions: OS_IPC_SHARED_MEMORY_REGIONS_FOR_SERIALIZATION.with(|t| t.replace(outer_regions)),
+    };
+    MP_COUNTING.with(|c| c.set(counting));
+    (r, handles)
+}
+
+/// mp patch: runs `f`, a deserialization in any serde format of bytes made in
+/// [`collect_handles`], with the handles that came with them. Handles `f` does not take are
+/// closed.
+pub fn with_received_handles<R>(handles: IpcReceivedHandles, f: impl FnOnce() -> R) -> R {
+    let outer_channels =
+        OS_IPC_CHANNELS_FOR_DESERIALIZATION.with(|t| t.replace(handles.channels));
+    let outer_regions = OS_IPC_SHARED_MEMORY_REGIONS_FOR_DESERIALIZATION
+        .with(|t| t.replace(handles.regions.into_iter().map(Some).collect()));
+    let r = f();
+    drop(OS_IPC_CHANNELS_FOR_DESERIALIZATION.with(|t| t.replace(outer_channels)));
+    drop(OS_IPC_SHARED_MEMORY_REGIONS_FOR_DESERIALIZATION.with(|t| t.replace(outer_regions)));
+    r
+}
+
+impl IpcBytesSender {
+    /// mp patch: sends `data` with `handles` in one message.
+    pub fn send_with_handles(&self, data: &[u8], handles: IpcHandles) -> Result<(), io::Error> {
+        self.os_sender
+            .send(data, handles.channels, handles.regions)
+            .map_err(io::Error::from)
+    }
+}
+
+impl IpcBytesReceiver {
+    /// mp patch: a second receiver over a duplicate of this one's descriptor (both take from
+    /// the same channel), e.g. to serialize (which consumes the receiver serialized).
+    pub fn try_clone(&self) -> Result<IpcBytesReceiver, io::Error> {
+        Ok(IpcBytesReceiver {
+            os_receiver: self.os_receiver.try_clone()?,
+        })
+    }
+
+    /// mp patch: a message and its handles, if one is waiting.
+    pub fn try_recv_with_handles(&self) -> Result<(Vec<u8>, IpcReceivedHandles), TryRecvError> {
+        match self.os_receiver.try_recv() {
+            Ok(message) => Ok((
+                message.data,
+                IpcReceivedHandles {
+                    channels: message.os_ipc_channels,
+                    regions: message.os_ipc_shared_memory_regions,
+                },
+            )),
+            Err(err) => Err(err.into()),
         }
     }
 }

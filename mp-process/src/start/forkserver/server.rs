@@ -23,7 +23,7 @@ struct ServerChild {
 pub(crate) fn serve(sock: OwnedFd) -> String {
     // Ctrl-C goes to the whole process group: the server must outlive it, as Python's does, so
     // that its parent still learns how its children ended. Children get the default back.
-    sys::ignore_interrupts(true);
+    let sigint_was_blocked = sys::ignore_interrupts();
     let mut children: Vec<ServerChild> = Vec::new();
     loop {
         let ready = {
@@ -70,7 +70,9 @@ pub(crate) fn serve(sock: OwnedFd) -> String {
             FnRef::<Trampoline>::from_wire(trampoline.0, trampoline.1),
             launch,
         ) {
-            (Ok(trampoline), Some(launch)) => fork_child(trampoline, launch, daemon),
+            (Ok(trampoline), Some(launch)) => {
+                fork_child(trampoline, launch, daemon, sigint_was_blocked)
+            }
             _ => Err(std::io::Error::from(nix::errno::Errno::EINVAL)),
         };
         let sent = match reply {
@@ -100,16 +102,18 @@ pub(crate) fn serve(sock: OwnedFd) -> String {
 }
 
 /// Forks a child that enters `trampoline` with its `launch` channel; in the server, the child's
-/// pid and pidfd.
+/// pid and pidfd. `sigint_was_blocked`: SIGINT's place in the mask the server started with
+/// (the child's again).
 fn fork_child(
     trampoline: FnRef<Trampoline>,
     launch: OwnedFd,
     daemon: bool,
+    sigint_was_blocked: bool,
 ) -> std::io::Result<(i32, OwnedFd)> {
     // The server is single-threaded, so the child's copy of every lock is free.
     match sys::fork()? {
         Forked::Child => {
-            sys::ignore_interrupts(false);
+            sys::restore_interrupts(sigint_was_blocked);
             if daemon && sys::set_parent_death_kill().is_err() {
                 run::start_up_failed("arming the parent-death signal");
             }

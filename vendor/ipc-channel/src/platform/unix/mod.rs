@@ -180,6 +180,15 @@ impl OsIpcReceiver {
         OsIpcReceiver::from_fd(self.consume_fd())
     }
 
+    /// mp patch: a second receiver over a duplicate of the descriptor (both take from the
+    /// same channel).
+    pub fn try_clone(&self) -> std::io::Result<OsIpcReceiver> {
+        use std::os::fd::BorrowedFd;
+        // SAFETY: the descriptor stays open while `self` lives.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd.get()) }.try_clone_to_owned()?;
+        Ok(OsIpcReceiver::from_owned_fd(fd))
+    }
+
     #[allow(clippy::type_complexity)]
     pub fn recv(&self) -> Result<IpcMessage, UnixError> {
         recv(self.fd.get(), BlockingMode::Blocking)
