@@ -16,16 +16,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
-use std::time::Duration;
 
-use mp_ipc::{Bytes, Connection, Pipe};
+use mp_ipc::{Bytes, Connection, Pipe, Token, WaitSet};
 use mp_process::{Process, StartMethod};
 
 use crate::backend::{Backend, Event, JobId, Payload};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
 use crate::event_channel::{EventReceiver, Message, event_channel};
 use crate::exit_guard;
-use crate::quiet_wait::readable_within;
 use crate::task::decode;
 use crate::wire::{FromWorker, InitCall, ItemCall, ItemFailure, ItemOutcome, ToWorker, WorkerArgs};
 use crate::worker::worker_main;
@@ -35,11 +33,6 @@ pub(crate) type ProcessOutput = Vec<ItemOutcome>;
 
 /// The process backend's events side.
 pub(crate) type ProcessEvents = EventReceiver<ProcessOutput>;
-
-/// How long a watcher waits on a quiet pipe before it looks at the worker's sentinel (a
-/// worker's death normally shows at once as the end of its pipe; this bounds the case where a
-/// process the task started holds a copy of the worker's end).
-const QUIET_CHECK: Duration = Duration::from_millis(100);
 
 /// The most item reports a watcher folds into one event.
 const BATCH: usize = 1024;
@@ -198,7 +191,6 @@ impl ProcessBackend {
             process: Arc::clone(&process),
             events: self.events.clone(),
             gone: Arc::clone(&gone),
-            ready: false,
         };
         let threads = thread::Builder::new()
             .name(format!("mp-pool writer {}", worker.0))
@@ -304,8 +296,6 @@ struct Watcher {
     events: Sender<Message<ProcessOutput>>,
     /// Set once it is reported gone.
     gone: Arc<AtomicBool>,
-    /// Whether it reported ready.
-    ready: bool,
 }
 
 impl Watcher {
@@ -316,13 +306,26 @@ impl Watcher {
 
     /// Turns the worker's reports into events until it is gone, then reaps it and reports how
     /// it ended.
-    fn run(mut self) {
+    fn run(self) {
         let worker = self.name.id;
+        let mut ready = false;
+        // Its pipe and its sentinel, waited for together: a death shows at once, also when a
+        // process the task started holds a copy of the worker's end of the pipe.
+        let mut set = WaitSet::new();
+        let sentinel = self.process.sentinel().ok();
+        let watching = set
+            .add(&self.results)
+            .and_then(|_| sentinel.map_or(Ok(None), |fd| set.add(fd).map(Some)));
+        let Ok(sentinel) = watching else {
+            // It cannot be watched: it must not run unseen.
+            let _ = self.process.kill();
+            return self.reap(ready);
+        };
         let mut next = None;
         loop {
             let report = match next.take() {
                 Some(report) => report,
-                None => match self.receive() {
+                None => match self.receive(&mut set, sentinel) {
                     Received::Report(report) => report,
                     Received::Quiet => continue,
                     Received::Gone => break,
@@ -331,7 +334,7 @@ impl Watcher {
             match report {
                 FromWorker::Leaving => break,
                 FromWorker::Ready => {
-                    self.ready = true;
+                    ready = true;
                     self.emit(Event::Ready { worker });
                 }
                 FromWorker::InitFailed(message) => {
@@ -356,13 +359,19 @@ impl Watcher {
                 }
             }
         }
+        self.reap(ready);
+    }
+
+    /// Reaps the worker and reports how it ended (as a start failure if it never was ready).
+    fn reap(&self, ready: bool) {
+        let worker = self.name.id;
         let how = match self.process.join() {
             Ok(code) if code < 0 => WorkerExit::Signal(-code),
             Ok(code) => WorkerExit::Code(code),
             Err(_) => WorkerExit::Unknown,
         };
         self.gone.store(true, Ordering::Release);
-        if self.ready {
+        if ready {
             self.emit(Event::Exited { worker, how });
         } else {
             let error = WorkerStartError::Died {
@@ -373,20 +382,26 @@ impl Watcher {
         }
     }
 
-    /// The next report, or news that the worker is quiet or gone. Anything but a report or a
-    /// quiet pipe (the end of the pipe, a message that does not decode) ends the watch; a
-    /// worker still running then is killed, so that it cannot hold a task unseen.
+    /// The next report, or news that the worker is quiet or gone. Reports come before the
+    /// death (every report left in the pipe is read first). Anything but a report (the end
+    /// of the pipe, a message that does not decode) ends the watch; a worker still running
+    /// then is killed, so that it cannot hold a task unseen.
     ///
     /// A report is received only once one is there, and then whole (a receive with a deadline
     /// could abandon a large report half-way, and the core counts reports by position).
-    fn receive(&self) -> Received {
-        if readable_within(&self.results, QUIET_CHECK) {
+    fn receive(&self, set: &mut WaitSet<'_>, sentinel: Option<Token>) -> Received {
+        let died = match set.wait() {
+            Ok(ready) => sentinel.is_some_and(|s| ready.contains(&s)),
+            Err(_) => true,
+        };
+        if self.results.try_poll().unwrap_or(true) {
             return self.take();
         }
-        if self.process.is_alive().unwrap_or(false) {
-            Received::Quiet
+        if died {
+            let _ = self.process.kill(); // a no-op for the dead; a broken wait ends the watch
+            Received::Gone
         } else {
-            self.drain()
+            Received::Quiet
         }
     }
 
@@ -398,15 +413,6 @@ impl Watcher {
                 let _ = self.process.kill();
                 Received::Gone
             }
-        }
-    }
-
-    /// After the worker's death: the reports still in the pipe, if any.
-    fn drain(&self) -> Received {
-        if self.results.try_poll().unwrap_or(false) {
-            self.take()
-        } else {
-            Received::Gone
         }
     }
 

@@ -620,3 +620,20 @@ fn imap_is_lazy_and_exact_size() {
         assert_eq!(exact.map(Result::unwrap).collect::<Vec<_>>(), [1, 4, 9]);
     });
 }
+
+fn mebibyte(n: u32) -> Vec<u8> {
+    vec![n as u8; 1 << 20]
+}
+
+#[test]
+fn results_larger_than_the_pipe_arrive_whole() {
+    bounded(|| {
+        let pool = Pool::new(2).unwrap();
+        let results = pool.map_chunked(mebibyte, 0..16, 1).unwrap();
+        for (n, result) in results.into_iter().enumerate() {
+            let bytes = result.unwrap();
+            assert_eq!(bytes.len(), 1 << 20);
+            assert!(bytes.iter().all(|&b| b == n as u8));
+        }
+    });
+}
