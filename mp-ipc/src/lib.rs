@@ -160,18 +160,24 @@
 
 #![deny(unsafe_code)]
 
+mod address;
 mod array;
+mod auth;
 mod codec;
 mod connection;
 mod error;
+mod framing;
 mod handles;
 mod joinable_queue;
+mod listener;
+mod pipe;
 mod pod;
 mod queue;
 // The ring's byte copies into and out of shared memory are its whole job.
 #[allow(unsafe_code)]
 mod ring;
 mod simple_queue;
+mod socket_end;
 // The one OS seam of the crate.
 #[allow(unsafe_code)]
 mod sys;
@@ -182,17 +188,17 @@ mod waitable;
 mod waiter;
 mod watcher;
 
+pub use address::Address;
 pub use array::{Array, ArrayGuard};
 /// `bytemuck`, re-exported for `#[derive(Pod, Zeroable)]` with
 /// `#[bytemuck(crate = "mp_ipc::bytemuck")]` (see [`Pod`]).
 pub use bytemuck;
 pub use codec::{Bytes, serde_bytes};
-pub use connection::{
-    Connection, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, ReceiveState,
-    pipe_with_options,
-};
-pub use error::{CodecError, Error, GetError, PutError, TaskError};
+pub use connection::{Connection, ReceiveState};
+pub use error::{AuthenticationError, CodecError, Error, GetError, PutError, TaskError};
 pub use joinable_queue::JoinableQueue;
+pub use listener::{Client, Listener, SocketOptions, client_with_options, default_authkey};
+pub use pipe::{DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, pipe_with_options};
 pub use pod::{Pod, Zeroable};
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};
 pub use simple_queue::SimpleQueue;

@@ -15,6 +15,7 @@ mod per_process;
 mod raw_array;
 mod raw_value;
 mod release;
+pub(crate) mod socket;
 
 pub use atomic::AtomicInteger;
 pub(crate) use elems::Elems;
