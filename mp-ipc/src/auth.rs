@@ -195,6 +195,9 @@ impl Handshake {
                 Err(Error::Eof) => {
                     return Err(AuthenticationError::Protocol("connection closed").into());
                 }
+                Err(Error::Corrupt(_)) => {
+                    return Err(AuthenticationError::Protocol("not Python's framing").into());
+                }
                 Err(e) => return Err(e),
             };
             match std::mem::replace(&mut self.step, Step::Challenge) {
