@@ -56,6 +56,10 @@
 //! | `conn.poll()`, `conn.poll(t)`, `conn.poll(None)` | [`Connection::try_poll`], [`Connection::poll_timeout`], [`Connection::poll`] |
 //! | `conn.close()` | [`Connection::close`] |
 //! | `EOFError`, `BufferTooShort`, `OSError` (closed) | [`Error::Eof`], [`Error::BufferTooShort`], [`Error::Closed`] |
+//! | `Listener(address, authkey=k)`, `accept()` | [`Listener::bind`] ([`Address`]: Unix path, abstract, TCP), [`Listener::loopback`], [`Listener::unix`], [`Listener::accept`] (and `_timeout`, `_deadline`, `try_`) |
+//! | `Client(address, authkey=k)` | [`Client`], [`client_with_options`] |
+//! | `AuthenticationError` | [`Error::Authentication`] ([`AuthenticationError`]) |
+//! | `current_process().authkey` | `mp_process::current_process().authkey()` (inherited by children) |
 //! | `connection.wait(objects)`, `wait(objects, t)`, `wait(objects, 0)` | [`wait`], [`wait_timeout`], [`try_wait`] (and [`wait_deadline`]) |
 //! | a `wait` loop over the same objects | [`WaitSet`]: add once, wait again and again |
 //! | `Queue(maxsize)`, `put`, `get`, `put_nowait`, `get_nowait` | [`Queue::with_maxsize`], [`Queue::put`], [`Queue::get`], [`Queue::put_nowait`], [`Queue::get_nowait`] |
@@ -95,6 +99,16 @@
 //! Their serde implementations only work inside an ipc-channel message or a queue item. Sending a
 //! [`Connection`] moves its watch on the other end to the receiver: the copy left behind
 //! still works but no longer detects EOF (it blocks like Python's would).
+//!
+//! # Between processes started apart: Listener and Client
+//!
+//! A [`Listener`] accepts socket [`Connection`]s (the same type, methods and [`wait`] as a
+//! pipe end) from a [`Client`] of this crate or of CPython: the framing is CPython's (4-byte
+//! big-endian length, the 8-byte form above 2 GiB - 1), so `send_bytes`/`recv_bytes`
+//! interoperate byte for byte, and the authkey handshake is CPython's HMAC challenge (the
+//! `{sha256}` form of 3.12+, and the HMAC-MD5 form of 3.11). Typed `send`/`recv` use this
+//! crate's codec (postcard), not pickle: a Python peer exchanges bytes. A socket connection
+//! cannot travel inside a message yet.
 //!
 //! # Design
 //!
@@ -197,7 +211,7 @@ pub use codec::{Bytes, serde_bytes};
 pub use connection::{Connection, ReceiveState};
 pub use error::{AuthenticationError, CodecError, Error, GetError, PutError, TaskError};
 pub use joinable_queue::JoinableQueue;
-pub use listener::{Client, Listener, SocketOptions, client_with_options, default_authkey};
+pub use listener::{Client, Listener, SocketOptions, client_with_options};
 pub use pipe::{DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, pipe_with_options};
 pub use pod::{Pod, Zeroable};
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};

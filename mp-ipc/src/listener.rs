@@ -10,12 +10,12 @@
 //! * a handshake runs with a deadline ([`SocketOptions::handshake_timeout`]) and messages of at
 //!   most 256 bytes, and [`Listener::accept`] runs every pending handshake at once: a client
 //!   that connects and says nothing, garbage or a huge length holds up no other client;
-//! * [`default_authkey`]: a random key per process.
+//! * a random key per process tree: `mp_process::current_process().authkey()` (inherited by
+//!   children under every start method, as in Python).
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use mp_sync::raw::Deadline;
@@ -52,30 +52,19 @@ impl Default for SocketOptions {
     }
 }
 
-/// A random 32-byte authkey for this process, made on first use (Python's
-/// `current_process().authkey`). A forked child that inherits it after its first use shares
-/// it; a spawned child has its own, so hand the key over explicitly there.
-pub fn default_authkey() -> &'static [u8] {
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
-    KEY.get_or_init(|| {
-        let mut key = [0; 32];
-        // Without a random source there is no safe key: better to stop than to use a
-        // predictable one.
-        getrandom::fill(&mut key).expect("the kernel's random source is unavailable");
-        key
-    })
-}
-
 /// Python's `multiprocessing.connection.Listener`: a bound, listening socket that accepts
 /// [`Connection`]s, authenticating each one with the authkey when there is one.
 ///
 /// ```
 /// use mp_ipc::{Client, Listener};
+/// use mp_process::current_process;
 ///
-/// let mut listener = Listener::loopback(Some(b"secret"))?;
+/// // The process tree's random key (a child, under any start method, has the same).
+/// let key = current_process().authkey();
+/// let mut listener = Listener::loopback(Some(key))?;
 /// let address = listener.address().clone();
 /// let client = std::thread::spawn(move || {
-///     let c = Client(&address, Some(b"secret"))?;
+///     let c = Client(&address, Some(key))?;
 ///     c.send_bytes(b"hello")?;
 ///     c.recv_bytes()
 /// });
