@@ -10,6 +10,7 @@
 //! | `ipc/queue_scale/{1,2,4,8}` | items/s, N producer and N consumer children share one queue, 200,000 `u64` in all, start signal to last consumer joined | `Queue<u64>` | none |
 //! | `ipc/pipe_create` | µs per create + drop | `Pipe(true)` | `socketpair` + close |
 //! | `ipc/queue_create` | µs per create + drop | `Queue::<u64>::new()` | `socketpair` + close |
+//! | `ipc/shm_handoff_256mib` | ms to hand a filled 256 MiB array to a waiting child, which reads one byte per 4 KiB page and answers | `SharedMemory`: the name over a `Pipe`, the child attaches | the array through a `Queue<Bytes>` (a copy) |
 //! | `ipc/wait_ready_sentinel` | µs per wait, 50 live children + 1 exited + a queue, the exited one ready | one `WaitSet::wait_timeout` | `poll` on the 51 pidfds |
 //!
 //! The workloads follow `xtask/bench/mp_bench.py`; the caller pins the process to one CPU for
@@ -22,7 +23,7 @@ use std::time::Instant;
 #[path = "../../xtask/bench/protocol.rs"]
 mod protocol;
 
-use mp_ipc::{Bytes, Pipe, Queue, WaitSet};
+use mp_ipc::{Bytes, Pipe, Queue, SharedMemory, WaitSet};
 use mp_process::{Process, StartMethod};
 
 /// Repeats per figure; the median is printed.
@@ -44,6 +45,7 @@ const FIGURES: &[(&str, protocol::Figure)] = &[
     ("ipc/pipe_create", pipe_create),
     ("ipc/queue_create", queue_create),
     ("ipc/wait_ready_sentinel", wait_ready_sentinel),
+    ("ipc/shm_handoff_256mib", shm_handoff),
 ];
 
 /// Waits per repeat of `ipc/wait_ready_sentinel`.
@@ -345,4 +347,58 @@ fn queue_scale(procs: u64) -> f64 {
     }
     consumers.into_iter().for_each(join);
     (per_producer * procs) as f64 / t.elapsed().as_secs_f64()
+}
+
+/// Bytes handed over by `ipc/shm_handoff_256mib`.
+const HANDOFF_BYTES: usize = 256 * MIB;
+/// The page the reader touches one byte of.
+const PAGE: usize = 4096;
+
+/// ms from handing a filled 256 MiB array to a waiting child (ours: the segment's name over a
+/// pipe; floor: the array itself through a queue) to the child's answer, after it read one
+/// byte of every page.
+fn shm_handoff(floor: bool) -> f64 {
+    let (ours, theirs) = Pipe(true).unwrap();
+    let expected = (HANDOFF_BYTES / PAGE) as u64;
+    let (p, t) = if floor {
+        let q = Queue::<Bytes>::new().unwrap();
+        let child_q = q.clone();
+        let p = fork(move || {
+            let data = child_q.get().unwrap();
+            let sum: u64 = data.0.iter().step_by(PAGE).map(|&b| u64::from(b)).sum();
+            theirs.send(&sum).unwrap();
+        });
+        let data = Bytes(vec![1u8; HANDOFF_BYTES]);
+        let t = Instant::now();
+        q.put(data).unwrap();
+        (p, t)
+    } else {
+        let shm = SharedMemory::create(HANDOFF_BYTES).unwrap();
+        let chunk = vec![1u8; MIB];
+        for off in (0..HANDOFF_BYTES).step_by(MIB) {
+            shm.write(off, &chunk).unwrap();
+        }
+        let p = fork(move || {
+            let name: String = theirs.recv().unwrap();
+            let shm = SharedMemory::attach(&name).unwrap();
+            let sum: u64 = (0..shm.size())
+                .step_by(PAGE)
+                .map(|off| u64::from(shm.read_pod::<u8>(off).unwrap()))
+                .sum();
+            theirs.send(&sum).unwrap();
+        });
+        let t = Instant::now();
+        ours.send(&shm.name().to_owned()).unwrap();
+        // The segment lives until the answer: this process owns the name.
+        let sum: u64 = ours.recv().unwrap();
+        let dt = t.elapsed();
+        assert_eq!(sum, expected);
+        join(p);
+        return dt.as_secs_f64() * 1e3;
+    };
+    let sum: u64 = ours.recv().unwrap();
+    let dt = t.elapsed();
+    assert_eq!(sum, expected);
+    join(p);
+    dt.as_secs_f64() * 1e3
 }

@@ -1,5 +1,6 @@
 //! Python's `multiprocessing` channels and shared data, for Linux: [`Pipe`]/[`Connection`],
-//! [`Queue`], [`JoinableQueue`], [`SimpleQueue`], shared [`Value`]/[`Array`] and [`wait`],
+//! [`Queue`], [`JoinableQueue`], [`SimpleQueue`], shared [`Value`]/[`Array`], [`wait`], and
+//! named shared memory ([`SharedMemory`], [`ShareableList`], [`SharedMemoryManager`]),
 //! between any processes (fork, spawn and forkserver children of `mp-process`, and processes
 //! that received a handle in an ipc-channel message).
 //!
@@ -76,6 +77,12 @@
 //! | `Array('d', 10)`, `Array('i', [1, 2])` | [`Array::zeroed`], [`Array::from_slice`] |
 //! | `RawValue`, `RawArray` | [`RawValue`], [`RawArray`] (integers safely as atomics: [`RawValue::atomic`], [`RawArray::atomics`]) |
 //! | typecodes (`'i'`, `'d'`, ctypes structs) | any [`Pod`] type (`#[derive(Pod, Zeroable)]` for a struct) |
+//! | `shared_memory.SharedMemory(create=True, size=n)`, `SharedMemory(name)` | [`SharedMemory::create`], [`SharedMemory::create_named`], [`SharedMemory::attach`] (Python attaches to ours, we to Python's) |
+//! | `shm.buf`, `shm.name`, `shm.size`, `close()`, `unlink()` | [`SharedMemory::read`]/[`write`](SharedMemory::write)/[`atomics`](SharedMemory::atomics), [`SharedMemory::name`], [`SharedMemory::size`], [`SharedMemory::close`], [`SharedMemory::unlink`] |
+//! | the resource tracker's cleanup | the creator owns the name: unlinked with its last handle or when it dies (a watcher process), unless [`SharedMemory::keep`] |
+//! | `ShareableList(seq)`, `ShareableList(name=n)`, `sl[i]`, `index`, `count` | [`ShareableList::new`], [`ShareableList::attach`], [`ShareableList::get`]/[`set`](ShareableList::set), [`ShareableList::index`], [`ShareableList::count`] (CPython's layout) |
+//! | `SharedMemoryManager()`, `start`, `SharedMemory(n)`, `ShareableList(seq)`, `shutdown` | [`SharedMemoryManager`] (no server process) |
+//! | `ValueError`, `FileNotFoundError`, `FileExistsError`, `IndexError` | [`SharedMemoryError`] |
 //!
 //! # Reaching other processes: which handles travel
 //!
@@ -109,6 +116,10 @@
 //! `{sha256}` form of 3.12+, and the HMAC-MD5 form of 3.11). Typed `send`/`recv` use this
 //! crate's codec (postcard), not pickle: a Python peer exchanges bytes. A socket connection
 //! cannot travel inside a message yet.
+//! Named shared memory is the exception: a [`SharedMemory`] or [`ShareableList`] travels as
+//! its name (the receiver attaches by name, without taking ownership), so it goes in any
+//! message, our own queues and connections included, and to processes that were not started
+//! together (Python's among them).
 //!
 //! # Design
 //!
@@ -137,6 +148,9 @@
 //!
 //! # Costs and limits
 //!
+//! * Named shared memory: the first segment a process creates forks its name watcher (one
+//!   small process per creating process, alive as long as the creator, holding no descriptor
+//!   of the creator's but its pipe); a segment costs one `shm_open`, `ftruncate` and `mmap`.
 //! * Memory: a duplex pipe maps 2 x 256 KiB of shared memory, a queue 16 GiB of address
 //!   space; pages cost memory only once written. A queue keeps at most its first 32 MiB
 //!   resident (a warm window its producers return to whenever their item fits there before
@@ -187,6 +201,12 @@ mod listener;
 mod pipe;
 mod pod;
 mod queue;
+mod shareable_item;
+mod shareable_list;
+mod shared_memory;
+mod shared_memory_error;
+mod shared_memory_manager;
+mod shm_name;
 // The ring's byte copies into and out of shared memory are its whole job.
 #[allow(unsafe_code)]
 mod ring;
@@ -215,6 +235,11 @@ pub use listener::{Client, Listener, SocketOptions, client_with_options};
 pub use pipe::{DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, pipe_with_options};
 pub use pod::{Pod, Zeroable};
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};
+pub use shareable_item::{Item, ShareableItem};
+pub use shareable_list::ShareableList;
+pub use shared_memory::{DEFAULT_SHM_MODE, SharedMemory, SharedMemoryOptions};
+pub use shared_memory_error::SharedMemoryError;
+pub use shared_memory_manager::SharedMemoryManager;
 pub use simple_queue::SimpleQueue;
 pub use sys::{AtomicInteger, RawArray, RawValue};
 pub use value::{Value, ValueGuard};

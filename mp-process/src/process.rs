@@ -228,7 +228,14 @@ impl Process {
     /// `join`, `join_timeout` and `join_deadline` in one.
     fn join_until(&self, deadline: Option<Deadline>) -> Result<Option<i32>> {
         let child = self.started()?;
-        let code = child.wait_until(deadline)?;
+        let code = match child.wait_until(deadline) {
+            // It has ended, but nobody can tell how: nothing is left to wait for.
+            Err(lost @ Error::StatusLost { .. }) => {
+                context::forget_child(child);
+                return Err(lost);
+            }
+            other => other?,
+        };
         if code.is_some() {
             context::forget_child(child);
         }
@@ -331,10 +338,11 @@ impl Process {
 
 impl Drop for Process {
     fn drop(&mut self) {
-        // A finished child is reaped now; a running one stays registered, to be reaped later.
+        // A finished child (or one whose exit status is lost) is forgotten now; a running one
+        // stays registered, to be reaped later.
         if let State::Started(child) = &self.state
             && self.check_owner().is_ok()
-            && matches!(child.poll(), Ok(Some(_)))
+            && !matches!(child.is_running(), Ok(true))
         {
             context::forget_child(child);
         }

@@ -414,6 +414,40 @@ def pool_idle_pss(workers=4):
     return median_of(once)
 
 
+def _shm_reader(conn):
+    from multiprocessing import shared_memory
+    shm = shared_memory.SharedMemory(conn.recv())
+    total = sum(shm.buf[::4096])
+    shm.close()
+    conn.send(total)
+
+
+def shm_handoff(nbytes=256 * MIB):
+    """ms from handing a filled 256 MiB SharedMemory to a waiting child by name to its
+    answer, after it read one byte of every 4 KiB page."""
+    from multiprocessing import shared_memory
+
+    def once():
+        shm = shared_memory.SharedMemory(create=True, size=nbytes)
+        chunk = b"\x01" * MIB
+        for off in range(0, nbytes, MIB):
+            shm.buf[off:off + MIB] = chunk
+        ours, theirs = mp.Pipe()
+        p = mp.Process(target=_shm_reader, args=(theirs,))
+        p.start()
+        t0 = now()
+        ours.send(shm.name)
+        total = ours.recv()
+        dt = now() - t0
+        assert total == nbytes // 4096
+        p.join()
+        shm.close()
+        shm.unlink()
+        return dt * 1e3
+
+    return median_of(once)
+
+
 IMAP_CHUNKSIZE = 1000
 
 
@@ -467,6 +501,7 @@ FIGURES = {
     "ipc/pipe_create": lambda: per_creation(make_pipe),
     "ipc/queue_create": lambda: per_creation(make_queue),
     "ipc/wait_ready_sentinel": wait_ready_sentinel,
+    "ipc/shm_handoff_256mib": shm_handoff,
     "pool/create_close_join": pool_create_close_join,
     "pool/map_default_chunks": lambda: pool_map(None, REPS),
     "pool/map_chunksize_1": lambda: pool_map(1, 3),

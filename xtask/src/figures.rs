@@ -390,6 +390,20 @@ pub(crate) const ROWS: &[Row] = &[
         peers: &[],
         goal: "no thread per wait; within 2x of the floor",
     },
+    Row {
+        name: "ipc/shm_handoff_256mib",
+        unit: "ms",
+        lower_is_better: true,
+        mode: Mode::Unpinned,
+        krate: "mp-ipc",
+        floors: &[Baseline {
+            label: "queue",
+            what: "the 256 MiB array through a Queue<Bytes> (a copy), not by name",
+            source: Source::CrateFloor,
+        }],
+        peers: &[],
+        goal: "at most Python's SharedMemory, far under the queue",
+    },
     pool_row(
         "pool/create_close_join",
         "ms",

@@ -1,5 +1,6 @@
 //! The one OS seam of the crate: `epoll` for the descriptor watcher, a lock-free per-process
-//! value, page release and the queue's held locks. The shared-memory segment,
+//! value, page release, the queue's held locks, and named POSIX shared memory with its
+//! name watcher. The shared-memory segment,
 //! the futexes (wait, wake, waitv) and the monotonic clock come from mp-sync's public low-level
 //! layer, [`mp_sync::raw`], so the two crates share one seam for each.
 //!
@@ -16,6 +17,9 @@ mod raw_array;
 mod raw_value;
 mod release;
 pub(crate) mod socket;
+mod shm;
+mod shm_view;
+mod shm_watcher;
 
 pub use atomic::AtomicInteger;
 pub(crate) use elems::Elems;
@@ -30,6 +34,11 @@ pub(crate) use per_process::PerProcess;
 pub use raw_array::RawArray;
 pub use raw_value::RawValue;
 pub(crate) use release::release_pages;
+pub(crate) use shm::{
+    FileIdentity, Mapping, fill_random, identity_and_len, identity_of, set_len, shm_attach,
+    shm_create, shm_unlink,
+};
+pub(crate) use shm_watcher::{MAX_NAME, Registration, register};
 
 /// Creates a segment with a data area of `data_len` bytes whose header `init` sets up before
 /// anyone else can see it; an error when the memory cannot be had (e.g. no descriptor left).

@@ -273,7 +273,8 @@ impl ExitReports for Link {
                     return Ok(Some(code));
                 }
                 if state.dead.is_some() {
-                    return Err(Error::StatusLost { pid });
+                    drop(state);
+                    return lost_child_exit(pid, pidfd, deadline);
                 }
             }
             let until = report_due.or(deadline);
@@ -292,5 +293,24 @@ impl ExitReports for Link {
 
     fn forget(&self, pid: i32) {
         self.lock().exited.remove(&pid);
+    }
+}
+
+/// The answer for a child whose server died before reporting its exit: nobody will ever tell
+/// its exit code, but its pidfd still tells when it ends. Until then it is running (`None` at
+/// the deadline, like any child); once it has ended, its status is lost, at once, and no
+/// server is asked.
+fn lost_child_exit(
+    pid: i32,
+    pidfd: BorrowedFd<'_>,
+    deadline: Option<Deadline>,
+) -> Result<Option<i32>> {
+    let exited = !poll_readable(&[pidfd], deadline)
+        .map_err(Error::os("waiting for a child"))?
+        .is_empty();
+    if exited {
+        Err(Error::StatusLost { pid })
+    } else {
+        Ok(None)
     }
 }
