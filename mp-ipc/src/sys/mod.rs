@@ -16,10 +16,10 @@ mod per_process;
 mod raw_array;
 mod raw_value;
 mod release;
-pub(crate) mod socket;
 mod shm;
 mod shm_view;
 mod shm_watcher;
+pub(crate) mod socket;
 
 pub use atomic::AtomicInteger;
 pub(crate) use elems::Elems;
