@@ -14,28 +14,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::Error;
-use crate::pipe::PipeEnd;
+use crate::pipe::{PipeEnd, PipeOptions, pipe_ends};
+use crate::receive_state::ReceiveState;
 use crate::socket_end::SocketEnd;
 
-/// Where the receiving direction of a [`Connection`] stands.
+/// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
 ///
-/// On a pipe, a timed receive whose deadline passes in the middle of a message that streams
-/// through the ring returns [`Error::PartialMessage`]: that message is abandoned, and the
-/// connection skips the rest of it as it arrives, inside the next receive or poll (which
-/// honour their own deadlines). Nothing else is lost: the message after it arrives whole.
-/// On a socket a timed receive loses nothing (what arrived stays buffered); a message whose
-/// header announces more than [`Connection::max_message`] is refused with
-/// [`Error::TooLarge`] and skipped the same way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReceiveState {
-    /// The next byte to arrive starts a message.
-    AtMessageBoundary,
-    /// A message was abandoned mid-way; `remaining` of its bytes (padding included) are still
-    /// to be skipped before the next message.
-    SkippingAbandoned {
-        /// Bytes still to skip.
-        remaining: u64,
-    },
+/// With `duplex = true` both ends send and receive; with `false` the first end only receives
+/// and the second only sends (Python's order: `r, w = Pipe(False)`).
+#[allow(non_snake_case)]
+pub fn Pipe(duplex: bool) -> Result<(Connection, Connection), Error> {
+    pipe_with_options(PipeOptions {
+        duplex,
+        ..PipeOptions::default()
+    })
+}
+
+/// [`Pipe`] with explicit ring size and message limit.
+pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection), Error> {
+    let (a, b) = pipe_ends(options)?;
+    Ok((Connection::from(a), Connection::from(b)))
 }
 
 /// One end of a message channel (Python's `multiprocessing.connection.Connection`): an end of

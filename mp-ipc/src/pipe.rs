@@ -1,4 +1,4 @@
-//! `Pipe` and [`Connection`]: two single-producer/single-consumer byte rings in one shared
+//! The pipe flavor of a `Connection`: two single-producer/single-consumer byte rings in one shared
 //! segment, futex wake-ups on words inside it, and ipc-channel liveness tokens for EOF.
 //!
 //! # Segment layout
@@ -25,8 +25,8 @@ use ipc_channel::TryRecvError;
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
 
-use crate::connection::{Connection, ReceiveState};
 use crate::error::Error;
+use crate::receive_state::ReceiveState;
 use crate::ring::{HEADER, Payload, Ring, frame_len};
 use crate::sys::{Direction, PipeHeader, Segment, create_segment, may_spin};
 use crate::waiter;
@@ -45,7 +45,7 @@ pub const DEFAULT_RING_BYTES: u32 = 256 << 10;
 /// Default largest message: 1 GiB.
 pub const DEFAULT_MAX_MESSAGE: u32 = 1 << 30;
 
-/// Sizes of a pipe, for [`Pipe::with_options`](crate::pipe_with_options).
+/// Sizes of a pipe, for [`pipe_with_options`](crate::pipe_with_options).
 #[derive(Clone, Copy, Debug)]
 pub struct PipeOptions {
     /// Both ends may send and receive (Python's `duplex=True`, the default).
@@ -68,20 +68,8 @@ impl Default for PipeOptions {
     }
 }
 
-/// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
-///
-/// With `duplex = true` both ends send and receive; with `false` the first end only receives
-/// and the second only sends (Python's order: `r, w = Pipe(False)`).
-#[allow(non_snake_case)]
-pub fn Pipe(duplex: bool) -> Result<(Connection, Connection), Error> {
-    pipe_with_options(PipeOptions {
-        duplex,
-        ..PipeOptions::default()
-    })
-}
-
-/// [`Pipe`] with explicit ring size and message limit.
-pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection), Error> {
+/// The two ends of a new pipe, in Python's order (see [`Pipe`](crate::Pipe)).
+pub(crate) fn pipe_ends(options: PipeOptions) -> Result<(PipeEnd, PipeEnd), Error> {
     let cap = options
         .ring_bytes
         .clamp(64, 1 << 30)
@@ -98,22 +86,8 @@ pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection
     let (token1, watch1) = ipc::channel::<()>().map_err(Error::Os)?;
     // End 0 sends on direction 0; end 1 receives it. In a one-way pipe Python returns the
     // reading end first.
-    let end0 = Connection::from(PipeEnd::from_parts(
-        seg.clone(),
-        0,
-        options.duplex,
-        true,
-        token0,
-        watch1,
-    )?);
-    let end1 = Connection::from(PipeEnd::from_parts(
-        seg,
-        1,
-        true,
-        options.duplex,
-        token1,
-        watch0,
-    )?);
+    let end0 = PipeEnd::from_parts(seg.clone(), 0, options.duplex, true, token0, watch1)?;
+    let end1 = PipeEnd::from_parts(seg, 1, true, options.duplex, token1, watch0)?;
     Ok(if options.duplex {
         (end0, end1)
     } else {
@@ -121,7 +95,8 @@ pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection
     })
 }
 
-/// The pipe flavor of a [`Connection`]: one end of a [`Pipe`] (shared rings).
+/// The pipe flavor of a [`Connection`](crate::Connection): one end of a
+/// [`Pipe`](crate::Pipe) (shared rings).
 #[derive(Debug)]
 pub(crate) struct PipeEnd {
     /// The shared rings.

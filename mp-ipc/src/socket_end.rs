@@ -17,9 +17,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use mp_sync::raw::Deadline;
 
-use crate::connection::ReceiveState;
 use crate::error::Error;
 use crate::framing::{self, Header, LONG_HEADER};
+use crate::receive_state::ReceiveState;
 use crate::sys::{poll_readable, socket};
 
 /// Smallest read: a header and a small message in one system call.
