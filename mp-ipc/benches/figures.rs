@@ -11,6 +11,8 @@
 //! | `ipc/pipe_create` | µs per create + drop | `Pipe(true)` | `socketpair` + close |
 //! | `ipc/queue_create` | µs per create + drop | `Queue::<u64>::new()` | `socketpair` + close |
 //! | `ipc/shm_handoff_256mib` | ms to hand a filled 256 MiB array to a waiting child, which reads one byte per 4 KiB page and answers | `SharedMemory`: the name over a `Pipe`, the child attaches | the array through a `Queue<Bytes>` (a copy) |
+//! | `ipc/listener_roundtrip/{unix,tcp}` | µs per 8-byte round trip, `Client` child echoes, authkey | `Listener`/`Client` over a private Unix socket or TCP loopback | socketpair ping-pong |
+//! | `ipc/listener_1mib/{unix,tcp}` | MiB/s, `Client` child sends 200 x 1 MiB, first receipt to last | `Listener`/`Client` | socketpair, 1 MiB writes |
 //! | `ipc/wait_ready_sentinel` | µs per wait, 50 live children + 1 exited + a queue, the exited one ready | one `WaitSet::wait_timeout` | `poll` on the 51 pidfds |
 //!
 //! The workloads follow `xtask/bench/mp_bench.py`; the caller pins the process to one CPU for
@@ -23,7 +25,7 @@ use std::time::Instant;
 #[path = "../../xtask/bench/protocol.rs"]
 mod protocol;
 
-use mp_ipc::{Bytes, Pipe, Queue, SharedMemory, WaitSet};
+use mp_ipc::{Bytes, Client, Listener, Pipe, Queue, SharedMemory, WaitSet};
 use mp_process::{Process, StartMethod};
 
 /// Repeats per figure; the median is printed.
@@ -46,7 +48,85 @@ const FIGURES: &[(&str, protocol::Figure)] = &[
     ("ipc/queue_create", queue_create),
     ("ipc/wait_ready_sentinel", wait_ready_sentinel),
     ("ipc/shm_handoff_256mib", shm_handoff),
+    ("ipc/listener_roundtrip/unix", |f| {
+        listener_roundtrip(f, false)
+    }),
+    ("ipc/listener_roundtrip/tcp", |f| {
+        listener_roundtrip(f, true)
+    }),
+    ("ipc/listener_1mib/unix", |f| listener_1mib(f, false)),
+    ("ipc/listener_1mib/tcp", |f| listener_1mib(f, true)),
 ];
+
+/// The key of the listener figures.
+const KEY: &[u8] = b"figures";
+
+/// A listener on a private Unix socket or TCP loopback, with [`KEY`].
+fn listener(tcp: bool) -> Listener {
+    if tcp {
+        Listener::loopback(Some(KEY)).expect("listener")
+    } else {
+        Listener::unix(Some(KEY)).expect("listener")
+    }
+}
+
+/// µs per 8-byte round trip between a `Listener`'s connection and a `Client` child (echo);
+/// the floor is the socketpair ping-pong.
+fn listener_roundtrip(floor: bool, tcp: bool) -> f64 {
+    if floor {
+        return pipe_roundtrip(true);
+    }
+    let mut l = listener(tcp);
+    let address = l.address().clone();
+    let p = fork(move || {
+        let c = Client(&address, Some(KEY)).unwrap();
+        for _ in 0..=ROUNDS {
+            let m = c.recv_bytes().unwrap();
+            c.send_bytes(&m).unwrap();
+        }
+    });
+    let a = l.accept().unwrap();
+    let msg = [b'x'; 8];
+    a.send_bytes(&msg).unwrap();
+    a.recv_bytes().unwrap();
+    let t = Instant::now();
+    for _ in 0..ROUNDS {
+        a.send_bytes(&msg).unwrap();
+        a.recv_bytes().unwrap();
+    }
+    let dt = t.elapsed();
+    join(p);
+    dt.as_secs_f64() / f64::from(ROUNDS) * 1e6
+}
+
+/// MiB/s: a `Client` child sends 200 x 1 MiB to the `Listener`'s connection, first receipt
+/// to last; the floor is 1 MiB writes to a socketpair.
+fn listener_1mib(floor: bool, tcp: bool) -> f64 {
+    let n = 200;
+    if floor {
+        return socket_mib_per_s(n);
+    }
+    let mut l = listener(tcp);
+    let address = l.address().clone();
+    let p = fork(move || {
+        let c = Client(&address, Some(KEY)).unwrap();
+        let buf = vec![7u8; MIB];
+        for _ in 0..n {
+            c.send_bytes(&buf).unwrap();
+        }
+    });
+    let r = l.accept().unwrap();
+    let first = r.recv_bytes().unwrap();
+    let t = Instant::now();
+    let mut last = Vec::new();
+    for _ in 0..n - 1 {
+        last = r.recv_bytes().unwrap();
+    }
+    let dt = t.elapsed();
+    assert_eq!((first.len(), last.len()), (MIB, MIB));
+    join(p);
+    (n - 1) as f64 / dt.as_secs_f64()
+}
 
 /// Waits per repeat of `ipc/wait_ready_sentinel`.
 const WAITS: u32 = 2000;

@@ -1,73 +1,22 @@
-//! `Pipe` and [`Connection`]: two single-producer/single-consumer byte rings in one shared
-//! segment, futex wake-ups on words inside it, and ipc-channel liveness tokens for EOF.
-//!
-//! # Segment layout
-//!
-//! `PipeHeader` (the two directions' positions and futex words, each side's on its own cache
-//! line), then the data area: the ring of direction 0 (end 0 sends, end 1 receives) and, for a
-//! duplex pipe, the ring of direction 1. A frame is written, then committed by advancing the
-//! direction's `tail`; a frame larger than the ring is streamed in chunks.
-//!
-//! # Waiting and EOF
-//!
-//! A waiting side spins briefly (only when the process may use more than one CPU), then
-//! registers in `*_waiters` and sleeps on the `*_seq` word, which the other side bumps after
-//! every commit or release (and wakes only when someone is registered). Sleeps last at most
-//! [`SLICE`]; between slices the waiter checks the liveness token of the other end: each end
-//! holds an `IpcSender<()>` that is never used, whose receiver the other end keeps, and the
-//! kernel reports `Disconnected` once every copy of that sender is closed, in every process.
+//! [`Connection`]: one end of a message channel, in one of two flavors (crossbeam's model: an
+//! enum inside, each method a match): a [`Pipe`](crate::Pipe) end over shared-memory rings
+//! ([`pipe`](crate::pipe)), or a socket speaking Python's framing
+//! ([`socket_end`](crate::socket_end)).
 
 use std::cell::RefCell;
-use std::sync::atomic::Ordering;
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-use ipc_channel::TryRecvError;
-use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
+use mp_sync::raw::{Deadline, WakeWord};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::Error;
-use crate::ring::{HEADER, Payload, Ring, frame_len};
-use crate::sys::{Direction, PipeHeader, Segment, create_segment, may_spin};
-use crate::waiter;
-use mp_sync::raw::{Deadline, WakeWord};
-
-/// Longest sleep between two checks of the other end's liveness: the latency of EOF detection.
-pub(crate) const SLICE: Duration = Duration::from_millis(20);
-
-/// A writer `tail` beyond the ring.
-const CORRUPT_TAIL: Error = Error::Corrupt("pipe writer position outside the ring");
-
-/// Default ring size per direction: 256 KiB. A larger ring (`PipeOptions::ring_bytes`) gives
-/// somewhat faster bulk transfers and costs more at creation (see the crate docs, Memory).
-pub const DEFAULT_RING_BYTES: u32 = 256 << 10;
-
-/// Default largest message: 1 GiB.
-pub const DEFAULT_MAX_MESSAGE: u32 = 1 << 30;
-
-/// Sizes of a pipe, for [`Pipe::with_options`](crate::pipe_with_options).
-#[derive(Clone, Copy, Debug)]
-pub struct PipeOptions {
-    /// Both ends may send and receive (Python's `duplex=True`, the default).
-    pub duplex: bool,
-    /// Ring size per direction in bytes, rounded up to a power of two (64 B to 1 GiB); larger
-    /// messages are streamed through it. Default [`DEFAULT_RING_BYTES`].
-    pub ring_bytes: u32,
-    /// Largest message in bytes; longer sends fail with [`Error::TooLarge`]. Default
-    /// [`DEFAULT_MAX_MESSAGE`].
-    pub max_message: u32,
-}
-
-impl Default for PipeOptions {
-    fn default() -> Self {
-        PipeOptions {
-            duplex: true,
-            ring_bytes: DEFAULT_RING_BYTES,
-            max_message: DEFAULT_MAX_MESSAGE,
-        }
-    }
-}
+use crate::pipe::{PipeEnd, PipeOptions, pipe_ends};
+use crate::receive_state::ReceiveState;
+use crate::socket_end::SocketEnd;
 
 /// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
 ///
@@ -83,38 +32,22 @@ pub fn Pipe(duplex: bool) -> Result<(Connection, Connection), Error> {
 
 /// [`Pipe`] with explicit ring size and message limit.
 pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection), Error> {
-    let cap = options
-        .ring_bytes
-        .clamp(64, 1 << 30)
-        .checked_next_power_of_two()
-        .unwrap_or(1 << 30);
-    let rings = if options.duplex { 2 } else { 1 };
-    let seg = create_segment::<PipeHeader>(cap as usize * rings, |h| {
-        h.cap.store(cap, Ordering::Relaxed);
-        h.max_message
-            .store(u64::from(options.max_message), Ordering::Relaxed);
-        Ok(())
-    })?;
-    let (token0, watch0) = ipc::channel::<()>().map_err(Error::Os)?;
-    let (token1, watch1) = ipc::channel::<()>().map_err(Error::Os)?;
-    // End 0 sends on direction 0; end 1 receives it. In a one-way pipe Python returns the
-    // reading end first.
-    let end0 = Connection::from_parts(seg.clone(), 0, options.duplex, true, token0, watch1)?;
-    let end1 = Connection::from_parts(seg, 1, true, options.duplex, token1, watch0)?;
-    Ok(if options.duplex {
-        (end0, end1)
-    } else {
-        (end1, end0)
-    })
+    let (a, b) = pipe_ends(options)?;
+    Ok((Connection::from(a), Connection::from(b)))
 }
 
-/// One end of a [`Pipe`] (Python's `multiprocessing.connection.Connection`).
+/// One end of a message channel (Python's `multiprocessing.connection.Connection`): an end of
+/// a [`Pipe`](crate::Pipe) (shared-memory rings) or a socket from a
+/// [`Listener`](crate::Listener) or a [`Client`](crate::Client) (Python's framing, so its
+/// `send_bytes`/`recv_bytes` interoperate with CPython's byte for byte; typed
+/// [`send`](Self::send)/[`recv`](Self::recv) use this crate's codec, postcard, where Python
+/// pickles). The methods are the same for both.
 ///
 /// Messages keep their boundaries (empty ones included). Typed messages go through postcard;
 /// [`send_bytes`](Self::send_bytes) and [`recv_bytes`](Self::recv_bytes) copy bytes straight
-/// into and out of the shared ring. A receive after every copy of the other end is gone
-/// returns what is left, then [`Error::Eof`] (detected within 20 ms of the moment
-/// the ring runs dry); a send once every copy of the other end is gone returns
+/// into and out of the shared ring (or the socket). A receive after every copy of the other
+/// end is gone returns what is left, then [`Error::Eof`] (on a pipe, detected within 20 ms of
+/// the moment the ring runs dry); a send once every copy of the other end is gone returns
 /// [`Error::BrokenPipe`] (so does a send blocked for room when it goes).
 ///
 /// Under **fork**, as in Python, the child inherits every descriptor of its parent, the
@@ -127,256 +60,100 @@ pub fn pipe_with_options(options: PipeOptions) -> Result<(Connection, Connection
 /// same end at the same time garble the stream (as in Python).
 #[derive(Debug)]
 pub struct Connection {
-    /// The shared rings.
-    seg: Segment<PipeHeader>,
-    /// Which end: sends on `dirs[side]`, receives on `dirs[1 - side]`.
-    side: u8,
-    /// May receive.
-    readable: bool,
-    /// May send.
-    writable: bool,
-    /// Our liveness token (never sent on); `None` once closed.
-    token: Option<IpcSender<()>>,
-    /// The other end's token; `None` once closed or moved away in a message.
-    watch: RefCell<Option<IpcReceiver<()>>>,
-    /// The other end is known gone (sticky).
-    peer_gone: std::cell::Cell<bool>,
-    /// Closed by [`close`](Self::close).
-    closed: bool,
-    /// Ring size per direction, checked once against the segment (never re-read from shared
-    /// memory, which the other end could rewrite).
-    cap: u32,
-    /// Largest message, read once.
-    max_message: usize,
+    /// The flavor and its state.
+    flavor: Flavor,
 }
 
-/// Where the receiving direction of a [`Connection`] stands.
-///
-/// A timed receive whose deadline passes in the middle of a message that streams through the
-/// ring returns [`Error::PartialMessage`]: that message is abandoned, and the connection skips
-/// the rest of it as it arrives, inside the next receive or poll (which honour their own
-/// deadlines). Nothing else is lost: the message after it arrives whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReceiveState {
-    /// The next byte to arrive starts a message.
-    AtMessageBoundary,
-    /// A message was abandoned mid-way; `remaining` of its bytes (padding included) are still
-    /// to be skipped before the next message.
-    SkippingAbandoned {
-        /// Bytes still to skip.
-        remaining: u64,
-    },
+/// The two kinds of connection.
+#[derive(Debug)]
+enum Flavor {
+    /// An end of a shared-memory pipe.
+    Pipe(PipeEnd),
+    /// A stream socket.
+    Socket(SocketEnd),
 }
 
-/// What travels in a message.
-#[derive(Serialize, Deserialize)]
-struct Wire {
-    /// The segment.
-    seg: Segment<PipeHeader>,
-    /// Which end.
-    side: u8,
-    /// May receive.
-    readable: bool,
-    /// May send.
-    writable: bool,
-    /// A copy of our liveness token.
-    token: IpcSender<()>,
-    /// The watch on the other end, moved out of the sender's copy.
-    watch: Option<IpcReceiver<()>>,
+impl From<PipeEnd> for Connection {
+    fn from(end: PipeEnd) -> Connection {
+        Connection {
+            flavor: Flavor::Pipe(end),
+        }
+    }
 }
 
-/// [`Wire`] as a sender writes it, by reference: a dry run that only counts bytes
-/// (`ipc_channel::ipc::count_handles`, as a queue's put makes) must leave the watch in place.
-#[derive(Serialize)]
-struct WireRef<'a> {
-    /// The segment.
-    seg: &'a Segment<PipeHeader>,
-    /// Which end.
-    side: u8,
-    /// May receive.
-    readable: bool,
-    /// May send.
-    writable: bool,
-    /// A copy of our liveness token.
-    token: &'a IpcSender<()>,
-    /// The watch on the other end.
-    watch: Option<&'a IpcReceiver<()>>,
+impl From<SocketEnd> for Connection {
+    fn from(end: SocketEnd) -> Connection {
+        Connection {
+            flavor: Flavor::Socket(end),
+        }
+    }
 }
 
 impl Serialize for Connection {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Some(token) = &self.token else {
-            return Err(serde::ser::Error::custom(
-                "a closed connection cannot be sent",
-            ));
-        };
-        let dry_run = ipc_channel::ipc::is_counting_handles();
-        let watch = self.watch.borrow();
-        let written = WireRef {
-            seg: &self.seg,
-            side: self.side,
-            readable: self.readable,
-            writable: self.writable,
-            token,
-            watch: watch.as_ref(),
+        match &self.flavor {
+            Flavor::Pipe(p) => p.serialize(serializer),
+            Flavor::Socket(_) => Err(serde::ser::Error::custom(
+                "a socket connection cannot travel in a message (yet)",
+            )),
         }
-        .serialize(serializer);
-        drop(watch);
-        // A real send consumed the watch's descriptor (it moves to the receiver): the husk
-        // left is no watch any more. A dry run touched nothing.
-        if !dry_run {
-            self.watch.borrow_mut().take();
-        }
-        written
     }
 }
 
 impl<'de> Deserialize<'de> for Connection {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let w = Wire::deserialize(deserializer)?;
-        if w.side > 1 {
-            return Err(serde::de::Error::custom("bad connection side"));
-        }
-        let mut c = Connection::from_parts(w.seg, w.side, w.readable, w.writable, w.token, None)
-            .map_err(serde::de::Error::custom)?;
-        c.watch = RefCell::new(w.watch);
-        Ok(c)
+        PipeEnd::deserialize(deserializer).map(Connection::from)
     }
 }
 
 impl Connection {
-    /// Assembles an end, checking the sizes in the shared header against the segment (a
-    /// segment from another process may hold anything).
-    fn from_parts(
-        seg: Segment<PipeHeader>,
-        side: u8,
-        readable: bool,
-        writable: bool,
-        token: IpcSender<()>,
-        watch: impl Into<Option<IpcReceiver<()>>>,
-    ) -> Result<Connection, Error> {
-        may_spin();
-        let h = seg.header();
-        let cap = h.cap.load(Ordering::Relaxed);
-        let data_len = seg.data().1;
-        // Every ring this end uses must lie inside the data area.
-        let ring_fits = |d: usize| {
-            (d + 1)
-                .checked_mul(cap as usize)
-                .is_some_and(|end| end <= data_len)
-        };
-        if !cap.is_power_of_two()
-            || !(64..=1 << 30).contains(&cap)
-            || (writable && !ring_fits(side as usize))
-            || (readable && !ring_fits(1 - side as usize))
-        {
-            return Err(Error::Corrupt("pipe ring size does not match its segment"));
-        }
-        let max_message = usize::try_from(h.max_message.load(Ordering::Relaxed))
-            .unwrap_or(usize::MAX)
-            .min(u32::MAX as usize);
-        Ok(Connection {
-            seg,
-            side,
-            readable,
-            writable,
-            token: Some(token),
-            watch: RefCell::new(watch.into()),
-            peer_gone: std::cell::Cell::new(false),
-            closed: false,
-            cap,
-            max_message,
-        })
-    }
-
-    /// The direction this end sends on.
-    fn out(&self) -> &Direction {
-        &self.seg.header().dirs[self.side as usize]
-    }
-
-    /// The direction this end receives on.
-    fn inc(&self) -> &Direction {
-        &self.seg.header().dirs[1 - self.side as usize]
-    }
-
-    /// The ring of direction `d` (checked to lie in the segment by `from_parts`).
-    fn ring(&self, d: usize) -> Ring<'_> {
-        Ring::new(&self.seg, d * self.cap as usize, u64::from(self.cap))
-    }
-
-    /// The largest message this pipe accepts.
+    /// The largest message this connection sends or accepts.
     pub fn max_message(&self) -> usize {
-        self.max_message
+        match &self.flavor {
+            Flavor::Pipe(p) => p.max_message(),
+            Flavor::Socket(s) => s.max_message(),
+        }
     }
 
     /// Where the receiving direction stands: at a message boundary, or skipping the rest of
-    /// a message that a timed receive abandoned (see [`ReceiveState`]).
+    /// a message (see [`ReceiveState`]).
     pub fn receive_state(&self) -> ReceiveState {
-        match self.inc().cons.abandoned.load(Ordering::Relaxed) {
-            0 => ReceiveState::AtMessageBoundary,
-            remaining => ReceiveState::SkippingAbandoned { remaining },
+        match &self.flavor {
+            Flavor::Pipe(p) => p.receive_state(),
+            Flavor::Socket(s) => s.receive_state(),
         }
     }
 
-    /// Whether this end may send.
+    /// Whether this end may send (a socket always may).
     pub fn writable(&self) -> bool {
-        self.writable
+        match &self.flavor {
+            Flavor::Pipe(p) => p.writable(),
+            Flavor::Socket(_) => true,
+        }
     }
 
-    /// Whether this end may receive.
+    /// Whether this end may receive (a socket always may).
     pub fn readable(&self) -> bool {
-        self.readable
+        match &self.flavor {
+            Flavor::Pipe(p) => p.readable(),
+            Flavor::Socket(_) => true,
+        }
     }
 
     /// Whether [`close`](Self::close) was called.
     pub fn closed(&self) -> bool {
-        self.closed
+        match &self.flavor {
+            Flavor::Pipe(p) => p.closed(),
+            Flavor::Socket(s) => s.closed(),
+        }
     }
 
     /// Closes this end: the other end sees EOF once every other copy of this end is gone
     /// too. Later calls on this end fail with [`Error::Closed`].
     pub fn close(&mut self) {
-        self.closed = true;
-        self.token = None;
-        *self.watch.borrow_mut() = None;
-    }
-
-    /// Whether every copy of the other end is gone (one non-blocking `recvmsg`, sticky).
-    pub(crate) fn peer_gone(&self) -> bool {
-        if self.peer_gone.get() {
-            return true;
-        }
-        let gone = match self.watch.borrow().as_ref() {
-            // Moved away in a message: this copy cannot tell.
-            None => false,
-            Some(rx) => !matches!(rx.try_recv(), Err(TryRecvError::Empty) | Ok(())),
-        };
-        self.peer_gone.set(gone);
-        gone
-    }
-
-    /// A duplicate of the descriptor behind the watch on the other end (readable, hung up,
-    /// once every copy of the other end is gone), for a `WaitSet` to watch; `None` when this
-    /// copy has no watch (closed, or moved away in a message).
-    pub(crate) fn peer_watch_fd(&self) -> Option<std::io::Result<std::os::fd::OwnedFd>> {
-        let mut watch = self.watch.borrow_mut();
-        // ipc-channel lends no descriptor: take it out and put the same receiver back.
-        let fd = watch.take()?.into_owned_fd();
-        let dup = fd.try_clone();
-        *watch = Some(IpcReceiver::from_owned_fd(fd));
-        Some(dup)
-    }
-
-    /// Checks that the end is open and points the right way.
-    fn check(&self, send: bool) -> Result<(), Error> {
-        if self.closed {
-            Err(Error::Closed)
-        } else if send && !self.writable {
-            Err(Error::WrongDirection("send"))
-        } else if !send && !self.readable {
-            Err(Error::WrongDirection("receive"))
-        } else {
-            Ok(())
+        match &mut self.flavor {
+            Flavor::Pipe(p) => p.close(),
+            Flavor::Socket(s) => s.close(),
         }
     }
 
@@ -391,245 +168,42 @@ impl Connection {
             .and_then(|r| r)
     }
 
-    /// Sends `bytes` as one message, copied straight into the shared ring (Python's
-    /// `send_bytes`). [`Error::BrokenPipe`] once every copy of the other end is gone.
+    /// Sends `bytes` as one message (Python's `send_bytes`), copied straight into the shared
+    /// ring or the socket. [`Error::BrokenPipe`] once every copy of the other end is gone.
     pub fn send_bytes(&self, bytes: &[u8]) -> Result<(), Error> {
         self.check_send()?;
         self.send_frame(bytes)
     }
 
-    /// A send is allowed: the end is open, writable, and the other end is not known gone
-    /// (one non-blocking look at its liveness token: a message to nobody is an error at
-    /// once, as on a socket with no reader, not a silent loss).
+    /// A send is allowed now.
     fn check_send(&self) -> Result<(), Error> {
-        self.check(true)?;
-        if self.peer_gone() {
-            return Err(Error::BrokenPipe);
+        match &self.flavor {
+            Flavor::Pipe(p) => p.check_send(),
+            Flavor::Socket(s) => s.check_send(),
         }
-        Ok(())
     }
 
-    /// Writes one frame, waiting for room (streaming it when larger than the ring).
-    fn send_frame(&self, payload: &[u8]) -> Result<(), Error> {
-        let max = self.max_message();
-        if payload.len() > max {
-            return Err(Error::TooLarge {
-                len: payload.len(),
-                max,
-            });
+    /// Sends one message of raw bytes.
+    fn send_frame(&self, bytes: &[u8]) -> Result<(), Error> {
+        match &self.flavor {
+            Flavor::Pipe(p) => p.send_frame(bytes),
+            Flavor::Socket(s) => s.send_frame(bytes),
         }
-        let d = self.out();
-        let ring = self.ring(self.side as usize);
-        let cap = self.cap;
-        // `payload.len() <= max <= u32::MAX` (checked above and in `from_parts`).
-        let total = frame_len(payload.len() as u32);
-        let tail = d.prod.tail.load(Ordering::Relaxed);
-        if total <= u64::from(cap) {
-            // Whole frame at once: the reader sees all of it or none.
-            self.wait_space(total as u32)?;
-            ring.write_header(tail.into(), payload.len() as u32, 0);
-            ring.write(tail.wrapping_add(HEADER).into(), payload);
-            self.commit(tail.wrapping_add(total as u32));
-            return Ok(());
-        }
-        // Streamed: header first, then chunks of whatever room there is (at least a quarter
-        // ring, so both sides move in large steps).
-        self.wait_space(HEADER)?;
-        ring.write_header(tail.into(), payload.len() as u32, 0);
-        let mut pos = tail.wrapping_add(HEADER);
-        self.commit(pos);
-        let padded = total - u64::from(HEADER);
-        let mut done: u64 = 0;
-        while done < padded {
-            let want = (padded - done).min(u64::from(cap / 4)) as u32;
-            let free = self.wait_space(want)?;
-            let chunk = u64::from(free & !7).min(padded - done);
-            let data_end = (done + chunk).min(payload.len() as u64);
-            if data_end > done {
-                ring.write(pos.into(), &payload[done as usize..data_end as usize]);
-            }
-            pos = pos.wrapping_add(chunk as u32);
-            done += chunk;
-            self.commit(pos);
-        }
-        Ok(())
-    }
-
-    /// Publishes everything before `tail` and wakes a sleeping receiver.
-    fn commit(&self, tail: u32) {
-        let d = self.out();
-        d.prod.tail.store(tail, Ordering::SeqCst);
-        d.prod.data.wake_all();
-    }
-
-    /// Waits until the outgoing ring has at least `need` free bytes; returns the free bytes.
-    fn wait_space(&self, need: u32) -> Result<u32, Error> {
-        let d = self.out();
-        let cap = self.cap;
-        let tail = d.prod.tail.load(Ordering::Relaxed);
-        // The reader's `head` comes from another process: more in use than the ring holds is
-        // corruption, reported instead of wrapping the free count.
-        let free = || cap.checked_sub(tail.wrapping_sub(d.cons.head.load(Ordering::SeqCst)));
-        waiter::wait_until(
-            &d.cons.space,
-            || free().is_none_or(|f| f >= need),
-            None,
-            SLICE,
-            || {
-                if self.peer_gone() {
-                    Err(Error::BrokenPipe)
-                } else {
-                    Ok(())
-                }
-            },
-        )?;
-        free().ok_or(Error::Corrupt("pipe reader position outside the ring"))
     }
 
     // ------------------------------------------------------------------ receiving
 
-    /// Bytes committed and not yet read in the incoming ring; `None` when the writer's `tail`
-    /// (another process's word) claims more than the ring holds.
-    fn available(&self) -> Option<u32> {
-        let d = self.inc();
-        let n = d
-            .prod
-            .tail
-            .load(Ordering::SeqCst)
-            .wrapping_sub(d.cons.head.load(Ordering::Relaxed));
-        (n <= self.cap).then_some(n)
-    }
-
-    /// Waits until at least `need` bytes are readable; `Eof` if the other end is gone first,
-    /// `Timeout` when `deadline` passes.
-    fn wait_data(&self, need: u32, deadline: Option<Deadline>) -> Result<u32, Error> {
-        let d = self.inc();
-        let ready = waiter::wait_until(
-            &d.prod.data,
-            || self.available().is_none_or(|n| n >= need),
-            deadline,
-            SLICE,
-            // A full slice without news: is anyone left to write? (The last commit may have
-            // landed just before the exit, hence the second look.)
-            || {
-                if self.peer_gone() && self.available().is_some_and(|n| n < need) {
-                    Err(Error::Eof)
-                } else {
-                    Ok(())
-                }
-            },
-        )?;
-        match self.available() {
-            None => Err(CORRUPT_TAIL),
-            Some(n) if ready => Ok(n),
-            Some(_) => Err(Error::Timeout),
-        }
-    }
-
-    /// Skips what is left of a message a timed receive abandoned, until `deadline`
-    /// (`Timeout`: some is still left).
-    fn skip_abandoned(&self, deadline: Option<Deadline>) -> Result<(), Error> {
-        let cons = &self.inc().cons;
-        let mut left = cons.abandoned.load(Ordering::Relaxed);
-        while left > 0 {
-            let want = left.min(u64::from(self.cap / 4)) as u32;
-            let avail = self.wait_data(want, deadline)?;
-            let n = u64::from(avail).min(left);
-            left -= n;
-            cons.abandoned.store(left, Ordering::Relaxed);
-            self.release(cons.head.load(Ordering::Relaxed).wrapping_add(n as u32));
-        }
-        Ok(())
-    }
-
-    /// Tells a blocked sender that room was released up to `head`.
-    fn release(&self, head: u32) {
-        let d = self.inc();
-        d.cons.head.store(head, Ordering::SeqCst);
-        d.cons.space.wake_all();
-    }
-
-    /// Receives one frame: `with_slice` gets the payload in place when the whole frame is in
-    /// the ring without wrapping; otherwise it is copied into a vector for `with_vec`.
+    /// Receives one message: `with_slice` gets it in place when it lies whole in the ring
+    /// or buffer, `with_vec` when it had to be copied out.
     fn recv_frame<R>(
         &self,
         deadline: Option<Deadline>,
         with_slice: impl FnOnce(&[u8]) -> R,
         with_vec: impl FnOnce(Vec<u8>) -> R,
     ) -> Result<R, Error> {
-        self.check(false)?;
-        self.skip_abandoned(deadline)?;
-        let ring = self.ring(1 - self.side as usize);
-        let cap = self.cap;
-        self.wait_data(HEADER, deadline)?;
-        let d = self.inc();
-        let head = d.cons.head.load(Ordering::Relaxed);
-        // `len` comes from the writer: it is only ever compared and used to count bytes as
-        // they arrive, never to reach past what is committed in the ring.
-        let (len, _tag) = ring.read_header(head.into());
-        let total = frame_len(len);
-        let max = self.max_message();
-        if total <= u64::from(cap) {
-            // The writer commits such a frame at once: it is all here already.
-            if u64::from(self.available().ok_or(CORRUPT_TAIL)?) >= total {
-                let body = head.wrapping_add(HEADER);
-                let r = if len as usize > max {
-                    Err(Error::TooLarge {
-                        len: len as usize,
-                        max,
-                    })
-                } else {
-                    // The frame is committed and we are its one reader until the `release`
-                    // below; the writer does not touch committed bytes.
-                    Ok(
-                        ring.read_committed(body.into(), len as usize, |payload| match payload {
-                            Payload::InPlace(slice) => with_slice(slice),
-                            Payload::Copied(v) => with_vec(v),
-                        }),
-                    )
-                };
-                self.release(head.wrapping_add(total as u32));
-                return r;
-            }
-        }
-        // Streamed (or a torn frame from a writer that died): read chunk by chunk.
-        let keep = len as usize <= max;
-        let mut v = Vec::with_capacity(if keep { len as usize } else { 0 });
-        let mut pos = head.wrapping_add(HEADER);
-        self.release(pos);
-        let padded = total - u64::from(HEADER);
-        let mut done: u64 = 0;
-        while done < padded {
-            let want = (padded - done).min(u64::from(cap / 4)) as u32;
-            // The deadline holds mid-message too: a stopped writer does not hold us past it.
-            // The message is then abandoned and its rest skipped as it comes.
-            let avail = match self.wait_data(want, deadline) {
-                Ok(avail) => avail,
-                Err(Error::Timeout) => {
-                    d.cons.abandoned.store(padded - done, Ordering::Relaxed);
-                    return Err(Error::PartialMessage {
-                        received: done.min(u64::from(len)) as usize,
-                        len: len as usize,
-                    });
-                }
-                Err(e) => return Err(e),
-            };
-            let chunk = u64::from(avail).min(padded - done);
-            let data_end = (done + chunk).min(u64::from(len));
-            if keep && data_end > done {
-                ring.extend_vec(pos.into(), (data_end - done) as usize, &mut v);
-            }
-            pos = pos.wrapping_add(chunk as u32);
-            done += chunk;
-            self.release(pos);
-        }
-        if keep {
-            Ok(with_vec(v))
-        } else {
-            Err(Error::TooLarge {
-                len: len as usize,
-                max,
-            })
+        match &self.flavor {
+            Flavor::Pipe(p) => p.recv_frame(deadline, with_slice, with_vec),
+            Flavor::Socket(s) => s.recv_frame(deadline, with_slice),
         }
     }
 
@@ -641,7 +215,7 @@ impl Connection {
 
     /// [`recv`](Self::recv) for at most `timeout`: [`Error::Timeout`] when no message began
     /// in time (nothing consumed), [`Error::PartialMessage`] when one began and did not end
-    /// in time (see [`ReceiveState`]).
+    /// in time on a pipe (see [`ReceiveState`]).
     pub fn recv_timeout<T: DeserializeOwned>(&self, timeout: Duration) -> Result<T, Error> {
         self.recv_until(Some(Deadline::after(timeout)))
     }
@@ -719,37 +293,43 @@ impl Connection {
 
     /// The one poll.
     fn poll_until(&self, deadline: Option<Deadline>) -> Result<bool, Error> {
-        self.check(false)?;
-        let waited = self
-            .skip_abandoned(deadline)
-            .and_then(|()| self.wait_data(HEADER, deadline));
-        match waited {
-            Ok(_) | Err(Error::Eof) => Ok(true),
-            Err(Error::Timeout) => Ok(self.peer_gone()),
-            Err(e) => Err(e),
+        match &self.flavor {
+            Flavor::Pipe(p) => p.poll_until(deadline),
+            Flavor::Socket(s) => s.poll_until(deadline),
         }
     }
 
-    /// Whether a receive would not block right now (data, or EOF known).
+    // ------------------------------------------------------------------ for the waits
+
+    /// Whether a receive would not block right now (a message, or EOF known).
     pub(crate) fn ready_now(&self) -> bool {
-        let pending = self.inc().cons.abandoned.load(Ordering::Relaxed);
-        self.closed
-            || !self.readable
-            || self.peer_gone.get()
-            // Corrupt counts as ready: the receive reports it.
-            || self
-                .available()
-                .is_none_or(|n| u64::from(n) >= pending + u64::from(HEADER))
+        match &self.flavor {
+            Flavor::Pipe(p) => p.ready_now(),
+            Flavor::Socket(s) => s.ready_now(),
+        }
     }
 
-    /// The futex word and waiter count `wait` sleeps on.
-    pub(crate) fn data_word(&self) -> &WakeWord {
-        &self.inc().prod.data
+    /// The futex word a wait sleeps on (a pipe's).
+    pub(crate) fn data_word(&self) -> Option<&WakeWord> {
+        match &self.flavor {
+            Flavor::Pipe(p) => Some(p.data_word()),
+            Flavor::Socket(_) => None,
+        }
     }
-}
 
-impl Drop for Connection {
-    fn drop(&mut self) {
-        self.close();
+    /// A descriptor that becomes readable when the pipe's other end is gone.
+    pub(crate) fn peer_watch_fd(&self) -> Option<io::Result<OwnedFd>> {
+        match &self.flavor {
+            Flavor::Pipe(p) => p.peer_watch_fd(),
+            Flavor::Socket(s) => s.fd().map(|fd| fd.try_clone_to_owned()),
+        }
+    }
+
+    /// The socket, whose readability is a socket connection's readiness.
+    pub(crate) fn socket_fd(&self) -> Option<BorrowedFd<'_>> {
+        match &self.flavor {
+            Flavor::Pipe(_) => None,
+            Flavor::Socket(s) => s.fd(),
+        }
     }
 }

@@ -79,6 +79,36 @@ pub enum Error {
     /// The lock of a shared value could not be created or used.
     #[error(transparent)]
     Sync(#[from] mp_sync::Error),
+    /// A socket call failed (bind, connect, accept, send, receive).
+    #[error("socket error")]
+    Io(#[source] io::Error),
+    /// The authkey handshake of a [`Listener`](crate::Listener) or
+    /// [`Client`](crate::Client) failed (Python's `AuthenticationError`).
+    #[error(transparent)]
+    Authentication(#[from] AuthenticationError),
+}
+
+/// Why the authkey handshake failed (Python's `multiprocessing.AuthenticationError`). The
+/// connection is closed; a listener goes on serving others.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthenticationError {
+    /// The peer's answer to our challenge was wrong: it has another key (or none).
+    #[error("digest received was wrong")]
+    WrongDigest,
+    /// The peer refused our answer (`#FAILURE#`): we have another key.
+    #[error("digest sent was rejected")]
+    Rejected,
+    /// The peer did not follow the protocol (no challenge, a message too long or too short
+    /// for the handshake, EOF in the middle).
+    #[error("authentication protocol error: {0}")]
+    Protocol(&'static str),
+    /// The peer asked for a digest we do not compute (we have md5, sha256, sha384, sha512).
+    #[error("unsupported digest {0:?}")]
+    UnsupportedDigest(String),
+    /// The handshake did not finish within the listener's or client's handshake timeout.
+    #[error("the authentication handshake timed out")]
+    TimedOut,
 }
 
 /// Why a `put` did not happen; the item is handed back where it was not consumed.

@@ -57,6 +57,10 @@
 //! | `conn.poll()`, `conn.poll(t)`, `conn.poll(None)` | [`Connection::try_poll`], [`Connection::poll_timeout`], [`Connection::poll`] |
 //! | `conn.close()` | [`Connection::close`] |
 //! | `EOFError`, `BufferTooShort`, `OSError` (closed) | [`Error::Eof`], [`Error::BufferTooShort`], [`Error::Closed`] |
+//! | `Listener(address, authkey=k)`, `accept()` | [`Listener::bind`] ([`Address`]: Unix path, abstract, TCP), [`Listener::loopback`], [`Listener::unix`], [`Listener::accept`] (and `_timeout`, `_deadline`, `try_`) |
+//! | `Client(address, authkey=k)` | [`Client`], [`client_with_options`] |
+//! | `AuthenticationError` | [`Error::Authentication`] ([`AuthenticationError`]) |
+//! | `current_process().authkey` | `mp_process::current_process().authkey()` (inherited by children) |
 //! | `connection.wait(objects)`, `wait(objects, t)`, `wait(objects, 0)` | [`wait`], [`wait_timeout`], [`try_wait`] (and [`wait_deadline`]) |
 //! | a `wait` loop over the same objects | [`WaitSet`]: add once, wait again and again |
 //! | `Queue(maxsize)`, `put`, `get`, `put_nowait`, `get_nowait` | [`Queue::with_maxsize`], [`Queue::put`], [`Queue::get`], [`Queue::put_nowait`], [`Queue::get_nowait`] |
@@ -103,6 +107,15 @@
 //! [`Connection`] moves its watch on the other end to the receiver: the copy left behind
 //! still works but no longer detects EOF (it blocks like Python's would).
 //!
+//! # Between processes started apart: Listener and Client
+//!
+//! A [`Listener`] accepts socket [`Connection`]s (the same type, methods and [`wait`] as a
+//! pipe end) from a [`Client`] of this crate or of CPython: the framing is CPython's (4-byte
+//! big-endian length, the 8-byte form above 2 GiB - 1), so `send_bytes`/`recv_bytes`
+//! interoperate byte for byte, and the authkey handshake is CPython's HMAC challenge (the
+//! `{sha256}` form of 3.12+, and the HMAC-MD5 form of 3.11). Typed `send`/`recv` use this
+//! crate's codec (postcard), not pickle: a Python peer exchanges bytes. A socket connection
+//! cannot travel inside a message yet.
 //! Named shared memory is the exception: a [`SharedMemory`] or [`ShareableList`] travels as
 //! its name (the receiver attaches by name, without taking ownership), so it goes in any
 //! message, our own queues and connections included, and to processes that were not started
@@ -175,14 +188,20 @@
 
 #![deny(unsafe_code)]
 
+mod address;
 mod array;
+mod auth;
 mod codec;
 mod connection;
 mod error;
+mod framing;
 mod handles;
 mod joinable_queue;
+mod listener;
+mod pipe;
 mod pod;
 mod queue;
+mod receive_state;
 mod shareable_item;
 mod shareable_list;
 mod shared_memory;
@@ -193,6 +212,7 @@ mod shm_name;
 #[allow(unsafe_code)]
 mod ring;
 mod simple_queue;
+mod socket_end;
 // The one OS seam of the crate.
 #[allow(unsafe_code)]
 mod sys;
@@ -203,19 +223,20 @@ mod waitable;
 mod waiter;
 mod watcher;
 
+pub use address::Address;
 pub use array::{Array, ArrayGuard};
 /// `bytemuck`, re-exported for `#[derive(Pod, Zeroable)]` with
 /// `#[bytemuck(crate = "mp_ipc::bytemuck")]` (see [`Pod`]).
 pub use bytemuck;
 pub use codec::{Bytes, serde_bytes};
-pub use connection::{
-    Connection, DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, Pipe, PipeOptions, ReceiveState,
-    pipe_with_options,
-};
-pub use error::{CodecError, Error, GetError, PutError, TaskError};
+pub use connection::{Connection, Pipe, pipe_with_options};
+pub use error::{AuthenticationError, CodecError, Error, GetError, PutError, TaskError};
 pub use joinable_queue::JoinableQueue;
+pub use listener::{Client, Listener, SocketOptions, client_with_options};
+pub use pipe::{DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, PipeOptions};
 pub use pod::{Pod, Zeroable};
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};
+pub use receive_state::ReceiveState;
 pub use shareable_item::{Item, ShareableItem};
 pub use shareable_list::ShareableList;
 pub use shared_memory::{DEFAULT_SHM_MODE, SharedMemory, SharedMemoryOptions};

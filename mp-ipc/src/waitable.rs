@@ -47,7 +47,10 @@ use sealed::Sealed;
 
 impl Sealed for Connection {
     fn word(&self) -> Option<&WakeWord> {
-        Some(self.data_word())
+        self.data_word()
+    }
+    fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.socket_fd()
     }
     fn watch_fd(&self) -> Option<io::Result<OwnedFd>> {
         self.peer_watch_fd()

@@ -27,8 +27,14 @@ fn waits_start_no_thread() {
     let sentinel = p.sentinel().unwrap();
     let q = Queue::<u8>::new().unwrap();
     let short = Duration::from_micros(300);
-    // The first wait that sleeps on a descriptor starts the process's watcher.
-    assert!(wait_timeout(&[&sentinel, &q], short).unwrap().is_empty());
+    // The first wait that sleeps on a descriptor starts the process's watcher: one long
+    // enough to be sure to sleep (a 300 us one may end while it still spins, leaving the
+    // watcher to start during the waits counted below).
+    assert!(
+        wait_timeout(&[&sentinel, &q], Duration::from_millis(50))
+            .unwrap()
+            .is_empty()
+    );
     let (done, most) = (AtomicBool::new(false), AtomicUsize::new(0));
     std::thread::scope(|s| {
         s.spawn(|| {

@@ -7,10 +7,10 @@
 //! | `pool/map_default_chunks` | tasks/s, `map(square, 0..100_000)`, Python's chunk size | `Pool(2).map` | 2 scoped threads over halves |
 //! | `pool/map_chunksize_1` | tasks/s, the same with chunk size 1 | `Pool(2).map_chunked(.., 1)` | one 8-byte request and reply per item over a socketpair to a forked child |
 //! | `pool/apply_async_roundtrip` | round trips/s, `apply_async(square, i).get()` one at a time | `Pool(2)` | socketpair 8-byte ping-pong with a forked child |
-//! | `pool/map_1mib_results` | MiB/s, `map` of 100 tasks returning 1 MiB each | `Pool(2).map` | - |
-//! | `pool/idle_pss_pool4` | MiB, the summed PSS of an idle Pool(4)'s workers | `Pool(4)` after a map | - |
-//! | `pool/imap_scale/1eN` | items/s, `imap_chunked(square, 0..n, 1000)` consumed | `Pool(2)` | - |
-//! | `pool/imap_peak_rss/1eN` | MiB, the parent's peak RSS after that `imap` | `VmHWM` | - |
+//! | `pool/map_1mib_results` | MiB/s, `map` of 100 tasks returning 1 MiB each | `Pool(2).map` | none |
+//! | `pool/idle_pss_pool4` | MiB, the summed PSS of an idle Pool(4)'s workers after a warm-up map | `Pool(4)` | none |
+//! | `pool/imap_scale/1e4`..`1e7` | items/s, `imap(square, 0..n)` chunk size 1,000, consumed one by one | `Pool(2).imap_chunked` | none |
+//! | `pool/imap_peak_rss/1e4`..`1e7` | MiB, this process's peak RSS after that imap (lazy input keeps it flat) | `Pool(2).imap_chunked` | none |
 //!
 //! The workloads follow `xtask/bench/mp_bench.py` (Pool(2), warmed up by a map of 1,000).
 //! Workers use the default start method (forkserver), as Python 3.14's pool does.
@@ -22,7 +22,6 @@ use std::time::Instant;
 #[path = "../../xtask/bench/protocol.rs"]
 mod protocol;
 
-use mp_ipc::Bytes;
 use mp_pool::Pool;
 use mp_process::{Process, StartMethod};
 
@@ -49,12 +48,6 @@ const FIGURES: &[(&str, protocol::Figure)] = &[
     ("pool/imap_peak_rss/1e6", |_| imap_peak_rss(1_000_000)),
     ("pool/imap_peak_rss/1e7", |_| imap_peak_rss(10_000_000)),
 ];
-
-/// One MiB.
-const MIB: usize = 1 << 20;
-
-/// The chunk size of the imap figures (Python's side uses the same).
-const IMAP_CHUNKSIZE: usize = 1000;
 
 fn main() {
     protocol::run(FIGURES, REPS);
@@ -198,69 +191,84 @@ fn apply_async_roundtrip(floor: bool) -> f64 {
     ROUNDS as f64 / t.elapsed().as_secs_f64()
 }
 
-/// A 1 MiB result.
-fn mib_result(_: u32) -> Bytes {
-    Bytes(vec![0; MIB])
+/// One MiB.
+const MIB: usize = 1 << 20;
+
+/// A task whose result is 1 MiB of bytes (as `mp_bench.py`'s `bytes(MIB)`).
+fn mib_result(_: u64) -> mp_ipc::Bytes {
+    mp_ipc::Bytes(vec![0u8; MIB])
 }
 
-/// MiB/s of a map whose 100 results are 1 MiB each.
+/// MiB/s of a map of 100 tasks that return 1 MiB each, after a warm-up map of 4.
 fn map_1mib_results(_floor: bool) -> f64 {
-    const N: u32 = 100;
+    const TASKS: u64 = 100;
     let pool = Pool::new(2).expect("pool");
     let _ = pool.map(mib_result, 0..4).expect("warm-up");
     let t = Instant::now();
-    let results = pool.map(mib_result, 0..N).expect("map");
-    let rate = f64::from(N) / t.elapsed().as_secs_f64();
-    assert!(results.iter().all(|r| r.as_ref().unwrap().len() == MIB));
+    let results = pool.map(mib_result, 0..TASKS).expect("map");
+    let rate = TASKS as f64 / t.elapsed().as_secs_f64();
+    assert!(
+        results
+            .iter()
+            .all(|r| r.as_ref().is_ok_and(|b| b.0.len() == MIB))
+    );
     rate
 }
 
-/// A line's number of kB in a `/proc` file such as `smaps_rollup` or `status`.
-fn proc_kib(path: &str, key: &str) -> f64 {
-    let text = std::fs::read_to_string(path).expect("read /proc");
-    let line = text
+/// The proportional set size of process `pid`, in MiB (`smaps_rollup`).
+fn pss_mib(pid: u32) -> f64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
+    let kib: f64 = text
         .lines()
-        .find(|l| l.starts_with(key))
-        .expect("the key is there");
-    line.split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("a number of kB")
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a Pss line");
+    kib / 1024.0
 }
 
-/// MiB: the summed PSS of an idle Pool(4)'s workers, after a warm-up map.
+/// MiB: the summed PSS of an idle Pool(4)'s workers after a warm-up map of 1,000.
 fn idle_pss_pool4(_floor: bool) -> f64 {
     let pool = Pool::new(4).expect("pool");
     let _ = pool.map(square, 0..1000).expect("warm-up");
     std::thread::sleep(std::time::Duration::from_millis(200));
-    let pids: Vec<u32> = pool.workers().iter().filter_map(|w| w.pid).collect();
-    assert_eq!(pids.len(), 4);
-    pids.iter()
-        .map(|pid| proc_kib(&format!("/proc/{pid}/smaps_rollup"), "Pss:") / 1024.0)
+    pool.workers()
+        .iter()
+        .filter_map(|w| w.pid)
+        .map(pss_mib)
         .sum()
 }
 
-/// The sum of the squares of an imap over `0..n`, chunk size [`IMAP_CHUNKSIZE`].
-fn imap_sum(pool: &Pool, n: u64) -> u64 {
-    pool.imap_chunked(square, 0..n, IMAP_CHUNKSIZE)
-        .expect("imap")
-        .map(Result::unwrap)
-        .fold(0u64, u64::wrapping_add)
-}
+/// Chunk size of the imap figures (as `mp_bench.py`).
+const IMAP_CHUNKSIZE: usize = 1000;
 
-/// items/s of an imap over `0..n`, consumed one by one.
+/// items/s of `imap(square, 0..n)` with chunk size 1,000, consumed one by one.
 fn imap_rate(n: u64) -> f64 {
     let pool = warm_pool();
     let t = Instant::now();
-    let total = imap_sum(&pool, n);
+    let total: u64 = pool
+        .imap_chunked(square, 0..n, IMAP_CHUNKSIZE)
+        .expect("imap")
+        .map(|r| r.expect("task"))
+        .fold(0u64, u64::wrapping_add);
     let rate = n as f64 / t.elapsed().as_secs_f64();
     assert_eq!(total, (0..n).map(square).fold(0u64, u64::wrapping_add));
     rate
 }
 
-/// MiB: this process's peak RSS after an imap over `0..n`.
+/// MiB: this process's peak RSS after `imap(square, 0..n)` consumed one by one.
 fn imap_peak_rss(n: u64) -> f64 {
     let pool = Pool::new(2).expect("pool");
-    let _ = imap_sum(&pool, n);
-    proc_kib("/proc/self/status", "VmHWM:") / 1024.0
+    for r in pool
+        .imap_chunked(square, 0..n, IMAP_CHUNKSIZE)
+        .expect("imap")
+    {
+        r.expect("task");
+    }
+    let status = std::fs::read_to_string("/proc/self/status").expect("status");
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("a VmHWM line");
+    kib / 1024.0
 }

@@ -300,6 +300,13 @@ impl CurrentProcess {
     pub fn is_alive(&self) -> bool {
         true
     }
+    /// This process's authkey (Python's `current_process().authkey`): 32 random bytes made
+    /// by the first process of the tree, inherited by every child under every start method;
+    /// [`set_authkey`](crate::set_authkey) replaces it. The key for `mp_ipc::Listener` and
+    /// `mp_ipc::Client` between processes of one tree.
+    pub fn authkey(&self) -> &'static [u8] {
+        &crate::authkey::authkey().0
+    }
 }
 
 /// Who the current process is: Python's `multiprocessing.current_process()`.

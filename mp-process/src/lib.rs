@@ -132,6 +132,7 @@
 
 #![deny(unsafe_code)]
 
+mod authkey;
 mod builder;
 mod child;
 mod context;
@@ -144,6 +145,7 @@ mod start;
 mod sys;
 mod target;
 
+pub use authkey::set_authkey;
 pub use builder::Builder;
 pub use context::{
     ActiveChild, CurrentProcess, ParentProcess, active_children, current_process, parent_process,

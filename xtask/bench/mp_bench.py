@@ -206,6 +206,73 @@ def pipe_roundtrip_bytes(n=5000):
     return median_of(once)
 
 
+LISTENER_KEY = b"figures"
+
+
+def listener_address(family):
+    """A fresh address: a Unix socket in a private directory, or TCP loopback."""
+    if family == "unix":
+        import tempfile
+        return os.path.join(tempfile.mkdtemp(), "listener.sock")
+    return ("127.0.0.1", 0)
+
+
+def client_echo(address, n):
+    from multiprocessing.connection import Client
+    with Client(address, authkey=LISTENER_KEY) as c:
+        echo_bytes(c, n)
+
+
+def client_send_n(address, n, size):
+    from multiprocessing.connection import Client
+    with Client(address, authkey=LISTENER_KEY) as c:
+        send_bytes_n(c, n, size)
+
+
+def listener_roundtrip(family, n=5000):
+    """us per 8-byte round trip: a Client child echoes to the Listener's connection."""
+    from multiprocessing.connection import Listener
+
+    def once():
+        with Listener(listener_address(family), authkey=LISTENER_KEY) as l:
+            p = mp.Process(target=client_echo, args=(l.address, n + 1))
+            p.start()
+            with l.accept() as a:
+                msg = b"x" * 8
+                a.send_bytes(msg)
+                a.recv_bytes()
+                t0 = now()
+                for _ in range(n):
+                    a.send_bytes(msg)
+                    a.recv_bytes()
+                dt = now() - t0
+            p.join()
+        return dt / n * 1e6
+
+    return median_of(once)
+
+
+def listener_1mib(family, n=200, size=MIB):
+    """MiB/s: a Client child sends n 1 MiB messages to the Listener's connection."""
+    from multiprocessing.connection import Listener
+
+    def once():
+        with Listener(listener_address(family), authkey=LISTENER_KEY) as l:
+            p = mp.Process(target=client_send_n, args=(l.address, n, size))
+            p.start()
+            with l.accept() as r:
+                first = r.recv_bytes()
+                t0 = now()
+                for _ in range(n - 1):
+                    last = r.recv_bytes()
+                dt = now() - t0
+            assert len(first) == len(last) == size
+            p.join()
+        return (n - 1) * size / MIB / dt
+
+    return median_of(once)
+
+
 def pipe_throughput_1mib(n=200, size=MIB):
     """MiB/s: a child sends n 1 MiB messages over mp.Pipe(); first receipt -> last."""
     def once():
@@ -502,6 +569,10 @@ FIGURES = {
     "ipc/queue_create": lambda: per_creation(make_queue),
     "ipc/wait_ready_sentinel": wait_ready_sentinel,
     "ipc/shm_handoff_256mib": shm_handoff,
+    "ipc/listener_roundtrip/unix": lambda: listener_roundtrip("unix"),
+    "ipc/listener_roundtrip/tcp": lambda: listener_roundtrip("tcp"),
+    "ipc/listener_1mib/unix": lambda: listener_1mib("unix"),
+    "ipc/listener_1mib/tcp": lambda: listener_1mib("tcp"),
     "pool/create_close_join": pool_create_close_join,
     "pool/map_default_chunks": lambda: pool_map(None, REPS),
     "pool/map_chunksize_1": lambda: pool_map(1, 3),

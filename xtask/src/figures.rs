@@ -404,6 +404,10 @@ pub(crate) const ROWS: &[Row] = &[
         peers: &[],
         goal: "at most Python's SharedMemory, far under the queue",
     },
+    listener_roundtrip_row("ipc/listener_roundtrip/unix"),
+    listener_roundtrip_row("ipc/listener_roundtrip/tcp"),
+    listener_1mib_row("ipc/listener_1mib/unix"),
+    listener_1mib_row("ipc/listener_1mib/tcp"),
     pool_row(
         "pool/create_close_join",
         "ms",
@@ -465,6 +469,38 @@ pub(crate) const ROWS: &[Row] = &[
     imap_row("pool/imap_peak_rss/1e6", true),
     imap_row("pool/imap_peak_rss/1e7", true),
 ];
+
+/// A row of the Listener/Client round trip (`/unix` or `/tcp` in the name).
+const fn listener_roundtrip_row(name: &'static str) -> Row {
+    Row {
+        name,
+        unit: "us",
+        lower_is_better: true,
+        mode: Mode::Latency,
+        krate: "mp-ipc",
+        floors: &[Baseline {
+            label: "socketpair",
+            what: "socketpair 8-byte ping-pong",
+            source: Source::CrateFloor,
+        }],
+        peers: &[],
+        goal: "within 1.5x of the socketpair, ahead of Python",
+    }
+}
+
+/// A row of the Listener/Client 1 MiB throughput (`/unix` or `/tcp` in the name).
+const fn listener_1mib_row(name: &'static str) -> Row {
+    Row {
+        name,
+        unit: "MiB/s",
+        lower_is_better: false,
+        mode: Mode::Throughput,
+        krate: "mp-ipc",
+        floors: &[SOCKETPAIR_1MIB],
+        peers: &[],
+        goal: ">= 1/2 of the socketpair, ahead of Python",
+    }
+}
 
 /// A row of the imap scale: items/s (`peak_rss`: false) or the parent's peak RSS in MiB.
 const fn imap_row(name: &'static str, peak_rss: bool) -> Row {

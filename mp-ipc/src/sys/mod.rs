@@ -19,6 +19,7 @@ mod release;
 mod shm;
 mod shm_view;
 mod shm_watcher;
+pub(crate) mod socket;
 
 pub use atomic::AtomicInteger;
 pub(crate) use elems::Elems;

@@ -9,4 +9,5 @@ mod process;
 
 #[allow(unused_imports)]
 pub use bounded::*;
+#[allow(unused_imports)]
 pub use process::*;

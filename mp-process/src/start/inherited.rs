@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::authkey::{self, AuthKey};
 use crate::start::{self, StartMethod};
 
 /// The settings, as sent in [`super::wire::ChildStart`].
@@ -16,6 +17,8 @@ pub(crate) struct Inherited {
     working_dir: Option<PathBuf>,
     /// The start method the parent set with `set_start_method`, if it did.
     start_method: Option<StartMethod>,
+    /// The parent's authkey (Python's `current_process().authkey`, inherited).
+    authkey: AuthKey,
 }
 
 impl Inherited {
@@ -24,6 +27,7 @@ impl Inherited {
         Inherited {
             working_dir: std::env::current_dir().ok(),
             start_method: start::chosen_start_method(),
+            authkey: authkey::authkey().clone(),
         }
     }
 
@@ -41,6 +45,7 @@ impl Inherited {
         if let Some(method) = self.start_method {
             start::inherit_start_method(method);
         }
+        authkey::set_authkey(&self.authkey.0);
         Ok(())
     }
 }
@@ -54,6 +59,7 @@ mod tests {
         let inherited = Inherited {
             working_dir: Some("/nonexistent/mp-process-test".into()),
             start_method: None,
+            authkey: crate::authkey::AuthKey(vec![1; 32]),
         };
         let why = inherited.adopt().unwrap_err();
         assert!(
