@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,16 +15,16 @@ use mp_pool::{
     WorkerStartError,
 };
 
-/// The bound on every test: far above what any needs, on a loaded machine.
-const BOUND: Duration = Duration::from_secs(60);
+#[path = "../../test-support/bounded.rs"]
+mod bounded;
 
-/// Runs `body` on its own thread and fails if it does not finish within [`BOUND`].
+/// The bound on a whole test (each does several pool runs): far above what any needs, on a
+/// loaded machine.
+const TEST_BOUND: Duration = Duration::from_secs(60);
+
+/// Runs `body` on its own thread and fails if it does not finish within [`TEST_BOUND`].
 fn bounded<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(body());
-    });
-    rx.recv_timeout(BOUND).expect("the test hung or panicked")
+    bounded::on_thread_within(TEST_BOUND, body)
 }
 
 /// A pool of `n` workers under `method`.
@@ -492,15 +492,8 @@ fn exists(pid: u32) -> bool {
 }
 
 /// Waits (bounded) until none of `pids` exists.
-fn all_gone(pids: &[u32]) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if !pids.iter().any(|&p| exists(p)) {
-            return true;
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-    false
+fn all_gone(pids: &[u32]) {
+    bounded::wait_until(|| !pids.iter().any(|&p| exists(p)));
 }
 
 #[test]
@@ -513,7 +506,7 @@ fn dropping_a_pool_stops_and_reaps_its_workers() {
         let pids: Vec<u32> = pool.workers().iter().filter_map(|w| w.pid).collect();
         drop(pool);
         // Reaped as well as stopped: not even a zombie is left.
-        assert!(all_gone(&pids));
+        all_gone(&pids);
     });
 }
 
@@ -538,10 +531,7 @@ fn a_killed_parent_leaves_no_worker() {
             assert_eq!(pids.len(), 2);
             child.kill().unwrap();
             assert_eq!(child.join().unwrap(), -9);
-            assert!(
-                all_gone(&pids),
-                "{method:?}: workers outlived their pool's process"
-            );
+            all_gone(&pids); // else the workers outlived their pool's process
         }
     });
 }
