@@ -27,6 +27,12 @@ pub(crate) fn start(target: Target, start: ChildStart) -> Result<Arc<ChildShared
     // A fork of a single-threaded process may run its at-exit handlers when it leaves.
     let single_threaded = sys::thread_count().is_ok_and(|n| n == 1);
     let prepared = context::prepare_forked_child(start, parent_pidfd, single_threaded);
+    // A lazily initialized value that another thread is initializing at the moment of the
+    // fork stays "being initialized" in the child forever, and the child blocks on it when it
+    // first needs it (seen: ipc-channel's send-buffer size, in a child's first receive, while a
+    // test thread sent). Initialize those the child is sure to need here, first: if another
+    // thread is at it, this waits until it has finished.
+    warm_up_lazy_values();
     // Buffered output would be written twice, once by each process.
     let _ = std::io::stdout().flush();
     sys::flush_c_stdio();
@@ -66,4 +72,14 @@ pub(crate) fn start(target: Target, start: ChildStart) -> Result<Arc<ChildShared
             ))
         }
     }
+}
+
+/// Forces the process-wide lazily initialized values that a forked child's channels and
+/// primitives use, so that none is caught half-initialized by the fork.
+fn warm_up_lazy_values() {
+    // ipc-channel's socket send-buffer size (read by every send and receive).
+    let _ = ipc_channel::platform::OsIpcSender::get_max_fragment_size();
+    // mp-sync's spin policy and the image fingerprint of function references.
+    let _ = mp_sync::raw::may_spin();
+    let _ = mp_sync::raw::FnRef::new(warm_up_lazy_values as fn()).to_wire();
 }
