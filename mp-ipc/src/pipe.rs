@@ -21,7 +21,6 @@ use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use ipc_channel::TryRecvError;
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
 
@@ -300,11 +299,20 @@ impl PipeEnd {
         if self.peer_gone.get() {
             return true;
         }
-        let gone = match self.watch.borrow().as_ref() {
+        let mut watch = self.watch.borrow_mut();
+        let gone = match watch.take() {
             // Moved away in a message: this copy cannot tell.
             None => false,
-            Some(rx) => !matches!(rx.try_recv(), Err(TryRecvError::Empty) | Ok(())),
+            // One `poll` (ipc-channel's `try_recv` made three system calls and an allocation,
+            // on every send). ipc-channel lends no descriptor: take it out, put it back.
+            Some(rx) => {
+                let fd = rx.into_owned_fd();
+                let gone = crate::sys::socket::peer_hung_up(std::os::fd::AsFd::as_fd(&fd));
+                *watch = Some(IpcReceiver::from_owned_fd(fd));
+                gone
+            }
         };
+        drop(watch);
         self.peer_gone.set(gone);
         gone
     }

@@ -111,3 +111,25 @@ pub(crate) fn recv_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize>
         }
     }
 }
+
+/// Whether the other end of the socket `fd` is gone (every copy of it closed): one `poll` that
+/// does not wait. For a connection's liveness watch, on which nothing is ever sent, so the
+/// socket reports only the hang-up.
+pub(crate) fn peer_hung_up(fd: BorrowedFd<'_>) -> bool {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    // A closed peer of a SOCK_SEQPACKET socket shows as POLLHUP (the kernel marks both
+    // directions shut down).
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    loop {
+        match poll(&mut fds, PollTimeout::ZERO) {
+            Ok(0) => return false,
+            Ok(_) => {
+                let events = fds[0].revents().unwrap_or(PollFlags::empty());
+                return events.intersects(PollFlags::POLLHUP | PollFlags::POLLERR);
+            }
+            Err(Errno::EINTR) => {}
+            // A descriptor that cannot be polled says nothing about the peer.
+            Err(_) => return false,
+        }
+    }
+}
