@@ -78,6 +78,26 @@ pub const ARTICLE: &[ArticleExample] = &[
         name: "condition_notify_all",
         shows: "notify_all wakes five consumers that check their condition in a loop",
     },
+    ArticleExample {
+        section: "4",
+        name: "pool_apply_map_imap",
+        shows: "a Pool of cpu_count processes: apply, map and imap, then close and join",
+    },
+    ArticleExample {
+        section: "4.5",
+        name: "pool_square_map",
+        shows: "Pool(4).map(square, 0..10) prints the ten squares in order",
+    },
+    ArticleExample {
+        section: "4.5",
+        name: "pool_apply_async_in_order",
+        shows: "apply_async on three workers: five 1 s tasks in about 2 s, results in order",
+    },
+    ArticleExample {
+        section: "4.5",
+        name: "thread_pool_io_bound",
+        shows: "a ThreadPool overlaps I/O waits: eight 0.5 s fetches on four threads in ~1 s",
+    },
 ];
 
 /// Why an example could not run to its end.

@@ -1,6 +1,6 @@
 //! The main demo (the README's first command) runs to the end and tells each part: the tour
 //! of the article's programs, the start methods, exit codes, the killed lock holder, and the
-//! CPU-bound job.
+//! CPU-bound job on a Pool, and the crashing and the hanging task the pool survives.
 
 use std::process::Command;
 use std::time::Duration;
@@ -33,13 +33,34 @@ fn the_demo_runs_and_tells_every_part() {
         "the next acquire says the owner died",
         // 33,860 primes below 400,000 (the quick job).
         "sequential, one process: 33860 primes in",
-        "the same count",
+        "the same counts",
     ] {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
-    let parallel = out
+    let on_pool = out
         .lines()
-        .find(|l| l.contains(" processes: "))
-        .unwrap_or_else(|| panic!("no parallel run in:\n{out}"));
-    assert!(parallel.contains(" 33860 primes in "), "{parallel}");
+        .find(|l| l.contains("Pool.imap on "))
+        .unwrap_or_else(|| panic!("no pool run in:\n{out}"));
+    assert!(on_pool.contains(" 33860 primes in "), "{on_pool}");
+
+    // The crash (an abort: SIGABRT is 6) and the hang (past its limit) fail exactly their
+    // tasks, and the other 14 of the 16 ranges count right (the demo checks each against the
+    // sequential count and fails otherwise).
+    let crashed = out
+        .lines()
+        .find(|l| l.contains("task 2 failed"))
+        .unwrap_or_else(|| panic!("no crashed task in:\n{out}"));
+    assert!(
+        crashed.contains("was lost") && crashed.contains("killed by signal 6"),
+        "{crashed}"
+    );
+    let hung = out
+        .lines()
+        .find(|l| l.contains("task 5 failed"))
+        .unwrap_or_else(|| panic!("no hung task in:\n{out}"));
+    assert!(hung.contains("timed out after 2s"), "{hung}");
+    assert!(
+        out.contains("the other 14 of 16 tasks: every count right"),
+        "{out}"
+    );
 }

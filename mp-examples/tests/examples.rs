@@ -285,3 +285,63 @@ fn condition_notify_all_hands_every_item_to_exactly_one_consumer() {
         assert!(leaves > last_consumed, "{lines:#?}");
     }
 }
+
+#[test]
+fn pool_applies_maps_and_imaps_then_closes_and_joins() {
+    let lines = run("pool_apply_map_imap");
+    let processes: usize = lines[0]
+        .strip_prefix("A pool of ")
+        .and_then(|l| l.strip_suffix(" processes, one per CPU"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pool size in {lines:#?}"));
+    assert!(processes >= 1, "{lines:#?}");
+    let mut expected = vec![
+        "apply(add, (2, 3)) = 5".to_owned(),
+        "map(square, 0..5) = [0, 1, 4, 9, 16]".to_owned(),
+    ];
+    expected.extend((5..10u64).map(|x| format!("imap(square, 5..10) gives {}", x * x)));
+    expected.push("The pool is closed and joined".to_owned());
+    assert_eq!(lines[1..], expected);
+}
+
+#[test]
+fn pool_of_four_maps_the_squares_in_order() {
+    assert_eq!(
+        run("pool_square_map"),
+        ["[0, 1, 4, 9, 16, 25, 36, 49, 64, 81]"]
+    );
+}
+
+/// The seconds in a closing `... took S.S s` line.
+fn seconds_taken(line: &str) -> f64 {
+    line.split(" took ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no time in {line:?}"))
+}
+
+#[test]
+fn pool_apply_async_gives_the_fruits_back_in_order() {
+    let lines = run("pool_apply_async_in_order");
+    assert_eq!(
+        lines[..5],
+        ["APPLE", "BANANA", "CHERRY", "DATE", "ELDERBERRY"]
+    );
+    // Two rounds of one-second tasks: at least 2 s; the upper bound only says it overlapped
+    // (five in a row would be 5 s), generously for a loaded machine.
+    let took = seconds_taken(&lines[5]);
+    assert!((1.9..4.9).contains(&took), "{lines:#?}");
+}
+
+#[test]
+fn thread_pool_fetches_every_page_in_order_with_the_waits_overlapping() {
+    let lines = run("thread_pool_io_bound");
+    let expected: Vec<String> = (0..8u32)
+        .map(|page| format!("page {page} of example.invalid: {} bytes", 1000 + page))
+        .collect();
+    assert_eq!(lines[..8], expected);
+    // Two rounds of 0.5 s on four threads: at least 1 s, well under the 4 s of one at a time.
+    let took = seconds_taken(&lines[8]);
+    assert!((0.9..3.9).contains(&took), "{lines:#?}");
+}

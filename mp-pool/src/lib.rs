@@ -122,6 +122,14 @@
 //! The scheduling core (`core.rs`) is written once against a small seam (`backend.rs`): start
 //! a worker, give it a job, retire or kill it, and events back (ready, output, exited). See
 //! `docs/ARCHITECTURE.md`.
+//!
+//! # Examples that use it
+//!
+//! The pool programs of the Python `multiprocessing` article, in `mp-examples/examples/`
+//! (`cargo run -p mp-examples --example NAME`, each with the article's Python beside it):
+//! `pool_apply_map_imap`, `pool_square_map`, `pool_apply_async_in_order`,
+//! `thread_pool_io_bound`; and the demo (`cargo run --release -p mp-examples --bin demo`),
+//! whose CPU-bound job runs on `Pool::imap` and survives a crashing and a hanging task.
 
 #![deny(unsafe_code)]
 

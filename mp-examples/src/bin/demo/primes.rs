@@ -1,17 +1,11 @@
 //! The CPU-bound job: count the primes below a limit by trial division, split into equal
-//! ranges so that it can be spread over processes.
+//! ranges so that it can be spread over a pool's processes.
 
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mp_ipc::Queue;
-use mp_process::Process;
-
-/// How long the parent waits for one range's count before it gives up on the workers (a
-/// range takes milliseconds; a worker that died would otherwise be waited for forever,
-/// which is what a pool is for).
-const RESULT_BOUND: Duration = Duration::from_secs(120);
+use mp_pool::{Pool, TaskError};
 
 /// The job: which numbers, in how many ranges.
 #[derive(Clone, Copy, Debug)]
@@ -69,60 +63,39 @@ pub(crate) fn progress_bar(len: usize, label: &'static str) -> ProgressBar {
     bar
 }
 
-/// Counts the job's primes in this process, one range after another; returns the count and
-/// how long it took.
-pub(crate) fn sequential(job: Job) -> (u64, Duration) {
+/// Counts the primes of each of the job's ranges in this process, one range after another;
+/// returns the counts, in the ranges' order, and how long it took.
+pub(crate) fn sequential(job: Job) -> (Vec<u64>, Duration) {
     let ranges = job.ranges();
     let bar = progress_bar(ranges.len(), "sequential");
     let started = Instant::now();
-    let mut total = 0;
-    for range in ranges {
-        total += count_primes(range);
-        bar.inc(1);
-    }
+    let counts = ranges
+        .into_iter()
+        .map(|range| {
+            let count = count_primes(range);
+            bar.inc(1);
+            count
+        })
+        .collect();
     let elapsed = started.elapsed();
     bar.finish_and_clear();
-    (total, elapsed)
+    (counts, elapsed)
 }
 
-/// A worker process: counts each range it is given, until the end marker (`None`).
-fn count_worker((tasks, counts): (Queue<Option<(u32, u32)>>, Queue<u64>)) {
-    while let Some((start, end)) = tasks.get().expect("the task queue is open") {
-        counts
-            .put(count_primes(start..end))
-            .expect("the count queue is open");
-    }
-}
-
-/// Counts the job's primes on `workers` processes that take the ranges from one queue and
-/// send the counts back on another; returns the count and how long it took, the workers'
-/// start and end included.
-pub(crate) fn on_processes(
-    job: Job,
-    workers: usize,
-) -> Result<(u64, Duration), Box<dyn std::error::Error>> {
+/// Counts the primes of each of the job's ranges on `pool`'s workers with `imap` (the counts
+/// come back lazily, in the ranges' order, so the bar moves as they do); returns the counts
+/// and how long it took.
+pub(crate) fn on_pool(pool: &Pool, job: Job) -> Result<(Vec<u64>, Duration), TaskError> {
     let ranges = job.ranges();
-    let bar = progress_bar(ranges.len(), "processes");
+    let bar = progress_bar(ranges.len(), "pool");
     let started = Instant::now();
-    let (tasks, counts) = (Queue::new()?, Queue::new()?);
-    let processes = mp_examples::start_all(
-        (0..workers).map(|_| Process::new(count_worker, (tasks.clone(), counts.clone()))),
-    )?;
-    for range in &ranges {
-        tasks.put(Some((range.start, range.end)))?;
-    }
-    for _ in 0..workers {
-        tasks.put(None)?;
-    }
-    let mut total = 0;
-    for _ in 0..ranges.len() {
-        total += counts.get_timeout(RESULT_BOUND)?;
-        bar.inc(1);
-    }
-    mp_examples::join_all(&processes)?;
+    let counts = pool
+        .imap(count_primes, ranges)?
+        .inspect(|_| bar.inc(1))
+        .collect::<Result<Vec<_>, _>>()?;
     let elapsed = started.elapsed();
     bar.finish_and_clear();
-    Ok((total, elapsed))
+    Ok((counts, elapsed))
 }
 
 #[cfg(test)]
