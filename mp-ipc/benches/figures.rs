@@ -78,14 +78,23 @@ fn listener_roundtrip(floor: bool, tcp: bool) -> f64 {
     }
     let mut l = listener(tcp);
     let address = l.address().clone();
-    let p = fork(move || {
-        let c = Client(&address, Some(KEY)).unwrap();
-        for _ in 0..=ROUNDS {
-            let m = c.recv_bytes().unwrap();
-            c.send_bytes(&m).unwrap();
-        }
-    });
+    let p = fork(move || echo(&Client(&address, Some(KEY)).unwrap()));
     let a = l.accept().unwrap();
+    let us = round_trip_us(&a);
+    join(p);
+    us
+}
+
+/// Answers `ROUNDS + 1` messages on `c` with themselves (the warm-up and the timed ones).
+fn echo(c: &mp_ipc::Connection) {
+    for _ in 0..=ROUNDS {
+        let m = c.recv_bytes().unwrap();
+        c.send_bytes(&m).unwrap();
+    }
+}
+
+/// µs per 8-byte round trip on `a` with an [`echo`] at the other end, after one warm-up.
+fn round_trip_us(a: &mp_ipc::Connection) -> f64 {
     let msg = [b'x'; 8];
     a.send_bytes(&msg).unwrap();
     a.recv_bytes().unwrap();
@@ -94,9 +103,7 @@ fn listener_roundtrip(floor: bool, tcp: bool) -> f64 {
         a.send_bytes(&msg).unwrap();
         a.recv_bytes().unwrap();
     }
-    let dt = t.elapsed();
-    join(p);
-    dt.as_secs_f64() / f64::from(ROUNDS) * 1e6
+    t.elapsed().as_secs_f64() / f64::from(ROUNDS) * 1e6
 }
 
 /// MiB/s: a `Client` child sends 200 x 1 MiB to the `Listener`'s connection, first receipt
@@ -269,22 +276,10 @@ fn pipe_roundtrip(floor: bool) -> f64 {
         return dt.as_secs_f64() / f64::from(ROUNDS) * 1e6;
     }
     let (a, b) = Pipe(true).unwrap();
-    let p = fork(move || {
-        for _ in 0..=ROUNDS {
-            let m = b.recv_bytes().unwrap();
-            b.send_bytes(&m).unwrap();
-        }
-    });
-    a.send_bytes(&msg).unwrap();
-    a.recv_bytes().unwrap();
-    let t = Instant::now();
-    for _ in 0..ROUNDS {
-        a.send_bytes(&msg).unwrap();
-        a.recv_bytes().unwrap();
-    }
-    let dt = t.elapsed();
+    let p = fork(move || echo(&b));
+    let us = round_trip_us(&a);
     join(p);
-    dt.as_secs_f64() / f64::from(ROUNDS) * 1e6
+    us
 }
 
 /// MiB/s for `n` messages of 1 MiB from a child, first receipt to last.
