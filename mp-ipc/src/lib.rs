@@ -100,10 +100,14 @@
 //!   ipc-channel value in any field) and arrives usable in the process that gets it: the
 //!   descriptors go beside the item over the queue's side channel (an ipc-channel), matched
 //!   to its frame by a token, and an item never taken leaks nothing (the channel holds them
-//!   until the queue goes). Items without handles cost nothing more. Not yet inside a
-//!   [`Connection`]'s messages, which carry bytes only.
+//!   until the queue goes). Items without handles cost nothing more;
+//! * travels **inside a message of a [`Connection`]**, the same way: a pipe has one side
+//!   channel per direction (made with the pipe; the frame's header tag says a token
+//!   leads it); a message never received leaks nothing, and a frame whose token has no
+//!   side message (a hostile or dead sender) is [`CodecError::HandlesMissing`], not a hang.
 //!
-//! Their serde implementations only work inside an ipc-channel message or a queue item. Sending a
+//! Their serde implementations only work inside an ipc-channel message, a queue item or a
+//! connection's message. Sending a
 //! [`Connection`] moves its watch on the other end to the receiver: the copy left behind
 //! still works but no longer detects EOF (it blocks like Python's would).
 //!
@@ -175,9 +179,10 @@
 //!   descriptors, watched by one long-lived watcher thread per process (`epoll`, started by
 //!   the first wait that sleeps on a descriptor; a forked child starts its own): a wait
 //!   starts no thread and sleeps until something happens, not in polling slices.
-//! * Connections carry bytes only, not descriptors: a handle cannot travel inside a
-//!   connection's message (it can inside a queue item or an ipc-channel message). A queue
-//!   holds three descriptors per process (its segment and its side channel's two ends).
+//! * A queue holds three descriptors per process (its segment and its side channel's two
+//!   ends); a pipe end holds five (the segment, two liveness tokens, and the two side
+//!   channel halves it uses). A message without handles costs nothing more than before
+//!   (its encoding collects none; no dry run).
 //!
 //! # Examples that use it
 //!

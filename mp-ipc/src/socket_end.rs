@@ -173,6 +173,15 @@ impl SocketEnd {
         })
     }
 
+    /// Sends one message with the descriptors of the handles inside it.
+    pub(crate) fn send_frame_with_handles(
+        &self,
+        _payload: &[u8],
+        _handles: ipc_channel::ipc::IpcHandles,
+    ) -> Result<(), Error> {
+        Err(Error::HandlesNeedUnixSocket)
+    }
+
     /// Reads once, at least one byte or EOF, if something arrives by `deadline` (`None`:
     /// blocks); false when the deadline passed first. Asks for `want` bytes, within
     /// [`MIN_READ`] and [`MAX_READ`].
@@ -261,12 +270,13 @@ impl SocketEnd {
         }
     }
 
-    /// Receives one message; `with_slice` gets it in the buffer. [`Error::Timeout`] when
-    /// none is whole by `deadline` (what arrived stays buffered).
+    /// Receives one message; `with_slice` gets it in the buffer, with the descriptors that
+    /// came with it. [`Error::Timeout`] when none is whole by `deadline` (what arrived stays
+    /// buffered).
     pub(crate) fn recv_frame<R>(
         &self,
         deadline: Option<Deadline>,
-        with_slice: impl FnOnce(&[u8]) -> R,
+        with_slice: impl FnOnce(&[u8], Vec<OwnedFd>) -> R,
     ) -> Result<R, Error> {
         self.open_fd()?;
         let mut rx = self.rx.borrow_mut();
@@ -274,7 +284,7 @@ impl SocketEnd {
             .next_message(&mut rx, deadline)?
             .ok_or(Error::Timeout)?;
         let body = &rx.pending()[header..header + len];
-        let r = with_slice(body);
+        let r = with_slice(body, Vec::new());
         rx.consume(header + len);
         Ok(r)
     }
