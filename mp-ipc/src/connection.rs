@@ -254,7 +254,10 @@ impl Connection {
     }
 
     /// The one typed receive.
-    fn recv_until<T: DeserializeOwned>(&self, deadline: Option<Deadline>) -> Result<T, Error> {
+    pub(crate) fn recv_until<T: DeserializeOwned>(
+        &self,
+        deadline: Option<Deadline>,
+    ) -> Result<T, Error> {
         match &self.flavor {
             Flavor::Pipe(p) => {
                 let decode = |tag, bytes: &[u8]| match (tag, p.side_rx()) {
@@ -407,8 +410,9 @@ mod tests {
     fn a_side_message_whose_frame_never_came_is_dropped_by_the_next_one() {
         let (a, b) = pipe_ends(PipeOptions::default()).unwrap();
         // A sender that died between sending its descriptors and committing its frame.
-        let (_, lock_handles) =
-            ipc_channel::ipc::collect_handles(|| codec_bytes(&mp_sync::Lock::new().unwrap()));
+        // Its descriptors (a lock's segment, a pipe end's channels) are closed unused.
+        let orphan_value = (mp_sync::Lock::new().unwrap(), Pipe(true).unwrap().0);
+        let (_, lock_handles) = ipc_channel::ipc::collect_handles(|| codec_bytes(&orphan_value));
         let mut orphan = [0u8; TOKEN_BYTES];
         a.side_tx()
             .unwrap()

@@ -56,6 +56,8 @@
 //! | `send_bytes`, `recv_bytes`, `recv_bytes_into` | [`Connection::send_bytes`], [`Connection::recv_bytes`], [`Connection::recv_bytes_into`] |
 //! | `conn.poll()`, `conn.poll(t)`, `conn.poll(None)` | [`Connection::try_poll`], [`Connection::poll_timeout`], [`Connection::poll`] |
 //! | `conn.close()` | [`Connection::close`] |
+//! | a handle inside `conn.send(obj)` (`Connection`, `Queue`, `Lock`, ... in `obj`) | [`Connection::send`]: arrives usable (descriptors beside the bytes; over TCP [`Error::HandlesNeedUnixSocket`]) |
+//! | `reduction.send_handle(conn, fd, pid)`, `recv_handle(conn)` | [`send_handle`], [`recv_handle`] (and `_timeout`, `_deadline`); [`Error::NotAHandle`] |
 //! | `EOFError`, `BufferTooShort`, `OSError` (closed) | [`Error::Eof`], [`Error::BufferTooShort`], [`Error::Closed`] |
 //! | `Listener(address, authkey=k)`, `accept()` | [`Listener::bind`] ([`Address`]: Unix path, abstract, TCP), [`Listener::loopback`], [`Listener::unix`], [`Listener::accept`] (and `_timeout`, `_deadline`, `try_`) |
 //! | `Client(address, authkey=k)` | [`Client`], [`client_with_options`] |
@@ -200,6 +202,7 @@ mod codec;
 mod connection;
 mod error;
 mod framing;
+mod handle_passing;
 mod handles;
 mod joinable_queue;
 mod listener;
@@ -236,6 +239,7 @@ pub use bytemuck;
 pub use codec::{Bytes, serde_bytes};
 pub use connection::{Connection, Pipe, pipe_with_options};
 pub use error::{AuthenticationError, CodecError, Error, GetError, PutError, TaskError};
+pub use handle_passing::{recv_handle, recv_handle_deadline, recv_handle_timeout, send_handle};
 pub use joinable_queue::JoinableQueue;
 pub use listener::{Client, Listener, SocketOptions, client_with_options};
 pub use pipe::{DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, PipeOptions};

@@ -1046,10 +1046,23 @@ where
     D: Deserializer<'de>,
 {
     let index: usize = Deserialize::deserialize(deserializer)?;
-    OS_IPC_CHANNELS_FOR_DESERIALIZATION.with(|os_ipc_channels_for_deserialization| {
-        // FIXME(pcwalton): This could panic if the data was corrupt and the index was out of
-        // bounds. We should return an `Err` result instead.
-        Ok(os_ipc_channels_for_deserialization.borrow_mut()[index].to_sender())
+    // mp patch: an index with no channel behind it (corrupt or hostile bytes, or a message
+    // that did not come with its handles) is an error, not a panic.
+    mp_take_channel(index)
+        .map(|mut c| c.to_sender())
+        .map_err(D::Error::custom)
+}
+
+/// mp patch: the received channel at `index`, which must be there and not taken yet.
+fn mp_take_channel(index: usize) -> Result<OsOpaqueIpcChannel, String> {
+    OS_IPC_CHANNELS_FOR_DESERIALIZATION.with(|t| {
+        let mut channels = t.borrow_mut();
+        let len = channels.len();
+        match channels.get_mut(index) {
+            Some(c) if !c.is_taken() => Ok(c.take()),
+            Some(_) => Err(format!("channel {index} has already been consumed")),
+            None => Err(format!("no channel at index {index} ({len} received)")),
+        }
     })
 }
 
@@ -1077,12 +1090,10 @@ where
     D: Deserializer<'de>,
 {
     let index: usize = Deserialize::deserialize(deserializer)?;
-
-    OS_IPC_CHANNELS_FOR_DESERIALIZATION.with(|os_ipc_channels_for_deserialization| {
-        // FIXME(pcwalton): This could panic if the data was corrupt and the index was out
-        // of bounds. We should return an `Err` result instead.
-        Ok(os_ipc_channels_for_deserialization.borrow_mut()[index].to_receiver())
-    })
+    // mp patch: as for a sender.
+    mp_take_channel(index)
+        .map(|mut c| c.to_receiver())
+        .map_err(D::Error::custom)
 }
 
 // mp patch: descriptor hand-over for a child started by exec (no named socket needed), and

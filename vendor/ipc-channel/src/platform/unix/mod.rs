@@ -692,18 +692,29 @@ pub struct OsOpaqueIpcChannel {
 
 impl Drop for OsOpaqueIpcChannel {
     fn drop(&mut self) {
-        // Make sure we don't leak!
-        //
-        // The `OsOpaqueIpcChannel` objects should always be used,
-        // i.e. converted with `to_sender()` or `to_receiver()` --
-        // so the value should already be unset before the object gets dropped.
-        debug_assert!(self.fd == -1);
+        // mp patch: a channel nobody took (a message dropped unread, or one whose bytes did
+        // not name all of its handles) is closed, not leaked (upstream asserts it was taken).
+        if self.fd != -1 {
+            unsafe {
+                libc::close(self.fd);
+            }
+        }
     }
 }
 
 impl OsOpaqueIpcChannel {
     fn from_fd(fd: c_int) -> OsOpaqueIpcChannel {
         OsOpaqueIpcChannel { fd }
+    }
+
+    /// mp patch: whether `to_sender`/`to_receiver`/`take` already took the descriptor.
+    pub fn is_taken(&self) -> bool {
+        self.fd == -1
+    }
+
+    /// mp patch: moves the descriptor out into a new value (this one is left taken).
+    pub fn take(&mut self) -> OsOpaqueIpcChannel {
+        OsOpaqueIpcChannel::from_fd(mem::replace(&mut self.fd, -1))
     }
 
     pub fn to_sender(&mut self) -> OsIpcSender {
