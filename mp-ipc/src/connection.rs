@@ -20,7 +20,7 @@ use crate::handles::{TOKEN_BYTES, with_encoded_collecting};
 use crate::pipe::{PipeEnd, PipeOptions, pipe_ends};
 use crate::receive_state::ReceiveState;
 use crate::ring::WITH_HANDLES;
-use crate::socket_end::SocketEnd;
+use crate::socket_end::{SocketEnd, received_handles};
 
 /// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
 ///
@@ -93,20 +93,40 @@ impl From<SocketEnd> for Connection {
     }
 }
 
+/// A connection as it travels in a message (as [`Wire`], by reference).
+#[derive(Serialize)]
+enum WireRef<'a> {
+    /// A pipe end.
+    Pipe(&'a PipeEnd),
+    /// A socket (its descriptor, and what was read of it and not handed out yet).
+    Socket(&'a SocketEnd),
+}
+
+/// A connection as it arrives from a message.
+#[derive(Deserialize)]
+enum Wire {
+    /// A pipe end.
+    Pipe(PipeEnd),
+    /// A socket.
+    Socket(SocketEnd),
+}
+
 impl Serialize for Connection {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.flavor {
-            Flavor::Pipe(p) => p.serialize(serializer),
-            Flavor::Socket(_) => Err(serde::ser::Error::custom(
-                "a socket connection cannot travel in a message (yet)",
-            )),
+            Flavor::Pipe(p) => WireRef::Pipe(p),
+            Flavor::Socket(s) => WireRef::Socket(s),
         }
+        .serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for Connection {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        PipeEnd::deserialize(deserializer).map(Connection::from)
+        Ok(match Wire::deserialize(deserializer)? {
+            Wire::Pipe(p) => Connection::from(p),
+            Wire::Socket(s) => Connection::from(s),
+        })
     }
 }
 
@@ -191,7 +211,7 @@ impl Connection {
                 tx.send(handles, frame).map_err(Error::Encode)?;
                 p.send_frame(frame, WITH_HANDLES)
             }
-            Flavor::Socket(s) => s.send_frame_with_handles(&frame[TOKEN_BYTES..], handles),
+            Flavor::Socket(s) => s.send_frame_with_handles(frame, handles),
         }
     }
 
@@ -378,10 +398,10 @@ impl Connection {
 /// Decodes a socket message with the descriptors that came with it.
 fn decode_with_fds<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, CodecError> {
     if fds.is_empty() {
-        codec::decode(bytes)
-    } else {
-        Err(CodecError::HandlesMissing)
+        return codec::decode(bytes);
     }
+    let (handles, body) = received_handles(bytes, fds)?;
+    ipc_channel::ipc::with_received_handles(handles, || codec::decode(body))
 }
 
 #[cfg(test)]

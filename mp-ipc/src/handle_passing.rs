@@ -1,11 +1,9 @@
 //! [`send_handle`] and [`recv_handle`] (Python's `multiprocessing.reduction`): a raw
 //! descriptor over a [`Connection`].
 //!
-//! The descriptor travels in an envelope: a fresh Unix socket pair, whose one end holds it in
-//! flight (`SCM_RIGHTS`) and whose other end goes inside an ordinary message as an
+//! The descriptor travels in an [envelope](crate::envelope) inside an ordinary message, as an
 //! ipc-channel receiver, so it rides with the message's other handles (a pipe's side
-//! channel, or the socket itself) and is classified by the receiver as the socket it is,
-//! whatever the descriptor inside. A message never received closes it with the envelope.
+//! channel, or the socket itself). A message never received closes it with the envelope.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::time::Duration;
@@ -15,8 +13,8 @@ use mp_sync::raw::Deadline;
 use serde::{Deserialize, Serialize};
 
 use crate::connection::Connection;
+use crate::envelope::{open_envelope, seal_envelope};
 use crate::error::Error;
-use crate::sys::fd_passing::{recv_with_fds, send_all_with_fds, seqpacket_pair};
 
 /// Leads every handle message, so that another message is told apart.
 const MARKER: u64 = u64::from_le_bytes(*b"mp-fd\0\0\x01");
@@ -35,10 +33,7 @@ struct HandleMessage {
 /// [`recv_handle`]. Over TCP: [`Error::HandlesNeedUnixSocket`]; errors of
 /// [`Connection::send`] otherwise.
 pub fn send_handle(conn: &Connection, fd: impl AsFd) -> Result<(), Error> {
-    let (sealed, envelope) = seqpacket_pair().map_err(Error::Os)?;
-    send_all_with_fds(sealed.as_fd(), &[1], &[fd.as_fd()]).map_err(Error::Os)?;
-    // The envelope's other end closes here: the descriptor waits in flight for the receiver.
-    drop(sealed);
+    let envelope = seal_envelope(&[fd.as_fd()]).map_err(Error::Os)?;
     conn.send(&HandleMessage {
         marker: MARKER,
         envelope: IpcReceiver::from_owned_fd(envelope),
@@ -69,13 +64,8 @@ fn recv_handle_until(conn: &Connection, deadline: Option<Deadline>) -> Result<Ow
         Ok(_) | Err(Error::Decode(_)) => return Err(Error::NotAHandle),
         Err(e) => return Err(e),
     };
-    let envelope = message.envelope.into_owned_fd();
-    // Sealed before the message was sent: never a wait (an empty one is a forgery).
-    let mut byte = [0];
-    match recv_with_fds(envelope.as_fd(), &mut byte, true) {
-        Ok(got) if got.bytes == 1 && got.fds.len() == 1 && !got.truncated => {
-            Ok(got.fds.into_iter().next().ok_or(Error::NotAHandle)?)
-        }
+    match open_envelope(message.envelope.into_owned_fd()).as_deref_mut() {
+        Some([fd]) => fd.try_clone().map_err(Error::Os),
         _ => Err(Error::NotAHandle),
     }
 }

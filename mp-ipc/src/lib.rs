@@ -103,10 +103,21 @@
 //!   descriptors go beside the item over the queue's side channel (an ipc-channel), matched
 //!   to its frame by a token, and an item never taken leaks nothing (the channel holds them
 //!   until the queue goes). Items without handles cost nothing more;
-//! * travels **inside a message of a [`Connection`]**, the same way: a pipe has one side
-//!   channel per direction (made with the pipe; the frame's header tag says a token
-//!   leads it); a message never received leaks nothing, and a frame whose token has no
-//!   side message (a hostile or dead sender) is [`CodecError::HandlesMissing`], not a hang.
+//! * travels **inside a message of a [`Connection`]**: on a pipe the same way (one side
+//!   channel per direction, made with the pipe; the frame's header tag says a token leads
+//!   it), on a Unix socket connection as `SCM_RIGHTS` on the socket itself (the payload
+//!   starts with the counts of channels and regions); over TCP the send is
+//!   [`Error::HandlesNeedUnixSocket`]. A message never received leaks nothing, and a frame
+//!   whose descriptors are missing or do not match (a hostile or dead sender) is
+//!   [`CodecError::HandlesMissing`], not a hang or a panic.
+//!
+//! A raw descriptor travels with [`send_handle`]/[`recv_handle`] (Python's
+//! `multiprocessing.reduction`), in an envelope (a socket holding it in flight) inside an
+//! ordinary message, so over a pipe, a Unix socket, and to a child under every start
+//! method. A socket [`Connection`] (from [`Listener::accept`] or [`Client`]) travels too:
+//! its socket goes, with what was read of it and not handed out yet (bytes and
+//! descriptors), and the receiver goes on from there; both copies then read the same
+//! socket (as in Python: let one of them use it).
 //!
 //! Their serde implementations only work inside an ipc-channel message, a queue item or a
 //! connection's message. Sending a
@@ -120,8 +131,7 @@
 //! big-endian length, the 8-byte form above 2 GiB - 1), so `send_bytes`/`recv_bytes`
 //! interoperate byte for byte, and the authkey handshake is CPython's HMAC challenge (the
 //! `{sha256}` form of 3.12+, and the HMAC-MD5 form of 3.11). Typed `send`/`recv` use this
-//! crate's codec (postcard), not pickle: a Python peer exchanges bytes. A socket connection
-//! cannot travel inside a message yet.
+//! crate's codec (postcard), not pickle: a Python peer exchanges bytes.
 //! Named shared memory is the exception: a [`SharedMemory`] or [`ShareableList`] travels as
 //! its name (the receiver attaches by name, without taking ownership), so it goes in any
 //! message, our own queues and connections included, and to processes that were not started
@@ -200,6 +210,7 @@ mod array;
 mod auth;
 mod codec;
 mod connection;
+mod envelope;
 mod error;
 mod framing;
 mod handle_passing;

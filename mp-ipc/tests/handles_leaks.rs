@@ -5,7 +5,7 @@
 mod common;
 
 use common::{BOUND, join_ok, start};
-use mp_ipc::{Connection, Pipe, Queue};
+use mp_ipc::{Client, Connection, Listener, Pipe, Queue};
 use mp_process::StartMethod;
 use mp_sync::Lock;
 
@@ -47,6 +47,20 @@ fn unreceived_messages_with_handles_leak_nothing() {
         drop((a, b));
     }
     assert_eq!(open_fds(), before, "both ends dropped: nothing left open");
+
+    // The same over a Unix socket connection (the descriptors wait in the socket).
+    let before = open_fds();
+    for _ in 0..3 {
+        let mut listener = Listener::unix(None).unwrap();
+        let address = listener.address().clone();
+        let client = std::thread::spawn(move || Client(&address, None).unwrap());
+        let server = listener.accept_timeout(BOUND).unwrap();
+        let client = client.join().unwrap();
+        send_handles(&client);
+        send_handles(&server);
+        drop((client, server, listener));
+    }
+    assert_eq!(open_fds(), before, "socket ends dropped: nothing left open");
 
     // The receiver dies without receiving.
     for method in [StartMethod::Spawn, StartMethod::ForkServer] {

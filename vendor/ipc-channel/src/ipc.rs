@@ -1167,6 +1167,42 @@ impl IpcHandles {
     pub fn is_empty(&self) -> bool {
         self.channels.is_empty() && self.regions.is_empty()
     }
+
+    /// mp patch: how many of [`fds`](Self::fds) are channels (they come first).
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// mp patch: the descriptors, channels first then shared memory regions, to send them by
+    /// other means (`SCM_RIGHTS` on a socket of one's own); they stay owned by `self`.
+    pub fn fds(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        let channels = self.channels.iter().map(|c| c.raw_fd());
+        let regions = self.regions.iter().map(|r| r.raw_fd());
+        // SAFETY: every descriptor is open and owned by `self`, which the borrow outlives.
+        channels
+            .chain(regions)
+            .map(|fd| unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
+            .collect()
+    }
+}
+
+impl IpcReceivedHandles {
+    /// mp patch: handles received by other means, for [`with_received_handles`]: `channels`
+    /// (sockets) and shared memory `regions` (each mapped whole). A descriptor of the wrong
+    /// kind, or a mapping that fails, is an error; every descriptor is closed then.
+    pub fn from_fds(
+        channels: Vec<std::os::fd::OwnedFd>,
+        regions: Vec<std::os::fd::OwnedFd>,
+    ) -> Result<IpcReceivedHandles, io::Error> {
+        let mut received = IpcReceivedHandles::default();
+        for fd in channels {
+            received.channels.push(OsOpaqueIpcChannel::from_owned_fd(fd)?);
+        }
+        for fd in regions {
+            received.regions.push(OsIpcSharedMemory::try_from_owned_fd(fd)?);
+        }
+        Ok(received)
+    }
 }
 
 /// mp patch: the handles of a message received by [`IpcBytesReceiver::try_recv_with_handles`],
