@@ -110,3 +110,100 @@ fn a_large_streamed_message_with_a_handle_arrives() {
     let _held = got.acquire().unwrap();
     assert!(lock.locked());
 }
+
+/// Every kind of mp handle, in one message.
+type AllHandles = (
+    (mp_ipc::SimpleQueue<u32>, mp_ipc::JoinableQueue<u32>),
+    (
+        mp_sync::Semaphore,
+        mp_sync::Event,
+        mp_sync::Condition,
+        mp_sync::Barrier,
+    ),
+    (
+        mp_sync::RLock,
+        mp_ipc::Value<u64>,
+        mp_ipc::Array<u32>,
+        mp_ipc::SharedMemory,
+    ),
+);
+
+/// Uses every handle received on `conn`, then says so on `conn`.
+fn use_every_handle(conn: Connection) {
+    let ((sq, jq), (sem, event, cond, barrier), (rlock, value, array, shm)): AllHandles =
+        conn.recv_timeout(BOUND).expect("the handles arrive");
+    sq.put(1).unwrap();
+    jq.put(2).unwrap();
+    sem.release().unwrap();
+    {
+        let _g = cond.acquire().unwrap();
+        cond.notify_all();
+    }
+    barrier
+        .wait_timeout(BOUND)
+        .expect("the parent meets the child");
+    {
+        let _g = rlock.acquire().unwrap();
+        let _again = rlock.acquire().unwrap();
+    }
+    value.set(7);
+    array.set(2, 9);
+    shm.write(0, b"shm").unwrap();
+    event.set();
+    conn.send(&"done").unwrap();
+}
+
+/// Sends every kind of handle on `ours` to a child holding the other end, and checks that
+/// the child used each.
+fn every_handle_works_in_the_child(ours: &Connection) {
+    let sq = mp_ipc::SimpleQueue::new().unwrap();
+    let jq = mp_ipc::JoinableQueue::new().unwrap();
+    let sem = mp_sync::Semaphore::new(0).unwrap();
+    let event = mp_sync::Event::new().unwrap();
+    let cond = mp_sync::Condition::new().unwrap();
+    let barrier = mp_sync::Barrier::new(2).unwrap();
+    let rlock = mp_sync::RLock::new().unwrap();
+    let value = mp_ipc::Value::new(0u64).unwrap();
+    let array = mp_ipc::Array::<u32>::zeroed(4).unwrap();
+    let shm = mp_ipc::SharedMemory::create(16).unwrap();
+    let all: AllHandles = (
+        (sq.clone(), jq.clone()),
+        (sem.clone(), event.clone(), cond.clone(), barrier.clone()),
+        (rlock.clone(), value.clone(), array.clone(), shm.clone()),
+    );
+    ours.send(&all).unwrap();
+    barrier
+        .wait_timeout(BOUND)
+        .expect("the child meets the parent");
+    assert_eq!(ours.recv_timeout::<String>(BOUND).unwrap(), "done");
+    assert!(event.wait_timeout(BOUND));
+    assert_eq!(sq.get().unwrap(), 1);
+    assert_eq!(jq.get_timeout(BOUND).unwrap(), 2);
+    assert!(sem.acquire_timeout(BOUND));
+    assert!(!rlock.locked());
+    assert_eq!((value.get(), array.get(2)), (7, Some(9)));
+    let mut got = [0u8; 3];
+    shm.read(0, &mut got).unwrap();
+    assert_eq!(&got, b"shm");
+}
+
+#[test]
+fn every_kind_of_handle_sent_through_a_pipe_or_a_unix_socket_works_in_a_child() {
+    for method in StartMethod::ALL {
+        let (ours, theirs) = Pipe(true).unwrap();
+        let p = start(method, use_every_handle, theirs);
+        every_handle_works_in_the_child(&ours);
+        join_ok(&p);
+
+        // A Unix socket connection: its end goes to the child (itself inside a message),
+        // then the handles go over the socket.
+        let mut listener = mp_ipc::Listener::unix(None).unwrap();
+        let address = listener.address().clone();
+        let client = std::thread::spawn(move || mp_ipc::Client(&address, None).unwrap());
+        let ours = listener.accept_timeout(BOUND).unwrap();
+        let theirs = client.join().unwrap();
+        let p = start(method, use_every_handle, theirs);
+        every_handle_works_in_the_child(&ours);
+        join_ok(&p);
+    }
+}
