@@ -7,7 +7,7 @@
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use crate::sys::fd_passing::{recv_with_fds, send_all_with_fds, seqpacket_pair};
+use crate::sys::fd_passing::{fd_space, recv_with_fds, send_all_with_fds, seqpacket_pair};
 
 /// An envelope holding duplicates of `fds`: the receiving end of a socket pair whose other
 /// end, closed here, sent them (they wait in flight for [`open_envelope`]).
@@ -21,7 +21,7 @@ pub(crate) fn seal_envelope(fds: &[BorrowedFd<'_>]) -> std::io::Result<OwnedFd> 
 /// not all of them (an empty or forged one: sealed before it was sent, so never a wait).
 pub(crate) fn open_envelope(envelope: OwnedFd) -> Option<Vec<OwnedFd>> {
     let mut byte = [0];
-    match recv_with_fds(envelope.as_fd(), &mut byte, true) {
+    match recv_with_fds(envelope.as_fd(), &mut byte, true, &mut fd_space()) {
         Ok(got) if got.bytes == 1 && !got.truncated && !got.fds.is_empty() => Some(got.fds),
         _ => None,
     }

@@ -13,6 +13,7 @@
 //! never received leaks nothing: the channel's socket holds its descriptors until the last
 //! copy of its receiving end goes.
 
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -22,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::CodecError;
+use crate::sys::fd_passing::seqpacket_pair;
 
 /// Bytes of the token at the start of a frame that has a side message.
 pub(crate) const TOKEN_BYTES: usize = 8;
@@ -39,6 +41,19 @@ pub(crate) struct SideReceiver(Mutex<IpcBytesReceiver>);
 pub(crate) fn side_channel() -> std::io::Result<(SideSender, SideReceiver)> {
     let (tx, rx) = ipc::bytes_channel()?;
     Ok((SideSender(tx), SideReceiver(Mutex::new(rx))))
+}
+
+/// The side channels of both directions of a duplex pipe over one socket pair (one socket
+/// pair costs about as much as the rest of the pipe): each end sends on its own socket, and
+/// receives there what the other end sent.
+pub(crate) fn duplex_side_channels() -> std::io::Result<[(SideSender, SideReceiver); 2]> {
+    let half = |socket: OwnedFd| -> std::io::Result<(SideSender, SideReceiver)> {
+        let tx = IpcBytesSender::from_owned_fd(socket.try_clone()?);
+        let rx = IpcBytesReceiver::from_owned_fd(socket);
+        Ok((SideSender(tx), SideReceiver(Mutex::new(rx))))
+    };
+    let (a, b) = seqpacket_pair()?;
+    Ok([half(a)?, half(b)?])
 }
 
 impl Serialize for SideReceiver {

@@ -25,7 +25,7 @@ use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::handles::{SideReceiver, SideSender, side_channel};
+use crate::handles::{SideReceiver, SideSender, duplex_side_channels, side_channel};
 use crate::receive_state::ReceiveState;
 use crate::ring::{HEADER, Payload, Ring, frame_len};
 use crate::sys::{Direction, PipeHeader, Segment, create_segment, may_spin};
@@ -84,19 +84,22 @@ pub(crate) fn pipe_ends(options: PipeOptions) -> Result<(PipeEnd, PipeEnd), Erro
     })?;
     let (token0, watch0) = ipc::channel::<()>().map_err(Error::Os)?;
     let (token1, watch1) = ipc::channel::<()>().map_err(Error::Os)?;
-    // Each direction's side channel carries the descriptors of handles inside its messages.
-    let (tx0, rx0) = side_channel().map_err(Error::Os)?;
-    let (tx1, rx1) = match options.duplex {
-        true => side_channel().map(|(tx, rx)| (Some(tx), Some(rx))),
-        false => Ok((None, None)),
-    }
-    .map_err(Error::Os)?;
+    // Each direction's side channel carries the descriptors of handles inside its messages;
+    // each end gets the halves it uses.
+    let (side0, side1) = if options.duplex {
+        let [(tx0, rx0), (tx1, rx1)] = duplex_side_channels().map_err(Error::Os)?;
+        ((Some(tx0), Some(rx0)), (Some(tx1), Some(rx1)))
+    } else {
+        // One way: end 0 only sends, end 1 only receives.
+        let (tx, rx) = side_channel().map_err(Error::Os)?;
+        ((Some(tx), None), (None, Some(rx)))
+    };
     // End 0 sends on direction 0; end 1 receives it. In a one-way pipe Python returns the
     // reading end first.
     let mut end0 = PipeEnd::from_parts(seg.clone(), 0, options.duplex, true, token0, watch1)?;
     let mut end1 = PipeEnd::from_parts(seg, 1, true, options.duplex, token1, watch0)?;
-    (end0.side_tx, end0.side_rx) = (Some(tx0), rx1);
-    (end1.side_tx, end1.side_rx) = (tx1, Some(rx0));
+    (end0.side_tx, end0.side_rx) = side0;
+    (end1.side_tx, end1.side_rx) = side1;
     Ok(if options.duplex {
         (end0, end1)
     } else {

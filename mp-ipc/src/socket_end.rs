@@ -35,7 +35,7 @@ use crate::error::{CodecError, Error};
 use crate::framing::{self, Header, LONG_HEADER};
 use crate::handles::TOKEN_BYTES;
 use crate::receive_state::ReceiveState;
-use crate::sys::fd_passing::{MAX_FDS, recv_with_fds, send_all_with_fds};
+use crate::sys::fd_passing::{MAX_FDS, fd_space, recv_with_fds, send_all_with_fds};
 use crate::sys::{poll_readable, socket};
 
 /// Smallest read: a header and a small message in one system call.
@@ -71,6 +71,8 @@ struct Received {
     base: u64,
     /// Descriptors received, each batch with the stream position of a byte of its message.
     fds: VecDeque<(u64, Vec<OwnedFd>)>,
+    /// Room for the descriptors of one read (allocated by the first read, then reused).
+    fd_space: Vec<u8>,
 }
 
 impl Received {
@@ -393,7 +395,11 @@ impl SocketEnd {
             .clamp(MIN_READ, MAX_READ);
         rx.buf.resize(have + ask, 0);
         let got = if self.unix {
-            recv_with_fds(fd, &mut rx.buf[have..], false).map(|got| {
+            if rx.fd_space.capacity() == 0 {
+                rx.fd_space = fd_space();
+            }
+            let rx = &mut *rx;
+            recv_with_fds(fd, &mut rx.buf[have..], false, &mut rx.fd_space).map(|got| {
                 if !got.fds.is_empty() && got.bytes > 0 {
                     // The last byte read belongs to the message they rode on (module docs).
                     let at = rx.base + (have + got.bytes) as u64 - 1;

@@ -61,22 +61,28 @@ pub(crate) struct WithFds {
     pub(crate) truncated: bool,
 }
 
+/// Room for the control message of [`MAX_FDS`] descriptors, for [`recv_with_fds`] (kept
+/// and reused by a caller that receives often).
+pub(crate) fn fd_space() -> Vec<u8> {
+    nix::cmsg_space!([RawFd; MAX_FDS])
+}
+
 /// Receives what is there on `sock`, at most `buf.len()` bytes, with the descriptors that
 /// came with them (close-on-exec), blocking until something is unless `nonblocking`
-/// (`WouldBlock` then); `EINTR` retried.
+/// (`WouldBlock` then); `EINTR` retried. `space` is from [`fd_space`].
 pub(crate) fn recv_with_fds(
     sock: BorrowedFd<'_>,
     buf: &mut [u8],
     nonblocking: bool,
+    space: &mut Vec<u8>,
 ) -> io::Result<WithFds> {
-    let mut space = nix::cmsg_space!([RawFd; MAX_FDS]);
     let mut flags = MsgFlags::MSG_CMSG_CLOEXEC;
     if nonblocking {
         flags |= MsgFlags::MSG_DONTWAIT;
     }
     loop {
         let mut iov = [IoSliceMut::new(buf)];
-        match socket::recvmsg::<UnixAddr>(sock.as_raw_fd(), &mut iov, Some(&mut space), flags) {
+        match socket::recvmsg::<UnixAddr>(sock.as_raw_fd(), &mut iov, Some(&mut *space), flags) {
             Ok(msg) => {
                 let mut fds = Vec::new();
                 for cmsg in msg.cmsgs()? {

@@ -1260,6 +1260,14 @@ pub fn with_received_handles<R>(handles: IpcReceivedHandles, f: impl FnOnce() ->
 }
 
 impl IpcBytesSender {
+    /// mp patch: a sender over a connected `SOCK_SEQPACKET` Unix socket (one socket pair can
+    /// carry both directions: each side sends on its socket and receives on it).
+    pub fn from_owned_fd(fd: std::os::fd::OwnedFd) -> IpcBytesSender {
+        IpcBytesSender {
+            os_sender: OsIpcSender::from_owned_fd(fd),
+        }
+    }
+
     /// mp patch: sends `data` with `handles` in one message.
     pub fn send_with_handles(&self, data: &[u8], handles: IpcHandles) -> Result<(), io::Error> {
         self.os_sender
@@ -1269,6 +1277,13 @@ impl IpcBytesSender {
 }
 
 impl IpcBytesReceiver {
+    /// mp patch: a receiver over a connected `SOCK_SEQPACKET` Unix socket.
+    pub fn from_owned_fd(fd: std::os::fd::OwnedFd) -> IpcBytesReceiver {
+        IpcBytesReceiver {
+            os_receiver: OsIpcReceiver::from_owned_fd(fd),
+        }
+    }
+
     /// mp patch: a second receiver over a duplicate of this one's descriptor (both take from
     /// the same channel), e.g. to serialize (which consumes the receiver serialized).
     pub fn try_clone(&self) -> Result<IpcBytesReceiver, io::Error> {
