@@ -208,6 +208,14 @@ impl Connection {
         match &self.flavor {
             Flavor::Pipe(p) => {
                 let tx = p.side_tx().ok_or(Error::WrongDirection("send"))?;
+                // Refused before its descriptors go (they would wait for nothing).
+                let max = p.max_message();
+                if frame.len() > max {
+                    return Err(Error::TooLarge {
+                        len: frame.len(),
+                        max,
+                    });
+                }
                 tx.send(handles, frame).map_err(Error::Encode)?;
                 p.send_frame(frame, WITH_HANDLES)
             }

@@ -194,7 +194,13 @@
 //! * A queue holds three descriptors per process (its segment and its side channel's two
 //!   ends); a pipe end holds five (the segment, two liveness tokens, and its socket of the
 //!   side channels' pair, twice: one socket pair carries both directions' descriptors,
-//!   which costs a pipe's creation about 8 µs). A message without handles costs nothing more than before
+//!   which costs a pipe's creation about 8 µs).
+//! * Messages with handles wait in a socket (a pipe's side channel, or the connection's
+//!   socket) until received: about 270 of them unreceived (its buffer) make the next such
+//!   send wait for the receiver. A message with handles received as bytes
+//!   ([`Connection::recv_bytes`]) closes its descriptors (its first 8 bytes are then a token,
+//!   or the counts, before the encoded value). Reading a Unix socket connection uses
+//!   `recvmsg` (to catch descriptors): about 0.6 µs more per round trip than `recv`. A message without handles costs nothing more than before
 //!   (its encoding collects none; no dry run).
 //!
 //! # Examples that use it

@@ -207,3 +207,22 @@ fn every_kind_of_handle_sent_through_a_pipe_or_a_unix_socket_works_in_a_child() 
         join_ok(&p);
     }
 }
+
+#[test]
+fn a_too_large_message_with_handles_is_refused_and_the_next_one_arrives() {
+    let (a, b) = mp_ipc::pipe_with_options(mp_ipc::PipeOptions {
+        max_message: 64,
+        ..Default::default()
+    })
+    .unwrap();
+    let lock = Lock::new().unwrap();
+    let big = mp_ipc::Bytes::from(vec![0u8; 100]);
+    assert!(matches!(
+        a.send(&(lock.clone(), big)),
+        Err(mp_ipc::Error::TooLarge { .. })
+    ));
+    a.send(&(lock.clone(), 1u8)).unwrap();
+    let (got, n): (Lock, u8) = b.recv_timeout(BOUND).unwrap();
+    let _held = got.acquire().unwrap();
+    assert_eq!((n, lock.locked()), (1, true));
+}
