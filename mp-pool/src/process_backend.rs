@@ -20,7 +20,7 @@ use std::thread;
 use mp_ipc::{Bytes, Connection, Pipe, Token, WaitSet};
 use mp_process::{Process, StartMethod};
 
-use crate::backend::{Backend, Event, JobId, Payload};
+use crate::backend::{Backend, Event, Held, JobId, Payload};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
 use crate::event_channel::{EventReceiver, Message, event_channel};
 use crate::exit_guard;
@@ -80,6 +80,8 @@ pub(crate) struct ProcessJob {
     items: Arc<[Bytes]>,
     /// The first item this payload covers (a job split after a death covers its tail).
     start: usize,
+    /// One past the last.
+    end: usize,
 }
 
 impl ProcessJob {
@@ -87,6 +89,7 @@ impl ProcessJob {
     pub(crate) fn new(call: ItemCall, items: Vec<Bytes>) -> Self {
         ProcessJob {
             call,
+            end: items.len(),
             items: items.into(),
             start: 0,
         }
@@ -95,14 +98,24 @@ impl ProcessJob {
 
 impl Payload for ProcessJob {
     fn len(&self) -> usize {
-        self.items.len() - self.start
+        self.end - self.start
     }
 
     fn tail(&self, skip: usize) -> Self {
         ProcessJob {
             call: self.call,
             items: Arc::clone(&self.items),
-            start: (self.start + skip).min(self.items.len()),
+            start: (self.start + skip).min(self.end),
+            end: self.end,
+        }
+    }
+
+    fn head(&self, take: usize) -> Self {
+        ProcessJob {
+            call: self.call,
+            items: Arc::clone(&self.items),
+            start: self.start,
+            end: (self.start + take).min(self.end),
         }
     }
 }
@@ -251,6 +264,10 @@ impl Backend for ProcessBackend {
         }
     }
 
+    fn held(&self, _worker: WorkerId) -> Held {
+        Held::FirstUnreported
+    }
+
     fn wake(&mut self) {
         let _ = self.events.send(Message::Wake);
     }
@@ -264,7 +281,7 @@ fn write_jobs(jobs: &Connection, queue: &Receiver<Assignment>) {
             Assignment::Job(job, payload) => ToWorker::Job {
                 job: job.0,
                 call: payload.call,
-                items: payload.items[payload.start..].to_vec(),
+                items: payload.items[payload.start..payload.end].to_vec(),
             },
             Assignment::Retire => ToWorker::Retire,
         };
@@ -372,7 +389,11 @@ impl Watcher {
         };
         self.gone.store(true, Ordering::Release);
         if ready {
-            self.emit(Event::Exited { worker, how });
+            self.emit(Event::Exited {
+                worker,
+                how,
+                held: Held::FirstUnreported,
+            });
         } else {
             let error = WorkerStartError::Died {
                 worker: self.name,
