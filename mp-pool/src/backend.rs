@@ -56,8 +56,6 @@ impl JobId {
 
 /// Which item a worker runs, as its backend knows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-// Until the process backend names held items (the next commit), only tests construct them.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) enum Held {
     /// The backend reports each item before its worker starts the next: the first unreported
     /// item of the worker's first job is the one it runs (if it holds a job).

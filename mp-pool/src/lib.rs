@@ -142,12 +142,14 @@ mod event_channel;
 mod exit_guard;
 #[cfg(test)]
 mod fake_backend;
+mod frames;
 mod imap;
 mod panics;
 mod pool;
 mod process_backend;
 mod quiet_wait;
 mod result;
+mod running_word;
 mod sink;
 mod star;
 mod supervisor;
