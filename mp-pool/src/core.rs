@@ -421,7 +421,10 @@ impl<B: Backend> Core<B> {
                 Some((running_job, item)) if running_job == job_id => {
                     back.extend(self.fail_held(job_id, item, worker.name, worker.stopping, how));
                 }
-                _ => back.push(job_id),
+                _ => {
+                    self.drop_reported(job_id);
+                    back.push(job_id);
+                }
             }
         }
         // To the front, in their order, ahead of later submissions.
@@ -436,6 +439,18 @@ impl<B: Backend> Core<B> {
         }
         self.dispatch();
         self.retire_idle_if_done();
+    }
+
+    /// Cuts the items already reported off a job that goes back to pending whole (a worker
+    /// that left between items may have reported part of it).
+    fn drop_reported(&mut self, job_id: JobId) {
+        if let Some(job) = self.jobs.get_mut(&job_id)
+            && job.done > 0
+        {
+            job.payload = job.payload.tail(job.done);
+            job.first += job.done;
+            job.done = 0;
+        }
     }
 
     /// The job a gone worker ran: its item `item` (an index in the payload) fails; the

@@ -351,6 +351,27 @@ fn a_named_held_item_fails_alone_and_its_unreported_predecessors_rerun() {
 }
 
 #[test]
+fn a_worker_leaving_mid_job_gives_back_only_what_it_did_not_report() {
+    let (runner, fake) = fake_pool(two_workers(), 0);
+    let runner = runner.unwrap();
+    let result = map(&runner, (0..10).collect(), 5);
+    fake.wait_for("both jobs given", |s| {
+        s.workers.values().map(|w| w.queue.len()).sum::<usize>() == 2
+    });
+    let w0 = WorkerId(0);
+    fake.finish_item(w0);
+    fake.finish_item(w0);
+    fake.crash_holding(w0, WorkerExit::Code(0), Held::Nothing);
+    fake.run_until(|| result.ready());
+    let results = result.get();
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(*r.as_ref().unwrap(), 10 * i as u64, "{results:?}");
+    }
+    runner.close();
+    runner.join().unwrap();
+}
+
+#[test]
 fn a_worker_between_items_fails_nothing() {
     let results = crash_first_worker_holding(|_| Held::Nothing);
     for (i, r) in results.iter().enumerate() {
