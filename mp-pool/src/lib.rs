@@ -142,6 +142,7 @@ mod event_channel;
 mod exit_guard;
 #[cfg(test)]
 mod fake_backend;
+mod flush_clock;
 mod frames;
 mod imap;
 mod panics;

@@ -79,8 +79,8 @@ impl PoolBuilder {
     /// A worker whose resident memory is above `bytes` after a task is replaced (billiard's
     /// and loky's `max_memory_per_child`): it reports its results (they are kept), leaves, and
     /// a new worker takes its place; the tasks it had not started go to other workers. It is
-    /// checked whenever the worker reports, which is after every task that ran longer than
-    /// about 100 us and at the end of every job. Zero is refused at [`build`](Self::build).
+    /// checked whenever the worker reports: after every task that ran longer than about
+    /// 100 us, and at the end of every job. Zero is refused at [`build`](Self::build).
     pub fn max_memory_per_child(mut self, bytes: u64) -> Self {
         self.max_memory_per_child = Some(bytes);
         self

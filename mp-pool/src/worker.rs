@@ -3,30 +3,25 @@
 //!
 //! Before each item the worker records in its running-item word ([`RunningWord`]) which item
 //! it starts, and after it that it runs none; outcomes are appended to one buffer and sent as
-//! one message per *flush*: at the end of the job, or as soon as [`FLUSH_AFTER`] passed since
-//! the last flush (or [`FLUSH_BYTES`] are held). Tiny tasks batch (one message for thousands
-//! of items), a task longer than that is reported as soon as it ends, and a death still fails
-//! exactly the running item (the pool reads the word). After a flush, a worker whose resident memory is above its bound
-//! (`max_memory_per_child`) says why it leaves and exits; the pool replaces it.
+//! one message per *flush*: at the end of the job, when its [`FlushClock`] says the window
+//! passed, or once [`FLUSH_BYTES`] are held. Tiny tasks batch (one message for thousands of
+//! items), a task longer than the window is reported as soon as it ends, and a death still
+//! fails exactly the running item (the pool reads the word). After a flush, a worker whose
+//! resident memory is above its bound (`max_memory_per_child`) says why it leaves and exits;
+//! the pool replaces it.
 //!
 //! It handles bytes only: each job names the trampoline that runs its items
 //! ([`crate::task`]).
 
-use std::time::{Duration, Instant};
-
 use mp_ipc::{Bytes, Connection};
 
 use crate::backend::JobId;
+use crate::flush_clock::{FlushClock, MAX_STRIDE};
 use crate::frames;
 use crate::quiet_wait::readable;
 use crate::running_word::RunningWord;
 use crate::sys;
 use crate::wire::{FromWorker, ItemCall, ItemIo, ToWorker, WorkerArgs};
-
-/// The longest finished results are held back before they are sent (task time since the last
-/// flush): short enough that `imap` sees results promptly, long enough that a flush carries
-/// many tiny tasks.
-pub(crate) const FLUSH_AFTER: Duration = Duration::from_micros(100);
 
 /// The most bytes of outcomes held back: large results go at once (holding them saves no
 /// message worth its copy, and a message larger than the pipe's ring costs more to send).
@@ -58,6 +53,9 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         running,
         max_memory,
         outcomes: Vec::new(),
+        // With a memory bound, a task of a window or longer is flushed (and the bound checked)
+        // as soon as it ends: the clock is read after every item.
+        clock: FlushClock::new(if max_memory.is_some() { 1 } else { MAX_STRIDE }),
     };
     // A retire message, the end of the pipe (the pool is gone), a failed send or a message
     // that does not decode ends the loop; the pool fails whatever this worker still held.
@@ -93,6 +91,8 @@ struct Worker {
     max_memory: Option<u64>,
     /// The outcomes held back (reused between flushes).
     outcomes: Vec<u8>,
+    /// When to flush them.
+    clock: FlushClock,
 }
 
 impl Worker {
@@ -107,7 +107,7 @@ impl Worker {
             outcomes: std::mem::take(&mut self.outcomes),
         };
         let mut held: u32 = 0;
-        let mut since = Instant::now();
+        self.clock.restart();
         let mut ranges = ranges.into_iter().enumerate().peekable();
         while let Some((item, arg)) = ranges.next() {
             io.arg = arg;
@@ -116,13 +116,13 @@ impl Worker {
             self.running.clear();
             held += 1;
             let last = ranges.peek().is_none();
-            if last || io.outcomes.len() >= FLUSH_BYTES || since.elapsed() >= FLUSH_AFTER {
+            if self.clock.due() || last || io.outcomes.len() >= FLUSH_BYTES {
                 self.outcomes = std::mem::take(&mut io.outcomes);
                 self.flush(job, held)?;
                 io.outcomes = std::mem::take(&mut self.outcomes);
                 held = 0;
                 self.leave_if_over_memory()?;
-                since = Instant::now();
+                self.clock.restart();
             }
         }
         self.outcomes = io.outcomes;
