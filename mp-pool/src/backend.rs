@@ -93,7 +93,9 @@ pub(crate) trait Backend: Send + 'static {
     /// What a worker sends back for a run of finished items.
     type Output: Send + 'static;
     /// The most jobs given to one worker at once: 1 hands a worker its next job only when it
-    /// is idle, more lets it start the next without a round trip.
+    /// is idle, more lets it start the next without a round trip. The core gives up to this
+    /// many while a worker's jobs are short, two while they take a millisecond or more
+    /// (`pace.rs`).
     const QUEUE_DEPTH: usize;
 
     /// Starts worker `worker`; it reports [`Event::Ready`] (or [`Event::StartFailed`]) once its

@@ -17,6 +17,7 @@ use mp_sync::Deadline;
 
 use crate::backend::{Backend, Event, Held, JobId, Payload, Schedule};
 use crate::error::{SubmitError, TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
+use crate::pace::Pace;
 
 /// Where the results of one job go: the state behind an `AsyncResult`, a map's list or an
 /// `imap` stream, with the decoding of the backend's output.
@@ -99,12 +100,16 @@ struct Worker {
     given: usize,
     /// When the item it is running runs out of time.
     deadline: Option<Deadline>,
+    /// How many jobs it may hold.
+    pace: Pace,
 }
 
 impl Worker {
     /// Whether it may be given another job.
     fn takes_jobs<B: Backend>(&self) -> bool {
-        self.ready && self.stopping == Stopping::No && self.queue.len() < B::QUEUE_DEPTH
+        self.ready
+            && self.stopping == Stopping::No
+            && self.queue.len() < self.pace.depth(B::QUEUE_DEPTH)
     }
 }
 
@@ -231,6 +236,7 @@ impl<B: Backend> Core<B> {
             queue: VecDeque::new(),
             given: 0,
             deadline: None,
+            pace: Pace::default(),
         };
         self.workers.insert(id, worker);
         Ok(())
@@ -305,6 +311,7 @@ impl<B: Backend> Core<B> {
         worker.queue.push_back(job_id);
         worker.given += 1;
         if worker.queue.len() == 1 {
+            worker.pace.started();
             // It starts this job now: its clock runs from here.
             worker.deadline = timeout.map(Deadline::after);
             if timeout.is_some() {
@@ -397,6 +404,7 @@ impl<B: Backend> Core<B> {
         if job.done >= job.payload.len() {
             self.jobs.remove(&job_id);
             worker.queue.pop_front();
+            worker.pace.finished_job(worker.queue.is_empty());
         }
         // Its next item, if any, starts now.
         worker.deadline = match worker.queue.front() {

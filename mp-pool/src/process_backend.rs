@@ -269,9 +269,10 @@ impl ProcessBackend {
 impl Backend for ProcessBackend {
     type Job = ProcessJob;
     type Output = ProcessOutput;
-    // A worker has its next job at hand when it finishes one: no round trip between jobs. A
-    // queued job that was not started goes to another worker if this one dies.
-    const QUEUE_DEPTH: usize = 2;
+    // A worker has its next jobs at hand when it finishes one: no round trip between jobs
+    // (the core gives as many as cover about a millisecond, see `pace`). A queued job that was
+    // not started goes to another worker if this one dies.
+    const QUEUE_DEPTH: usize = 64;
 
     fn start(&mut self, worker: WorkerId) -> Result<Option<u32>, WorkerStartError> {
         self.workers.retain(|_, w| !w.gone.load(Ordering::Acquire));
