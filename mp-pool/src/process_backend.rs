@@ -334,6 +334,31 @@ fn write_jobs(jobs: &Connection, queue: &Receiver<Assignment>) {
     }
 }
 
+/// Appends the runs of one flush to `outputs`, one per job (a run of the job `outputs` ends
+/// with is folded into it).
+fn push_runs(outputs: &mut Vec<(u64, ProcessOutput)>, runs: Vec<(u64, u32)>, outcomes: Vec<u8>) {
+    if let [(job, items)] = runs[..] {
+        return push_run(outputs, job, items as usize, outcomes);
+    }
+    let mut rest = &outcomes[..];
+    for (job, items) in runs {
+        let (part, after) = rest.split_at(frames::skip(rest, items as usize));
+        rest = after;
+        push_run(outputs, job, items as usize, part.to_vec());
+    }
+}
+
+/// Appends one run of `items` outcomes of job `job` to `outputs`.
+fn push_run(outputs: &mut Vec<(u64, ProcessOutput)>, job: u64, items: usize, outcomes: Vec<u8>) {
+    match outputs.last_mut() {
+        Some((last, output)) if *last == job => {
+            output.items += items;
+            output.outcomes.extend_from_slice(&outcomes);
+        }
+        _ => outputs.push((job, ProcessOutput { items, outcomes })),
+    }
+}
+
 /// What a watcher's receive found.
 enum Received {
     /// A report.
@@ -411,23 +436,18 @@ impl Watcher {
                     self.emit(Event::StartFailed { worker, error });
                     return;
                 }
-                FromWorker::Done {
-                    job,
-                    items,
-                    outcomes,
-                } => {
-                    let first = ProcessOutput {
-                        items: items as usize,
-                        outcomes: outcomes.0,
-                    };
-                    let (output, after) = self.batch(job, first);
-                    next = after;
-                    self.emit(Event::Output {
-                        worker,
-                        job: JobId(job),
-                        items: output.items,
-                        output,
-                    });
+                FromWorker::Done { runs, outcomes } => {
+                    let mut outputs = Vec::new();
+                    push_runs(&mut outputs, runs, outcomes.0);
+                    next = self.batch(&mut outputs);
+                    for (job, output) in outputs {
+                        self.emit(Event::Output {
+                            worker,
+                            job: JobId(job),
+                            items: output.items,
+                            output,
+                        });
+                    }
                 }
             }
         }
@@ -490,23 +510,19 @@ impl Watcher {
         }
     }
 
-    /// The reports of job `job` that are already in the pipe, folded into `output`; and the
-    /// report after them, if it is of another kind or job.
-    fn batch(&self, job: u64, mut output: ProcessOutput) -> (ProcessOutput, Option<FromWorker>) {
-        while output.items < BATCH && self.results.try_poll().unwrap_or(false) {
+    /// Folds the reports already in the pipe into `outputs` (no system call to learn there
+    /// are none); returns the report after them, if it is of another kind.
+    fn batch(&self, outputs: &mut Vec<(u64, ProcessOutput)>) -> Option<FromWorker> {
+        let items = |outputs: &Vec<(u64, ProcessOutput)>| -> usize {
+            outputs.iter().map(|(_, o)| o.items).sum()
+        };
+        while items(outputs) < BATCH && self.results.ready_now() {
             match self.results.recv::<FromWorker>() {
-                Ok(FromWorker::Done {
-                    job: j,
-                    items,
-                    outcomes,
-                }) if j == job => {
-                    output.items += items as usize;
-                    output.outcomes.extend_from_slice(&outcomes);
-                }
-                Ok(other) => return (output, Some(other)),
+                Ok(FromWorker::Done { runs, outcomes }) => push_runs(outputs, runs, outcomes.0),
+                Ok(other) => return Some(other),
                 Err(_) => break, // the end of the pipe: the next receive sees it
             }
         }
-        (output, None)
+        None
     }
 }

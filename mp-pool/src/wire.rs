@@ -109,13 +109,12 @@ pub(crate) enum FromWorker {
     Ready,
     /// The initializer panicked with this message; the worker exits.
     InitFailed(String),
-    /// The next `items` items of job `job` are done.
+    /// Items are done: for each run `(job, items)`, in order, the next `items` items of job
+    /// `job` (a flush covers the end of one job and the next ones when they were at hand).
     Done {
-        /// The job's number.
-        job: u64,
-        /// How many outcome records `outcomes` holds.
-        items: u32,
-        /// Their outcomes, one record each.
+        /// The runs: a job's number and how many of its items.
+        runs: Vec<(u64, u32)>,
+        /// Their outcomes, one record each, run after run.
         outcomes: Bytes,
     },
     /// The worker exits now (its watcher reaps it at once, rather than noticing the end of

@@ -49,9 +49,11 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         return;
     }
     let mut worker = Worker {
+        jobs,
         results,
         running,
         max_memory,
+        runs: Vec::new(),
         outcomes: Vec::new(),
         // With a memory bound, a task of a window or longer is flushed (and the bound checked)
         // as soon as it ends: the clock is read after every item.
@@ -61,16 +63,19 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     // that does not decode ends the loop; the pool fails whatever this worker still held.
     loop {
         // Sleep until a job is there, rather than spin in the receive: the pool's own threads
-        // may need this CPU.
-        readable(&jobs);
-        match jobs.recv() {
+        // may need this CPU. (Nothing is held back here: a job ends with a flush unless the
+        // next message was already there.)
+        readable(&worker.jobs);
+        match worker.jobs.recv() {
             Ok(ToWorker::Job { job, call, args }) => {
                 if let Err(Stop) = worker.run_job(job, call, args) {
                     return;
                 }
             }
             Ok(ToWorker::Retire) => {
-                let _ = worker.results.send(&FromWorker::Leaving(None));
+                if worker.flush().is_ok() {
+                    let _ = worker.results.send(&FromWorker::Leaving(None));
+                }
                 return;
             }
             Err(_) => return,
@@ -83,20 +88,25 @@ struct Stop;
 
 /// What a worker keeps between jobs.
 struct Worker {
+    /// Where its jobs arrive.
+    jobs: Connection,
     /// Where it reports.
     results: Connection,
     /// Where it records the item it runs.
     running: RunningWord,
     /// Its resident memory bound, in bytes.
     max_memory: Option<u64>,
-    /// The outcomes held back (reused between flushes).
+    /// The runs of items whose outcomes are held back: job, count.
+    runs: Vec<(u64, u32)>,
+    /// Their outcomes (reused between flushes).
     outcomes: Vec<u8>,
     /// When to flush them.
     clock: FlushClock,
 }
 
 impl Worker {
-    /// Runs the items of job `job`, flushing as it goes.
+    /// Runs the items of job `job`, flushing as it goes; at its end, flushes unless the next
+    /// message is already there (its results then share the message).
     fn run_job(&mut self, job: u64, call: ItemCall, args: Bytes) -> Result<(), Stop> {
         let run = call.run.get();
         let tag = JobId(job).tag();
@@ -106,21 +116,22 @@ impl Worker {
             arg: 0..0,
             outcomes: std::mem::take(&mut self.outcomes),
         };
-        let mut held: u32 = 0;
-        self.clock.restart();
         let mut ranges = ranges.into_iter().enumerate().peekable();
         while let Some((item, arg)) = ranges.next() {
             io.arg = arg;
             self.running.start(tag, item);
             io = run(call.function, io);
             self.running.clear();
-            held += 1;
+            match self.runs.last_mut() {
+                Some((j, n)) if *j == job => *n += 1,
+                _ => self.runs.push((job, 1)),
+            }
+            let due = self.clock.due() || io.outcomes.len() >= FLUSH_BYTES;
             let last = ranges.peek().is_none();
-            if self.clock.due() || last || io.outcomes.len() >= FLUSH_BYTES {
+            if due || (last && !self.jobs.ready_now()) {
                 self.outcomes = std::mem::take(&mut io.outcomes);
-                self.flush(job, held)?;
+                self.flush()?;
                 io.outcomes = std::mem::take(&mut self.outcomes);
-                held = 0;
                 self.leave_if_over_memory()?;
                 self.clock.restart();
             }
@@ -129,15 +140,19 @@ impl Worker {
         Ok(())
     }
 
-    /// Sends the `items` outcomes held back.
-    fn flush(&mut self, job: u64, items: u32) -> Result<(), Stop> {
+    /// Sends the outcomes held back, if any.
+    fn flush(&mut self) -> Result<(), Stop> {
+        if self.runs.is_empty() {
+            return Ok(());
+        }
         let report = FromWorker::Done {
-            job,
-            items,
+            runs: std::mem::take(&mut self.runs),
             outcomes: Bytes(std::mem::take(&mut self.outcomes)),
         };
         let sent = self.results.send(&report);
-        if let FromWorker::Done { outcomes, .. } = report {
+        if let FromWorker::Done { runs, outcomes } = report {
+            self.runs = runs;
+            self.runs.clear();
             self.outcomes = outcomes.0;
             self.outcomes.clear();
         }
