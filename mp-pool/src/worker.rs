@@ -65,7 +65,11 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         // Sleep until a job is there, rather than spin in the receive: the pool's own threads
         // may need this CPU. (Nothing is held back here: a job ends with a flush unless the
         // next message was already there.)
-        readable(&worker.jobs);
+        // `wait` sets up a wait set (a descriptor duplicated, polled, closed) even when the
+        // job is there: look first.
+        if !worker.jobs.ready_now() {
+            readable(&worker.jobs);
+        }
         match worker.jobs.recv() {
             Ok(ToWorker::Job { job, call, args }) => {
                 if let Err(Stop) = worker.run_job(job, call, args) {
