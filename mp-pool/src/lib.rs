@@ -142,12 +142,16 @@ mod event_channel;
 mod exit_guard;
 #[cfg(test)]
 mod fake_backend;
+mod flush_clock;
+mod frames;
 mod imap;
+mod pace;
 mod panics;
 mod pool;
 mod process_backend;
 mod quiet_wait;
 mod result;
+mod running_word;
 mod sink;
 mod star;
 mod supervisor;
