@@ -73,7 +73,7 @@ fn no_worker_left(method: StartMethod, ending: Ending, end: fn(Pid), expected: i
     owner.start().unwrap();
     let pids: Vec<u32> = parent_end.recv_timeout(Duration::from_secs(30)).unwrap();
     assert_eq!(pids.len(), 2, "{method:?}: the pool's workers");
-    let owner_pid = Pid::from_raw(owner.pid().unwrap() as i32);
+    let owner_pid = Pid::from_raw(owner.pid().unwrap());
     end(owner_pid);
     let code = owner.join_timeout(Duration::from_secs(30)).unwrap();
     assert_eq!(
