@@ -9,6 +9,7 @@
 mod atomic;
 mod elems;
 mod epoll;
+pub(crate) mod fd_passing;
 mod held;
 pub(crate) mod kind;
 mod layout;
