@@ -12,6 +12,7 @@ use crate::builder::ManagerBuilder;
 use crate::codec::encode;
 use crate::error::Error;
 use crate::link::{Link, unexpected};
+use crate::owner::Owner;
 use crate::proxy::acquirer::AcquirerProxy;
 use crate::proxy::dict::DictProxy;
 use crate::proxy::event::EventProxy;
@@ -21,7 +22,6 @@ use crate::proxy::queue::QueueProxy;
 use crate::proxy::registered::Proxy;
 use crate::proxy::value::ValueProxy;
 use crate::registry::Served;
-use crate::owner::Owner;
 use crate::wire::{Kind, Reply, Request};
 
 /// How long a shut-down server process may take to exit before it is killed.

@@ -16,4 +16,3 @@ pub(crate) enum Owner {
     /// Nothing: connected to a server started elsewhere.
     Nothing,
 }
-

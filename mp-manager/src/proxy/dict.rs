@@ -21,7 +21,7 @@ use crate::wire::{Op, Reply};
 /// A proxy is an ordinary `Process` argument (it carries the address and the authkey, and
 /// connects in the child); [`Clone`] gives one with a connection of its own, for another
 /// thread (calls through one proxy run one at a time).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct DictProxy<K, V> {
     /// The object.
@@ -30,14 +30,7 @@ pub struct DictProxy<K, V> {
     types: PhantomData<fn(K, V)>,
 }
 
-impl<K, V> Clone for DictProxy<K, V> {
-    fn clone(&self) -> Self {
-        DictProxy {
-            handle: self.handle.clone(),
-            types: PhantomData,
-        }
-    }
-}
+typed_proxy!(DictProxy<K, V>);
 
 impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> DictProxy<K, V> {
     /// The proxy of the dict behind `handle`.

@@ -14,7 +14,7 @@ use crate::wire::{Op, Reply};
 
 /// A list of `T` held by a manager's server (see [`DictProxy`](crate::DictProxy) for how
 /// proxies travel and clone).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct ListProxy<T> {
     /// The object.
@@ -23,14 +23,7 @@ pub struct ListProxy<T> {
     types: PhantomData<fn(T)>,
 }
 
-impl<T> Clone for ListProxy<T> {
-    fn clone(&self) -> Self {
-        ListProxy {
-            handle: self.handle.clone(),
-            types: PhantomData,
-        }
-    }
-}
+typed_proxy!(ListProxy<T>);
 
 impl<T: Serialize + DeserializeOwned> ListProxy<T> {
     /// The proxy of the list behind `handle`.

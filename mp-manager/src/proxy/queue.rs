@@ -15,7 +15,7 @@ use crate::wire::Op;
 /// A FIFO of `T` held by a manager's server, bounded or not. Items are encoded by the proxy
 /// that puts them (the caller keeps its own), and decoded by the one that gets them. A
 /// client killed while it waits in `get` takes nothing: the item stays for the others.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct QueueProxy<T> {
     /// The object.
@@ -24,14 +24,7 @@ pub struct QueueProxy<T> {
     types: PhantomData<fn(T)>,
 }
 
-impl<T> Clone for QueueProxy<T> {
-    fn clone(&self) -> Self {
-        QueueProxy {
-            handle: self.handle.clone(),
-            types: PhantomData,
-        }
-    }
-}
+typed_proxy!(QueueProxy<T>);
 
 impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
     /// The proxy of the queue behind `handle`.

@@ -16,7 +16,7 @@ use crate::wire::{Op, Reply};
 /// An instance of the registered type `T` on a manager's server: each
 /// [`call`](Self::call) sends one `T::Request` and returns `T`'s `T::Response`. It travels
 /// and clones as every proxy does (see [`DictProxy`](crate::DictProxy)).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct Proxy<T> {
     /// The object.
@@ -25,14 +25,7 @@ pub struct Proxy<T> {
     types: PhantomData<fn(T)>,
 }
 
-impl<T> Clone for Proxy<T> {
-    fn clone(&self) -> Self {
-        Proxy {
-            handle: self.handle.clone(),
-            types: PhantomData,
-        }
-    }
-}
+typed_proxy!(Proxy<T>);
 
 impl<T: Served> Proxy<T> {
     /// The proxy of the instance behind `handle`.

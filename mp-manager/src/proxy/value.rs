@@ -14,7 +14,7 @@ use crate::wire::{Op, Reply};
 
 /// A `T` held by a manager's server: [`get`](Self::get) and [`set`](Self::set) (Python's
 /// `v.value`), each one call (a read-modify-write needs a lock beside it, as in Python).
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[serde(bound = "")]
 pub struct ValueProxy<T> {
     /// The object.
@@ -23,14 +23,7 @@ pub struct ValueProxy<T> {
     types: PhantomData<fn(T)>,
 }
 
-impl<T> Clone for ValueProxy<T> {
-    fn clone(&self) -> Self {
-        ValueProxy {
-            handle: self.handle.clone(),
-            types: PhantomData,
-        }
-    }
-}
+typed_proxy!(ValueProxy<T>);
 
 impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
     /// The proxy of the value behind `handle`.
