@@ -11,8 +11,12 @@ pub enum Error {
     #[error("cannot start the manager's server process")]
     Start(#[source] mp_process::Error),
     /// The server could not listen (bind, the private directory, the socket).
-    #[error("the manager's server cannot listen: {0}")]
-    Listen(String),
+    #[error("the manager's server cannot listen")]
+    Listen(#[source] mp_ipc::Error),
+    /// The server process could not listen; its description of why (the error itself stayed
+    /// in that process).
+    #[error("the manager's server process cannot listen: {0}")]
+    ServerFailed(String),
     /// The server is gone: shut down, killed, or never there (nothing listens at its address,
     /// or the connection closed). Every call after [`Manager::shutdown`](crate::Manager::shutdown)
     /// returns this.

@@ -54,6 +54,8 @@ pub struct Manager {
     link: Link,
     /// What it owns.
     owner: Owner,
+    /// The process that made this manager: a copy in a forked child owns nothing.
+    pid: u32,
 }
 
 impl Manager {
@@ -99,6 +101,7 @@ impl Manager {
             Reply::Done => Ok(Manager {
                 link,
                 owner: Owner::Nothing,
+                pid: std::process::id(),
             }),
             other => Err(unexpected(other)),
         }
@@ -256,9 +259,16 @@ impl Manager {
     /// Stops the server this manager started, and waits for it (a server process that does
     /// not exit within 10 s is killed); every proxy call after it is an error
     /// ([`Error::ServerGone`]), never a hang. For a manager that [`connect`](Self::connect)ed,
-    /// closes its connection only: the server goes on. Done by `Drop` too.
+    /// or a copy of the owner in a forked child, closes its connection only: the server goes
+    /// on. Done by `Drop` too.
     pub fn shutdown(&mut self) -> Result<(), Error> {
-        match std::mem::replace(&mut self.owner, Owner::Nothing) {
+        let owner = std::mem::replace(&mut self.owner, Owner::Nothing);
+        if self.pid != std::process::id() {
+            // A forked child's copy: the server is its parent's.
+            std::mem::forget(owner);
+            return Ok(());
+        }
+        match owner {
             Owner::Nothing => Ok(()),
             Owner::Thread(server, thread) => {
                 server.stop();
@@ -286,7 +296,11 @@ impl ManagerBuilder {
     /// long-lived manager from a long-lived thread.
     pub fn start(self) -> Result<Manager, Error> {
         let (link, owner) = self.launch()?;
-        Ok(Manager { link, owner })
+        Ok(Manager {
+            link,
+            owner,
+            pid: std::process::id(),
+        })
     }
 }
 

@@ -35,7 +35,7 @@ impl Listen {
             Listen::Unix => Listener::unix(Some(authkey)),
             Listen::Tcp(addr) => Listener::bind(Address::Tcp(*addr), Some(authkey)),
         }
-        .map_err(|e| Error::Listen(error_chain(&e)))
+        .map_err(Error::Listen)
     }
 }
 
@@ -57,7 +57,9 @@ fn server_main(args: ServerArgs) {
     let listener = match args.listen.bind(&args.authkey) {
         Ok(l) => l,
         Err(e) => {
-            let _ = args.report.send(&Err::<WireAddress, String>(e.to_string()));
+            let _ = args
+                .report
+                .send(&Err::<WireAddress, String>(error_chain(&e)));
             return;
         }
     };
@@ -95,7 +97,7 @@ pub(crate) fn start_process(
         Ok(Ok(address)) => Ok((process, address.into())),
         Ok(Err(why)) => {
             let _ = process.join_timeout(START_BOUND);
-            Err(Error::Listen(why))
+            Err(Error::ServerFailed(why))
         }
         Err(e) => {
             let _ = process.kill();

@@ -72,8 +72,6 @@ pub(crate) enum Kind {
 /// How long a blocking operation may wait on the server.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) enum Wait {
-    /// Not at all (`try_` forms).
-    No,
     /// At most this long.
     For(Duration),
     /// Until it can happen.

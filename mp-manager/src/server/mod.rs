@@ -123,6 +123,9 @@ impl Server {
                 Err(_) => break,
             }
             let reply = match conn.recv::<Request>() {
+                // Stopped while this request came: no answer, the connection closes (the
+                // client sees the server gone, as after the shutdown it is).
+                Ok(_) if self.stopped() => break,
                 Ok(Request::Shutdown) => {
                     self.stop();
                     Reply::Done

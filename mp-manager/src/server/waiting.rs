@@ -42,7 +42,6 @@ pub(crate) fn wait_for<'a, T>(
     mut ready: impl FnMut(&mut T) -> bool,
 ) -> (MutexGuard<'a, T>, Waited) {
     let until = match wait {
-        Wait::No => Some(Instant::now()),
         Wait::For(d) => Instant::now().checked_add(d),
         Wait::Forever => None,
     };
