@@ -464,6 +464,7 @@ impl PipeEnd {
             || free().is_none_or(|f| f >= need),
             None,
             SLICE,
+            None,
             || {
                 if self.peer_gone() {
                     Err(Error::BrokenPipe)
@@ -498,6 +499,7 @@ impl PipeEnd {
             || self.available().is_none_or(|n| n >= need),
             deadline,
             SLICE,
+            None,
             // A full slice without news: is anyone left to write? (The last commit may have
             // landed just before the exit, hence the second look.)
             || {

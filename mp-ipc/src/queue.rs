@@ -60,7 +60,7 @@ use crate::codec;
 use crate::error::{CodecError, Error, GetError, PutError};
 use crate::handles::{SideChannel, TOKEN_BYTES, encoded_len_and_handles};
 use crate::ring::{HEADER, PAD, Ring, WITH_HANDLES, frame_len};
-use crate::sys::{Held, QueueHeader, Segment, lock, release_pages};
+use crate::sys::{Held, QueueHeader, Segment, current_cpu, lock, release_pages};
 use crate::waiter;
 
 /// Longest wait for a lock before looking whether this process closed the queue meanwhile
@@ -449,7 +449,10 @@ impl RawQueue {
             pack(count(tail).wrapping_add(1), pos(tail).wrapping_add(need)),
             Ordering::SeqCst,
         );
-        self.h().put.not_empty.wake_all();
+        if let Some(cpu) = current_cpu() {
+            h.put.producer_cpu.store(cpu + 1, Ordering::Relaxed);
+        }
+        h.put.not_empty.wake_all();
         PutOutcome::Committed
     }
 
@@ -478,6 +481,7 @@ impl RawQueue {
             || self.is_closed() || self.is_shut_down() || nonempty(),
             deadline,
             SLICE,
+            Some(&h.put.producer_cpu),
             || Ok::<(), ()>(()),
         );
         if self.is_closed() {

@@ -7,6 +7,7 @@
 //! Everything that calls `libc` lives below this module.
 
 mod atomic;
+mod cpu;
 mod elems;
 mod epoll;
 pub(crate) mod fd_passing;
@@ -23,6 +24,7 @@ mod shm_watcher;
 pub(crate) mod socket;
 
 pub use atomic::AtomicInteger;
+pub(crate) use cpu::current_cpu;
 pub(crate) use elems::Elems;
 pub(crate) use epoll::Epoll;
 pub(crate) use held::{Held, lock};
