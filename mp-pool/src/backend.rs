@@ -103,6 +103,12 @@ pub(crate) trait Backend: Send + 'static {
     fn start(&mut self, worker: WorkerId) -> Result<Option<u32>, WorkerStartError>;
     /// Gives `job` to `worker`, behind the jobs it already holds.
     fn give(&mut self, worker: WorkerId, job: JobId, payload: Self::Job);
+    /// Gives `job` to `worker`, which holds no other: it is idle, and the latency of this
+    /// round trip counts (one `apply_async` at a time). A backend may hand it over from the
+    /// calling thread rather than through a thread of its own; by default, as [`give`](Self::give).
+    fn give_idle(&mut self, worker: WorkerId, job: JobId, payload: Self::Job) {
+        self.give(worker, job, payload);
+    }
     /// Tells `worker` to exit once it has finished the jobs it holds (no more will come).
     fn retire(&mut self, worker: WorkerId);
     /// Stops `worker` now; an [`Event::Exited`] follows.

@@ -318,7 +318,11 @@ impl<B: Backend> Core<B> {
                 self.backend.wake();
             }
         }
-        self.backend.give(worker_id, job_id, payload);
+        if worker.queue.len() == 1 {
+            self.backend.give_idle(worker_id, job_id, payload);
+        } else {
+            self.backend.give(worker_id, job_id, payload);
+        }
         let spent = self
             .schedule
             .max_tasks_per_child

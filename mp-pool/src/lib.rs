@@ -145,6 +145,7 @@ mod fake_backend;
 mod flush_clock;
 mod frames;
 mod imap;
+mod job_sender;
 mod pace;
 mod panics;
 mod pool;

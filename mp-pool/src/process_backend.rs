@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::Sender;
 use std::thread;
 
 use mp_ipc::{Connection, Pipe, Token, WaitSet};
@@ -26,11 +26,11 @@ use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError}
 use crate::event_channel::{EventReceiver, Message, event_channel};
 use crate::exit_guard;
 use crate::frames;
+use crate::job_sender::{Assignment, JobSender};
 use crate::running_word::RunningWord;
 use crate::task::decode;
 use crate::wire::{
-    FromWorker, InitCall, ItemCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, ToWorkerRef,
-    WorkerArgs,
+    FromWorker, InitCall, ItemCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, WorkerArgs,
 };
 use crate::worker::worker_main;
 
@@ -120,8 +120,13 @@ impl ProcessJob {
     }
 
     /// The argument records this payload covers.
-    fn records(&self) -> &[u8] {
+    pub(crate) fn records(&self) -> &[u8] {
         &self.args[self.bytes.clone()]
+    }
+
+    /// How to run its items.
+    pub(crate) fn call(&self) -> ItemCall {
+        self.call
     }
 }
 
@@ -151,20 +156,12 @@ impl Payload for ProcessJob {
     }
 }
 
-/// What goes to a worker's writer thread.
-enum Assignment {
-    /// A job to send.
-    Job(JobId, ProcessJob),
-    /// Send the retire message.
-    Retire,
-}
-
 /// The parent's handle on one worker process.
 struct WorkerProcess {
     /// The process (shared with its watcher, which reaps it).
     process: Arc<Process>,
-    /// Its writer thread's queue.
-    assignments: Sender<Assignment>,
+    /// Where its jobs go.
+    jobs: JobSender,
     /// Set by the watcher once the worker is reported gone.
     gone: Arc<AtomicBool>,
     /// Where it records the item it runs.
@@ -208,7 +205,17 @@ fn spawn_error(error: impl std::error::Error + Send + Sync + 'static) -> WorkerS
 }
 
 impl ProcessBackend {
-    /// Starts the process of `worker` and its two threads.
+    /// Sends job `job` to `worker` (`now`: from this thread, if it can).
+    fn send_job(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob, now: bool) {
+        if let Some(w) = self.workers.get_mut(&worker)
+            && !w.jobs.send(Assignment::Job(job, payload), now)
+        {
+            // It cannot be reached: stopped, its watcher reports it (the contract).
+            let _ = w.process.kill();
+        }
+    }
+
+    /// Starts the process of `worker` and its watcher thread.
     fn launch(&mut self, worker: WorkerId) -> Result<WorkerProcess, WorkerStartError> {
         let (jobs_in, jobs_out) = Pipe(false).map_err(spawn_error)?;
         let (results_in, results_out) = Pipe(false).map_err(spawn_error)?;
@@ -235,7 +242,6 @@ impl ProcessBackend {
         let process = Arc::new(process);
         exit_guard::guard(&process);
         let gone = Arc::new(AtomicBool::new(false));
-        let (assignments, queue) = mpsc::channel();
         let watcher = Watcher {
             name,
             results: results_in,
@@ -244,22 +250,17 @@ impl ProcessBackend {
             gone: Arc::clone(&gone),
             running: running.clone(),
         };
-        let threads = thread::Builder::new()
-            .name(format!("mp-pool writer {}", worker.0))
-            .spawn(move || write_jobs(&jobs_out, &queue))
-            .and_then(|_| {
-                thread::Builder::new()
-                    .name(format!("mp-pool watcher {}", worker.0))
-                    .spawn(move || watcher.run())
-            });
-        if let Err(error) = threads {
+        let watching = thread::Builder::new()
+            .name(format!("mp-pool watcher {}", worker.0))
+            .spawn(move || watcher.run());
+        if let Err(error) = watching {
             let _ = process.kill();
             let _ = process.join();
             return Err(spawn_error(error));
         }
         Ok(WorkerProcess {
             process,
-            assignments,
+            jobs: JobSender::new(jobs_out, worker),
             gone,
             running,
         })
@@ -286,15 +287,18 @@ impl Backend for ProcessBackend {
     }
 
     fn give(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob) {
-        if let Some(w) = self.workers.get(&worker) {
-            // A worker whose writer is gone is dead or dying: its watcher reports it.
-            let _ = w.assignments.send(Assignment::Job(job, payload));
-        }
+        self.send_job(worker, job, payload, false);
+    }
+
+    fn give_idle(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob) {
+        self.send_job(worker, job, payload, true);
     }
 
     fn retire(&mut self, worker: WorkerId) {
-        if let Some(w) = self.workers.get(&worker) {
-            let _ = w.assignments.send(Assignment::Retire);
+        if let Some(w) = self.workers.get_mut(&worker)
+            && !w.jobs.send(Assignment::Retire, false)
+        {
+            let _ = w.process.kill();
         }
     }
 
@@ -313,24 +317,6 @@ impl Backend for ProcessBackend {
 
     fn wake(&mut self) {
         let _ = self.events.send(Message::Wake);
-    }
-}
-
-/// A worker's writer thread: sends what the core gave, in order, until the backend lets go of
-/// the worker or the worker is gone.
-fn write_jobs(jobs: &Connection, queue: &Receiver<Assignment>) {
-    while let Ok(assignment) = queue.recv() {
-        let message = match assignment {
-            Assignment::Job(job, ref payload) => ToWorkerRef::Job {
-                job: job.0,
-                call: payload.call,
-                args: payload.records(),
-            },
-            Assignment::Retire => ToWorkerRef::Retire,
-        };
-        if jobs.send(&message).is_err() {
-            return; // the worker is gone: its watcher reports it
-        }
     }
 }
 
