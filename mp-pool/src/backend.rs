@@ -34,6 +34,7 @@
 //!   after reporting what it finished): its `Exited` then names [`Held::Nothing`], and what it
 //!   held goes to other workers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mp_sync::Deadline;
@@ -119,10 +120,23 @@ pub(crate) trait Backend: Send + 'static {
     fn wake(&mut self);
 }
 
+/// Books an [`Event::Output`] on the core from the thread that has it (installed by the pool
+/// with [`Events::hand_outputs_to`]).
+pub(crate) type OutputHandler<O> = Arc<dyn Fn(Event<O>) + Send + Sync>;
+
 /// The supervisor's side of a backend: where events come from.
 pub(crate) trait Events<O>: Send + 'static {
     /// The next event; `None` once `deadline` passed or after a [`Backend::wake`].
     fn next(&mut self, deadline: Option<Deadline>) -> Option<Event<O>>;
+
+    /// From now on, the backend may hand its [`Event::Output`]s to `handler` on its own
+    /// threads instead of through [`next`](Self::next) (one thread hop less per report; a
+    /// worker's outputs must still come before its `Exited`, so a backend hands them over
+    /// before it sends a later event of that worker). By default every event comes through
+    /// `next`.
+    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) {
+        let _ = handler;
+    }
 }
 
 /// Something that happened to a worker.

@@ -333,6 +333,11 @@ impl<B: Backend> Core<B> {
         }
     }
 
+    /// Makes the supervisor look again (a time limit it may not know of).
+    pub(crate) fn wake_supervisor(&mut self) {
+        self.backend.wake();
+    }
+
     /// Takes in one event from the backend.
     pub(crate) fn handle(&mut self, event: Event<B::Output>) {
         match event {

@@ -15,7 +15,6 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::Sender;
 use std::thread;
 
 use mp_ipc::{Connection, Pipe, Token, WaitSet};
@@ -23,7 +22,7 @@ use mp_process::{Process, StartMethod};
 
 use crate::backend::{Backend, Event, Held, JobId, Payload};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
-use crate::event_channel::{EventReceiver, Message, event_channel};
+use crate::event_channel::{EventReceiver, EventSender, Message, event_channel};
 use crate::exit_guard;
 use crate::frames;
 use crate::job_sender::{Assignment, JobSender};
@@ -181,7 +180,7 @@ pub(crate) struct Launch {
 /// The process backend's control side.
 pub(crate) struct ProcessBackend {
     /// The events channel (watchers send on clones).
-    events: Sender<Message<ProcessOutput>>,
+    events: EventSender<ProcessOutput>,
     /// The workers not yet seen gone.
     workers: HashMap<WorkerId, WorkerProcess>,
     /// How to start one.
@@ -190,7 +189,8 @@ pub(crate) struct ProcessBackend {
 
 /// A process backend and its events.
 pub(crate) fn process_backend(launch: Launch) -> (ProcessBackend, ProcessEvents) {
-    let (tx, rx) = event_channel();
+    // A watcher books its worker's outputs itself: it holds no lock while it does.
+    let (tx, rx) = event_channel(true);
     let backend = ProcessBackend {
         events: tx,
         workers: HashMap::new(),
@@ -364,7 +364,7 @@ struct Watcher {
     /// Its process, reaped here.
     process: Arc<Process>,
     /// Where events go.
-    events: Sender<Message<ProcessOutput>>,
+    events: EventSender<ProcessOutput>,
     /// Set once it is reported gone.
     gone: Arc<AtomicBool>,
     /// Where it records the item it runs: read once it is gone.
