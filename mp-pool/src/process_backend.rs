@@ -296,7 +296,7 @@ impl Backend for ProcessBackend {
 
     fn retire(&mut self, worker: WorkerId) {
         if let Some(w) = self.workers.get_mut(&worker)
-            && !w.jobs.send(Assignment::Retire, false)
+            && !w.jobs.send(Assignment::Retire, true)
         {
             let _ = w.process.kill();
         }
