@@ -17,6 +17,7 @@ use mp_sync::Deadline;
 
 use crate::backend::{Backend, Event, Held, JobId, Payload, Schedule};
 use crate::error::{SubmitError, TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
+use crate::lifecycle;
 use crate::pace::Pace;
 
 /// Where the results of one job go: the state behind an `AsyncResult`, a map's list or an
@@ -225,7 +226,7 @@ impl<B: Backend> Core<B> {
     }
 
     /// Starts one worker.
-    fn start_worker(&mut self) -> Result<(), WorkerStartError> {
+    fn start_worker(&mut self) -> Result<WorkerRef, WorkerStartError> {
         let id = WorkerId(self.next_worker);
         self.next_worker += 1;
         let pid = self.backend.start(id)?;
@@ -238,8 +239,10 @@ impl<B: Backend> Core<B> {
             deadline: None,
             pace: Pace::default(),
         };
+        let name = worker.name;
         self.workers.insert(id, worker);
-        Ok(())
+        lifecycle::started(name);
+        Ok(name)
     }
 
     /// Accepts jobs. `from_stream`: a lazy `imap` topping up, which a close does not refuse.
@@ -357,6 +360,7 @@ impl<B: Backend> Core<B> {
     fn on_ready(&mut self, worker_id: WorkerId) {
         if let Some(worker) = self.workers.get_mut(&worker_id) {
             worker.ready = true;
+            lifecycle::ready(worker.name);
         }
         self.dispatch();
         self.retire_idle_if_done();
@@ -364,6 +368,7 @@ impl<B: Backend> Core<B> {
 
     /// A worker failed to start: the pool is broken if no worker is left.
     fn on_start_failed(&mut self, worker_id: WorkerId, error: WorkerStartError) {
+        lifecycle::start_failed(worker_id, &error);
         if let Some(worker) = self.workers.remove(&worker_id) {
             debug_assert!(worker.queue.is_empty(), "jobs go only to ready workers");
         }
@@ -431,6 +436,11 @@ impl<B: Backend> Core<B> {
         let Some(worker) = self.workers.remove(&worker_id) else {
             return;
         };
+        match worker.stopping {
+            Stopping::No => lifecycle::died(worker.name, how),
+            Stopping::Retiring => lifecycle::retired(worker.name, how),
+            Stopping::TimedOut(..) | Stopping::Terminated => lifecycle::stopped(worker.name, how),
+        }
         let running = running_item(&worker.queue, &self.jobs, held);
         let mut back = Vec::new();
         for job_id in worker.queue {
@@ -448,11 +458,12 @@ impl<B: Backend> Core<B> {
         for job_id in back.into_iter().rev() {
             self.pending.push_front(job_id);
         }
-        if self.wants_replacement()
-            && let Err(error) = self.start_worker()
-            && self.workers.is_empty()
-        {
-            self.break_pool(error);
+        if self.wants_replacement() {
+            match self.start_worker() {
+                Ok(new) => lifecycle::replaced(worker.name, new),
+                Err(error) if self.workers.is_empty() => self.break_pool(error),
+                Err(_) => {}
+            }
         }
         self.dispatch();
         self.retire_idle_if_done();
@@ -496,11 +507,14 @@ impl<B: Backend> Core<B> {
                 }
             }
             Stopping::Terminated => TaskError::Terminated { task: index },
-            _ => TaskError::WorkerLost {
-                task: index,
-                worker: name,
-                how,
-            },
+            _ => {
+                lifecycle::task_lost(index, name, how);
+                TaskError::WorkerLost {
+                    task: index,
+                    worker: name,
+                    how,
+                }
+            }
         };
         self.out
             .push(Delivery::Fail(job.sink.clone(), index, error));
@@ -578,7 +592,9 @@ impl<B: Backend> Core<B> {
                 worker.deadline = front.and_then(|job| job.timeout).map(Deadline::after);
                 continue;
             };
-            let limit = jobs[&job_id].timeout.unwrap_or_default();
+            let job = &jobs[&job_id];
+            let limit = job.timeout.unwrap_or_default();
+            lifecycle::timed_out(job.first + item, worker.name, limit);
             worker.stopping = Stopping::TimedOut(job_id, item, limit);
             self.backend.kill(*id);
         }
