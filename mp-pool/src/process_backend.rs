@@ -26,6 +26,7 @@ use crate::event_channel::{EventReceiver, EventSender, Message, event_channel};
 use crate::exit_guard;
 use crate::frames;
 use crate::job_sender::{Assignment, JobSender};
+use crate::lifecycle;
 use crate::running_word::RunningWord;
 use crate::task::decode;
 use crate::wire::{
@@ -407,7 +408,12 @@ impl Watcher {
             match report {
                 // A worker leaving on its own (over its memory bound) ran no item: the
                 // core replaces it and gives what it held to others.
-                FromWorker::Leaving(_reason) => break,
+                FromWorker::Leaving(reason) => {
+                    if let Some(reason) = reason {
+                        lifecycle::leaving(self.name, &reason);
+                    }
+                    break;
+                }
                 FromWorker::Ready => {
                     ready = true;
                     self.emit(Event::Ready { worker });
