@@ -13,7 +13,7 @@ use mp_ipc::Connection;
 
 use crate::backend::JobId;
 use crate::error::WorkerId;
-use crate::process_backend::ProcessJob;
+use crate::process_job::ProcessJob;
 use crate::wire::ToWorkerRef;
 
 /// Bytes of a job message besides its arguments, at most: the variant, the job number and

@@ -169,6 +169,7 @@ mod pace;
 mod panics;
 mod pool;
 mod process_backend;
+mod process_job;
 mod quiet_wait;
 mod result;
 mod running_word;

@@ -12,7 +12,6 @@
 //! kernel to kill them when the pool's supervisor thread, which starts every worker, ends.
 
 use std::collections::HashMap;
-use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
@@ -20,18 +19,17 @@ use std::thread;
 use mp_ipc::{Connection, Pipe, Token, WaitSet};
 use mp_process::{Process, StartMethod};
 
-use crate::backend::{Backend, Event, Held, JobId, Payload};
+use crate::backend::{Backend, Event, Held, JobId};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
 use crate::event_channel::{EventReceiver, EventSender, Message, event_channel};
 use crate::exit_guard;
 use crate::frames;
 use crate::job_sender::{Assignment, JobSender};
 use crate::lifecycle;
+use crate::process_job::ProcessJob;
 use crate::running_word::RunningWord;
 use crate::task::decode;
-use crate::wire::{
-    FromWorker, InitCall, ItemCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, WorkerArgs,
-};
+use crate::wire::{FromWorker, InitCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, WorkerArgs};
 use crate::worker::worker_main;
 
 /// What a worker process reports for a run of finished items: how many, and their outcome
@@ -92,67 +90,6 @@ fn decode_outcome<R: serde::de::DeserializeOwned>(
             Err(message) => Err(malformed(format!("its failure does not decode: {message}"))),
         },
         _ => Err(malformed("the worker sent no readable outcome".into())),
-    }
-}
-
-/// A job: how to run its items, and their encoded arguments.
-#[derive(Clone)]
-pub(crate) struct ProcessJob {
-    /// The trampoline and function.
-    call: ItemCall,
-    /// Every item's argument record as submitted.
-    args: Arc<Vec<u8>>,
-    /// The byte range of `args` this payload covers (a job split after a death covers part).
-    bytes: Range<usize>,
-    /// How many records that range holds.
-    len: usize,
-}
-
-impl ProcessJob {
-    /// A job running `call` on each of the `len` argument records of `args`, in order.
-    pub(crate) fn new(call: ItemCall, args: Vec<u8>, len: usize) -> Self {
-        ProcessJob {
-            call,
-            bytes: 0..args.len(),
-            args: Arc::new(args),
-            len,
-        }
-    }
-
-    /// The argument records this payload covers.
-    pub(crate) fn records(&self) -> &[u8] {
-        &self.args[self.bytes.clone()]
-    }
-
-    /// How to run its items.
-    pub(crate) fn call(&self) -> ItemCall {
-        self.call
-    }
-}
-
-impl Payload for ProcessJob {
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn tail(&self, skip: usize) -> Self {
-        let start = self.bytes.start + frames::skip(self.records(), skip);
-        ProcessJob {
-            call: self.call,
-            args: Arc::clone(&self.args),
-            bytes: start..self.bytes.end,
-            len: self.len - skip.min(self.len),
-        }
-    }
-
-    fn head(&self, take: usize) -> Self {
-        let end = self.bytes.start + frames::skip(self.records(), take);
-        ProcessJob {
-            call: self.call,
-            args: Arc::clone(&self.args),
-            bytes: self.bytes.start..end,
-            len: take.min(self.len),
-        }
     }
 }
 
