@@ -116,12 +116,11 @@ impl Link {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(|e| Error::os("socketpair")(e.into()))?;
-        let child = exe::fresh_command(serve, theirs.as_fd(), None)
-            .spawn()
+        let server_pid = exe::start_fresh(serve, theirs.as_fd(), None)
             .map_err(Error::os("starting the fork server"))?;
         Ok(Link {
             sock: ours,
-            server_pid: child.id() as i32,
+            server_pid,
             next_id: AtomicU64::new(1),
             state: Mutex::new(LinkState::default()),
         })
