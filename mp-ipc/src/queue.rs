@@ -731,7 +731,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let side = &self.raw.side;
         let outcome = if handles > 0 {
             self.raw.put_with(len, WITH_HANDLES, deadline, |slot| {
-                side.encode_into(&item, slot)
+                side.sender().encode_into(&item, slot)
             })
         } else {
             self.raw
@@ -776,7 +776,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
         let side = &self.raw.side;
         let decode = |tag, bytes: &[u8]| match tag {
-            WITH_HANDLES => side.decode::<T>(bytes),
+            WITH_HANDLES => side.receiver().decode::<T>(bytes),
             _ => codec::decode::<T>(bytes),
         };
         match self.raw.get_with(deadline, decode) {

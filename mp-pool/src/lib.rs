@@ -108,8 +108,21 @@
 //!   exit, live workers are killed (a pool alive at `std::process::exit` does not hang it); a
 //!   child process whose target returns with a pool leaked or in a static is the one case that
 //!   still waits for its workers.
+//! - **Ctrl-C.** Workers ignore SIGINT: a terminal's Ctrl-C reaches the whole process group,
+//!   and what it means is the owner's to decide. An owner that dies of it takes its workers
+//!   along (no worker, no zombie is left); one that handles it keeps its tasks running and may
+//!   close, join or terminate the pool. (Python's workers raise `KeyboardInterrupt` mid-task
+//!   and its `map` can hang.)
 //! - **Under fork**, workers are forked from the pool's supervisor thread while the program has
 //!   other threads (as Python does); prefer forkserver (the default) or spawn.
+//!
+//! # Logging
+//!
+//! Worker lifecycle events go to the [`log`](https://docs.rs/log) facade, target `mp_pool`, as
+//! Python's `multiprocessing.get_logger()` gives them, and are silent unless the program
+//! installs a logger: `debug` when a worker starts, is ready, retires or is stopped by the pool;
+//! `info` when a replacement starts; `warn` when a worker dies unasked, with the task it held,
+//! when a task runs past its time limit, and when a worker cannot start.
 //!
 //! # Time limits on threads
 //!
@@ -142,12 +155,17 @@ mod event_channel;
 mod exit_guard;
 #[cfg(test)]
 mod fake_backend;
+mod flush_clock;
+mod frames;
 mod imap;
+mod lifecycle;
+mod pace;
 mod panics;
 mod pool;
 mod process_backend;
 mod quiet_wait;
 mod result;
+mod running_word;
 mod sink;
 mod star;
 mod supervisor;

@@ -1,4 +1,5 @@
-//! The pool's one OS call: a worker process asks to die with its parent.
+//! The pool's OS calls: a worker process asks to die with its parent, leaves Ctrl-C to it,
+//! and reads its resident memory.
 
 use std::io;
 
@@ -14,6 +15,17 @@ pub(crate) fn die_with_parent() -> io::Result<()> {
     Ok(())
 }
 
+/// Ignores SIGINT in this process: a terminal's Ctrl-C reaches every process of its group, and
+/// what it means is the pool's owner's to decide (a worker dies with it anyway, by
+/// [`die_with_parent`]). A task may install a handler of its own.
+pub(crate) fn ignore_interrupts() {
+    // SAFETY: signal(SIGINT, SIG_IGN) installs no handler of ours (SIG_IGN is the kernel's),
+    // so nothing can run at an arbitrary point; it takes integers only.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
+}
+
 /// Registers `f` to run when the process exits normally (`exit`, or returning from `main`).
 pub(crate) fn at_exit(f: extern "C" fn()) {
     // SAFETY: atexit stores the function pointer; `f` is a plain function valid for the whole
@@ -21,4 +33,18 @@ pub(crate) fn at_exit(f: extern "C" fn()) {
     unsafe {
         libc::atexit(f);
     }
+}
+
+/// This process's resident memory, in bytes (`/proc/self/statm`'s second field, in pages).
+pub(crate) fn resident_bytes() -> io::Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "an unreadable statm"))?;
+    // SAFETY: sysconf takes an integer and touches no memory of ours.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page = u64::try_from(page).unwrap_or(4096);
+    Ok(pages.saturating_mul(page))
 }

@@ -10,6 +10,7 @@ mod atomic;
 mod cpu;
 mod elems;
 mod epoll;
+pub(crate) mod fd_passing;
 mod held;
 pub(crate) mod kind;
 mod layout;
