@@ -58,6 +58,8 @@ pub(crate) enum Kind {
     Semaphore(u32),
     /// A flag clients wait for.
     Event,
+    /// A barrier for this many parties.
+    Barrier(u64),
     /// A FIFO of encoded items, at most `maxsize` (0: unbounded).
     Queue(u64),
     /// An instance of a registered type.
@@ -123,6 +125,16 @@ pub(crate) enum Op {
     EventIsSet,
     /// Waits for an event.
     EventWait(Wait),
+    /// Waits at a barrier.
+    BarrierWait(Wait),
+    /// Breaks a barrier.
+    BarrierAbort,
+    /// Makes a barrier whole and empty.
+    BarrierReset,
+    /// The number of callers waiting at a barrier.
+    BarrierWaiting,
+    /// Whether a barrier is broken.
+    BarrierBroken,
     /// Puts an item in a queue.
     QueuePut(Bytes, Wait),
     /// Takes an item from a queue.

@@ -3,6 +3,7 @@
 //! request at a time. It runs the same in a server process, on a thread of the caller, or as a
 //! standalone server (`serve_forever`).
 
+mod barrier;
 mod event;
 mod lock;
 mod object;

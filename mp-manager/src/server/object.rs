@@ -8,6 +8,7 @@ use std::sync::Mutex;
 
 use crate::error::Refusal;
 use crate::registry::ErasedServed;
+use crate::server::barrier::Barrier;
 use crate::server::event::Event;
 use crate::server::lock::{RLock, Semaphore};
 use crate::server::queue::Queue;
@@ -30,6 +31,8 @@ pub(crate) enum Object {
     Event(Event),
     /// A Queue.
     Queue(Queue),
+    /// A Barrier.
+    Barrier(Barrier),
     /// A registered type's instance (`None` once poisoned by a panic).
     Registered {
         /// The name it was registered under.
@@ -54,6 +57,7 @@ impl Object {
             Kind::RLock => Object::RLock(RLock::default()),
             Kind::Event => Object::Event(Event::default()),
             Kind::Queue(max) => Object::Queue(Queue::new(*max)),
+            Kind::Barrier(parties) => Object::Barrier(Barrier::new(*parties)),
             Kind::Registered { .. } => return None,
         })
     }
@@ -67,6 +71,7 @@ impl Object {
             | (Object::RLock(_), Kind::RLock)
             | (Object::Event(_), Kind::Event)
             | (Object::Queue(_), Kind::Queue(_))
+            | (Object::Barrier(_), Kind::Barrier(_))
             | (Object::Semaphore(_), Kind::Lock | Kind::Semaphore(_)) => true,
             (
                 Object::Registered {
@@ -102,6 +107,11 @@ impl Object {
             (Object::Queue(q), Op::QueuePut(item, w)) => q.put(item, w, caller),
             (Object::Queue(q), Op::QueueGet(w)) => q.get(w, caller),
             (Object::Queue(q), Op::QueueLen) => q.len(),
+            (Object::Barrier(b), Op::BarrierWait(w)) => b.wait(w, caller),
+            (Object::Barrier(b), Op::BarrierAbort) => b.abort(),
+            (Object::Barrier(b), Op::BarrierReset) => b.reset(),
+            (Object::Barrier(b), Op::BarrierWaiting) => b.n_waiting(),
+            (Object::Barrier(b), Op::BarrierBroken) => b.broken(),
             (Object::Registered { object, .. }, Op::Registered(request)) => {
                 registered(&mut lock(object), &request)
             }
