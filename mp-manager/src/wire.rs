@@ -54,6 +54,8 @@ pub(crate) enum Kind {
     Lock,
     /// A lock its holder may take again, released by its holder only.
     RLock,
+    /// A condition variable over a re-entrant lock of its own.
+    Condition,
     /// A counting semaphore with this initial value.
     Semaphore(u32),
     /// A flag clients wait for.
@@ -117,6 +119,10 @@ pub(crate) enum Op {
     Acquire(Wait),
     /// Releases a lock or semaphore.
     Release,
+    /// Waits on a condition (the caller holds its lock).
+    ConditionWait(Wait),
+    /// Wakes up to this many of a condition's waiters.
+    ConditionNotify(u64),
     /// Sets an event.
     EventSet,
     /// Clears an event.

@@ -323,3 +323,45 @@ fn one_client_blocked_in_the_server_holds_up_no_other() {
         assert!(waiting.join().unwrap().unwrap());
     });
 }
+
+/// A consumer: under the condition's lock, waits until the value is set, then answers.
+fn consumer((c, v, out): (mp_manager::ConditionProxy, ValueProxy<u32>, QueueProxy<u32>)) {
+    c.acquire().unwrap();
+    while v.get().unwrap() == 0 {
+        assert!(c.wait_timeout(BOUND).unwrap(), "notified");
+    }
+    let seen = v.get().unwrap();
+    c.release().unwrap();
+    out.put(&seen).unwrap();
+}
+
+#[test]
+fn a_condition_wakes_waiters_in_other_processes() {
+    let m = Manager::new().unwrap();
+    let c = m.condition().unwrap();
+    let v = m.value(&0u32).unwrap();
+    let out = m.queue::<u32>().unwrap();
+
+    // Not held: refused. Held, nobody notifies: false, and held again after.
+    assert!(matches!(c.notify(1), Err(Error::Refused(_))));
+    assert!(matches!(c.wait(), Err(Error::Refused(_))));
+    c.acquire().unwrap();
+    assert!(!c.wait_timeout(Duration::from_millis(20)).unwrap());
+    assert!(
+        !c.clone().try_acquire().unwrap(),
+        "held again after the wait"
+    );
+    c.release().unwrap();
+
+    let kids: Vec<_> = [StartMethod::Spawn, StartMethod::Fork]
+        .iter()
+        .map(|&k| start(k, consumer, (c.clone(), v.clone(), out.clone())))
+        .collect();
+    std::thread::sleep(Duration::from_millis(100)); // let them wait (or not: both work)
+    c.acquire().unwrap();
+    v.set(&7).unwrap();
+    c.notify_all().unwrap();
+    c.release().unwrap();
+    kids.iter().for_each(join_ok);
+    assert_eq!([out.get().unwrap(), out.get().unwrap()], [7, 7]);
+}

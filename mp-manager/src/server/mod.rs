@@ -4,6 +4,7 @@
 //! standalone server (`serve_forever`).
 
 mod barrier;
+mod condition;
 mod event;
 mod lock;
 mod object;
