@@ -1,0 +1,115 @@
+//! A `redis-server` of a test's own (included with `#[path]` beside `bounded.rs`): a temporary
+//! directory, a loopback port, no persistence, killed and removed on drop (also when the test
+//! fails). `cargo xtask test` makes sure the program is installed.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use super::bounded::BOUND;
+
+/// A running server, stopped on drop.
+pub struct RedisServer {
+    /// The server process.
+    child: Child,
+    /// Its working directory (removed on drop).
+    dir: PathBuf,
+    /// The address it listens on.
+    pub addr: String,
+    /// The port.
+    pub port: u16,
+    /// The password clients must give, if any.
+    pub password: Option<String>,
+}
+
+/// Numbers the servers of one test process.
+static SERVERS: AtomicU32 = AtomicU32::new(0);
+
+impl RedisServer {
+    /// A server on 127.0.0.1.
+    pub fn start() -> Self {
+        Self::start_on("127.0.0.1", None)
+    }
+
+    /// A server on `bind` (an address of this host or namespace), requiring `password` if
+    /// given. Fails the test if it does not answer within the bound.
+    pub fn start_on(bind: &str, password: Option<&str>) -> Self {
+        let n = SERVERS.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("mp-redis-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir for redis-server");
+        // A free port: the kernel picks one, and the server takes it over at once.
+        let port = TcpListener::bind((bind, 0))
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--bind", bind, "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if let Some(password) = password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
+            .spawn()
+            .expect("redis-server (cargo xtask test installs it)");
+        let server = RedisServer {
+            child,
+            dir,
+            addr: bind.to_owned(),
+            port,
+            password: password.map(str::to_owned),
+        };
+        server.wait_answering();
+        server
+    }
+
+    /// The URL clients connect with (the password in it, if any).
+    pub fn url(&self) -> String {
+        match &self.password {
+            Some(password) => format!("redis://:{password}@{}:{}/", self.addr, self.port),
+            None => format!("redis://{}:{}/", self.addr, self.port),
+        }
+    }
+
+    /// Waits until the server answers a PING (or asks for a password).
+    fn wait_answering(&self) {
+        let deadline = Instant::now() + BOUND;
+        loop {
+            if let Ok(mut stream) = TcpStream::connect((self.addr.as_str(), self.port)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut line = String::new();
+                if stream.write_all(b"PING\r\n").is_ok()
+                    && BufReader::new(&stream).read_line(&mut line).is_ok()
+                    && (line.starts_with("+PONG") || line.starts_with("-NOAUTH"))
+                {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on {}:{} did not answer within {BOUND:?}",
+                self.addr,
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
