@@ -19,6 +19,17 @@
 //!   results before it reports the death.
 //! - A worker that cannot be reached (a job it cannot be given, a kill it cannot take) is
 //!   reported through `Exited`; `give`, `retire` and `kill` themselves never fail.
+//!
+//! # A broker's backend (`crate::redis`)
+//!
+//! With workers on other hosts, consuming a Redis stream, the core's "workers" are *in-flight
+//! slots*: a slot is ready at once, holds up to [`Backend::QUEUE_DEPTH`] jobs (each a stream
+//! entry), and reports a job's results when its entry's result arrives, in the order the jobs
+//! were given (a later job's early result waits for the one before). The slot count bounds the
+//! tasks in flight. A slot never dies on its own: a lost host's entries are reclaimed by
+//! another host, inside the broker's protocol; `kill` (terminate) ends a slot at once and its
+//! late results are dropped. Time limits travel with the job
+//! ([`Backend::give_limited`]) and the host enforces them ([`Backend::limits_at_worker`]).
 
 use std::time::Duration;
 
@@ -61,6 +72,27 @@ pub(crate) trait Backend: Send + 'static {
     fn kill(&mut self, worker: WorkerId);
     /// Makes a blocked [`Events::next`] return early (the core has a new, earlier deadline).
     fn wake(&mut self);
+
+    /// Gives `job` as [`give`](Self::give) does, with its items' time limit: a backend whose
+    /// workers enforce limits themselves ([`limits_at_worker`](Self::limits_at_worker)) sends
+    /// it along with the job.
+    fn give_limited(
+        &mut self,
+        worker: WorkerId,
+        job: JobId,
+        payload: Self::Job,
+        limit: Option<Duration>,
+    ) {
+        let _ = limit;
+        self.give(worker, job, payload);
+    }
+
+    /// Whether the workers enforce time limits themselves and report an overrun as the item's
+    /// outcome, so that the core keeps no clock: a broker's hosts, whose tasks may wait in a
+    /// stream the core does not see (its clock would count the wait).
+    fn limits_at_worker(&self) -> bool {
+        false
+    }
 }
 
 /// The supervisor's side of a backend: where events come from.

@@ -141,6 +141,16 @@ pub enum TaskError {
         #[source]
         cause: WorkerStartError,
     },
+    /// A worker host of a broker refused the task or gave up on it: it came from another build
+    /// (image fingerprint), its stream entry was malformed, or it was delivered to host after
+    /// host that died holding it (a poison task).
+    #[error("task {task} was refused: {reason}")]
+    Refused {
+        /// The task's index in its submission.
+        task: usize,
+        /// Why, naming the host.
+        reason: String,
+    },
     /// The pool refused the task (only from [`apply`](crate::ThreadPool::apply), which submits
     /// and waits in one call).
     #[error(transparent)]
@@ -156,6 +166,7 @@ impl TaskError {
             | TaskError::TimedOut { task, .. }
             | TaskError::ResultEncoding { task, .. }
             | TaskError::Terminated { task }
+            | TaskError::Refused { task, .. }
             | TaskError::NoWorkers { task, .. } => Some(*task),
             TaskError::Submit(_) => None,
         }
@@ -216,6 +227,11 @@ pub enum PoolError {
     /// A worker failed to start or its initializer failed.
     #[error(transparent)]
     WorkerStart(#[from] WorkerStartError),
+    /// The broker cannot be used (it cannot be reached, refuses the password, or the settings
+    /// do not fit a broker).
+    #[cfg(feature = "redis")]
+    #[error(transparent)]
+    Broker(#[from] crate::redis::BrokerError),
 }
 
 /// Why [`join`](crate::ThreadPool::join) refused to wait.

@@ -145,8 +145,11 @@ mod fake_backend;
 mod imap;
 mod panics;
 mod pool;
+mod pool_backend;
 mod process_backend;
 mod quiet_wait;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod result;
 mod sink;
 mod star;

@@ -66,6 +66,21 @@ pub(crate) fn decode_process_output<R: serde::de::DeserializeOwned>(
                 worker,
                 message: format!("the worker could not run the task: {message}"),
             }),
+            Err(ItemFailure::TimedOut(limit)) => Err(TaskError::TimedOut {
+                task,
+                worker,
+                limit,
+            }),
+            Err(ItemFailure::Lost { code, signal }) => Err(TaskError::WorkerLost {
+                task,
+                worker,
+                how: match (code, signal) {
+                    (_, Some(signal)) => WorkerExit::Signal(signal),
+                    (Some(code), None) => WorkerExit::Code(code),
+                    (None, None) => WorkerExit::Unknown,
+                },
+            }),
+            Err(ItemFailure::Refused(reason)) => Err(TaskError::Refused { task, reason }),
         }
     };
     output.into_iter().enumerate().map(result).collect()
@@ -90,6 +105,18 @@ impl ProcessJob {
             items: items.into(),
             start: 0,
         }
+    }
+
+    /// How its items run (for a broker, which sends the job as a stream entry).
+    #[cfg(feature = "redis")]
+    pub(crate) fn call(&self) -> ItemCall {
+        self.call
+    }
+
+    /// The encoded arguments of the items this payload covers.
+    #[cfg(feature = "redis")]
+    pub(crate) fn items(&self) -> &[Bytes] {
+        &self.items[self.start..]
     }
 }
 

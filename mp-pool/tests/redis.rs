@@ -1,0 +1,340 @@
+//! The pool on a Redis broker, against a real `redis-server` of each test's own, with worker
+//! hosts that are child processes running this test binary in worker mode (taken over before
+//! `main` by `MP_POOL_WORKER`). Every wait is bounded.
+
+#[path = "../../test-support/bounded.rs"]
+mod bounded;
+#[path = "../../test-support/redis_server.rs"]
+mod redis_server;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mp_pool::redis::{RedisBroker, WORKER_ENV};
+use mp_pool::{Options, Pool, PoolError, TaskError};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use bounded::BOUND;
+use redis_server::RedisServer;
+
+/// A worker host: this binary in worker mode, in a process group of its own (with its local
+/// worker processes), killed on drop.
+struct Host {
+    /// The host process.
+    child: Child,
+}
+
+/// How a test's hosts run.
+#[derive(Clone, Copy)]
+struct HostConfig {
+    /// Lease in milliseconds.
+    lease_ms: u64,
+    /// Deliveries before a task is poison.
+    poison_after: usize,
+}
+
+const FAST: HostConfig = HostConfig {
+    lease_ms: 400,
+    poison_after: 3,
+};
+
+impl Host {
+    /// Starts a host serving pool `name` at `url`.
+    fn start(url: &str, name: &str, config: HostConfig) -> Host {
+        let child = Command::new(std::env::current_exe().expect("test binary"))
+            .env(WORKER_ENV, format!("{url}#{name}"))
+            .env("MP_POOL_WORKER_PROCESSES", "2")
+            .env("MP_POOL_WORKER_LEASE_MS", config.lease_ms.to_string())
+            .env(
+                "MP_POOL_WORKER_POISON_AFTER",
+                config.poison_after.to_string(),
+            )
+            .env("MP_POOL_WORKER_DIE_WITH_PARENT", "1")
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start a worker host");
+        Host { child }
+    }
+
+    /// Kills the host and its local workers, as a machine that dies.
+    fn kill(&mut self) {
+        let _ = killpg(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
+        let _ = self.child.wait();
+    }
+
+    /// Whether it is still running.
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A pool named `name` on `server` with `in_flight` slots.
+fn pool(server: &RedisServer, name: &str, in_flight: usize) -> Pool {
+    Pool::builder()
+        .broker(RedisBroker::new(server.url(), name))
+        .processes(in_flight)
+        .build()
+        .expect("pool on the broker")
+}
+
+fn double(x: u64) -> u64 {
+    x * 2
+}
+
+fn slow_double(x: u64) -> u64 {
+    thread::sleep(Duration::from_millis(2));
+    x * 2
+}
+
+fn panics_on_three(x: u64) -> u64 {
+    assert_ne!(x, 3, "three!");
+    x
+}
+
+fn hang(x: u64) -> u64 {
+    thread::sleep(Duration::from_secs(60));
+    x
+}
+
+/// Kills the whole host it runs on (its process group: the host and its local workers).
+fn kill_my_host(x: u64) -> u64 {
+    let _ = killpg(Pid::from_raw(0), Signal::SIGKILL);
+    x
+}
+
+#[test]
+fn map_imap_apply_over_two_hosts() {
+    let server = RedisServer::start();
+    let _hosts = [
+        Host::start(&server.url(), "basic", FAST),
+        Host::start(&server.url(), "basic", FAST),
+    ];
+    let pool = pool(&server, "basic", 8);
+    let results = pool.map(double, 0..300).expect("map");
+    let values: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+    assert_eq!(values, (0..300).map(|x| x * 2).collect::<Vec<_>>());
+
+    let lazy: Vec<u64> = pool
+        .imap(double, 0..50)
+        .expect("imap")
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(lazy, (0..50).map(|x| x * 2).collect::<Vec<_>>());
+
+    let seen = Arc::new(Mutex::new(None));
+    let sink = Arc::clone(&seen);
+    let handle = pool
+        .apply_async_with(
+            double,
+            21,
+            Options::new().on_success(move |v: &u64| *sink.lock().unwrap() = Some(*v)),
+        )
+        .expect("apply_async");
+    assert_eq!(
+        handle.get_timeout(BOUND).ready().expect("in time").unwrap(),
+        42
+    );
+    bounded::wait_until(|| seen.lock().unwrap().is_some());
+
+    // A panic fails its task only, naming it.
+    let results = pool.map_chunked(panics_on_three, 0..6, 2).expect("map");
+    assert!(matches!(
+        results[3],
+        Err(TaskError::Panicked { task: 3, .. })
+    ));
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 5);
+    pool.close();
+    pool.join().expect("join");
+}
+
+#[test]
+fn a_host_killed_mid_map_loses_no_task() {
+    let server = RedisServer::start();
+    let mut doomed = Host::start(&server.url(), "kill", FAST);
+    let _survivor = Host::start(&server.url(), "kill", FAST);
+    let pool = pool(&server, "kill", 16);
+    let started = Instant::now();
+    let mut values = Vec::new();
+    for (i, result) in pool.imap(slow_double, 0..1000).expect("imap").enumerate() {
+        values.push(result.expect("every task has its result"));
+        if i == 200 {
+            doomed.kill();
+        }
+        assert!(
+            started.elapsed() < BOUND * 3,
+            "the map did not finish in time"
+        );
+    }
+    assert_eq!(values, (0..1000).map(|x| x * 2).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_task_past_its_limit_times_out_and_the_host_lives_on() {
+    let server = RedisServer::start();
+    let mut host = Host::start(&server.url(), "hang", FAST);
+    let pool = pool(&server, "hang", 4);
+    let limit = Duration::from_millis(300);
+    let handle = pool
+        .apply_async_with(hang, 1, Options::new().timeout(limit))
+        .expect("apply_async");
+    let outcome = handle.get_timeout(BOUND).ready().expect("in time");
+    assert!(
+        matches!(outcome, Err(TaskError::TimedOut { task: 0, limit: l, .. }) if l == limit),
+        "{outcome:?}"
+    );
+    assert_eq!(pool.apply(double, 5).expect("the host lives on"), 10);
+    assert!(host.alive());
+}
+
+#[test]
+fn a_poison_task_fails_naming_itself_after_killing_its_hosts() {
+    let server = RedisServer::start();
+    let config = HostConfig {
+        lease_ms: 300,
+        poison_after: 2,
+    };
+    let url = server.url();
+    let stop = Arc::new(AtomicBool::new(false));
+    let starts = Arc::new(AtomicUsize::new(0));
+    // The fleet: a dead host is replaced, as a cluster manager would.
+    let fleet = {
+        let (stop, starts) = (Arc::clone(&stop), Arc::clone(&starts));
+        thread::spawn(move || {
+            let mut host = Host::start(&url, "poison", config);
+            starts.fetch_add(1, Ordering::SeqCst);
+            while !stop.load(Ordering::SeqCst) {
+                if !host.alive() {
+                    host = Host::start(&url, "poison", config);
+                    starts.fetch_add(1, Ordering::SeqCst);
+                }
+                thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let pool = pool(&server, "poison", 4);
+    let handle = pool.apply_async(kill_my_host, 7).expect("apply_async");
+    let outcome = handle.get_timeout(BOUND).ready().expect("in time");
+    stop.store(true, Ordering::SeqCst);
+    fleet.join().expect("fleet");
+    match outcome {
+        Err(TaskError::Refused { task: 0, reason }) => {
+            assert!(reason.contains("poison"), "{reason}")
+        }
+        other => panic!("expected a poison refusal, got {other:?}"),
+    }
+    // Delivered to host after host: the first two died, the third gave it up.
+    assert!(starts.load(Ordering::SeqCst) >= 3);
+}
+
+/// Adds a raw task entry to pool `name`'s stream and returns the result entry's `out` field
+/// (read from the result stream `reply`), failing after the bound.
+fn raw_round_trip(server: &RedisServer, name: &str, fields: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let tasks = format!("mp-pool:{name}:tasks");
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg(&tasks).arg("*");
+    for (k, v) in fields {
+        cmd.arg(*k).arg(v.as_slice());
+    }
+    cmd.query::<String>(&mut con).unwrap();
+    let deadline = Instant::now() + BOUND;
+    loop {
+        let reply: Option<redis::streams::StreamReadReply> = redis::cmd("XREAD")
+            .arg("BLOCK")
+            .arg(100)
+            .arg("STREAMS")
+            .arg("test-reply")
+            .arg("0-0")
+            .query(&mut con)
+            .unwrap();
+        if let Some(entry) = reply
+            .into_iter()
+            .flat_map(|r| r.keys)
+            .flat_map(|k| k.ids)
+            .next()
+        {
+            let _: () = redis::cmd("DEL").arg("test-reply").query(&mut con).unwrap();
+            match entry.map.get("out") {
+                Some(redis::Value::BulkString(bytes)) => return bytes.clone(),
+                other => panic!("a result entry without `out`: {other:?}"),
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no result entry within {BOUND:?}"
+        );
+    }
+}
+
+#[test]
+fn malformed_and_foreign_entries_are_their_tasks_errors_never_a_crash() {
+    let server = RedisServer::start();
+    let mut host = Host::start(&server.url(), "odd", FAST);
+    // The pool creates the stream and group, and is the proof at the end that the host serves.
+    let pool = pool(&server, "odd", 4);
+    let base = |fp: &str| {
+        vec![
+            ("v", b"1".to_vec()),
+            ("task", b"99".to_vec()),
+            ("reply", b"test-reply".to_vec()),
+            ("fp", fp.as_bytes().to_vec()),
+        ]
+    };
+    // Not even a task id: dropped (nothing to answer), the host lives.
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut con = client.get_connection().unwrap();
+    let _: String = redis::cmd("XADD")
+        .arg("mp-pool:odd:tasks")
+        .arg("*")
+        .arg("junk")
+        .arg("junk")
+        .query(&mut con)
+        .unwrap();
+    // A task id but no call: its error.
+    let out = raw_round_trip(&server, "odd", &base("1"));
+    assert!(
+        String::from_utf8_lossy(&out).contains("malformed"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    // A call and items of garbage with another build's fingerprint: refused as foreign.
+    let mut foreign = base("12345");
+    foreign.push(("call", vec![0xff; 8]));
+    foreign.push(("items", vec![0xff; 8]));
+    let out = raw_round_trip(&server, "odd", &foreign);
+    assert!(
+        String::from_utf8_lossy(&out).contains("another build"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(host.alive());
+    assert_eq!(pool.apply(double, 4).expect("the host still serves"), 8);
+}
+
+#[test]
+fn a_password_goes_in_the_url() {
+    let server = RedisServer::start_on("127.0.0.1", Some("s3cret"));
+    let _host = Host::start(&server.url(), "auth", FAST);
+    let pool = pool(&server, "auth", 4);
+    assert_eq!(pool.apply(double, 3).expect("apply"), 6);
+
+    let wrong = format!("redis://:wrong@127.0.0.1:{}/", server.port);
+    let refused = Pool::builder()
+        .broker(RedisBroker::new(wrong, "auth"))
+        .build();
+    assert!(matches!(refused, Err(PoolError::Broker(_))));
+}
