@@ -231,7 +231,7 @@ pub enum PoolError {
     /// do not fit a broker).
     #[cfg(feature = "redis")]
     #[error(transparent)]
-    Broker(#[from] crate::redis::BrokerError),
+    Broker(#[from] BrokerError),
 }
 
 /// Why [`join`](crate::ThreadPool::join) refused to wait.
@@ -248,3 +248,29 @@ pub enum JoinError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the result is not ready yet")]
 pub struct NotReady;
+
+/// Why a broker cannot be used (the `redis` feature).
+#[cfg(feature = "redis")]
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerError {
+    /// The server cannot be reached, refused the password, or refused a command.
+    #[error("the Redis broker: {0}")]
+    Redis(#[source] std::sync::Arc<redis::RedisError>),
+    /// A broker's pool takes no initializer (its hosts run the program, not a set-up call).
+    #[error("a pool on a broker takes no initializer")]
+    Initializer,
+    /// The worker setting is not `redis://...#pool-name`.
+    #[error("MP_POOL_WORKER={0:?} is not `redis://...#pool-name`")]
+    WorkerSetting(String),
+    /// The host's local pool of worker processes could not start.
+    #[error("the worker host's local pool")]
+    LocalPool(#[source] Box<PoolError>),
+}
+
+#[cfg(feature = "redis")]
+impl From<redis::RedisError> for BrokerError {
+    fn from(error: redis::RedisError) -> Self {
+        BrokerError::Redis(std::sync::Arc::new(error))
+    }
+}

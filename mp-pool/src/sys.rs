@@ -1,4 +1,5 @@
-//! The pool's one OS call: a worker process asks to die with its parent.
+//! The pool's OS calls: a worker process asks to die with its parent; a worker host (the
+//! `redis` feature) removes its setting from the environment before `main`.
 
 use std::io;
 
@@ -21,4 +22,13 @@ pub(crate) fn at_exit(f: extern "C" fn()) {
     unsafe {
         libc::atexit(f);
     }
+}
+
+/// Removes `name` from the environment. Only from an `.init_array` entry, which runs while the
+/// process has its one thread (before `main`).
+#[cfg(feature = "redis")]
+pub(crate) fn remove_env_single_threaded(name: &std::ffi::OsStr) {
+    // SAFETY: called before `main`, while no other thread exists that could read the
+    // environment at the same time.
+    unsafe { std::env::remove_var(name) };
 }

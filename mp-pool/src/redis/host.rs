@@ -125,7 +125,7 @@ pub(super) fn take_over_if_worker() {
     }
     let setting = std::env::var(WORKER_ENV).unwrap_or_default();
     // The host's own worker processes (fresh executions of this program) must not serve too.
-    super::sys::remove_env_single_threaded(OsStr::new(WORKER_ENV));
+    crate::sys::remove_env_single_threaded(OsStr::new(WORKER_ENV));
     serve_setting(&setting)
 }
 

@@ -26,7 +26,7 @@
 //! Keys of pool `P`: the task stream `mp-pool:P:tasks` with its consumer group
 //! `mp-pool:P:hosts`, and one result stream per submitter, `mp-pool:P:results:ID`.
 //!
-//! - **Submit.** A job (one task, or a chunk of a map) is one task entry ([`entry`]): its task
+//! - **Submit.** A job (one task, or a chunk of a map) is one task entry: its task
 //!   id (unique per hand-out), the function's code reference and the image fingerprint, the
 //!   encoded arguments, the time limit and the result stream. The submitter's in-flight slots
 //!   bound the entries out at once (see `backend.rs`).
@@ -61,10 +61,6 @@
 //! [`TaskError::Refused`]: crate::TaskError::Refused
 //! [`TaskError::TimedOut`]: crate::TaskError::TimedOut
 
-use std::sync::Arc;
-
-use crate::error::PoolError;
-
 pub(crate) mod entry;
 pub(crate) mod host;
 pub(crate) mod keys;
@@ -72,6 +68,7 @@ pub(crate) mod submitter;
 #[allow(unsafe_code)]
 mod sys;
 
+pub use crate::error::BrokerError;
 pub use host::{HostSettings, WORKER_ENV, serve, serve_if_worker};
 
 /// Jobs a broker's pool keeps in flight unless [`PoolBuilder::processes`] says otherwise.
@@ -98,29 +95,5 @@ impl RedisBroker {
             url: url.into(),
             name: name.into(),
         }
-    }
-}
-
-/// Why a broker cannot be used.
-#[derive(Clone, Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum BrokerError {
-    /// The server cannot be reached, refused the password, or refused a command.
-    #[error("the Redis broker: {0}")]
-    Redis(#[source] Arc<redis::RedisError>),
-    /// A broker's pool takes no initializer (its hosts run the program, not a set-up call).
-    #[error("a pool on a broker takes no initializer")]
-    Initializer,
-    /// The worker setting is not `redis://...#pool-name`.
-    #[error("{WORKER_ENV}={0:?} is not `redis://...#pool-name`")]
-    WorkerSetting(String),
-    /// The host's local pool of worker processes could not start.
-    #[error("the worker host's local pool")]
-    LocalPool(#[source] Box<PoolError>),
-}
-
-impl From<redis::RedisError> for BrokerError {
-    fn from(error: redis::RedisError) -> Self {
-        BrokerError::Redis(Arc::new(error))
     }
 }

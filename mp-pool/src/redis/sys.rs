@@ -1,7 +1,5 @@
 //! The Redis backend's OS seam: the entry that takes over a worker host's execution before
-//! `main` (as mp-process's spawn entry does), and the environment edit it needs.
-
-use std::ffi::OsStr;
+//! `main` (as mp-process's spawn entry does).
 
 /// Runs before `main` in every execution of a program built with the `redis` feature: an
 /// execution with [`WORKER_ENV`](super::WORKER_ENV) set becomes a worker host and never
@@ -17,12 +15,4 @@ static WORKER_ENTRY: extern "C" fn() = worker_entry;
 extern "C" fn worker_entry() {
     // A panic must not unwind out of an `extern "C"` function.
     let _ = std::panic::catch_unwind(super::host::take_over_if_worker);
-}
-
-/// Removes `name` from the environment. Only from the `.init_array` entry, which runs while the
-/// process has its one thread (before `main`).
-pub(super) fn remove_env_single_threaded(name: &OsStr) {
-    // SAFETY: called before `main`, while no other thread exists that could read the
-    // environment at the same time.
-    unsafe { std::env::remove_var(name) };
 }
