@@ -48,7 +48,7 @@ impl Backend for PoolBackend {
         &mut self,
         worker: WorkerId,
         job: JobId,
-        payload: ProcessJob,
+        payload: Self::Job,
         limit: Option<Duration>,
     ) {
         either!(self, b => b.give_limited(worker, job, payload, limit));

@@ -17,6 +17,7 @@ use redis::Value;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
 
 use super::BrokerError;
+use super::connection::connect;
 use super::entry::{EntryError, parse_task, result_fields, task_address};
 use super::keys::{Keys, RESULTS_MAXLEN, RESULTS_TTL_SECS, ensure_group};
 use crate::core::JobSink;
@@ -177,7 +178,7 @@ pub fn serve(url: &str, name: &str, settings: &HostSettings) -> Result<Infallibl
     let client = redis::Client::open(url)?;
     let keys = Keys::of(name);
     let me = host_name();
-    let mut con = client.get_connection_with_timeout(Duration::from_secs(5))?;
+    let mut con = connect(&client)?;
     ensure_group(&mut con, &keys)?;
     let pool = Pool::builder()
         .processes(settings.processes)
@@ -291,10 +292,7 @@ impl Reader {
 
     /// A new connection, if the server answers.
     fn reconnect(&self) -> Option<redis::Connection> {
-        let mut con = self
-            .client
-            .get_connection_with_timeout(Duration::from_secs(5))
-            .ok()?;
+        let mut con = connect(&self.client).ok()?;
         ensure_group(&mut con, &self.keys).ok()?;
         Some(con)
     }
@@ -561,9 +559,7 @@ impl Committer {
 
     /// A new connection, if the server answers.
     fn reconnect(&self) -> Option<redis::Connection> {
-        self.client
-            .get_connection_with_timeout(Duration::from_secs(5))
-            .ok()
+        connect(&self.client).ok()
     }
 
     /// Commits every finished entry: result, acknowledgement and deletion in one `MULTI` each.

@@ -61,6 +61,7 @@
 //! [`TaskError::Refused`]: crate::TaskError::Refused
 //! [`TaskError::TimedOut`]: crate::TaskError::TimedOut
 
+mod connection;
 pub(crate) mod entry;
 pub(crate) mod host;
 pub(crate) mod keys;

@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use redis::streams::StreamReadReply;
 
+use super::connection::connect;
 use super::entry::{parse_result, task_fields};
 use super::keys::{Keys, TASKS_TTL_SECS, ensure_group};
 use super::{BrokerError, RedisBroker};
@@ -153,11 +154,6 @@ fn submitter_id() -> String {
     format!("{}-{nanos:x}-{n}", std::process::id())
 }
 
-/// Connects to `client`'s server with a bound on the connect.
-fn connect(client: &redis::Client) -> redis::RedisResult<redis::Connection> {
-    client.get_connection_with_timeout(Duration::from_secs(5))
-}
-
 /// A broker backend for `broker` and its events: connects (a server that cannot be reached
 /// or refuses the password fails the pool's creation), creates the group, starts the threads.
 pub(crate) fn redis_backend(
@@ -168,7 +164,6 @@ pub(crate) fn redis_backend(
     let mut writer_con = connect(&client)?;
     ensure_group(&mut writer_con, &keys)?;
     let reader_con = connect(&client)?;
-    reader_con.set_read_timeout(Some(READ_BLOCK * 10))?;
     let reply = Keys::results(&broker.name, &submitter_id());
     let (events, rx) = event_channel();
     let books = Arc::new(Mutex::new(Books {
@@ -390,11 +385,7 @@ impl Reader {
     fn read(&mut self, last: &str) -> Option<StreamReadReply> {
         let mut con = match self.con.take() {
             Some(con) => con,
-            None => {
-                let con = connect(&self.client).ok()?;
-                con.set_read_timeout(Some(READ_BLOCK * 10)).ok()?;
-                con
-            }
+            None => connect(&self.client).ok()?,
         };
         let reply = redis::cmd("XREAD")
             .arg("COUNT")
