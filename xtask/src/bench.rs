@@ -268,12 +268,14 @@ fn build(root: &Path, dev: bool) -> (HashMap<(String, String), BenchExe>, bool) 
     let mut command = Command::new(cargo);
     command
         .args(["bench", "--workspace", "--no-run", "--message-format=json"])
+        // mp-pool's broker rows (`pool/redis/*`).
+        .args(["--features", "mp-pool/redis"])
         .current_dir(root);
     if dev {
         command.args(["--profile", "dev"]);
     }
     eprintln!(
-        "xtask bench: building: cargo bench --workspace --no-run{}",
+        "xtask bench: building: cargo bench --workspace --no-run --features mp-pool/redis{}",
         if dev { " --profile dev" } else { "" }
     );
     let (lines, built) = match Step::new("build benches", command, BUILD_BOUND)
