@@ -25,6 +25,8 @@ pub struct RedisServer {
     pub port: u16,
     /// The password clients must give, if any.
     pub password: Option<String>,
+    /// Whether it speaks TLS only (a self-signed certificate).
+    pub tls: bool,
 }
 
 /// Numbers the servers of one test process.
@@ -39,6 +41,17 @@ impl RedisServer {
     /// A server on `bind` (an address of this host or namespace), requiring `password` if
     /// given. Fails the test if it does not answer within the bound.
     pub fn start_on(bind: &str, password: Option<&str>) -> Self {
+        Self::start_with(bind, password, false)
+    }
+
+    /// A server on 127.0.0.1 that speaks TLS only, with a self-signed certificate made with
+    /// `openssl` in its directory (clients connect with `rediss://...#insecure`).
+    pub fn start_tls() -> Self {
+        Self::start_with("127.0.0.1", None, true)
+    }
+
+    /// A server on `bind`, with a password and TLS as asked.
+    fn start_with(bind: &str, password: Option<&str>, tls: bool) -> Self {
         let n = SERVERS.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("mp-redis-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir for redis-server");
@@ -48,8 +61,39 @@ impl RedisServer {
             .expect("a free port")
             .port();
         let mut command = Command::new("redis-server");
+        command.args(["--bind", bind]);
+        if tls {
+            let made = Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                ])
+                .args([
+                    "-subj",
+                    "/CN=localhost",
+                    "-keyout",
+                    "key.pem",
+                    "-out",
+                    "cert.pem",
+                ])
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl");
+            assert!(made.success(), "openssl could not make a certificate");
+            command
+                .args(["--port", "0", "--tls-port", &port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(dir.join("cert.pem"))
+                .arg("--tls-key-file")
+                .arg(dir.join("key.pem"))
+                .arg("--tls-ca-cert-file")
+                .arg(dir.join("cert.pem"))
+                .args(["--tls-auth-clients", "no"]);
+        } else {
+            command.args(["--port", &port.to_string()]);
+        }
         command
-            .args(["--bind", bind, "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&dir)
@@ -68,6 +112,7 @@ impl RedisServer {
             addr: bind.to_owned(),
             port,
             password: password.map(str::to_owned),
+            tls,
         };
         server.wait_answering();
         server
@@ -75,9 +120,14 @@ impl RedisServer {
 
     /// The URL clients connect with (the password in it, if any).
     pub fn url(&self) -> String {
-        match &self.password {
-            Some(password) => format!("redis://:{password}@{}:{}/", self.addr, self.port),
-            None => format!("redis://{}:{}/", self.addr, self.port),
+        let auth = match &self.password {
+            Some(password) => format!(":{password}@"),
+            None => String::new(),
+        };
+        if self.tls {
+            format!("rediss://{auth}{}:{}/#insecure", self.addr, self.port)
+        } else {
+            format!("redis://{auth}{}:{}/", self.addr, self.port)
         }
     }
 
@@ -86,6 +136,9 @@ impl RedisServer {
         let deadline = Instant::now() + BOUND;
         loop {
             if let Ok(mut stream) = TcpStream::connect((self.addr.as_str(), self.port)) {
+                if self.tls {
+                    return; // it listens; the TLS handshake is the client's
+                }
                 let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
                 let mut line = String::new();
                 if stream.write_all(b"PING\r\n").is_ok()

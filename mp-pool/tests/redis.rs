@@ -338,3 +338,13 @@ fn a_password_goes_in_the_url() {
         .build();
     assert!(matches!(refused, Err(PoolError::Broker(_))));
 }
+
+#[cfg(feature = "redis-tls")]
+#[test]
+fn tls_through_the_client() {
+    let server = RedisServer::start_tls();
+    let _host = Host::start(&server.url(), "tls", FAST);
+    let pool = pool(&server, "tls", 4);
+    assert_eq!(pool.map(double, 0..20).expect("map").len(), 20);
+    assert_eq!(pool.apply(double, 3).expect("apply"), 6);
+}

@@ -55,7 +55,7 @@ const STEPS: &[TestStep] = &[
             "--workspace",
             "--all-targets",
             "--features",
-            "mp-pool/redis",
+            "mp-pool/redis-tls",
             "--",
             "-D",
             "warnings",
@@ -70,21 +70,21 @@ const STEPS: &[TestStep] = &[
             "--workspace",
             "--no-deps",
             "--features",
-            "mp-pool/redis",
+            "mp-pool/redis-tls",
         ],
         envs: &[("RUSTDOCFLAGS", "-D warnings")],
         counts_tests: false,
     },
     TestStep {
         name: "test (workspace)",
-        // With mp-pool's Redis backend: its tests start their own `redis-server`.
+        // With mp-pool's Redis backend and its TLS: its tests start their own `redis-server`.
         args: &[
             "test",
             "--workspace",
             "--exclude",
             "xtask",
             "--features",
-            "mp-pool/redis",
+            "mp-pool/redis-tls",
         ],
         envs: &[],
         counts_tests: true,

@@ -55,8 +55,9 @@
 //! # Security
 //!
 //! A password or an ACL user goes in the URL (`redis://user:password@host/`). No task runs on
-//! a host unless its entry names this same build (image fingerprint). TLS (`rediss://`) needs
-//! the redis crate's TLS feature, which this crate does not enable yet.
+//! a host unless its entry names this same build (image fingerprint). TLS (`rediss://` URLs)
+//! with the `redis-tls` feature (the redis crate's native-tls, on the system's OpenSSL);
+//! `rediss://host/#insecure` skips the certificate check (a self-signed test server).
 //!
 //! [`TaskError::Refused`]: crate::TaskError::Refused
 //! [`TaskError::TimedOut`]: crate::TaskError::TimedOut
