@@ -301,8 +301,11 @@ impl Connection {
 
     // ------------------------------------------------------------------ for the waits
 
-    /// Whether a receive would not block right now (a message, or EOF known).
-    pub(crate) fn ready_now(&self) -> bool {
+    /// Whether a receive would not block right now (a message, or EOF known), from what this
+    /// end knows without a system call (unlike [`try_poll`](Self::try_poll), which asks the
+    /// kernel whether the peer is gone when no message is there). A pool worker asks it after
+    /// each job, to keep its results for one message when its next job is already there.
+    pub fn ready_now(&self) -> bool {
         match &self.flavor {
             Flavor::Pipe(p) => p.ready_now(),
             Flavor::Socket(s) => s.ready_now(),

@@ -12,7 +12,7 @@
 //! | `pool/imap_scale/1e4`..`1e7` | items/s, `imap(square, 0..n)` chunk size 1,000, consumed one by one | `Pool(2).imap_chunked` | none |
 //! | `pool/imap_peak_rss/1e4`..`1e7` | MiB, this process's peak RSS after that imap (lazy input keeps it flat) | `Pool(2).imap_chunked` | none |
 //!
-//! With the `redis` feature, also the `pool/redis/*` rows (`redis_figures.rs`).
+//! With the `redis` feature, also the `pool/redis/*` rows (`figures_redis/rows.rs`).
 //!
 //! The workloads follow `xtask/bench/mp_bench.py` (Pool(2), warmed up by a map of 1,000).
 //! Workers use the default start method (forkserver), as Python 3.14's pool does.
@@ -27,6 +27,7 @@ mod bounded;
 #[path = "../../xtask/bench/protocol.rs"]
 mod protocol;
 #[cfg(feature = "redis")]
+#[path = "figures_redis/rows.rs"]
 mod redis_figures;
 #[cfg(feature = "redis")]
 #[path = "../../test-support/redis_server.rs"]

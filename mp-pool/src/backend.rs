@@ -11,14 +11,28 @@
 //! - The core hands a job to one chosen worker ([`Backend::give`]); at most
 //!   [`Backend::QUEUE_DEPTH`] jobs are with a worker at once. A worker runs its jobs one at a
 //!   time, in the order given, and the items of a job in order.
-//! - A worker reports each finished run of items of its current job as an [`Event::Output`],
-//!   and starts the next item only after that report is on its way (so the first unreported
-//!   item of its first job is the one it is running: that is the task a death fails).
+//! - A worker reports finished items of its current job, in order, as [`Event::Output`]s of
+//!   one or more items each. It may hold finished items back for a while (a process worker
+//!   sends them in one message per *flush*: at the end of the job, or once ~100 us of task
+//!   time passed since its last flush), and every job's last report comes before the first
+//!   report of the next job.
+//! - The backend knows which item a worker runs ([`Backend::held`], and [`Held`] in
+//!   [`Event::Exited`]), in one of two ways: either it reports each item before its worker
+//!   starts the next ([`Held::FirstUnreported`]: the first unreported item of the worker's first
+//!   job is the one it runs; the thread backend), or the worker itself records, before each
+//!   item, which item of which job it starts and, after it, that it runs none
+//!   ([`Held::Item`] / [`Held::Nothing`]; worker processes, in a shared-memory word). With
+//!   the second, a death fails exactly the item named, and the finished items before it whose
+//!   report died with the worker run again: at most one flush window of finished work reruns
+//!   after a crash, and no item is failed twice or lost.
 //! - Per worker, events arrive in the order the worker caused them: every `Output` a worker sent
 //!   comes before its [`Event::Exited`]. A backend that watches processes drains a dead worker's
 //!   results before it reports the death.
 //! - A worker that cannot be reached (a job it cannot be given, a kill it cannot take) is
 //!   reported through `Exited`; `give`, `retire` and `kill` themselves never fail.
+//! - A worker may also leave on its own between items (a process worker over its memory bound,
+//!   after reporting what it finished): its `Exited` then names [`Held::Nothing`], and what it
+//!   held goes to other workers.
 //!
 //! # A broker's backend (`crate::redis`)
 //!
@@ -41,6 +55,35 @@ use crate::error::{PoolError, WorkerExit, WorkerId, WorkerStartError};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct JobId(pub(crate) u64);
 
+impl JobId {
+    /// The job's low 32 bits: what a worker process records in its running-item word
+    /// ([`Held::Item`]). Among the at most [`Backend::QUEUE_DEPTH`] jobs one worker holds, the
+    /// tag names one (their numbers are never 2^32 apart in practice: a job would have to wait
+    /// while four billion others ran).
+    pub(crate) fn tag(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+/// Which item a worker runs, as its backend knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Held {
+    /// The backend reports each item before its worker starts the next: the first unreported
+    /// item of the worker's first job is the one it runs (if it holds a job).
+    FirstUnreported,
+    /// The worker runs item `item` (counted from the first item of the payload it was given)
+    /// of the job whose [`JobId::tag`] is `job`. A tag of none of the jobs it holds means it
+    /// runs none of them.
+    Item {
+        /// The job's tag.
+        job: u32,
+        /// The item's index in the payload given.
+        item: usize,
+    },
+    /// The worker runs no item (between items, or before its first).
+    Nothing,
+}
+
 /// What a job carries to its worker: a run of items (one task each).
 pub(crate) trait Payload: Clone + Send + 'static {
     /// How many items (tasks) it holds.
@@ -48,6 +91,9 @@ pub(crate) trait Payload: Clone + Send + 'static {
     /// The same payload without its first `skip` items: the part of a job that a dead worker
     /// never started, to be given to another worker.
     fn tail(&self, skip: usize) -> Self;
+    /// The same payload with only its first `take` items: the finished items of a job whose
+    /// report died with its worker, to run again.
+    fn head(&self, take: usize) -> Self;
 }
 
 /// A way of running workers, as the core drives it. Calls come with the core's lock held, so
@@ -58,7 +104,9 @@ pub(crate) trait Backend: Send + 'static {
     /// What a worker sends back for a run of finished items.
     type Output: Send + 'static;
     /// The most jobs given to one worker at once: 1 hands a worker its next job only when it
-    /// is idle, more lets it start the next without a round trip.
+    /// is idle, more lets it start the next without a round trip. The core gives up to this
+    /// many while a worker's jobs are short, two while they take a millisecond or more
+    /// (`pace.rs`).
     const QUEUE_DEPTH: usize;
 
     /// Starts worker `worker`; it reports [`Event::Ready`] (or [`Event::StartFailed`]) once its
@@ -70,6 +118,8 @@ pub(crate) trait Backend: Send + 'static {
     fn retire(&mut self, worker: WorkerId);
     /// Stops `worker` now; an [`Event::Exited`] follows.
     fn kill(&mut self, worker: WorkerId);
+    /// Which item `worker` runs now (the core asks when the item's time limit passed).
+    fn held(&self, worker: WorkerId) -> Held;
     /// Makes a blocked [`Events::next`] return early (the core has a new, earlier deadline).
     fn wake(&mut self);
 
@@ -132,6 +182,8 @@ pub(crate) enum Event<O> {
         worker: WorkerId,
         /// How it ended.
         how: WorkerExit,
+        /// The item it ran when it ended: the one its death fails.
+        held: Held,
     },
 }
 

@@ -4,10 +4,10 @@
 //! ([`crate::supervisor`]) feeds it events and runs the [`Delivery`]s it hands back.
 //!
 //! The books: every job is in exactly one place at every moment: the pending queue, or the
-//! queue of the one worker it was given to. The first job in a worker's queue is the one it
-//! runs, and its first unreported item is the task it holds (the backend contract), so a death
-//! fails exactly that task; the rest of that job and the jobs behind it were not started and
-//! go back to the front of the pending queue.
+//! queue of the one worker it was given to. The backend names the item a worker runs
+//! ([`Held`]), so a death fails exactly that task; the items of that job before it whose
+//! results did not arrive (finished, but their report died with the worker) and the items
+//! after it, and the jobs behind it, go back to the front of the pending queue, in order.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -15,8 +15,10 @@ use std::time::Duration;
 
 use mp_sync::Deadline;
 
-use crate::backend::{Backend, Event, JobId, Payload, Schedule};
+use crate::backend::{Backend, Event, Held, JobId, Payload, Schedule};
 use crate::error::{SubmitError, TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
+use crate::lifecycle;
+use crate::pace::Pace;
 
 /// Where the results of one job go: the state behind an `AsyncResult`, a map's list or an
 /// `imap` stream, with the decoding of the backend's output.
@@ -99,12 +101,16 @@ struct Worker {
     given: usize,
     /// When the item it is running runs out of time.
     deadline: Option<Deadline>,
+    /// How many jobs it may hold.
+    pace: Pace,
 }
 
 impl Worker {
     /// Whether it may be given another job.
     fn takes_jobs<B: Backend>(&self) -> bool {
-        self.ready && self.stopping == Stopping::No && self.queue.len() < B::QUEUE_DEPTH
+        self.ready
+            && self.stopping == Stopping::No
+            && self.queue.len() < self.pace.depth(B::QUEUE_DEPTH)
     }
 }
 
@@ -220,7 +226,7 @@ impl<B: Backend> Core<B> {
     }
 
     /// Starts one worker.
-    fn start_worker(&mut self) -> Result<(), WorkerStartError> {
+    fn start_worker(&mut self) -> Result<WorkerRef, WorkerStartError> {
         let id = WorkerId(self.next_worker);
         self.next_worker += 1;
         let pid = self.backend.start(id)?;
@@ -231,9 +237,12 @@ impl<B: Backend> Core<B> {
             queue: VecDeque::new(),
             given: 0,
             deadline: None,
+            pace: Pace::default(),
         };
+        let name = worker.name;
         self.workers.insert(id, worker);
-        Ok(())
+        lifecycle::started(name);
+        Ok(name)
     }
 
     /// Accepts jobs. `from_stream`: a lazy `imap` topping up, which a close does not refuse.
@@ -305,11 +314,14 @@ impl<B: Backend> Core<B> {
         };
         worker.queue.push_back(job_id);
         worker.given += 1;
-        if worker.queue.len() == 1 && clock {
-            // It starts this job now: its clock runs from here.
-            worker.deadline = timeout.map(Deadline::after);
-            if timeout.is_some() {
-                self.backend.wake();
+        if worker.queue.len() == 1 {
+            worker.pace.started();
+            // It starts this job now: its clock runs from here (unless its worker keeps it).
+            if clock {
+                worker.deadline = timeout.map(Deadline::after);
+                if timeout.is_some() {
+                    self.backend.wake();
+                }
             }
         }
         self.backend
@@ -335,7 +347,7 @@ impl<B: Backend> Core<B> {
                 items,
                 output,
             } => self.on_output(worker, job, items, output),
-            Event::Exited { worker, how } => self.on_exited(worker, how),
+            Event::Exited { worker, how, held } => self.on_exited(worker, how, held),
         }
     }
 
@@ -343,6 +355,7 @@ impl<B: Backend> Core<B> {
     fn on_ready(&mut self, worker_id: WorkerId) {
         if let Some(worker) = self.workers.get_mut(&worker_id) {
             worker.ready = true;
+            lifecycle::ready(worker.name);
         }
         self.dispatch();
         self.retire_idle_if_done();
@@ -350,6 +363,7 @@ impl<B: Backend> Core<B> {
 
     /// A worker failed to start: the pool is broken if no worker is left.
     fn on_start_failed(&mut self, worker_id: WorkerId, error: WorkerStartError) {
+        lifecycle::start_failed(worker_id, &error);
         if let Some(worker) = self.workers.remove(&worker_id) {
             debug_assert!(worker.queue.is_empty(), "jobs go only to ready workers");
         }
@@ -400,6 +414,7 @@ impl<B: Backend> Core<B> {
         if job.done >= job.payload.len() {
             self.jobs.remove(&job_id);
             worker.queue.pop_front();
+            worker.pace.finished_job(worker.queue.is_empty());
         }
         // Its next item, if any, starts now.
         worker.deadline = match worker.queue.front() {
@@ -410,40 +425,76 @@ impl<B: Backend> Core<B> {
         self.retire_idle_if_done();
     }
 
-    /// A worker is gone: the task it held fails, what it held but had not started goes back
-    /// to the pending queue, and a replacement starts if work remains.
-    fn on_exited(&mut self, worker_id: WorkerId, how: WorkerExit) {
+    /// A worker is gone: the task it held fails, what it held but had not started (or
+    /// finished without a report that arrived) goes back to the pending queue, and a
+    /// replacement starts if work remains.
+    fn on_exited(&mut self, worker_id: WorkerId, how: WorkerExit, held: Held) {
         let Some(worker) = self.workers.remove(&worker_id) else {
             return;
         };
-        let mut queue = worker.queue;
-        if let Some(held) = queue.pop_front() {
-            self.fail_held(held, worker.name, worker.stopping, how);
+        match worker.stopping {
+            Stopping::No => lifecycle::died(worker.name, how),
+            Stopping::Retiring => lifecycle::retired(worker.name, how),
+            Stopping::TimedOut(..) | Stopping::Terminated => lifecycle::stopped(worker.name, how),
         }
-        // Not started: to the front, in their order, ahead of later submissions.
-        while let Some(job_id) = queue.pop_back() {
+        let running = running_item(&worker.queue, &self.jobs, held);
+        let mut back = Vec::new();
+        for job_id in worker.queue {
+            match running {
+                Some((running_job, item)) if running_job == job_id => {
+                    back.extend(self.fail_held(job_id, item, worker.name, worker.stopping, how));
+                }
+                _ => {
+                    self.drop_reported(job_id);
+                    back.push(job_id);
+                }
+            }
+        }
+        // To the front, in their order, ahead of later submissions.
+        for job_id in back.into_iter().rev() {
             self.pending.push_front(job_id);
         }
-        if self.wants_replacement()
-            && let Err(error) = self.start_worker()
-            && self.workers.is_empty()
-        {
-            self.break_pool(error);
+        if self.wants_replacement() {
+            match self.start_worker() {
+                Ok(new) => lifecycle::replaced(worker.name, new),
+                Err(error) if self.workers.is_empty() => self.break_pool(error),
+                Err(_) => {}
+            }
         }
         self.dispatch();
         self.retire_idle_if_done();
     }
 
-    /// The held job of a gone worker: its running item fails, the items after it are
-    /// pending again.
-    fn fail_held(&mut self, job_id: JobId, name: WorkerRef, stopping: Stopping, how: WorkerExit) {
+    /// Cuts the items already reported off a job that goes back to pending whole (a worker
+    /// that left between items may have reported part of it).
+    fn drop_reported(&mut self, job_id: JobId) {
+        if let Some(job) = self.jobs.get_mut(&job_id)
+            && job.done > 0
+        {
+            job.payload = job.payload.tail(job.done);
+            job.first += job.done;
+            job.done = 0;
+        }
+    }
+
+    /// The job a gone worker ran: its item `item` (an index in the payload) fails; the
+    /// unreported items before it (their report died with the worker) and the items after it
+    /// are returned as jobs to run again, in order.
+    fn fail_held(
+        &mut self,
+        job_id: JobId,
+        item: usize,
+        name: WorkerRef,
+        stopping: Stopping,
+        how: WorkerExit,
+    ) -> Vec<JobId> {
         let Some(job) = self.jobs.get_mut(&job_id) else {
-            return;
+            return Vec::new();
         };
-        let index = job.first + job.done;
+        let index = job.first + item;
         let error = match stopping {
-            Stopping::TimedOut(timed_job, item, limit)
-                if timed_job == job_id && item == job.done =>
+            Stopping::TimedOut(timed_job, timed_item, limit)
+                if timed_job == job_id && timed_item == item =>
             {
                 TaskError::TimedOut {
                     task: index,
@@ -452,23 +503,44 @@ impl<B: Backend> Core<B> {
                 }
             }
             Stopping::Terminated => TaskError::Terminated { task: index },
-            _ => TaskError::WorkerLost {
-                task: index,
-                worker: name,
-                how,
-            },
+            _ => {
+                lifecycle::task_lost(index, name, how);
+                TaskError::WorkerLost {
+                    task: index,
+                    worker: name,
+                    how,
+                }
+            }
         };
         self.out
             .push(Delivery::Fail(job.sink.clone(), index, error));
-        let skip = job.done + 1;
+        let mut again = Vec::new();
+        if item > job.done {
+            let rerun = Job {
+                payload: job.payload.tail(job.done).head(item - job.done),
+                sink: job.sink.clone(),
+                first: job.first + job.done,
+                done: 0,
+                timeout: job.timeout,
+            };
+            let id = JobId(self.next_job);
+            self.next_job += 1;
+            again.push(id);
+            self.jobs.insert(id, rerun);
+        }
+        let Some(job) = self.jobs.get_mut(&job_id) else {
+            return again;
+        };
+        let skip = item + 1;
         if skip < job.payload.len() {
             job.payload = job.payload.tail(skip);
             job.first += skip;
             job.done = 0;
-            self.pending.push_front(job_id);
+            again.push(job_id);
         } else {
             self.jobs.remove(&job_id);
         }
+        again
     }
 
     /// Whether a gone worker should be replaced: the pool runs, or it closed with work left.
@@ -509,12 +581,17 @@ impl<B: Backend> Core<B> {
                 continue;
             }
             worker.deadline = None;
-            let Some(&job_id) = worker.queue.front() else {
+            let Some((job_id, item)) = running_item(&worker.queue, jobs, self.backend.held(*id))
+            else {
+                // Between items: the next one's clock starts now.
+                let front = worker.queue.front().and_then(|j| jobs.get(j));
+                worker.deadline = front.and_then(|job| job.timeout).map(Deadline::after);
                 continue;
             };
             let job = &jobs[&job_id];
             let limit = job.timeout.unwrap_or_default();
-            worker.stopping = Stopping::TimedOut(job_id, job.done, limit);
+            lifecycle::timed_out(job.first + item, worker.name, limit);
+            worker.stopping = Stopping::TimedOut(job_id, item, limit);
             self.backend.kill(*id);
         }
     }
@@ -545,5 +622,29 @@ impl<B: Backend> Core<B> {
         }
         // With no worker left to report anything, the supervisor must look again itself.
         self.backend.wake();
+    }
+}
+
+/// The job and item (an index in its payload) a worker with `queue` runs, by what its backend
+/// said; `None` when it runs none of them.
+fn running_item<B: Backend>(
+    queue: &VecDeque<JobId>,
+    jobs: &HashMap<JobId, Job<B>>,
+    held: Held,
+) -> Option<(JobId, usize)> {
+    match held {
+        Held::FirstUnreported => {
+            let front = *queue.front()?;
+            Some((front, jobs.get(&front)?.done))
+        }
+        Held::Item { job, item } => {
+            let id = *queue.iter().find(|id| id.tag() == job)?;
+            let held = jobs.get(&id)?;
+            // A reported item is not running (a stale word cannot fail a task twice).
+            (held.done..held.payload.len())
+                .contains(&item)
+                .then_some((id, item))
+        }
+        Held::Nothing => None,
     }
 }

@@ -218,6 +218,9 @@ pub enum PoolError {
     /// `max_tasks_per_child` of zero.
     #[error("max_tasks_per_child must be at least 1")]
     ZeroMaxTasks,
+    /// `max_memory_per_child` of zero.
+    #[error("max_memory_per_child must be at least 1 byte")]
+    ZeroMaxMemory,
     /// A task time limit of zero.
     #[error("a task time limit must be longer than zero")]
     ZeroTimeout,

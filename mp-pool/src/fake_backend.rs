@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mp_sync::Deadline;
 
-use crate::backend::{Backend, Event, Events, JobId, Payload, Schedule};
+use crate::backend::{Backend, Event, Events, Held, JobId, Payload, Schedule};
 use crate::completion::{Callbacks, Completion};
 use crate::core::{JobSink, JobSpec};
 use crate::error::{PoolError, TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
@@ -27,17 +27,28 @@ struct FakeJob {
     items: Arc<Vec<u64>>,
     /// The first item this payload covers.
     start: usize,
+    /// One past the last.
+    end: usize,
 }
 
 impl Payload for FakeJob {
     fn len(&self) -> usize {
-        self.items.len() - self.start
+        self.end - self.start
     }
 
     fn tail(&self, skip: usize) -> Self {
         FakeJob {
             items: Arc::clone(&self.items),
-            start: self.start + skip,
+            start: (self.start + skip).min(self.end),
+            end: self.end,
+        }
+    }
+
+    fn head(&self, take: usize) -> Self {
+        FakeJob {
+            items: Arc::clone(&self.items),
+            start: self.start,
+            end: (self.start + take).min(self.end),
         }
     }
 }
@@ -112,6 +123,7 @@ impl Fake {
             let gone = Event::Exited {
                 worker: w,
                 how: WorkerExit::Code(0),
+                held: Held::FirstUnreported,
             };
             let _ = self.events.send(Some(gone));
         }
@@ -119,8 +131,17 @@ impl Fake {
 
     /// Worker `w` dies.
     fn crash(&self, w: WorkerId, how: WorkerExit) {
+        self.crash_holding(w, how, Held::FirstUnreported);
+    }
+
+    /// Worker `w` dies, its backend naming `held` as the item it ran.
+    fn crash_holding(&self, w: WorkerId, how: WorkerExit, held: Held) {
         self.lock().workers.remove(&w);
-        let gone = Event::Exited { worker: w, how };
+        let gone = Event::Exited {
+            worker: w,
+            how,
+            held,
+        };
         let _ = self.events.send(Some(gone));
     }
 
@@ -195,6 +216,7 @@ impl Backend for FakeBackend {
             let gone = Event::Exited {
                 worker,
                 how: WorkerExit::Code(0),
+                held: Held::FirstUnreported,
             };
             let _ = self.0.events.send(Some(gone));
         }
@@ -208,10 +230,15 @@ impl Backend for FakeBackend {
             let gone = Event::Exited {
                 worker,
                 how: WorkerExit::Signal(9),
+                held: Held::FirstUnreported,
             };
             let _ = self.0.events.send(Some(gone));
         }
         self.0.script.1.notify_all();
+    }
+
+    fn held(&self, _worker: WorkerId) -> Held {
+        Held::FirstUnreported
     }
 
     fn wake(&mut self) {
@@ -273,6 +300,7 @@ fn map(runner: &Runner<FakeBackend>, items: Vec<u64>, chunksize: usize) -> MapRe
         .into_iter()
         .map(|(first, chunk)| JobSpec {
             payload: FakeJob {
+                end: chunk.len(),
                 items: Arc::new(chunk),
                 start: 0,
             },
@@ -283,6 +311,72 @@ fn map(runner: &Runner<FakeBackend>, items: Vec<u64>, chunksize: usize) -> MapRe
         .collect();
     runner.submit(jobs, false).unwrap();
     AsyncResult::new(completion)
+}
+
+/// Worker 0 of a map of 0..10 in chunks of 5 dies before it reported anything, its backend
+/// naming `held`; returns the map's results.
+fn crash_first_worker_holding(held: impl FnOnce(JobId) -> Held) -> Vec<Result<u64, TaskError>> {
+    let (runner, fake) = fake_pool(two_workers(), 0);
+    let runner = runner.unwrap();
+    let result = map(&runner, (0..10).collect(), 5);
+    fake.wait_for("both jobs given", |s| {
+        s.workers.values().map(|w| w.queue.len()).sum::<usize>() == 2
+    });
+    let w0 = WorkerId(0);
+    let job = fake.lock().workers[&w0].queue[0].0;
+    fake.crash_holding(w0, WorkerExit::Signal(9), held(job));
+    fake.run_until(|| result.ready());
+    let results = result.get();
+    runner.close();
+    runner.join().unwrap();
+    results
+}
+
+#[test]
+fn a_named_held_item_fails_alone_and_its_unreported_predecessors_rerun() {
+    // Items 0..3 finished but their flush died with the worker: they run again; item 3 fails.
+    let results = crash_first_worker_holding(|job| Held::Item {
+        job: job.tag(),
+        item: 3,
+    });
+    let failed: Vec<usize> = (0..10).filter(|&i| results[i].is_err()).collect();
+    assert_eq!(failed, vec![3], "{results:?}");
+    assert!(matches!(
+        results[3],
+        Err(TaskError::WorkerLost { task: 3, .. })
+    ));
+    for (i, r) in results.iter().enumerate().filter(|(i, _)| *i != 3) {
+        assert_eq!(*r.as_ref().unwrap(), 10 * i as u64);
+    }
+}
+
+#[test]
+fn a_worker_leaving_mid_job_gives_back_only_what_it_did_not_report() {
+    let (runner, fake) = fake_pool(two_workers(), 0);
+    let runner = runner.unwrap();
+    let result = map(&runner, (0..10).collect(), 5);
+    fake.wait_for("both jobs given", |s| {
+        s.workers.values().map(|w| w.queue.len()).sum::<usize>() == 2
+    });
+    let w0 = WorkerId(0);
+    fake.finish_item(w0);
+    fake.finish_item(w0);
+    fake.crash_holding(w0, WorkerExit::Code(0), Held::Nothing);
+    fake.run_until(|| result.ready());
+    let results = result.get();
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(*r.as_ref().unwrap(), 10 * i as u64, "{results:?}");
+    }
+    runner.close();
+    runner.join().unwrap();
+}
+
+#[test]
+fn a_worker_between_items_fails_nothing() {
+    let results = crash_first_worker_holding(|_| Held::Nothing);
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(*r.as_ref().unwrap(), 10 * i as u64, "{results:?}");
+    }
 }
 
 #[test]

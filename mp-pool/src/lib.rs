@@ -111,6 +111,14 @@
 //! - **Under fork**, workers are forked from the pool's supervisor thread while the program has
 //!   other threads (as Python does); prefer forkserver (the default) or spawn.
 //!
+//! # Logging
+//!
+//! Worker lifecycle events go to the [`log`](https://docs.rs/log) facade, target `mp_pool`, as
+//! Python's `multiprocessing.get_logger()` gives them, and are silent unless the program
+//! installs a logger: `debug` when a worker starts, is ready, retires or is stopped by the pool;
+//! `info` when a replacement starts; `warn` when a worker dies unasked, with the task it held,
+//! when a task runs past its time limit, and when a worker cannot start.
+//!
 //! # Time limits on threads
 //!
 //! A thread cannot be killed. A [`ThreadPool`] task past its limit fails at once with
@@ -142,7 +150,11 @@ mod event_channel;
 mod exit_guard;
 #[cfg(test)]
 mod fake_backend;
+mod flush_clock;
+mod frames;
 mod imap;
+mod lifecycle;
+mod pace;
 mod panics;
 mod pool;
 mod pool_backend;
@@ -151,6 +163,7 @@ mod quiet_wait;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod result;
+mod running_word;
 mod sink;
 mod star;
 mod supervisor;

@@ -9,16 +9,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use mp_ipc::Bytes;
 use mp_process::StartMethod;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::backend::Schedule;
-use crate::chunks::{cut, default_map_chunksize};
+use crate::chunks::default_map_chunksize;
 use crate::completion::Completion;
 use crate::core::{JobSink, JobSpec};
 use crate::error::{JoinError, PoolError, SubmitError, TaskError, WorkerRef};
+use crate::frames;
 use crate::imap::{IMap, open_stream};
 use crate::pool_backend::PoolBackend;
 use crate::process_backend::{
@@ -27,7 +27,7 @@ use crate::process_backend::{
 use crate::result::{ApplyResult, AsyncResult, MapResult, Options};
 use crate::sink::{ApplySink, Collect, Decoding, MapSink};
 use crate::supervisor::Runner;
-use crate::task::{Task, encode, init_call, item_call};
+use crate::task::{Task, encode_into, init_call, item_call};
 use crate::wire::{InitCall, ItemCall};
 
 /// Settings of a [`Pool`], then [`build`](Self::build).
@@ -39,6 +39,8 @@ pub struct PoolBuilder {
     initializer: Option<Result<InitCall, String>>,
     /// Jobs a worker runs before it is replaced; default: no limit.
     max_tasks_per_child: Option<usize>,
+    /// Resident memory in bytes past which a worker is replaced after a task; default: none.
+    max_memory_per_child: Option<u64>,
     /// Default time limit of a task; default: none.
     task_timeout: Option<Duration>,
     /// Start method; default: the global one.
@@ -75,6 +77,16 @@ impl PoolBuilder {
     /// in Python's `maxtasksperchild`).
     pub fn max_tasks_per_child(mut self, tasks: usize) -> Self {
         self.max_tasks_per_child = Some(tasks);
+        self
+    }
+
+    /// A worker whose resident memory is above `bytes` after a task is replaced (billiard's
+    /// and loky's `max_memory_per_child`): it reports its results (they are kept), leaves, and
+    /// a new worker takes its place; the tasks it had not started go to other workers. It is
+    /// checked whenever the worker reports: after every task that ran longer than about
+    /// 100 us, and at the end of every job. Zero is refused at [`build`](Self::build).
+    pub fn max_memory_per_child(mut self, bytes: u64) -> Self {
+        self.max_memory_per_child = Some(bytes);
         self
     }
 
@@ -117,6 +129,9 @@ impl PoolBuilder {
         }
         let processes = self.processes.unwrap_or_else(mp_process::process_cpu_count);
         let schedule = Schedule::checked(processes, self.max_tasks_per_child, self.task_timeout)?;
+        if self.max_memory_per_child == Some(0) {
+            return Err(PoolError::ZeroMaxMemory);
+        }
         let init = self
             .initializer
             .transpose()
@@ -126,6 +141,7 @@ impl PoolBuilder {
                 .start_method
                 .unwrap_or_else(mp_process::get_start_method),
             init,
+            max_memory: self.max_memory_per_child,
         };
         let (backend, events) = process_backend(launch);
         let runner = Runner::start(PoolBackend::Local(backend), events, schedule)?;
@@ -169,21 +185,31 @@ fn job_sink<R: DeserializeOwned + Send + 'static>(
     Arc::new(Decoding::new(target, decode_process_output::<R>))
 }
 
-/// Encodes the arguments of the tasks from index `first` on.
-fn encode_args<A: Serialize>(
+/// The most items of one job: a worker's running-item word counts them in 32 bits.
+const MAX_JOB_ITEMS: usize = u32::MAX as usize - 1;
+
+/// Encodes `items` as one job's argument records ([`crate::frames`]), with how many there
+/// are; the error names the task (`first` is the index of the first).
+fn encode_job<A: Serialize>(
     items: impl IntoIterator<Item = A>,
     first: usize,
-) -> Result<Vec<Bytes>, SubmitError> {
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(k, item)| {
-            encode(&item).map_err(|message| SubmitError::ArgumentEncoding {
-                task: first + k,
-                message,
-            })
-        })
-        .collect()
+) -> Result<(Vec<u8>, usize), SubmitError> {
+    let items = items.into_iter();
+    let mut args = Vec::with_capacity(items.size_hint().0.saturating_mul(8));
+    let mut len = 0;
+    for (k, item) in items.enumerate() {
+        frames::push(
+            &mut args,
+            |out| encode_into(&item, out),
+            |bytes| format!("its {bytes} bytes are too many"),
+        )
+        .map_err(|message| SubmitError::ArgumentEncoding {
+            task: first + k,
+            message,
+        })?;
+        len += 1;
+    }
+    Ok((args, len))
 }
 
 impl Pool {
@@ -237,11 +263,11 @@ impl Pool {
         T: Serialize + DeserializeOwned + 'static,
         R: Serialize + DeserializeOwned + Send + 'static,
     {
-        let items = encode_args([arg], 0)?;
+        let (args, len) = encode_job([arg], 0)?;
         let completion = Arc::new(Completion::new());
         let target = Arc::new(ApplySink::new(Arc::clone(&completion), options.callbacks));
         let job = JobSpec {
-            payload: ProcessJob::new(item_call(f), items),
+            payload: ProcessJob::new(item_call(f), args, len),
             sink: job_sink(target),
             first: 0,
             timeout: options.timeout,
@@ -387,12 +413,13 @@ impl Pool {
     {
         // Refuse before the input is consumed.
         self.runner.check_running()?;
-        let items = encode_args(items, 0)?;
+        let items: Vec<A> = items.into_iter().collect();
         let chunksize = match options.chunksize {
             Some(0) => return Err(SubmitError::ZeroChunksize),
             Some(chunksize) => chunksize,
             None => default_map_chunksize(items.len(), self.size()),
-        };
+        }
+        .min(MAX_JOB_ITEMS);
         let completion = Arc::new(Completion::new());
         let target = Arc::new(MapSink::new(
             items.len(),
@@ -401,15 +428,21 @@ impl Pool {
         ));
         let sink = job_sink(target);
         let call = item_call(f);
-        let jobs = cut(items, chunksize)
-            .into_iter()
-            .map(|(first, chunk)| JobSpec {
-                payload: ProcessJob::new(call, chunk),
-                sink: Arc::clone(&sink),
-                first,
-                timeout: options.timeout,
+        // Every argument is encoded before anything is submitted.
+        let jobs = items
+            .chunks(chunksize)
+            .enumerate()
+            .map(|(c, chunk)| {
+                let first = c * chunksize;
+                let (args, len) = encode_job(chunk, first)?;
+                Ok(JobSpec {
+                    payload: ProcessJob::new(call, args, len),
+                    sink: Arc::clone(&sink),
+                    first,
+                    timeout: options.timeout,
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>, SubmitError>>()?;
         self.runner.submit(jobs, false)?;
         Ok(AsyncResult::new(completion))
     }
@@ -487,22 +520,27 @@ impl Pool {
         R: DeserializeOwned + Send + 'static,
         I: IntoIterator<Item = T>,
     {
-        let job = move |first, chunk: Vec<T>| Ok(ProcessJob::new(call, encode_args(chunk, first)?));
+        let job = move |first, chunk: Vec<T>| {
+            let (args, len) = encode_job(chunk, first)?;
+            Ok(ProcessJob::new(call, args, len))
+        };
+        let chunksize = chunksize.min(MAX_JOB_ITEMS);
         open_stream(&self.runner, items, chunksize, ordered, job_sink, job)
     }
 
-    /// Submits one job of already encoded items, its results to `sink` (a broker's host runs
-    /// the entries it takes this way).
+    /// Submits one job of `len` already encoded argument records, its results to `sink` (a
+    /// broker's host runs the entries it takes this way).
     #[cfg(feature = "redis")]
     pub(crate) fn submit_encoded(
         &self,
         call: ItemCall,
-        items: Vec<Bytes>,
+        args: Vec<u8>,
+        len: usize,
         timeout: Option<Duration>,
         sink: Arc<dyn JobSink<ProcessOutput>>,
     ) -> Result<(), SubmitError> {
         let job = JobSpec {
-            payload: ProcessJob::new(call, items),
+            payload: ProcessJob::new(call, args, len),
             sink,
             first: 0,
             timeout,

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use crate::backend::{Backend, JobId};
+use crate::backend::{Backend, Held, JobId};
 use crate::error::{WorkerId, WorkerStartError};
 use crate::process_backend::{ProcessBackend, ProcessJob, ProcessOutput};
 #[cfg(feature = "redis")]
@@ -64,6 +64,10 @@ impl Backend for PoolBackend {
 
     fn kill(&mut self, worker: WorkerId) {
         either!(self, b => b.kill(worker));
+    }
+
+    fn held(&self, worker: WorkerId) -> Held {
+        either!(self, b => b.held(worker))
     }
 
     fn wake(&mut self) {

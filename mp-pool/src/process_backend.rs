@@ -12,66 +12,102 @@
 //! kernel to kill them when the pool's supervisor thread, which starts every worker, ends.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 
-use mp_ipc::{Bytes, Connection, Pipe, Token, WaitSet};
+use mp_ipc::{Connection, Pipe, Token, WaitSet};
 use mp_process::{Process, StartMethod};
 
-use crate::backend::{Backend, Event, JobId, Payload};
+use crate::backend::{Backend, Event, Held, JobId, Payload};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
 use crate::event_channel::{EventReceiver, Message, event_channel};
 use crate::exit_guard;
+use crate::frames;
+use crate::running_word::RunningWord;
 use crate::task::decode;
-use crate::wire::{FromWorker, InitCall, ItemCall, ItemFailure, ItemOutcome, ToWorker, WorkerArgs};
+use crate::wire::{
+    FromWorker, InitCall, ItemCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, ToWorkerRef,
+    WorkerArgs,
+};
 use crate::worker::worker_main;
 
-/// What a worker process reports for a run of finished items: each one's outcome.
-pub(crate) type ProcessOutput = Vec<ItemOutcome>;
+/// What a worker process reports for a run of finished items: how many, and their outcome
+/// records ([`crate::frames`], each [`OUTCOME_OK`] and the encoded result, or
+/// [`OUTCOME_FAILED`] and the encoded [`ItemFailure`]).
+pub(crate) struct ProcessOutput {
+    /// How many items.
+    items: usize,
+    /// Their outcome records, in order.
+    outcomes: Vec<u8>,
+}
+
+#[cfg(feature = "redis")]
+impl ProcessOutput {
+    /// The output of `items` items with these outcome records (a broker's result entry).
+    pub(crate) fn from_parts(items: usize, outcomes: Vec<u8>) -> Self {
+        ProcessOutput { items, outcomes }
+    }
+
+    /// How many items, and their outcome records.
+    pub(crate) fn into_parts(self) -> (usize, Vec<u8>) {
+        (self.items, self.outcomes)
+    }
+}
 
 /// The process backend's events side.
 pub(crate) type ProcessEvents = EventReceiver<ProcessOutput>;
 
-/// The most item reports a watcher folds into one event.
-const BATCH: usize = 1024;
+/// The most items a watcher folds into one event.
+const BATCH: usize = 1 << 16;
 
-/// Reads a [`ProcessOutput`] as the typed results of the items from task `first` on.
+/// Reads a [`ProcessOutput`] as the typed results of its items, from task `first` on: always
+/// exactly as many results as items (a record missing or malformed is that item's error).
 pub(crate) fn decode_process_output<R: serde::de::DeserializeOwned>(
     output: ProcessOutput,
     worker: WorkerRef,
     first: usize,
 ) -> Vec<Result<R, TaskError>> {
-    let result = |(k, outcome): (usize, ItemOutcome)| {
-        let task = first + k;
-        match outcome {
-            Ok(bytes) => decode(&bytes).map_err(|message| TaskError::ResultEncoding {
-                task,
-                worker,
-                message: format!("the result does not decode: {message}"),
-            }),
-            Err(ItemFailure::Panicked(message)) => Err(TaskError::Panicked {
+    let mut records = frames::records(&output.outcomes);
+    (first..first + output.items)
+        .map(|task| decode_outcome(records.next(), task, worker))
+        .collect()
+}
+
+/// One item's result from its outcome record.
+fn decode_outcome<R: serde::de::DeserializeOwned>(
+    record: Option<&[u8]>,
+    task: usize,
+    worker: WorkerRef,
+) -> Result<R, TaskError> {
+    let malformed = |message: String| TaskError::ResultEncoding {
+        task,
+        worker,
+        message,
+    };
+    match record.and_then(<[u8]>::split_first) {
+        Some((&OUTCOME_OK, bytes)) => decode(bytes)
+            .map_err(|message| malformed(format!("the result does not decode: {message}"))),
+        Some((&OUTCOME_FAILED, bytes)) => match decode::<ItemFailure>(bytes) {
+            Ok(ItemFailure::Panicked(message)) => Err(TaskError::Panicked {
                 task,
                 worker,
                 message,
             }),
-            Err(ItemFailure::ResultEncoding(message)) => Err(TaskError::ResultEncoding {
-                task,
-                worker,
-                message,
-            }),
-            Err(ItemFailure::Unrunnable(message)) => Err(TaskError::Panicked {
+            Ok(ItemFailure::ResultEncoding(message)) => Err(malformed(message)),
+            Ok(ItemFailure::Unrunnable(message)) => Err(TaskError::Panicked {
                 task,
                 worker,
                 message: format!("the worker could not run the task: {message}"),
             }),
-            Err(ItemFailure::TimedOut(limit)) => Err(TaskError::TimedOut {
+            Ok(ItemFailure::TimedOut(limit)) => Err(TaskError::TimedOut {
                 task,
                 worker,
                 limit,
             }),
-            Err(ItemFailure::Lost { code, signal }) => Err(TaskError::WorkerLost {
+            Ok(ItemFailure::Lost { code, signal }) => Err(TaskError::WorkerLost {
                 task,
                 worker,
                 how: match (code, signal) {
@@ -80,10 +116,11 @@ pub(crate) fn decode_process_output<R: serde::de::DeserializeOwned>(
                     (None, None) => WorkerExit::Unknown,
                 },
             }),
-            Err(ItemFailure::Refused(reason)) => Err(TaskError::Refused { task, reason }),
-        }
-    };
-    output.into_iter().enumerate().map(result).collect()
+            Ok(ItemFailure::Refused(reason)) => Err(TaskError::Refused { task, reason }),
+            Err(message) => Err(malformed(format!("its failure does not decode: {message}"))),
+        },
+        _ => Err(malformed("the worker sent no readable outcome".into())),
+    }
 }
 
 /// A job: how to run its items, and their encoded arguments.
@@ -91,20 +128,28 @@ pub(crate) fn decode_process_output<R: serde::de::DeserializeOwned>(
 pub(crate) struct ProcessJob {
     /// The trampoline and function.
     call: ItemCall,
-    /// Every item of the job as submitted.
-    items: Arc<[Bytes]>,
-    /// The first item this payload covers (a job split after a death covers its tail).
-    start: usize,
+    /// Every item's argument record as submitted.
+    args: Arc<Vec<u8>>,
+    /// The byte range of `args` this payload covers (a job split after a death covers part).
+    bytes: Range<usize>,
+    /// How many records that range holds.
+    len: usize,
 }
 
 impl ProcessJob {
-    /// A job running `call` on each of `items`, in order.
-    pub(crate) fn new(call: ItemCall, items: Vec<Bytes>) -> Self {
+    /// A job running `call` on each of the `len` argument records of `args`, in order.
+    pub(crate) fn new(call: ItemCall, args: Vec<u8>, len: usize) -> Self {
         ProcessJob {
             call,
-            items: items.into(),
-            start: 0,
+            bytes: 0..args.len(),
+            args: Arc::new(args),
+            len,
         }
+    }
+
+    /// The argument records this payload covers.
+    pub(crate) fn records(&self) -> &[u8] {
+        &self.args[self.bytes.clone()]
     }
 
     /// How its items run (for a broker, which sends the job as a stream entry).
@@ -112,24 +157,30 @@ impl ProcessJob {
     pub(crate) fn call(&self) -> ItemCall {
         self.call
     }
-
-    /// The encoded arguments of the items this payload covers.
-    #[cfg(feature = "redis")]
-    pub(crate) fn items(&self) -> &[Bytes] {
-        &self.items[self.start..]
-    }
 }
 
 impl Payload for ProcessJob {
     fn len(&self) -> usize {
-        self.items.len() - self.start
+        self.len
     }
 
     fn tail(&self, skip: usize) -> Self {
+        let start = self.bytes.start + frames::skip(self.records(), skip);
         ProcessJob {
             call: self.call,
-            items: Arc::clone(&self.items),
-            start: (self.start + skip).min(self.items.len()),
+            args: Arc::clone(&self.args),
+            bytes: start..self.bytes.end,
+            len: self.len - skip.min(self.len),
+        }
+    }
+
+    fn head(&self, take: usize) -> Self {
+        let end = self.bytes.start + frames::skip(self.records(), take);
+        ProcessJob {
+            call: self.call,
+            args: Arc::clone(&self.args),
+            bytes: self.bytes.start..end,
+            len: take.min(self.len),
         }
     }
 }
@@ -150,6 +201,8 @@ struct WorkerProcess {
     assignments: Sender<Assignment>,
     /// Set by the watcher once the worker is reported gone.
     gone: Arc<AtomicBool>,
+    /// Where it records the item it runs.
+    running: RunningWord,
 }
 
 /// How worker processes are started.
@@ -158,6 +211,8 @@ pub(crate) struct Launch {
     pub(crate) method: StartMethod,
     /// Run in each worker before its first task.
     pub(crate) init: Option<InitCall>,
+    /// A worker leaves after a task that left its resident memory above this many bytes.
+    pub(crate) max_memory: Option<u64>,
 }
 
 /// The process backend's control side.
@@ -191,10 +246,13 @@ impl ProcessBackend {
     fn launch(&mut self, worker: WorkerId) -> Result<WorkerProcess, WorkerStartError> {
         let (jobs_in, jobs_out) = Pipe(false).map_err(spawn_error)?;
         let (results_in, results_out) = Pipe(false).map_err(spawn_error)?;
+        let running = RunningWord::new().map_err(spawn_error)?;
         let args = WorkerArgs {
             jobs: jobs_in,
             results: results_out,
             init: self.launch.init.clone(),
+            running: running.clone(),
+            max_memory: self.launch.max_memory,
         };
         let mut process = Process::builder()
             .name(format!("mp-pool worker {}", worker.0))
@@ -218,6 +276,7 @@ impl ProcessBackend {
             process: Arc::clone(&process),
             events: self.events.clone(),
             gone: Arc::clone(&gone),
+            running: running.clone(),
         };
         let threads = thread::Builder::new()
             .name(format!("mp-pool writer {}", worker.0))
@@ -236,6 +295,7 @@ impl ProcessBackend {
             process,
             assignments,
             gone,
+            running,
         })
     }
 }
@@ -243,9 +303,10 @@ impl ProcessBackend {
 impl Backend for ProcessBackend {
     type Job = ProcessJob;
     type Output = ProcessOutput;
-    // A worker has its next job at hand when it finishes one: no round trip between jobs. A
-    // queued job that was not started goes to another worker if this one dies.
-    const QUEUE_DEPTH: usize = 2;
+    // A worker has its next jobs at hand when it finishes one: no round trip between jobs
+    // (the core gives as many as cover about a millisecond, see `pace`). A queued job that was
+    // not started goes to another worker if this one dies.
+    const QUEUE_DEPTH: usize = 64;
 
     fn start(&mut self, worker: WorkerId) -> Result<Option<u32>, WorkerStartError> {
         self.workers.retain(|_, w| !w.gone.load(Ordering::Acquire));
@@ -278,6 +339,12 @@ impl Backend for ProcessBackend {
         }
     }
 
+    fn held(&self, worker: WorkerId) -> Held {
+        self.workers
+            .get(&worker)
+            .map_or(Held::Nothing, |w| w.running.held())
+    }
+
     fn wake(&mut self) {
         let _ = self.events.send(Message::Wake);
     }
@@ -288,16 +355,41 @@ impl Backend for ProcessBackend {
 fn write_jobs(jobs: &Connection, queue: &Receiver<Assignment>) {
     while let Ok(assignment) = queue.recv() {
         let message = match assignment {
-            Assignment::Job(job, payload) => ToWorker::Job {
+            Assignment::Job(job, ref payload) => ToWorkerRef::Job {
                 job: job.0,
                 call: payload.call,
-                items: payload.items[payload.start..].to_vec(),
+                args: payload.records(),
             },
-            Assignment::Retire => ToWorker::Retire,
+            Assignment::Retire => ToWorkerRef::Retire,
         };
         if jobs.send(&message).is_err() {
             return; // the worker is gone: its watcher reports it
         }
+    }
+}
+
+/// Appends the runs of one flush to `outputs`, one per job (a run of the job `outputs` ends
+/// with is folded into it).
+fn push_runs(outputs: &mut Vec<(u64, ProcessOutput)>, runs: Vec<(u64, u32)>, outcomes: Vec<u8>) {
+    if let [(job, items)] = runs[..] {
+        return push_run(outputs, job, items as usize, outcomes);
+    }
+    let mut rest = &outcomes[..];
+    for (job, items) in runs {
+        let (part, after) = rest.split_at(frames::skip(rest, items as usize));
+        rest = after;
+        push_run(outputs, job, items as usize, part.to_vec());
+    }
+}
+
+/// Appends one run of `items` outcomes of job `job` to `outputs`.
+fn push_run(outputs: &mut Vec<(u64, ProcessOutput)>, job: u64, items: usize, outcomes: Vec<u8>) {
+    match outputs.last_mut() {
+        Some((last, output)) if *last == job => {
+            output.items += items;
+            output.outcomes.extend_from_slice(&outcomes);
+        }
+        _ => outputs.push((job, ProcessOutput { items, outcomes })),
     }
 }
 
@@ -323,6 +415,8 @@ struct Watcher {
     events: Sender<Message<ProcessOutput>>,
     /// Set once it is reported gone.
     gone: Arc<AtomicBool>,
+    /// Where it records the item it runs: read once it is gone.
+    running: RunningWord,
 }
 
 impl Watcher {
@@ -359,7 +453,9 @@ impl Watcher {
                 },
             };
             match report {
-                FromWorker::Leaving => break,
+                // A worker leaving on its own (over its memory bound) ran no item: the
+                // core replaces it and gives what it held to others.
+                FromWorker::Leaving(_reason) => break,
                 FromWorker::Ready => {
                     ready = true;
                     self.emit(Event::Ready { worker });
@@ -374,15 +470,18 @@ impl Watcher {
                     self.emit(Event::StartFailed { worker, error });
                     return;
                 }
-                FromWorker::Done { job, outcome } => {
-                    let (output, after) = self.batch(job, outcome);
-                    next = after;
-                    self.emit(Event::Output {
-                        worker,
-                        job: JobId(job),
-                        items: output.len(),
-                        output,
-                    });
+                FromWorker::Done { runs, outcomes } => {
+                    let mut outputs = Vec::new();
+                    push_runs(&mut outputs, runs, outcomes.0);
+                    next = self.batch(&mut outputs);
+                    for (job, output) in outputs {
+                        self.emit(Event::Output {
+                            worker,
+                            job: JobId(job),
+                            items: output.items,
+                            output,
+                        });
+                    }
                 }
             }
         }
@@ -399,7 +498,9 @@ impl Watcher {
         };
         self.gone.store(true, Ordering::Release);
         if ready {
-            self.emit(Event::Exited { worker, how });
+            // Read after the reaping: the worker wrote its last word.
+            let held = self.running.held();
+            self.emit(Event::Exited { worker, how, held });
         } else {
             let error = WorkerStartError::Died {
                 worker: self.name,
@@ -443,17 +544,19 @@ impl Watcher {
         }
     }
 
-    /// The outcomes of job `job` that are already in the pipe, after `first`; and the report
-    /// after them, if it is of another kind or job.
-    fn batch(&self, job: u64, first: ItemOutcome) -> (ProcessOutput, Option<FromWorker>) {
-        let mut output = vec![first];
-        while output.len() < BATCH && self.results.try_poll().unwrap_or(false) {
+    /// Folds the reports already in the pipe into `outputs` (no system call to learn there
+    /// are none); returns the report after them, if it is of another kind.
+    fn batch(&self, outputs: &mut Vec<(u64, ProcessOutput)>) -> Option<FromWorker> {
+        let items = |outputs: &Vec<(u64, ProcessOutput)>| -> usize {
+            outputs.iter().map(|(_, o)| o.items).sum()
+        };
+        while items(outputs) < BATCH && self.results.ready_now() {
             match self.results.recv::<FromWorker>() {
-                Ok(FromWorker::Done { job: j, outcome }) if j == job => output.push(outcome),
-                Ok(other) => return (output, Some(other)),
+                Ok(FromWorker::Done { runs, outcomes }) => push_runs(outputs, runs, outcomes.0),
+                Ok(other) => return Some(other),
                 Err(_) => break, // the end of the pipe: the next receive sees it
             }
         }
-        (output, None)
+        None
     }
 }

@@ -13,6 +13,13 @@ use crate::error::{TaskError, WorkerRef};
 pub(crate) trait Collect<R>: Send + Sync {
     /// The result of the task at `index`.
     fn put(&self, index: usize, result: Result<R, TaskError>);
+    /// The results of the tasks from `first` on, in order: one lock and one wake-up for a
+    /// whole run (a flush of a worker carries thousands).
+    fn put_run(&self, first: usize, results: Vec<Result<R, TaskError>>) {
+        for (k, result) in results.into_iter().enumerate() {
+            self.put(first + k, result);
+        }
+    }
 }
 
 /// Turns a backend's output for the items from submission index `first` on into their results.
@@ -35,9 +42,8 @@ impl<O, R> Decoding<O, R> {
 
 impl<O: Send + 'static, R: 'static> JobSink<O> for Decoding<O, R> {
     fn deliver(&self, first: usize, worker: WorkerRef, output: O) {
-        for (k, result) in (self.decode)(output, worker, first).into_iter().enumerate() {
-            self.target.put(first + k, result);
-        }
+        self.target
+            .put_run(first, (self.decode)(output, worker, first));
     }
 
     fn fail(&self, index: usize, error: TaskError) {
@@ -147,24 +153,45 @@ impl<R> MapSink<R> {
     }
 }
 
+impl<R> MapParts<R> {
+    /// Fills the slot at `index` (a slot filled already, or out of range, is left alone).
+    fn fill(&mut self, index: usize, result: Result<R, TaskError>) {
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
+        if slot.is_none() {
+            *slot = Some(result);
+            self.missing -= 1;
+        }
+    }
+
+    /// Every result, once the last is in.
+    fn complete(&mut self) -> Option<Vec<Result<R, TaskError>>> {
+        (self.missing == 0 && !self.slots.is_empty()).then(|| {
+            std::mem::take(&mut self.slots)
+                .into_iter()
+                .flatten()
+                .collect()
+        })
+    }
+}
+
 impl<R: Send> Collect<R> for MapSink<R> {
     fn put(&self, index: usize, result: Result<R, TaskError>) {
+        self.put_run(index, vec![result]);
+    }
+
+    fn put_run(&self, first: usize, results: Vec<Result<R, TaskError>>) {
         let all = {
             let mut parts = lock(&self.parts);
-            let Some(slot) = parts.slots.get_mut(index) else {
-                return;
-            };
-            if slot.is_some() {
-                return;
+            for (k, result) in results.into_iter().enumerate() {
+                parts.fill(first + k, result);
             }
-            *slot = Some(result);
-            parts.missing -= 1;
-            if parts.missing > 0 {
-                return;
-            }
-            std::mem::take(&mut parts.slots)
+            parts.complete()
         };
-        self.finish(all.into_iter().flatten().collect());
+        if let Some(all) = all {
+            self.finish(all);
+        }
     }
 }
 
@@ -221,12 +248,18 @@ impl<R> StreamSink<R> {
 
 impl<R: Send> Collect<R> for StreamSink<R> {
     fn put(&self, index: usize, result: Result<R, TaskError>) {
+        self.put_run(index, vec![result]);
+    }
+
+    fn put_run(&self, first: usize, results: Vec<Result<R, TaskError>>) {
         {
             let mut parts = lock(&self.parts);
-            if self.ordered {
-                parts.by_index.insert(index, result);
-            } else {
-                parts.arrivals.push_back(result);
+            for (k, result) in results.into_iter().enumerate() {
+                if self.ordered {
+                    parts.by_index.insert(first + k, result);
+                } else {
+                    parts.arrivals.push_back(result);
+                }
             }
         }
         self.came.notify_all();

@@ -1,5 +1,6 @@
-//! The pool's OS calls: a worker process asks to die with its parent; a worker host (the
-//! `redis` feature) removes its setting from the environment before `main`.
+//! The pool's OS calls: a worker process asks to die with its parent, and reads its resident
+//! memory; a worker host (the `redis` feature) removes its setting from the environment before
+//! `main`.
 
 use std::io;
 
@@ -22,6 +23,20 @@ pub(crate) fn at_exit(f: extern "C" fn()) {
     unsafe {
         libc::atexit(f);
     }
+}
+
+/// This process's resident memory, in bytes (`/proc/self/statm`'s second field, in pages).
+pub(crate) fn resident_bytes() -> io::Result<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm")?;
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|field| field.parse().ok())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "an unreadable statm"))?;
+    // SAFETY: sysconf takes an integer and touches no memory of ours.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let page = u64::try_from(page).unwrap_or(4096);
+    Ok(pages.saturating_mul(page))
 }
 
 /// Removes `name` from the environment. Only from an `.init_array` entry, which runs while the

@@ -9,8 +9,12 @@ use mp_sync::raw::{FnPointer, FnRef};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::frames;
 use crate::panics::panic_message;
-use crate::wire::{FunctionWire, InitCall, ItemCall, ItemFailure, ItemOutcome, RunInit, RunItem};
+use crate::wire::{
+    FunctionWire, InitCall, ItemCall, ItemFailure, ItemIo, OUTCOME_FAILED, OUTCOME_OK, RunInit,
+    RunItem,
+};
 
 /// A plain function a process pool can send to its workers, applied to `Args`: `fn(T) -> R`
 /// takes its one argument (`map`, `apply`, `imap`), `fn(A, B) -> R` and the forms of three and
@@ -56,6 +60,32 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, String> 
         .map_err(|e| e.to_string())
 }
 
+/// Appends the encoding of `value` to `out` (on an error, `out` may hold part of it: the
+/// caller's record is dropped).
+pub(crate) fn encode_into<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    postcard::to_extend(value, Appender(out))
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// A vector's end as postcard's writer, without taking the vector.
+struct Appender<'a>(&'a mut Vec<u8>);
+
+impl Extend<u8> for Appender<'_> {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
+        self.0.extend(bytes);
+    }
+}
+
+impl<'a> Extend<&'a u8> for Appender<'_> {
+    fn extend<I: IntoIterator<Item = &'a u8>>(&mut self, bytes: I) {
+        self.0.extend(bytes);
+    }
+}
+
 /// Decodes a value that made the trip.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     postcard::from_bytes(bytes).map_err(|e| e.to_string())
@@ -87,24 +117,71 @@ where
     })
 }
 
-/// The trampoline of one item, in the worker: decode, call, encode; a panic anywhere in it
-/// (the function, the result's `Serialize`) fails this item only.
-fn run_item<Args, F>(function: FunctionWire, arg: Bytes) -> ItemOutcome
+/// The trampoline of one item, in the worker: decode, call, encode, appending the item's
+/// outcome record to `out`; a panic anywhere in it (the function, the result's `Serialize`)
+/// fails this item only.
+fn run_item<Args, F>(function: FunctionWire, mut io: ItemIo) -> ItemIo
 where
     Args: DeserializeOwned + 'static,
     F: Task<Args>,
     F::Output: Serialize,
 {
+    let arg = io.args.get(io.arg.clone()).unwrap_or_default();
+    let out = &mut io.outcomes;
+    let failure = match call_item::<Args, F>(function, arg) {
+        Ok(value) => {
+            let encoded = frames::push(
+                out,
+                |out| {
+                    out.push(OUTCOME_OK);
+                    match panic::catch_unwind(AssertUnwindSafe(|| encode_into(&value, out))) {
+                        Ok(encoded) => encoded.map_err(ItemFailure::ResultEncoding),
+                        Err(payload) => {
+                            Err(ItemFailure::ResultEncoding(panic_message(payload.as_ref())))
+                        }
+                    }
+                },
+                |len| ItemFailure::ResultEncoding(format!("the result's {len} bytes are too many")),
+            );
+            match encoded {
+                Ok(()) => return io,
+                Err(failure) => failure,
+            }
+        }
+        Err(failure) => failure,
+    };
+    push_failure(out, &failure);
+    io
+}
+
+/// Decodes the argument and calls the function.
+fn call_item<Args, F>(function: FunctionWire, arg: &[u8]) -> Result<F::Output, ItemFailure>
+where
+    Args: DeserializeOwned + 'static,
+    F: Task<Args>,
+{
     let f = FnRef::<F>::from_wire(function.0, function.1)
         .map_err(|e| ItemFailure::Unrunnable(e.to_string()))?
         .get();
-    let args: Args = decode(&arg)
+    let args: Args = decode(arg)
         .map_err(|e| ItemFailure::Unrunnable(format!("its argument does not decode: {e}")))?;
-    let value = panic::catch_unwind(AssertUnwindSafe(|| f.call(args)))
-        .map_err(|payload| ItemFailure::Panicked(panic_message(payload.as_ref())))?;
-    match panic::catch_unwind(AssertUnwindSafe(|| encode(&value))) {
-        Ok(encoded) => encoded.map_err(ItemFailure::ResultEncoding),
-        Err(payload) => Err(ItemFailure::ResultEncoding(panic_message(payload.as_ref()))),
+    panic::catch_unwind(AssertUnwindSafe(|| f.call(args)))
+        .map_err(|payload| ItemFailure::Panicked(panic_message(payload.as_ref())))
+}
+
+/// Appends the outcome record of a failed item (an empty record, read back as a malformed
+/// outcome, should even the failure not encode).
+pub(crate) fn push_failure(out: &mut Vec<u8>, failure: &ItemFailure) {
+    let pushed = frames::push(
+        out,
+        |out| {
+            out.push(OUTCOME_FAILED);
+            encode_into(failure, out)
+        },
+        |len| format!("{len} bytes"),
+    );
+    if pushed.is_err() {
+        let _ = frames::push(out, |_| Ok::<(), ()>(()), |_| ());
     }
 }
 

@@ -15,7 +15,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
-use crate::backend::{Backend, Event, JobId, Payload};
+use crate::backend::{Backend, Event, Held, JobId, Payload};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
 use crate::event_channel::{EventReceiver, Message, event_channel};
 use crate::panics::panic_message;
@@ -62,27 +62,40 @@ pub(crate) struct ThreadJob {
     tasks: Arc<[Mutex<Option<ThreadTask>>]>,
     /// The first task this payload covers (a job split after a death covers its tail).
     start: usize,
+    /// One past the last task it covers.
+    end: usize,
 }
 
 impl ThreadJob {
     /// A job of `tasks`, run in order.
     pub(crate) fn new(tasks: Vec<ThreadTask>) -> Self {
+        let end = tasks.len();
         ThreadJob {
             tasks: tasks.into_iter().map(|t| Mutex::new(Some(t))).collect(),
             start: 0,
+            end,
         }
     }
 }
 
 impl Payload for ThreadJob {
     fn len(&self) -> usize {
-        self.tasks.len() - self.start
+        self.end - self.start
     }
 
     fn tail(&self, skip: usize) -> Self {
         ThreadJob {
             tasks: Arc::clone(&self.tasks),
-            start: (self.start + skip).min(self.tasks.len()),
+            start: (self.start + skip).min(self.end),
+            end: self.end,
+        }
+    }
+
+    fn head(&self, take: usize) -> Self {
+        ThreadJob {
+            tasks: Arc::clone(&self.tasks),
+            start: self.start,
+            end: (self.start + take).min(self.end),
         }
     }
 }
@@ -199,8 +212,14 @@ impl Backend for ThreadBackend {
         let gone = Event::Exited {
             worker,
             how: WorkerExit::Abandoned,
+            held: Held::FirstUnreported,
         };
         let _ = self.events.send(Message::Event(gone));
+    }
+
+    fn held(&self, _worker: WorkerId) -> Held {
+        // Each task is reported before the worker takes the next.
+        Held::FirstUnreported
     }
 
     fn wake(&mut self) {
@@ -258,6 +277,7 @@ impl WorkerLoop {
         let gone = Event::Exited {
             worker,
             how: WorkerExit::Code(0),
+            held: Held::FirstUnreported,
         };
         self.report(&mut lock(&self.mark), gone);
     }

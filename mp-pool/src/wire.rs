@@ -1,18 +1,38 @@
-//! What travels between the pool and a worker process: jobs one way; readiness and each item's
-//! outcome the other. Everything is postcard-encoded bytes on two one-way mp-ipc pipes, so the
+//! What travels between the pool and a worker process: jobs one way; readiness and the items'
+//! outcomes the other. Everything is postcard-encoded bytes on two one-way mp-ipc pipes, so the
 //! worker loop knows no task types: each job names a monomorphized trampoline
-//! ([`crate::task`]) that decodes the argument, calls the task's function and encodes its
-//! result.
+//! ([`crate::task`]) that decodes an argument, calls the task's function and encodes its
+//! result. A job's arguments are one buffer of [`frames`](crate::frames) records (one per item),
+//! and so are the outcomes of one flush: one message per run of items, not per item.
 
 use mp_ipc::{Bytes, Connection};
 use mp_sync::raw::FnRef;
 use serde::{Deserialize, Serialize};
 
+use crate::running_word::RunningWord;
+
 /// A plain function's wire form ([`FnRef::to_wire`]): its offset and the image fingerprint.
 pub(crate) type FunctionWire = (u64, u64);
 
-/// Runs one item in a worker: the task function and the encoded argument, to the outcome.
-pub(crate) type RunItem = fn(FunctionWire, Bytes) -> ItemOutcome;
+/// Runs one item in a worker: the task function and the buffers; appends the item's outcome
+/// record to [`ItemIo::outcomes`] (see [`OUTCOME_OK`]). The buffers move in and out by value
+/// (a function pointer with reference arguments cannot be an `FnRef`).
+pub(crate) type RunItem = fn(FunctionWire, ItemIo) -> ItemIo;
+
+/// What [`RunItem`] works on: the job's arguments, which of them to run, and where outcomes go.
+pub(crate) struct ItemIo {
+    /// The job's argument records.
+    pub(crate) args: Bytes,
+    /// The byte range in `args` of this item's argument.
+    pub(crate) arg: std::ops::Range<usize>,
+    /// The outcome records held back; the item's is appended.
+    pub(crate) outcomes: Vec<u8>,
+}
+
+/// The first byte of an outcome record whose rest is the encoded result.
+pub(crate) const OUTCOME_OK: u8 = 0;
+/// The first byte of an outcome record whose rest is an encoded [`ItemFailure`].
+pub(crate) const OUTCOME_FAILED: u8 = 1;
 
 /// Runs an initializer in a worker with its encoded arguments; `Err` carries a panic message.
 pub(crate) type RunInit = fn(FunctionWire, Bytes) -> Result<(), String>;
@@ -42,9 +62,6 @@ pub(crate) enum ItemFailure {
     Refused(String),
 }
 
-/// One item's outcome: its encoded result, or why there is none.
-pub(crate) type ItemOutcome = Result<Bytes, ItemFailure>;
-
 /// How to run the items of a job: the trampoline for the task's types and the task function.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct ItemCall {
@@ -68,16 +85,33 @@ pub(crate) struct InitCall {
 /// From the pool to a worker.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum ToWorker {
-    /// A job: run `items`, in order, and report each.
+    /// A job: run its items, in order, and report them.
     Job {
         /// The job's number.
         job: u64,
         /// How to run its items.
         call: ItemCall,
-        /// The encoded arguments, one per item.
-        items: Vec<Bytes>,
+        /// The encoded arguments, one record each.
+        args: Bytes,
     },
     /// Exit once the jobs before this message are done.
+    Retire,
+}
+
+/// [`ToWorker`] as the pool sends it, borrowing the arguments (the same encoding).
+#[derive(Serialize)]
+pub(crate) enum ToWorkerRef<'a> {
+    /// [`ToWorker::Job`].
+    Job {
+        /// The job's number.
+        job: u64,
+        /// How to run its items.
+        call: ItemCall,
+        /// The encoded arguments, one record each.
+        #[serde(serialize_with = "mp_ipc::serde_bytes::serialize")]
+        args: &'a [u8],
+    },
+    /// [`ToWorker::Retire`].
     Retire,
 }
 
@@ -88,16 +122,17 @@ pub(crate) enum FromWorker {
     Ready,
     /// The initializer panicked with this message; the worker exits.
     InitFailed(String),
-    /// The next item of job `job` is done (sent before the next item starts).
+    /// Items are done: for each run `(job, items)`, in order, the next `items` items of job
+    /// `job` (a flush covers the end of one job and the next ones when they were at hand).
     Done {
-        /// The job's number.
-        job: u64,
-        /// The item's outcome.
-        outcome: ItemOutcome,
+        /// The runs: a job's number and how many of its items.
+        runs: Vec<(u64, u32)>,
+        /// Their outcomes, one record each, run after run.
+        outcomes: Bytes,
     },
-    /// Retired: the worker exits now (its watcher reaps it at once, rather than noticing the
-    /// end of the pipe).
-    Leaving,
+    /// The worker exits now (its watcher reaps it at once, rather than noticing the end of
+    /// the pipe): retired, or leaving on its own for the reason given.
+    Leaving(Option<String>),
 }
 
 /// What a worker process starts with.
@@ -109,4 +144,36 @@ pub(crate) struct WorkerArgs {
     pub(crate) results: Connection,
     /// Run once before the first job.
     pub(crate) init: Option<InitCall>,
+    /// Where it records the item it runs.
+    pub(crate) running: RunningWord,
+    /// Leave after a task that left its resident memory above this many bytes.
+    pub(crate) max_memory: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_borrowed_job_decodes_as_a_job() {
+        let call = crate::task::item_call(u64::wrapping_add as fn(u64, u64) -> u64);
+        let sent = postcard::to_allocvec(&ToWorkerRef::Job {
+            job: 7,
+            call,
+            args: &[1, 2, 3],
+        })
+        .unwrap();
+        match postcard::from_bytes::<ToWorker>(&sent).unwrap() {
+            ToWorker::Job { job, args, .. } => {
+                assert_eq!(job, 7);
+                assert_eq!(args.0, vec![1, 2, 3]);
+            }
+            ToWorker::Retire => panic!("a job was sent"),
+        }
+        let retire = postcard::to_allocvec(&ToWorkerRef::Retire).unwrap();
+        assert!(matches!(
+            postcard::from_bytes::<ToWorker>(&retire).unwrap(),
+            ToWorker::Retire
+        ));
+    }
 }

@@ -141,6 +141,49 @@ fn a_sigkilled_worker_fails_exactly_its_task_under_every_start_method() {
     });
 }
 
+/// A task in the middle of a chunk of 100 (and of Python's default 125 for 1,000 on two).
+const FATAL_MID_CHUNK: u64 = 537;
+
+fn square_or_sigkill_mid_chunk(x: u64) -> u64 {
+    if x == FATAL_MID_CHUNK {
+        nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
+    }
+    x * x
+}
+
+#[test]
+fn a_worker_killed_mid_chunk_fails_exactly_the_running_item() {
+    // The items of the chunk before the fatal one finished, but their results were held back
+    // for a flush that died with the worker: they run again, and only the fatal one fails.
+    bounded(|| {
+        for method in StartMethod::ALL {
+            let pool = pool(2, method);
+            for chunksize in [Some(100), None] {
+                let results = match chunksize {
+                    Some(c) => pool.map_chunked(square_or_sigkill_mid_chunk, 0..1000, c),
+                    None => pool.map(square_or_sigkill_mid_chunk, 0..1000),
+                }
+                .unwrap();
+                assert_eq!(results.len(), 1000);
+                for (x, result) in results.iter().enumerate() {
+                    if x as u64 == FATAL_MID_CHUNK {
+                        match result {
+                            Err(TaskError::WorkerLost { task, how, .. }) => {
+                                assert_eq!(*task, x, "{method:?} {chunksize:?}");
+                                assert_eq!(*how, WorkerExit::Signal(9));
+                            }
+                            other => panic!("{method:?} {chunksize:?} task {x}: {other:?}"),
+                        }
+                    } else {
+                        let want = (x * x) as u64;
+                        assert_eq!(result.as_ref().ok(), Some(&want), "{method:?} task {x}");
+                    }
+                }
+            }
+        }
+    });
+}
+
 #[test]
 fn imap_and_apply_async_survive_a_sigkilled_worker() {
     bounded(|| {
@@ -266,6 +309,51 @@ fn max_tasks_per_child_replaces_workers_and_completes_on_close() {
         pool.join().unwrap();
         let values: Vec<u64> = handles.into_iter().map(|h| h.get().unwrap()).collect();
         assert_eq!(values, [0, 1, 4, 9, 16, 25]);
+    });
+}
+
+/// Allocates and touches 64 MiB and keeps it (so the worker's resident memory stays high) when
+/// `hog`; returns the worker's pid.
+fn pid_after_hogging(hog: bool) -> u32 {
+    if hog {
+        let memory = vec![1u8; 64 << 20];
+        std::hint::black_box(&memory);
+        std::mem::forget(memory);
+    }
+    std::process::id()
+}
+
+#[test]
+fn max_memory_per_child_replaces_a_worker_after_the_task_that_passed_it() {
+    bounded(|| {
+        let pool = Pool::builder()
+            .processes(1)
+            .max_memory_per_child(32 << 20)
+            .build()
+            .unwrap();
+        let first = pool.apply(pid_after_hogging, false).unwrap();
+        assert_eq!(pool.apply(pid_after_hogging, false).unwrap(), first);
+        // Its result is kept; then the worker leaves and another takes its place.
+        assert_eq!(pool.apply(pid_after_hogging, true).unwrap(), first);
+        let second = pool.apply(pid_after_hogging, false).unwrap();
+        assert_ne!(second, first);
+        // In the middle of a job: the rest of the chunk goes to the replacement.
+        let mut hogs = vec![false; 10];
+        hogs[1] = true;
+        let pids: Vec<u32> = pool
+            .map_chunked(pid_after_hogging, hogs, 10)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(pids[0], second);
+        assert_eq!(pids[1], second);
+        assert!(pids[2..].iter().all(|&p| p != second), "{pids:?}");
+        assert_eq!(pool.workers().len(), 1);
+        assert!(matches!(
+            Pool::builder().max_memory_per_child(0).build(),
+            Err(PoolError::ZeroMaxMemory)
+        ));
     });
 }
 

@@ -329,7 +329,8 @@ fn malformed_and_foreign_entries_are_their_tasks_errors_never_a_crash() {
     // A call and items of garbage with another build's fingerprint: refused as foreign.
     let mut foreign = base("12345");
     foreign.push(("call", vec![0xff; 8]));
-    foreign.push(("items", vec![0xff; 8]));
+    foreign.push(("args", vec![0xff; 8]));
+    foreign.push(("len", b"1".to_vec()));
     let out = raw_round_trip(&server, "odd", &foreign);
     assert!(
         String::from_utf8_lossy(&out).contains("another build"),

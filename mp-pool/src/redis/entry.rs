@@ -5,11 +5,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use mp_ipc::Bytes;
 use redis::Value;
 
-use crate::task::{decode, encode};
-use crate::wire::{ItemCall, ItemOutcome};
+use crate::task::encode;
+use crate::wire::ItemCall;
 
 /// The format version both sides write and check.
 const VERSION: &str = "1";
@@ -20,8 +19,10 @@ pub(crate) struct TaskEntry {
     pub(crate) fingerprint: u64,
     /// The encoded [`ItemCall`] (decoded only once the fingerprint matched).
     pub(crate) call: Vec<u8>,
-    /// The encoded arguments, one per item.
-    pub(crate) items: Vec<u8>,
+    /// The argument records, one per item (`crate::frames`).
+    pub(crate) args: Vec<u8>,
+    /// How many items.
+    pub(crate) len: usize,
     /// The time limit of each item.
     pub(crate) limit: Option<Duration>,
 }
@@ -45,7 +46,8 @@ pub(crate) fn task_fields(
     task: u64,
     reply: &str,
     call: ItemCall,
-    items: &[Bytes],
+    args: &[u8],
+    len: usize,
     limit: Option<Duration>,
 ) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
     let mut fields = vec![
@@ -54,7 +56,8 @@ pub(crate) fn task_fields(
         ("reply", reply.as_bytes().to_vec()),
         ("fp", call.function.1.to_string().into_bytes()),
         ("call", encode(&call)?.0),
-        ("items", encode(items)?.0),
+        ("args", args.to_vec()),
+        ("len", len.to_string().into_bytes()),
     ];
     if let Some(limit) = limit {
         let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX).max(1);
@@ -107,35 +110,40 @@ pub(crate) fn parse_task(map: &HashMap<String, Value>) -> Result<TaskEntry, Entr
     Ok(TaskEntry {
         fingerprint: number(map, "fp")?,
         call: field(map, "call")?.to_vec(),
-        items: field(map, "items")?.to_vec(),
+        args: field(map, "args")?.to_vec(),
+        len: usize::try_from(number(map, "len")?).map_err(|_| EntryError::Bad("len"))?,
         limit,
     })
 }
 
-/// The fields of a result entry, for `XADD`.
+/// The fields of a result entry, for `XADD`: `items` outcome records (`crate::frames`).
 pub(crate) fn result_fields(
     task: u64,
     host: &str,
-    outcomes: &[ItemOutcome],
-) -> Result<Vec<(&'static str, Vec<u8>)>, String> {
-    Ok(vec![
+    items: usize,
+    outcomes: &[u8],
+) -> Vec<(&'static str, Vec<u8>)> {
+    vec![
         ("task", task.to_string().into_bytes()),
         ("host", host.as_bytes().to_vec()),
-        ("out", encode(outcomes)?.0),
-    ])
+        ("items", items.to_string().into_bytes()),
+        ("out", outcomes.to_vec()),
+    ]
 }
 
-/// A result entry as the submitter reads it: the task id, and its outcomes if they decode.
-pub(crate) fn parse_result(
-    map: &HashMap<String, Value>,
-) -> Option<(u64, Result<Vec<ItemOutcome>, String>)> {
+/// A result entry's item count and outcome records, or why they cannot be read.
+pub(crate) type ResultOutcomes = Result<(usize, Vec<u8>), String>;
+
+/// A result entry as the submitter reads it: the task id, and its item count and outcome
+/// records if they are there.
+pub(crate) fn parse_result(map: &HashMap<String, Value>) -> Option<(u64, ResultOutcomes)> {
     let task = number(map, "task").ok()?;
     let host = field(map, "host")
         .map(|h| String::from_utf8_lossy(h).into_owned())
         .unwrap_or_else(|_| "an unnamed host".to_owned());
-    let outcomes = field(map, "out")
-        .map_err(|e| e.to_string())
-        .and_then(decode::<Vec<ItemOutcome>>)
+    let outcomes = number(map, "items")
+        .and_then(|n| usize::try_from(n).map_err(|_| EntryError::Bad("items")))
+        .and_then(|items| Ok((items, field(map, "out")?.to_vec())))
         .map_err(|e| format!("the result entry from host {host} is malformed: {e}"));
     Some((task, outcomes))
 }

@@ -11,7 +11,6 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mp_ipc::Bytes;
 use mp_sync::raw::FnRef;
 use redis::Value;
 use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
@@ -22,10 +21,11 @@ use super::entry::{EntryError, parse_task, result_fields, task_address};
 use super::keys::{Keys, RESULTS_MAXLEN, RESULTS_TTL_SECS, ensure_group};
 use crate::core::JobSink;
 use crate::error::{PoolError, TaskError, WorkerExit, WorkerRef};
+use crate::frames;
 use crate::pool::Pool;
 use crate::process_backend::ProcessOutput;
-use crate::task::decode;
-use crate::wire::{ItemCall, ItemFailure, ItemOutcome};
+use crate::task::{decode, push_failure};
+use crate::wire::{ItemCall, ItemFailure};
 
 /// The environment variable that makes an execution of the program a worker host:
 /// `MP_POOL_WORKER='redis://[user:password@]host[:port][/db]#pool-name'`. Further settings:
@@ -152,8 +152,10 @@ struct Done {
     entry: String,
     /// The task id and result stream, if the entry named them (else it is only dropped).
     answer: Option<(u64, String)>,
-    /// The outcomes.
-    outcomes: Vec<ItemOutcome>,
+    /// How many items the outcomes cover.
+    items: usize,
+    /// Their outcome records (`crate::frames`).
+    outcomes: Vec<u8>,
     /// Whether it held a place in the local pool.
     ran: bool,
 }
@@ -351,25 +353,30 @@ impl Reader {
     /// Runs an entry, or answers it with why not.
     fn take(&mut self, entry: StreamId, delivered: usize) {
         let answer = task_address(&entry.map);
-        let refuse = |reason: String| Done {
-            entry: entry.id.clone(),
-            answer: answer.clone(),
-            outcomes: vec![Err(ItemFailure::Refused(reason))],
-            ran: false,
+        let refuse = |reason: String| {
+            let mut outcomes = Vec::new();
+            push_failure(&mut outcomes, &ItemFailure::Refused(reason));
+            Done {
+                entry: entry.id.clone(),
+                answer: answer.clone(),
+                items: 1,
+                outcomes,
+                ran: false,
+            }
         };
         let done = match self.runnable(&entry.map, delivered) {
-            Ok((call, items, limit)) => {
+            Ok((call, args, len, limit)) => {
                 let Some((task, reply)) = answer.clone() else {
                     return;
                 };
                 *self.load.lock() += 1;
                 let sink = Arc::new(HostSink::new(
-                    items.len(),
+                    len,
                     entry.id.clone(),
                     (task, reply),
                     self.done.clone(),
                 ));
-                match self.pool.submit_encoded(call, items, limit, sink) {
+                match self.pool.submit_encoded(call, args, len, limit, sink) {
                     Ok(()) => return,
                     Err(e) => {
                         let mut done = refuse(format!("host {}: {e}", self.me));
@@ -388,7 +395,7 @@ impl Reader {
         &self,
         map: &HashMap<String, Value>,
         delivered: usize,
-    ) -> Result<(ItemCall, Vec<Bytes>, Option<Duration>), String> {
+    ) -> Result<(ItemCall, Vec<u8>, usize, Option<Duration>), String> {
         let me = &self.me;
         let malformed = |e: EntryError| format!("host {me}: its stream entry is malformed: {e}");
         let task = parse_task(map).map_err(malformed)?;
@@ -407,12 +414,13 @@ impl Reader {
         }
         let call: ItemCall = decode(&task.call)
             .map_err(|e| format!("host {me}: its stream entry's call does not decode: {e}"))?;
-        let items: Vec<Bytes> = decode(&task.items)
-            .map_err(|e| format!("host {me}: its stream entry's items do not decode: {e}"))?;
-        if items.is_empty() {
-            return Err(format!("host {me}: its stream entry holds no items"));
+        if task.len == 0 || frames::records(&task.args).count() != task.len {
+            return Err(format!(
+                "host {me}: its stream entry's arguments are not {} records",
+                task.len
+            ));
         }
-        Ok((call, items, task.limit))
+        Ok((call, task.args, task.len, task.limit))
     }
 }
 
@@ -424,8 +432,8 @@ struct HostSink {
 
 /// A [`HostSink`]'s state.
 struct SinkState {
-    /// One place per item.
-    outcomes: Vec<Option<ItemOutcome>>,
+    /// One place per item: its outcome record, framed.
+    outcomes: Vec<Option<Vec<u8>>>,
     /// Places not yet filled.
     left: usize,
     /// The entry's id.
@@ -450,8 +458,9 @@ impl HostSink {
         }
     }
 
-    /// Fills the place of item `index`; the last one sends the entry to the committer.
-    fn put(&self, index: usize, outcome: ItemOutcome) {
+    /// Fills the place of item `index` with its framed outcome record; the last one sends the
+    /// entry to the committer.
+    fn put(&self, index: usize, outcome: Vec<u8>) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(place) = state.outcomes.get_mut(index) else {
             return;
@@ -460,10 +469,17 @@ impl HostSink {
             state.left -= 1;
         }
         if state.left == 0 {
-            let outcomes = state.outcomes.iter_mut().filter_map(Option::take).collect();
+            let items = state.outcomes.len();
+            let outcomes = state
+                .outcomes
+                .iter_mut()
+                .filter_map(Option::take)
+                .flatten()
+                .collect();
             let done = Done {
                 entry: state.entry.clone(),
                 answer: Some(state.answer.clone()),
+                items,
                 outcomes,
                 ran: true,
             };
@@ -499,13 +515,22 @@ fn failure_of(error: TaskError) -> ItemFailure {
 
 impl JobSink<ProcessOutput> for HostSink {
     fn deliver(&self, first: usize, _worker: WorkerRef, output: ProcessOutput) {
-        for (k, outcome) in output.into_iter().enumerate() {
-            self.put(first + k, outcome);
+        let (_, records) = output.into_parts();
+        for (k, record) in frames::records(&records).enumerate() {
+            let mut framed = Vec::with_capacity(record.len() + 4);
+            let copy = |o: &mut Vec<u8>| {
+                o.extend_from_slice(record);
+                Ok::<(), ()>(())
+            };
+            let _ = frames::push(&mut framed, copy, |_| ());
+            self.put(first + k, framed);
         }
     }
 
     fn fail(&self, index: usize, error: TaskError) {
-        self.put(index, Err(failure_of(error)));
+        let mut framed = Vec::new();
+        push_failure(&mut framed, &failure_of(error));
+        self.put(index, framed);
     }
 }
 
@@ -571,12 +596,7 @@ impl Committer {
         for done in &self.retry {
             pipe.cmd("MULTI").ignore();
             if let Some((task, reply)) = &done.answer {
-                let fields = result_fields(*task, &self.me, &done.outcomes).unwrap_or_else(|e| {
-                    let why = Err(ItemFailure::Refused(format!(
-                        "its result cannot travel: {e}"
-                    )));
-                    result_fields(*task, &self.me, &[why]).unwrap_or_default()
-                });
+                let fields = result_fields(*task, &self.me, done.items, &done.outcomes);
                 let cmd = pipe
                     .cmd("XADD")
                     .arg(reply)

@@ -12,14 +12,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redis::streams::StreamReadReply;
 
 use super::connection::connect;
-use super::entry::{parse_result, task_fields};
+use super::entry::{ResultOutcomes, parse_result, task_fields};
 use super::keys::{Keys, TASKS_TTL_SECS, ensure_group};
 use super::{BrokerError, RedisBroker};
-use crate::backend::{Backend, Event, JobId, Payload};
+use crate::backend::{Backend, Event, Held, JobId, Payload};
 use crate::error::{WorkerExit, WorkerId, WorkerStartError};
 use crate::event_channel::{EventReceiver, Message, event_channel};
+use crate::frames;
 use crate::process_backend::{ProcessJob, ProcessOutput};
-use crate::wire::ItemFailure;
+use crate::task::push_failure;
+use crate::wire::{ItemFailure, OUTCOME_FAILED};
 
 /// How long one blocking read of the result stream waits before it looks at the stop flag.
 const READ_BLOCK: Duration = Duration::from_millis(100);
@@ -41,8 +43,8 @@ struct Given {
 /// A slot's jobs, in the order given, each with its result once it came.
 #[derive(Default)]
 struct Slot {
-    /// Task id, job and result (if in) of each job the slot holds.
-    queue: VecDeque<(u64, JobId, Option<ProcessOutput>)>,
+    /// Task id, job, item count and result (if in) of each job the slot holds.
+    queue: VecDeque<(u64, JobId, usize, Option<ProcessOutput>)>,
     /// The core retired it: it leaves once its queue is empty.
     retiring: bool,
 }
@@ -66,22 +68,16 @@ impl Books {
     /// Takes in the result of task `task`: dropped if the id was answered already (a late
     /// duplicate) or its slot was killed; else reported once every job before it in its slot
     /// was.
-    fn answer(&mut self, task: u64, output: Result<ProcessOutput, String>) {
+    fn answer(&mut self, task: u64, output: ResultOutcomes) {
         let Some(given) = self.given.remove(&task) else {
             return;
         };
-        let mut output = match output {
-            Ok(output) => output,
-            Err(why) => vec![Err(ItemFailure::Refused(why)); given.items],
-        };
-        // The core counts items: a result of the wrong length is padded or cut to fit.
-        let short = ItemFailure::Refused("its result entry holds too few outcomes".to_owned());
-        output.resize_with(given.items, || Err(short.clone()));
+        let output = fitted(given.items, output);
         let Some(slot) = self.slots.get_mut(&given.slot) else {
             return;
         };
-        if let Some(place) = slot.queue.iter_mut().find(|(t, _, _)| *t == task) {
-            place.2 = Some(output);
+        if let Some(place) = slot.queue.iter_mut().find(|(t, ..)| *t == task) {
+            place.3 = Some(output);
         }
         self.report_ready(given.slot);
     }
@@ -92,17 +88,16 @@ impl Books {
             return;
         };
         let mut ready = Vec::new();
-        while slot.queue.front().is_some_and(|(_, _, out)| out.is_some()) {
-            if let Some((_, job, Some(output))) = slot.queue.pop_front() {
-                ready.push((job, output));
+        while slot.queue.front().is_some_and(|(.., out)| out.is_some()) {
+            if let Some((_, job, items, Some(output))) = slot.queue.pop_front() {
+                ready.push((job, items, output));
             }
         }
         let leaves = slot.retiring && slot.queue.is_empty();
         if leaves {
             self.slots.remove(&worker);
         }
-        for (job, output) in ready {
-            let items = output.len();
+        for (job, items, output) in ready {
             self.emit(Event::Output {
                 worker,
                 job,
@@ -114,8 +109,46 @@ impl Books {
             self.emit(Event::Exited {
                 worker,
                 how: WorkerExit::Code(0),
+                held: Held::Nothing,
             });
         }
+    }
+}
+
+/// The outcome records of a job of `items` items from its result entry: as they are when they
+/// count `items`; the one failure record of a host that refused the whole entry, for each item;
+/// else a malformed-result failure for each (the core counts items, and so do the sinks).
+fn fitted(items: usize, output: ResultOutcomes) -> ProcessOutput {
+    let refused = |why: String| {
+        let mut out = Vec::new();
+        let failure = ItemFailure::Refused(why);
+        for _ in 0..items {
+            push_failure(&mut out, &failure);
+        }
+        ProcessOutput::from_parts(items, out)
+    };
+    match output {
+        Ok((n, records)) if n == items => ProcessOutput::from_parts(items, records),
+        Ok((n, records)) => {
+            let Some(record) = frames::records(&records)
+                .next()
+                .filter(|r| r.first() == Some(&OUTCOME_FAILED))
+            else {
+                return refused(format!(
+                    "its result entry holds {n} outcomes for its {items} items"
+                ));
+            };
+            let mut out = Vec::new();
+            for _ in 0..items {
+                let copy = |o: &mut Vec<u8>| {
+                    o.extend_from_slice(record);
+                    Ok::<(), ()>(())
+                };
+                let _ = frames::push(&mut out, copy, |_| ());
+            }
+            ProcessOutput::from_parts(items, out)
+        }
+        Err(why) => refused(why),
     }
 }
 
@@ -239,7 +272,7 @@ impl Backend for RedisBackend {
         let Some(slot) = books.slots.get_mut(&worker) else {
             return;
         };
-        slot.queue.push_back((task, job, None));
+        slot.queue.push_back((task, job, items, None));
         books.given.insert(
             task,
             Given {
@@ -247,7 +280,15 @@ impl Backend for RedisBackend {
                 items,
             },
         );
-        match task_fields(task, &self.reply, payload.call(), payload.items(), limit) {
+        let fields = task_fields(
+            task,
+            &self.reply,
+            payload.call(),
+            payload.records(),
+            items,
+            limit,
+        );
+        match fields {
             Ok(fields) => {
                 let _ = self.writes.send(Write { fields });
             }
@@ -276,8 +317,14 @@ impl Backend for RedisBackend {
             books.emit(Event::Exited {
                 worker,
                 how: WorkerExit::Signal(9),
+                held: Held::FirstUnreported,
             });
         }
+    }
+
+    fn held(&self, _worker: WorkerId) -> Held {
+        // A slot's jobs are answered whole, in order: its first job is the one out.
+        Held::FirstUnreported
     }
 
     fn wake(&mut self) {

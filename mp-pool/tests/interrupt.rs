@@ -1,0 +1,132 @@
+//! Ctrl-C and a panic in the pool's process: neither leaves a worker behind, nor a zombie.
+//!
+//! Python's `Pool` is known for hanging at Ctrl-C (bpo-8296) and for leaving workers when its
+//! parent dies. Here each scenario runs in a child process that owns a pool busy with hour-long
+//! tasks, and is interrupted the way a terminal does it (SIGINT to the whole process group), or
+//! SIGINT to the pool's process alone, or a panic in it; the test then checks that every worker
+//! is gone within a bound.
+
+use std::thread;
+use std::time::Duration;
+
+use mp_pool::{Options, Pool, StartMethod};
+use mp_process::Process;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::{Pid, setpgid};
+
+#[path = "../../test-support/bounded.rs"]
+mod bounded;
+
+/// The bound on each test: far above what any needs, on a loaded machine.
+const TEST_BOUND: Duration = Duration::from_secs(60);
+
+/// How the pool's process is ended.
+#[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
+enum Ending {
+    /// It waits in `get` until a signal ends it.
+    WaitForSignal,
+    /// It panics while its pool is busy.
+    Panic,
+}
+
+/// Sleeps for `ms` milliseconds.
+fn sleep_ms(ms: u64) -> u64 {
+    thread::sleep(Duration::from_millis(ms));
+    ms
+}
+
+/// In a child: its own process group (as a shell gives a job), a pool under `method` busy with
+/// hour-long tasks, its worker pids to the parent, then the ending.
+fn busy_pool(args: (mp_ipc::Connection, StartMethod, Ending)) {
+    let (report, method, ending) = args;
+    setpgid(Pid::from_raw(0), Pid::from_raw(0)).unwrap();
+    let pool = Pool::builder()
+        .processes(2)
+        .start_method(method)
+        .build()
+        .unwrap();
+    let pending = pool
+        .map_async_with(sleep_ms, vec![3_600_000; 4], Options::new().chunksize(1))
+        .unwrap();
+    let pids: Vec<u32> = pool.workers().iter().filter_map(|w| w.pid).collect();
+    report.send(&pids).unwrap();
+    match ending {
+        Ending::WaitForSignal => {
+            let _ = pending.get();
+        }
+        Ending::Panic => panic!("the pool's owner panics with its pool busy"),
+    }
+}
+
+/// Whether a process with this pid exists (a zombie counts).
+fn exists(pid: u32) -> bool {
+    kill(Pid::from_raw(pid as i32), None).is_ok()
+}
+
+/// Starts [`busy_pool`] under spawn with a pool under `method`, lets `end` end it, and checks
+/// that its exit code is `expected` and that no worker is left.
+fn no_worker_left(method: StartMethod, ending: Ending, end: fn(Pid), expected: i32) {
+    let (parent_end, child_end) = mp_ipc::Pipe(true).unwrap();
+    let mut owner = Process::builder()
+        .start_method(StartMethod::Spawn)
+        .target(busy_pool, (child_end, method, ending));
+    owner.start().unwrap();
+    let pids: Vec<u32> = parent_end.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(pids.len(), 2, "{method:?}: the pool's workers");
+    let owner_pid = Pid::from_raw(owner.pid().unwrap());
+    end(owner_pid);
+    let code = owner.join_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(
+        code,
+        Some(expected),
+        "{method:?} {ending:?}: the owner's exit"
+    );
+    // Gone and reaped: not even a zombie is left.
+    bounded::wait_until(|| !pids.iter().any(|&p| exists(p)));
+}
+
+/// What a terminal's Ctrl-C does: SIGINT to every process of the foreground group.
+fn ctrl_c(group: Pid) {
+    killpg(group, Signal::SIGINT).unwrap();
+}
+
+/// SIGINT to the pool's process alone (`kill -INT pid`).
+fn interrupt(pid: Pid) {
+    kill(pid, Signal::SIGINT).unwrap();
+}
+
+/// Nothing: the owner ends itself.
+fn nothing(_: Pid) {}
+
+const ALL_METHODS: [StartMethod; 3] = [
+    StartMethod::Fork,
+    StartMethod::Spawn,
+    StartMethod::ForkServer,
+];
+
+#[test]
+fn ctrl_c_leaves_no_worker_under_every_start_method() {
+    bounded::on_thread_within(TEST_BOUND, || {
+        for method in ALL_METHODS {
+            no_worker_left(method, Ending::WaitForSignal, ctrl_c, -2);
+        }
+    });
+}
+
+#[test]
+fn sigint_to_the_pools_process_alone_leaves_no_worker() {
+    bounded::on_thread_within(TEST_BOUND, || {
+        for method in ALL_METHODS {
+            no_worker_left(method, Ending::WaitForSignal, interrupt, -2);
+        }
+    });
+}
+
+#[test]
+fn a_panic_in_the_pools_process_leaves_no_worker() {
+    bounded::on_thread_within(TEST_BOUND, || {
+        for method in ALL_METHODS {
+            no_worker_left(method, Ending::Panic, nothing, 1);
+        }
+    });
+}
