@@ -38,8 +38,9 @@ impl RedisServer {
         Self::start_on("127.0.0.1", None)
     }
 
-    /// A server on `bind` (an address of this host or namespace), requiring `password` if
-    /// given. Fails the test if it does not answer within the bound.
+    /// A server on `bind` (an address of this host or namespace, or several separated by
+    /// spaces: the first is the one [`url`](Self::url) names), requiring `password` if given.
+    /// Fails the test if it does not answer within the bound.
     pub fn start_on(bind: &str, password: Option<&str>) -> Self {
         Self::start_with(bind, password, false)
     }
@@ -51,7 +52,20 @@ impl RedisServer {
     }
 
     /// A server on `bind`, with a password and TLS as asked.
-    fn start_with(bind: &str, password: Option<&str>, tls: bool) -> Self {
+    fn start_with(binds: &str, password: Option<&str>, tls: bool) -> Self {
+        Self::start_via(&[], binds, password, tls)
+    }
+
+    /// A server on `binds` started through `prefix` (e.g. `ip netns exec NAME`: a server in a
+    /// network namespace, the calling thread being in it too, for the readiness check).
+    pub fn start_in(prefix: &[&str], binds: &str) -> Self {
+        Self::start_via(prefix, binds, None, false)
+    }
+
+    /// The one start behind the others.
+    fn start_via(prefix: &[&str], binds: &str, password: Option<&str>, tls: bool) -> Self {
+        let addrs: Vec<&str> = binds.split_whitespace().collect();
+        let bind = addrs.first().copied().unwrap_or("127.0.0.1");
         let n = SERVERS.fetch_add(1, Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("mp-redis-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir for redis-server");
@@ -60,8 +74,15 @@ impl RedisServer {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let mut command = Command::new("redis-server");
-        command.args(["--bind", bind]);
+        let mut command = match prefix.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg("redis-server");
+                c
+            }
+            None => Command::new("redis-server"),
+        };
+        command.arg("--bind").args(&addrs);
         if tls {
             let made = Command::new("openssl")
                 .args([
@@ -95,6 +116,9 @@ impl RedisServer {
         }
         command
             .args(["--save", "", "--appendonly", "no"])
+            // A test's own server, reached over veth addresses too: clients from non-loopback
+            // addresses without a password must not be refused (`-DENIED`).
+            .args(["--protected-mode", "no"])
             .arg("--dir")
             .arg(&dir)
             .stdin(Stdio::null())

@@ -4,6 +4,8 @@
 
 #[path = "../../test-support/bounded.rs"]
 mod bounded;
+#[path = "../../test-support/netns.rs"]
+mod netns;
 #[path = "../../test-support/redis_server.rs"]
 mod redis_server;
 
@@ -480,4 +482,82 @@ fn cut_off_round(url: &str, down: &AtomicBool) {
         .map(Result::unwrap)
         .collect();
     assert_eq!(more, (0..300).map(|x| x * 2).collect::<Vec<_>>());
+}
+
+/// Moves the calling thread into network namespace `name` (processes and threads it starts
+/// from now on, and the sockets it makes, are there).
+fn enter(name: &str) {
+    let ns = std::fs::File::open(format!("/var/run/netns/{name}")).expect("namespace file");
+    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+}
+
+/// Across network namespaces: Redis in namespace A, reachable from B only over the veth pair;
+/// one host in B (behind the link), one in A; the submitter in A. B's link goes down mid-map
+/// and comes back: every task has exactly one result, and the cut-off host's late results are
+/// dropped.
+#[test]
+fn across_namespaces_a_host_behind_a_downed_link_loses_and_doubles_nothing() {
+    use netns::{NetnsPair, Side};
+    let Some(pair) = NetnsPair::skip_unless_root("across_namespaces") else {
+        return;
+    };
+    let pair = Arc::new(pair);
+    let a = pair.name(Side::A).to_owned();
+    let server = {
+        let a = a.clone();
+        let bind = format!("{} 127.0.0.1", pair.addr(Side::A));
+        thread::spawn(move || {
+            enter(&a);
+            RedisServer::start_in(&["ip", "netns", "exec", &a], &bind)
+        })
+        .join()
+        .expect("a server in namespace A")
+    };
+    let over_veth = format!("redis://{}:{}/", pair.addr(Side::A), server.port);
+    let local = format!("redis://127.0.0.1:{}/", server.port);
+    let host_in = |side: Side, url: &str| {
+        let exe = std::env::current_exe().expect("test binary");
+        let child = pair
+            .command(side, exe.to_str().expect("a UTF-8 path"), &[])
+            .env(WORKER_ENV, format!("{url}#netns"))
+            .env("MP_POOL_WORKER_PROCESSES", "2")
+            .env("MP_POOL_WORKER_LEASE_MS", FAST.lease_ms.to_string())
+            .env("MP_POOL_WORKER_DIE_WITH_PARENT", "1")
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("a host in a namespace");
+        Host { child }
+    };
+    let mut behind_link = host_in(Side::B, &over_veth);
+    let _beside_server = host_in(Side::A, &local);
+    let link = Arc::clone(&pair);
+    within(move || {
+        enter(&a);
+        let pool = pool(&local, "netns", 16);
+        let mut values = Vec::new();
+        let mut down_since: Option<Instant> = None;
+        for (i, result) in pool.imap(slow_double, 0..1000).expect("imap").enumerate() {
+            values.push(result.expect("every task has its result"));
+            if i == 200 {
+                link.link_down(Side::B).expect("link down");
+                down_since = Some(Instant::now());
+            }
+            if down_since.is_some_and(|t| t.elapsed() > Duration::from_millis(1500)) {
+                link.link_up(Side::B).expect("link up");
+                down_since = None;
+            }
+        }
+        assert_eq!(values, (0..1000).map(|x| x * 2).collect::<Vec<_>>());
+        link.link_up(Side::B).expect("link up");
+        let more: Vec<u64> = pool
+            .map_chunked(slow_double, 0..300, 1)
+            .expect("map")
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(more, (0..300).map(|x| x * 2).collect::<Vec<_>>());
+    });
+    assert!(behind_link.alive(), "the cut-off host lives on");
 }
