@@ -32,6 +32,9 @@ mod redis_figures;
 #[cfg(feature = "redis")]
 #[path = "../../test-support/redis_server.rs"]
 mod redis_server;
+#[cfg(feature = "redis")]
+#[path = "../../test-support/worker_host.rs"]
+mod worker_host;
 
 use mp_pool::Pool;
 use mp_process::{Process, StartMethod};

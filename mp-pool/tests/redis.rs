@@ -8,80 +8,29 @@ mod bounded;
 mod netns;
 #[path = "../../test-support/redis_server.rs"]
 mod redis_server;
+#[path = "../../test-support/worker_host.rs"]
+mod worker_host;
 
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use mp_pool::redis::{RedisBroker, WORKER_ENV};
+use mp_pool::redis::RedisBroker;
 use mp_pool::{Options, Pool, PoolError, TaskError};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use bounded::BOUND;
 use redis_server::RedisServer;
+use worker_host::{Host, HostConfig};
 
-/// A worker host: this binary in worker mode, in a process group of its own (with its local
-/// worker processes), killed on drop.
-struct Host {
-    /// The host process.
-    child: Child,
-}
-
-/// How a test's hosts run.
-#[derive(Clone, Copy)]
-struct HostConfig {
-    /// Lease in milliseconds.
-    lease_ms: u64,
-    /// Deliveries before a task is poison.
-    poison_after: usize,
-}
-
+/// Hosts of the tests: a short lease, so a dead host's tasks move on quickly.
 const FAST: HostConfig = HostConfig {
+    processes: 2,
     lease_ms: 400,
     poison_after: 3,
 };
-
-impl Host {
-    /// Starts a host serving pool `name` at `url`.
-    fn start(url: &str, name: &str, config: HostConfig) -> Host {
-        let child = Command::new(std::env::current_exe().expect("test binary"))
-            .env(WORKER_ENV, format!("{url}#{name}"))
-            .env("MP_POOL_WORKER_PROCESSES", "2")
-            .env("MP_POOL_WORKER_LEASE_MS", config.lease_ms.to_string())
-            .env(
-                "MP_POOL_WORKER_POISON_AFTER",
-                config.poison_after.to_string(),
-            )
-            .env("MP_POOL_WORKER_DIE_WITH_PARENT", "1")
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start a worker host");
-        Host { child }
-    }
-
-    /// Kills the host and its local workers, as a machine that dies.
-    fn kill(&mut self) {
-        let _ = killpg(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
-        let _ = self.child.wait();
-    }
-
-    /// Whether it is still running.
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
 
 /// A pool named `name` at `url` with `in_flight` slots.
 fn pool(url: &str, name: &str, in_flight: usize) -> Pool {
@@ -220,6 +169,7 @@ fn a_task_past_its_limit_times_out_and_the_host_lives_on() {
 fn a_poison_task_fails_naming_itself_after_killing_its_hosts() {
     let server = RedisServer::start();
     let config = HostConfig {
+        processes: 2,
         lease_ms: 300,
         poison_after: 2,
     };
@@ -517,18 +467,8 @@ fn across_namespaces_a_host_behind_a_downed_link_loses_and_doubles_nothing() {
     let local = format!("redis://127.0.0.1:{}/", server.port);
     let host_in = |side: Side, url: &str| {
         let exe = std::env::current_exe().expect("test binary");
-        let child = pair
-            .command(side, exe.to_str().expect("a UTF-8 path"), &[])
-            .env(WORKER_ENV, format!("{url}#netns"))
-            .env("MP_POOL_WORKER_PROCESSES", "2")
-            .env("MP_POOL_WORKER_LEASE_MS", FAST.lease_ms.to_string())
-            .env("MP_POOL_WORKER_DIE_WITH_PARENT", "1")
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("a host in a namespace");
-        Host { child }
+        let command = pair.command(side, exe.to_str().expect("a UTF-8 path"), &[]);
+        Host::start_with(command, url, "netns", FAST)
     };
     let mut behind_link = host_in(Side::B, &over_veth);
     let _beside_server = host_in(Side::A, &local);

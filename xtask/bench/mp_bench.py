@@ -4,7 +4,7 @@
 Run:  python mp_bench.py FIGURE-NAME      (or --list)
 Prints one number on stdout, in the figure's unit (the same unit as the row in
 xtask/src/figures.rs): the median of several repeats inside this one run.
-Exit code 2: unknown figure.
+Exit code 2: unknown figure; 3: a figure with nothing comparable to measure in Python.
 
 Workloads follow CPython's own multiprocessing micro-benchmarks (the project's
 reference anchors). The harness's environment, as for the Rust binaries
@@ -514,7 +514,7 @@ def rq_failover():
     """No figure: RQ does not run a dead worker's job again by itself (its job is moved to the
     failed registry once the worker's heartbeat lapses), so there is no time to measure."""
     print("mp_bench.py: RQ reruns no job of a dead worker: no failover figure", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(3)
 
 
 def pool_apply_async_roundtrip(m=2000):

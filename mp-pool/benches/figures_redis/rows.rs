@@ -11,16 +11,15 @@
 //! Python's side of the map rows is RQ (`rq` 2.x or later, default `Worker`: a fork per job)
 //! doing the same work with two workers (`xtask/bench/mp_bench.py`).
 
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use mp_pool::Pool;
-use mp_pool::redis::{RedisBroker, WORKER_ENV};
+use mp_pool::redis::RedisBroker;
 
 use crate::protocol;
 use crate::redis_server::RedisServer;
+use crate::worker_host::{Host, HostConfig};
 
 /// The broker figures.
 pub(crate) const FIGURES: &[(&str, protocol::Figure)] = &[
@@ -49,40 +48,12 @@ fn nap(x: u64) -> u64 {
     x
 }
 
-/// A worker host, killed (with its local worker) on drop.
-struct Host(Child);
-
-impl Host {
-    /// This binary serving pool `name` at `url`.
-    fn start(url: &str, name: &str) -> Host {
-        let child = Command::new(std::env::current_exe().expect("bench binary"))
-            .env(WORKER_ENV, format!("{url}#{name}"))
-            .env("MP_POOL_WORKER_PROCESSES", "1")
-            .env("MP_POOL_WORKER_LEASE_MS", LEASE_MS.to_string())
-            .env("MP_POOL_WORKER_DIE_WITH_PARENT", "1")
-            .process_group(0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start a worker host");
-        Host(child)
-    }
-
-    /// Kills the host's process group, as a machine that dies.
-    fn kill(&mut self) {
-        let group = -(self.0.id() as i32);
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &group.to_string()])
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+/// The hosts of these figures: one local worker each, the lease of the failover figure.
+const HOST: HostConfig = HostConfig {
+    processes: 1,
+    lease_ms: LEASE_MS,
+    poison_after: 3,
+};
 
 /// A broker pool on `server`, warmed up (both hosts served a map).
 fn broker_pool(server: &RedisServer, name: &str) -> Pool {
@@ -106,20 +77,16 @@ fn map_rate(floor: bool, n: u64, chunksize: usize) -> f64 {
     } else {
         server = RedisServer::start();
         _hosts = [
-            Host::start(&server.url(), "bench"),
-            Host::start(&server.url(), "bench"),
+            Host::start(&server.url(), "bench", HOST),
+            Host::start(&server.url(), "bench", HOST),
         ];
         broker_pool(&server, "bench")
     };
     let t = Instant::now();
     let results = pool.map_chunked(square, 0..n, chunksize).expect("map");
     let rate = n as f64 / t.elapsed().as_secs_f64();
-    assert!(
-        results
-            .iter()
-            .enumerate()
-            .all(|(x, r)| *r.as_ref().unwrap() == square(x as u64))
-    );
+    let squares = results.into_iter().map(Result::unwrap);
+    assert!(squares.eq((0..n).map(square)), "every square, in order");
     rate
 }
 
@@ -127,7 +94,7 @@ fn map_rate(floor: bool, n: u64, chunksize: usize) -> f64 {
 /// host: the lease running out, the reclaim, and the task run again (300 ms).
 fn failover_ms() -> f64 {
     let server = RedisServer::start();
-    let mut first = Host::start(&server.url(), "failover");
+    let mut first = Host::start(&server.url(), "failover", HOST);
     let pool = broker_pool(&server, "failover");
     let handle = pool.apply_async(nap, 7).expect("submit");
     // Wait until the first host holds it, then start the second and kill the first.
@@ -146,7 +113,7 @@ fn failover_ms() -> f64 {
         assert!(Instant::now() < deadline, "the task was never taken");
         thread::sleep(Duration::from_millis(5));
     }
-    let _second = Host::start(&server.url(), "failover");
+    let _second = Host::start(&server.url(), "failover", HOST);
     thread::sleep(Duration::from_millis(100));
     let t = Instant::now();
     first.kill();
