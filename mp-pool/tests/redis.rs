@@ -398,33 +398,33 @@ fn a_host_cut_off_mid_map_and_back_doubles_no_result() {
     let _cut_off = Host::start(&link.url(), "cut", FAST);
     let _other = Host::start(&server.url(), "cut", FAST);
     let (url, down) = (server.url(), Arc::clone(&link.down));
-    within(move || cut_off_round(&url, &down));
+    within(move || cut_off_round(&url, "cut", &|cut| down.store(cut, Ordering::SeqCst)));
 }
 
-/// The body of [`a_host_cut_off_mid_map_and_back_doubles_no_result`]: the map, with the link
-/// cut and restored.
-fn cut_off_round(url: &str, down: &AtomicBool) {
-    let pool = pool(url, "cut", 16);
+/// The body of the cut-off tests: a map of 1,000 tasks over pool `name` at `url`, with
+/// `set_down(true)` (the link of one host goes down) at task 200 and `set_down(false)` after
+/// more than a lease; then a second map, during which any late results arrive.
+fn cut_off_round(url: &str, name: &str, set_down: &dyn Fn(bool)) {
+    let pool = pool(url, name, 16);
     let mut values = Vec::new();
-    let mut restored = false;
     let mut down_since: Option<Instant> = None;
     for (i, result) in pool.imap(slow_double, 0..1000).expect("imap").enumerate() {
         values.push(result.expect("every task has its result"));
         if i == 200 {
-            down.store(true, Ordering::SeqCst);
+            set_down(true);
             down_since = Some(Instant::now());
         }
         // Back after more than a lease: its tasks were taken over and answered meanwhile, and
         // what it finished while cut off arrives late, to be dropped.
-        if !restored && down_since.is_some_and(|t| t.elapsed() > Duration::from_millis(1500)) {
-            down.store(false, Ordering::SeqCst);
-            restored = true;
+        if down_since.is_some_and(|t| t.elapsed() > Duration::from_millis(1500)) {
+            set_down(false);
+            down_since = None;
         }
     }
     assert_eq!(values, (0..1000).map(|x| x * 2).collect::<Vec<_>>());
     // Back (if the map finished first): the late results of what it held arrive during the
     // next map, and none is taken for one of its tasks.
-    down.store(false, Ordering::SeqCst);
+    set_down(false);
     let more: Vec<u64> = pool
         .map_chunked(slow_double, 0..300, 1)
         .expect("map")
@@ -475,29 +475,15 @@ fn across_namespaces_a_host_behind_a_downed_link_loses_and_doubles_nothing() {
     let link = Arc::clone(&pair);
     within(move || {
         enter(&a);
-        let pool = pool(&local, "netns", 16);
-        let mut values = Vec::new();
-        let mut down_since: Option<Instant> = None;
-        for (i, result) in pool.imap(slow_double, 0..1000).expect("imap").enumerate() {
-            values.push(result.expect("every task has its result"));
-            if i == 200 {
-                link.link_down(Side::B).expect("link down");
-                down_since = Some(Instant::now());
-            }
-            if down_since.is_some_and(|t| t.elapsed() > Duration::from_millis(1500)) {
-                link.link_up(Side::B).expect("link up");
-                down_since = None;
-            }
-        }
-        assert_eq!(values, (0..1000).map(|x| x * 2).collect::<Vec<_>>());
-        link.link_up(Side::B).expect("link up");
-        let more: Vec<u64> = pool
-            .map_chunked(slow_double, 0..300, 1)
-            .expect("map")
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(more, (0..300).map(|x| x * 2).collect::<Vec<_>>());
+        let set_down = |down: bool| {
+            let set = if down {
+                link.link_down(Side::B)
+            } else {
+                link.link_up(Side::B)
+            };
+            set.expect("set B's link");
+        };
+        cut_off_round(&local, "netns", &set_down);
     });
     assert!(behind_link.alive(), "the cut-off host lives on");
 }
