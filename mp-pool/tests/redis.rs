@@ -487,3 +487,24 @@ fn across_namespaces_a_host_behind_a_downed_link_loses_and_doubles_nothing() {
     });
     assert!(behind_link.alive(), "the cut-off host lives on");
 }
+
+fn sleep_two_seconds(x: u64) -> u64 {
+    thread::sleep(Duration::from_secs(2));
+    x
+}
+
+#[test]
+fn a_task_longer_than_the_lease_is_not_taken_from_its_live_host() {
+    let server = RedisServer::start();
+    // Without lease renewal, the entry would be reclaimed every half lease (200 ms) and given
+    // up as poison after its third delivery, long before its 2 s are over.
+    let _hosts = [
+        Host::start(&server.url(), "long", FAST),
+        Host::start(&server.url(), "long", FAST),
+    ];
+    let url = server.url();
+    within(move || {
+        let pool = pool(&url, "long", 4);
+        assert_eq!(pool.apply(sleep_two_seconds, 9).expect("not stolen"), 9);
+    });
+}
