@@ -185,7 +185,7 @@ impl Handshake {
         loop {
             let got = self
                 .end
-                .recv_frame(Some(mp_sync::raw::Deadline::now()), <[u8]>::to_vec);
+                .recv_frame(Some(mp_sync::raw::Deadline::now()), |m, _| m.to_vec());
             let message = match got {
                 Ok(m) => m,
                 Err(Error::Timeout) => return Ok(Progress::Waiting),

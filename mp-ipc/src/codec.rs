@@ -15,13 +15,10 @@ thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Encodes `value` and hands the bytes to `f` (a thread-local buffer, reused).
-pub(crate) fn with_encoded<T: Serialize + ?Sized, R>(
-    value: &T,
-    f: impl FnOnce(&[u8]) -> R,
-) -> Result<R, CodecError> {
+/// Runs `f` with this thread's reused encode buffer, emptied (a re-entrant call, from a
+/// `Serialize` impl that sends, gets a fresh one).
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     SCRATCH.with(|cell| {
-        // A re-entrant call (a Serialize impl that sends) gets a fresh buffer.
         let mut owned;
         let mut guard = cell.try_borrow_mut();
         let buf: &mut Vec<u8> = match guard.as_deref_mut() {
@@ -32,15 +29,18 @@ pub(crate) fn with_encoded<T: Serialize + ?Sized, R>(
             }
         };
         buf.clear();
-        let taken = std::mem::take(buf);
-        match postcard::to_extend(value, taken) {
-            Ok(bytes) => {
-                *buf = bytes;
-                Ok(f(buf))
-            }
-            Err(e) => Err(CodecError::Postcard(e)),
-        }
+        f(buf)
     })
+}
+
+/// Appends the encoding of `value` to `buf`.
+pub(crate) fn encode_extend<T: Serialize + ?Sized>(
+    value: &T,
+    buf: &mut Vec<u8>,
+) -> Result<(), CodecError> {
+    let taken = std::mem::take(buf);
+    *buf = postcard::to_extend(value, taken).map_err(CodecError::Postcard)?;
+    Ok(())
 }
 
 /// The encoded length of `value` (a pass that counts without writing).

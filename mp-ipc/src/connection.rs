@@ -12,11 +12,15 @@ use mp_sync::raw::{Deadline, WakeWord};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use ipc_channel::ipc::IpcHandles;
+
 use crate::codec;
-use crate::error::Error;
+use crate::error::{CodecError, Error};
+use crate::handles::{TOKEN_BYTES, with_encoded_collecting};
 use crate::pipe::{PipeEnd, PipeOptions, pipe_ends};
 use crate::receive_state::ReceiveState;
-use crate::socket_end::SocketEnd;
+use crate::ring::WITH_HANDLES;
+use crate::socket_end::{SocketEnd, received_handles};
 
 /// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
 ///
@@ -89,20 +93,40 @@ impl From<SocketEnd> for Connection {
     }
 }
 
+/// A connection as it travels in a message (as [`Wire`], by reference).
+#[derive(Serialize)]
+enum WireRef<'a> {
+    /// A pipe end.
+    Pipe(&'a PipeEnd),
+    /// A socket (its descriptor, and what was read of it and not handed out yet).
+    Socket(&'a SocketEnd),
+}
+
+/// A connection as it arrives from a message.
+#[derive(Deserialize)]
+enum Wire {
+    /// A pipe end.
+    Pipe(PipeEnd),
+    /// A socket.
+    Socket(SocketEnd),
+}
+
 impl Serialize for Connection {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match &self.flavor {
-            Flavor::Pipe(p) => p.serialize(serializer),
-            Flavor::Socket(_) => Err(serde::ser::Error::custom(
-                "a socket connection cannot travel in a message (yet)",
-            )),
+            Flavor::Pipe(p) => WireRef::Pipe(p),
+            Flavor::Socket(s) => WireRef::Socket(s),
         }
+        .serialize(serializer)
     }
 }
 
 impl<'de> Deserialize<'de> for Connection {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        PipeEnd::deserialize(deserializer).map(Connection::from)
+        Ok(match Wire::deserialize(deserializer)? {
+            Wire::Pipe(p) => Connection::from(p),
+            Wire::Socket(s) => Connection::from(s),
+        })
     }
 }
 
@@ -161,11 +185,42 @@ impl Connection {
 
     /// Sends a typed message (postcard-encoded). [`Error::BrokenPipe`] once every copy of
     /// the other end is gone, as Python's `BrokenPipeError`.
+    ///
+    /// Every mp handle inside `value` ([`Connection`]s, queues, locks and the other
+    /// primitives, shared values, any ipc-channel value) arrives usable in the receiving
+    /// process: its descriptors travel beside the bytes (a pipe's side channel, or
+    /// `SCM_RIGHTS` on a Unix socket; over TCP, [`Error::HandlesNeedUnixSocket`]).
     pub fn send<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
         self.check_send()?;
-        codec::with_encoded(value, |bytes| self.send_frame(bytes))
-            .map_err(Error::Encode)
-            .and_then(|r| r)
+        with_encoded_collecting(value, |frame, handles| {
+            if handles.is_empty() {
+                self.send_frame(&frame[TOKEN_BYTES..])
+            } else {
+                self.send_with_handles(frame, handles)
+            }
+        })
+        .map_err(Error::Encode)
+        .and_then(|r| r)
+    }
+
+    /// Sends a frame that starts with [`TOKEN_BYTES`] free for a token, and `handles`.
+    fn send_with_handles(&self, frame: &mut [u8], handles: IpcHandles) -> Result<(), Error> {
+        match &self.flavor {
+            Flavor::Pipe(p) => {
+                let tx = p.side_tx().ok_or(Error::WrongDirection("send"))?;
+                // Refused before its descriptors go (they would wait for nothing).
+                let max = p.max_message();
+                if frame.len() > max {
+                    return Err(Error::TooLarge {
+                        len: frame.len(),
+                        max,
+                    });
+                }
+                tx.send(handles, frame).map_err(Error::Encode)?;
+                p.send_frame(frame, WITH_HANDLES)
+            }
+            Flavor::Socket(s) => s.send_frame_with_handles(frame, handles),
+        }
     }
 
     /// Sends `bytes` as one message (Python's `send_bytes`), copied straight into the shared
@@ -186,7 +241,7 @@ impl Connection {
     /// Sends one message of raw bytes.
     fn send_frame(&self, bytes: &[u8]) -> Result<(), Error> {
         match &self.flavor {
-            Flavor::Pipe(p) => p.send_frame(bytes),
+            Flavor::Pipe(p) => p.send_frame(bytes, 0),
             Flavor::Socket(s) => s.send_frame(bytes),
         }
     }
@@ -194,7 +249,8 @@ impl Connection {
     // ------------------------------------------------------------------ receiving
 
     /// Receives one message: `with_slice` gets it in place when it lies whole in the ring
-    /// or buffer, `with_vec` when it had to be copied out.
+    /// or buffer, `with_vec` when it had to be copied out. A message with handles inside is
+    /// handed over as it came (its descriptors, if any, are closed).
     fn recv_frame<R>(
         &self,
         deadline: Option<Deadline>,
@@ -202,8 +258,8 @@ impl Connection {
         with_vec: impl FnOnce(Vec<u8>) -> R,
     ) -> Result<R, Error> {
         match &self.flavor {
-            Flavor::Pipe(p) => p.recv_frame(deadline, with_slice, with_vec),
-            Flavor::Socket(s) => s.recv_frame(deadline, with_slice),
+            Flavor::Pipe(p) => p.recv_frame(deadline, |_, s| with_slice(s), |_, v| with_vec(v)),
+            Flavor::Socket(s) => s.recv_frame(deadline, |bytes, _| with_slice(bytes)),
         }
     }
 
@@ -226,9 +282,22 @@ impl Connection {
     }
 
     /// The one typed receive.
-    fn recv_until<T: DeserializeOwned>(&self, deadline: Option<Deadline>) -> Result<T, Error> {
-        self.recv_frame(deadline, codec::decode::<T>, |v| codec::decode::<T>(&v))?
-            .map_err(Error::Decode)
+    pub(crate) fn recv_until<T: DeserializeOwned>(
+        &self,
+        deadline: Option<Deadline>,
+    ) -> Result<T, Error> {
+        match &self.flavor {
+            Flavor::Pipe(p) => {
+                let decode = |tag, bytes: &[u8]| match (tag, p.side_rx()) {
+                    (WITH_HANDLES, Some(rx)) => rx.decode::<T>(bytes),
+                    (WITH_HANDLES, None) => Err(CodecError::HandlesMissing),
+                    _ => codec::decode::<T>(bytes),
+                };
+                p.recv_frame(deadline, decode, |tag, v| decode(tag, &v))?
+            }
+            Flavor::Socket(s) => s.recv_frame(deadline, decode_with_fds::<T>)?,
+        }
+        .map_err(Error::Decode)
     }
 
     /// Receives one message as bytes, blocking (Python's `recv_bytes`).
@@ -334,5 +403,65 @@ impl Connection {
             Flavor::Pipe(_) => None,
             Flavor::Socket(s) => s.fd(),
         }
+    }
+}
+
+/// Decodes a socket message with the descriptors that came with it.
+fn decode_with_fds<T: DeserializeOwned>(bytes: &[u8], fds: Vec<OwnedFd>) -> Result<T, CodecError> {
+    if fds.is_empty() {
+        return codec::decode(bytes);
+    }
+    let (handles, body) = received_handles(bytes, fds)?;
+    ipc_channel::ipc::with_received_handles(handles, || codec::decode(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_whose_token_has_no_side_message_is_an_error_not_a_hang() {
+        let (a, b) = pipe_ends(PipeOptions::default()).unwrap();
+        // A hostile (or dead) peer's frame: tagged as carrying handles, no side message sent.
+        let mut frame = vec![0u8; TOKEN_BYTES];
+        frame.extend_from_slice(&codec_bytes(&5u32));
+        a.send_frame(&frame, WITH_HANDLES).unwrap();
+        let (a, b) = (Connection::from(a), Connection::from(b));
+        let got = b.recv_timeout::<u32>(Duration::from_secs(20));
+        assert!(
+            matches!(got, Err(Error::Decode(CodecError::HandlesMissing))),
+            "{got:?}"
+        );
+        // The connection goes on.
+        a.send(&6u32).unwrap();
+        assert_eq!(b.recv_timeout::<u32>(Duration::from_secs(20)).unwrap(), 6);
+    }
+
+    #[test]
+    fn a_side_message_whose_frame_never_came_is_dropped_by_the_next_one() {
+        let (a, b) = pipe_ends(PipeOptions::default()).unwrap();
+        // A sender that died between sending its descriptors and committing its frame.
+        // Its descriptors (a lock's segment, a pipe end's channels) are closed unused.
+        let orphan_value = (mp_sync::Lock::new().unwrap(), Pipe(true).unwrap().0);
+        let (_, lock_handles) = ipc_channel::ipc::collect_handles(|| codec_bytes(&orphan_value));
+        let mut orphan = [0u8; TOKEN_BYTES];
+        a.side_tx()
+            .unwrap()
+            .send(lock_handles, &mut orphan)
+            .unwrap();
+        let (a, b) = (Connection::from(a), Connection::from(b));
+        let lock = mp_sync::Lock::new().unwrap();
+        a.send(&(lock.clone(), 9u32)).unwrap();
+        let (got, n): (mp_sync::Lock, u32) = b.recv_timeout(Duration::from_secs(20)).unwrap();
+        let _held = got.acquire().unwrap();
+        assert_eq!((n, lock.locked()), (9, true));
+    }
+
+    /// `value` encoded as a message without handles.
+    fn codec_bytes<T: Serialize>(value: &T) -> Vec<u8> {
+        codec::with_scratch(|buf| {
+            codec::encode_extend(value, buf).unwrap();
+            buf.clone()
+        })
     }
 }

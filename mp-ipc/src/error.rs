@@ -82,6 +82,15 @@ pub enum Error {
     /// A socket call failed (bind, connect, accept, send, receive).
     #[error("socket error")]
     Io(#[source] io::Error),
+    /// A message with handles inside (or [`send_handle`](crate::send_handle)) on a TCP
+    /// connection: descriptors only travel between processes of one machine, over a Unix
+    /// socket or a [`Pipe`](crate::Pipe). Nothing was sent.
+    #[error("handles (descriptors) travel only over a Unix socket or a pipe, not TCP")]
+    HandlesNeedUnixSocket,
+    /// [`recv_handle`](crate::recv_handle) received a message that is not a descriptor sent
+    /// by [`send_handle`](crate::send_handle); it was consumed (its descriptors closed).
+    #[error("the message received is not a handle")]
+    NotAHandle,
     /// The authkey handshake of a [`Listener`](crate::Listener) or
     /// [`Client`](crate::Client) failed (Python's `AuthenticationError`).
     #[error(transparent)]

@@ -1,69 +1,72 @@
-//! Handles inside messages: a queue's side channel, which carries the descriptors of the mp
-//! handles (and any ipc-channel values) inside an item beside the item's bytes in the ring.
+//! Handles inside messages: a side channel carries the descriptors of the mp handles (and any
+//! ipc-channel values) inside a message beside the message's bytes in a ring. Used by a
+//! queue (one channel, every producer sends, every consumer receives) and by a pipe (one
+//! channel per direction).
 //!
-//! A producer encodes such an item while ipc-channel collects the descriptors its values hand
+//! A sender encodes such a message while ipc-channel collects the descriptors its values hand
 //! over, writes `token` and the bytes into its frame, and sends `token` with the descriptors
-//! over the side channel, all under the put lock and before the commit. The consumer that takes
-//! the frame (under the get lock) reads side messages until the one with its frame's token:
-//! the ones before it were sent by producers that died before committing, and are dropped
-//! (closing their descriptors). Side messages are sent in commit order and read in frame
-//! order, so none is ever skipped that a later frame needs. A message never received leaks
-//! nothing: the channel's socket holds its descriptors until the last copy of the queue goes.
+//! over the side channel, before the frame is committed (for a queue, under the put lock). The
+//! receiver that takes the frame (for a queue, under the get lock) reads side messages until
+//! the one with its frame's token: the ones before it were sent by senders that died before
+//! committing, and are dropped (closing their descriptors). Side messages are sent in commit
+//! order and read in frame order, so none is ever skipped that a later frame needs. A message
+//! never received leaks nothing: the channel's socket holds its descriptors until the last
+//! copy of its receiving end goes.
 
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ipc_channel::ipc::{self, IpcBytesReceiver, IpcBytesSender};
+use ipc_channel::ipc::{self, IpcBytesReceiver, IpcBytesSender, IpcHandles};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::CodecError;
+use crate::sys::fd_passing::seqpacket_pair;
 
 /// Bytes of the token at the start of a frame that has a side message.
 pub(crate) const TOKEN_BYTES: usize = 8;
 
-/// The side channel of a queue: every producer sends, every consumer receives.
-#[derive(Clone, Debug)]
-pub(crate) struct SideChannel(Arc<Ends>);
+/// The sending half of a side channel.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct SideSender(IpcBytesSender);
 
-/// Both ends, shared by the in-process clones of a queue.
+/// The receiving half of a side channel (the mutex only makes the receiver, which is not
+/// `Sync`, shareable between threads; a queue's consumers hold its get lock around it).
 #[derive(Debug)]
-struct Ends {
-    /// Producers send here.
-    tx: IpcBytesSender,
-    /// Consumers take from here (under the get lock; the mutex only makes the receiver,
-    /// which is not `Sync`, shareable between threads).
-    rx: Mutex<IpcBytesReceiver>,
+pub(crate) struct SideReceiver(Mutex<IpcBytesReceiver>);
+
+/// A new side channel.
+pub(crate) fn side_channel() -> std::io::Result<(SideSender, SideReceiver)> {
+    let (tx, rx) = ipc::bytes_channel()?;
+    Ok((SideSender(tx), SideReceiver(Mutex::new(rx))))
 }
 
-/// What a queue's side channel looks like in a message (both ends).
-#[derive(Serialize, Deserialize)]
-struct Wire {
-    /// A copy of the sending end.
-    tx: IpcBytesSender,
-    /// A duplicate of the receiving end (serializing consumes it).
-    rx: IpcBytesReceiver,
+/// The side channels of both directions of a duplex pipe over one socket pair (one socket
+/// pair costs about as much as the rest of the pipe): each end sends on its own socket, and
+/// receives there what the other end sent.
+pub(crate) fn duplex_side_channels() -> std::io::Result<[(SideSender, SideReceiver); 2]> {
+    let half = |socket: OwnedFd| -> std::io::Result<(SideSender, SideReceiver)> {
+        let tx = IpcBytesSender::from_owned_fd(socket.try_clone()?);
+        let rx = IpcBytesReceiver::from_owned_fd(socket);
+        Ok((SideSender(tx), SideReceiver(Mutex::new(rx))))
+    };
+    let (a, b) = seqpacket_pair()?;
+    Ok([half(a)?, half(b)?])
 }
 
-impl Serialize for SideChannel {
+impl Serialize for SideReceiver {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let rx = self.0.rx().try_clone().map_err(serde::ser::Error::custom)?;
-        Wire {
-            tx: self.0.tx.clone(),
-            rx,
-        }
-        .serialize(serializer)
+        // Serializing consumes a receiver: a duplicate goes, the copy left behind still works.
+        let rx = self.rx().try_clone().map_err(serde::ser::Error::custom)?;
+        rx.serialize(serializer)
     }
 }
 
-impl<'de> Deserialize<'de> for SideChannel {
+impl<'de> Deserialize<'de> for SideReceiver {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let Wire { tx, rx } = Wire::deserialize(deserializer)?;
-        Ok(SideChannel(Arc::new(Ends {
-            tx,
-            rx: Mutex::new(rx),
-        })))
+        IpcBytesReceiver::deserialize(deserializer).map(|rx| SideReceiver(Mutex::new(rx)))
     }
 }
 
@@ -81,60 +84,110 @@ fn next_token() -> [u8; TOKEN_BYTES] {
     ((u64::from(std::process::id()) << 32) | u64::from(n)).to_le_bytes()
 }
 
-impl Ends {
+impl SideSender {
+    /// Sends `handles` under a new token, written into the first [`TOKEN_BYTES`] of `frame`
+    /// (before the frame is committed).
+    pub(crate) fn send(&self, handles: IpcHandles, frame: &mut [u8]) -> Result<(), CodecError> {
+        let token = frame
+            .first_chunk_mut::<TOKEN_BYTES>()
+            .ok_or(CodecError::HandlesMissing)?;
+        *token = next_token();
+        self.0
+            .send_with_handles(token, handles)
+            .map_err(|e| CodecError::SideChannel(e.raw_os_error()))
+    }
+
+    /// Encodes `value` into `slot` (its token, then its bytes: [`TOKEN_BYTES`] plus
+    /// [`codec::encoded_len`]) and sends its descriptors with the token (a queue's producer,
+    /// put lock held, before the commit). The descriptors of the values inside are handed
+    /// over as an ipc-channel send hands them (a receiver inside is moved).
+    pub(crate) fn encode_into<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        slot: &mut [u8],
+    ) -> Result<(), CodecError> {
+        let body = slot
+            .get_mut(TOKEN_BYTES..)
+            .ok_or(CodecError::HandlesMissing)?;
+        let (encoded, handles) = ipc::collect_handles(|| codec::encode_into(value, body));
+        encoded?;
+        self.send(handles, slot)
+    }
+}
+
+impl SideReceiver {
     /// The receiving end (a panic elsewhere while it was held leaves it usable).
     fn rx(&self) -> MutexGuard<'_, IpcBytesReceiver> {
-        self.rx.lock().unwrap_or_else(|e| e.into_inner())
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Decodes a frame that starts with a token (made by [`SideSender::encode_into`] or
+    /// [`with_encoded_collecting`]) with the descriptors sent for it.
+    pub(crate) fn decode<T: DeserializeOwned>(&self, frame: &[u8]) -> Result<T, CodecError> {
+        let Some((token, body)) = frame.split_first_chunk::<TOKEN_BYTES>() else {
+            return Err(CodecError::HandlesMissing);
+        };
+        let rx = self.rx();
+        loop {
+            // Sent before the frame was committed: waiting is never needed.
+            let Ok((sent, handles)) = rx.try_recv_with_handles() else {
+                return Err(CodecError::HandlesMissing);
+            };
+            if sent == token {
+                return ipc::with_received_handles(handles, || codec::decode(body));
+            }
+            // A sender died between its send and its commit: its descriptors close here.
+        }
+    }
+}
+
+/// The side channel of a queue: both halves, shared by the in-process clones of the queue.
+#[derive(Clone, Debug)]
+pub(crate) struct SideChannel(Arc<(SideSender, SideReceiver)>);
+
+impl Serialize for SideChannel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (&self.0.0, &self.0.1).serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SideChannel {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <(SideSender, SideReceiver)>::deserialize(deserializer).map(|s| SideChannel(Arc::new(s)))
     }
 }
 
 impl SideChannel {
     /// A new side channel.
     pub(crate) fn new() -> std::io::Result<SideChannel> {
-        let (tx, rx) = ipc::bytes_channel()?;
-        Ok(SideChannel(Arc::new(Ends {
-            tx,
-            rx: Mutex::new(rx),
-        })))
+        side_channel().map(|s| SideChannel(Arc::new(s)))
     }
 
-    /// Encodes `value` into `slot` (its token, then its bytes: [`TOKEN_BYTES`] plus
-    /// [`codec::encoded_len`]) and sends its descriptors with the token (producer, put lock
-    /// held, before the commit). The descriptors of the values inside are handed over as an
-    /// ipc-channel send hands them (a receiver inside is moved).
-    pub(crate) fn encode_into<T: Serialize + ?Sized>(
-        &self,
-        value: &T,
-        slot: &mut [u8],
-    ) -> Result<(), CodecError> {
-        let (token, body) = slot.split_at_mut(TOKEN_BYTES);
-        let (encoded, handles) = ipc::collect_handles(|| codec::encode_into(value, body));
+    /// The sending half.
+    pub(crate) fn sender(&self) -> &SideSender {
+        &self.0.0
+    }
+
+    /// The receiving half.
+    pub(crate) fn receiver(&self) -> &SideReceiver {
+        &self.0.1
+    }
+}
+
+/// Encodes `value` into this thread's reused buffer, [`TOKEN_BYTES`] left free in front for
+/// a token, while collecting the descriptors of the handles inside (handed over as an
+/// ipc-channel send hands them: a receiver inside is moved), and hands both to `f`. With no
+/// handle inside, the message is `&buf[TOKEN_BYTES..]`.
+pub(crate) fn with_encoded_collecting<T: Serialize + ?Sized, R>(
+    value: &T,
+    f: impl FnOnce(&mut [u8], IpcHandles) -> R,
+) -> Result<R, CodecError> {
+    codec::with_scratch(|buf| {
+        buf.resize(TOKEN_BYTES, 0);
+        let (encoded, handles) = ipc::collect_handles(|| codec::encode_extend(value, buf));
         encoded?;
-        let t = next_token();
-        token.copy_from_slice(&t);
-        self.0
-            .tx
-            .send_with_handles(&t, handles)
-            .map_err(|e| CodecError::SideChannel(e.raw_os_error()))
-    }
-
-    /// Decodes a frame made by [`encode_into`](Self::encode_into) with the descriptors sent
-    /// for it (consumer, get lock held).
-    pub(crate) fn decode<T: DeserializeOwned>(&self, frame: &[u8]) -> Result<T, CodecError> {
-        let Some((token, body)) = frame.split_first_chunk::<TOKEN_BYTES>() else {
-            return Err(CodecError::HandlesMissing);
-        };
-        loop {
-            // Sent before the frame was committed: waiting is never needed.
-            let Ok((sent, handles)) = self.0.rx().try_recv_with_handles() else {
-                return Err(CodecError::HandlesMissing);
-            };
-            if sent == token {
-                return ipc::with_received_handles(handles, || codec::decode(body));
-            }
-            // A producer died between its send and its commit: its descriptors close here.
-        }
-    }
+        Ok(f(buf, handles))
+    })
 }
 
 /// How many descriptors the ipc-channel values inside `value` hand over when it is sent,
@@ -143,4 +196,34 @@ pub(crate) fn encoded_len_and_handles<T: Serialize + ?Sized>(
     value: &T,
 ) -> (Result<usize, CodecError>, usize) {
     ipc::count_handles(|| codec::encoded_len(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+
+    use super::*;
+    use crate::sys::fd_passing::send_all_with_fds;
+
+    #[test]
+    fn a_side_message_with_a_descriptor_that_does_not_map_is_an_error_not_a_panic() {
+        let (hostile, ours) = seqpacket_pair().unwrap();
+        let rx = SideReceiver(Mutex::new(IpcBytesReceiver::from_owned_fd(ours)));
+        // ipc-channel's framing: fragment size, total size, then the bytes (a token); the
+        // "region" is a file open read-only (this test's program), which cannot be mapped
+        // as shared memory.
+        let token = [9u8; TOKEN_BYTES];
+        let word = std::mem::size_of::<usize>();
+        let mut packet = (2 * word + TOKEN_BYTES).to_ne_bytes().to_vec();
+        packet.extend_from_slice(&TOKEN_BYTES.to_ne_bytes());
+        packet.extend_from_slice(&token);
+        let file = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+        send_all_with_fds(hostile.as_fd(), &packet, &[file.as_fd()]).unwrap();
+        let mut frame = token.to_vec();
+        frame.push(5);
+        assert!(matches!(
+            rx.decode::<u8>(&frame),
+            Err(CodecError::HandlesMissing)
+        ));
+    }
 }

@@ -25,6 +25,7 @@ use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::handles::{SideReceiver, SideSender, duplex_side_channels, side_channel};
 use crate::receive_state::ReceiveState;
 use crate::ring::{HEADER, Payload, Ring, frame_len};
 use crate::sys::{Direction, PipeHeader, Segment, create_segment, may_spin};
@@ -83,10 +84,22 @@ pub(crate) fn pipe_ends(options: PipeOptions) -> Result<(PipeEnd, PipeEnd), Erro
     })?;
     let (token0, watch0) = ipc::channel::<()>().map_err(Error::Os)?;
     let (token1, watch1) = ipc::channel::<()>().map_err(Error::Os)?;
+    // Each direction's side channel carries the descriptors of handles inside its messages;
+    // each end gets the halves it uses.
+    let (side0, side1) = if options.duplex {
+        let [(tx0, rx0), (tx1, rx1)] = duplex_side_channels().map_err(Error::Os)?;
+        ((Some(tx0), Some(rx0)), (Some(tx1), Some(rx1)))
+    } else {
+        // One way: end 0 only sends, end 1 only receives.
+        let (tx, rx) = side_channel().map_err(Error::Os)?;
+        ((Some(tx), None), (None, Some(rx)))
+    };
     // End 0 sends on direction 0; end 1 receives it. In a one-way pipe Python returns the
     // reading end first.
-    let end0 = PipeEnd::from_parts(seg.clone(), 0, options.duplex, true, token0, watch1)?;
-    let end1 = PipeEnd::from_parts(seg, 1, true, options.duplex, token1, watch0)?;
+    let mut end0 = PipeEnd::from_parts(seg.clone(), 0, options.duplex, true, token0, watch1)?;
+    let mut end1 = PipeEnd::from_parts(seg, 1, true, options.duplex, token1, watch0)?;
+    (end0.side_tx, end0.side_rx) = side0;
+    (end1.side_tx, end1.side_rx) = side1;
     Ok(if options.duplex {
         (end0, end1)
     } else {
@@ -119,6 +132,10 @@ pub(crate) struct PipeEnd {
     cap: u32,
     /// Largest message, read once.
     max_message: usize,
+    /// Sends the descriptors of handles inside our messages (a writable end).
+    side_tx: Option<SideSender>,
+    /// Receives the descriptors of handles inside the other end's messages (a readable end).
+    side_rx: Option<SideReceiver>,
 }
 
 /// What travels in a message.
@@ -136,6 +153,10 @@ struct Wire {
     token: IpcSender<()>,
     /// The watch on the other end, moved out of the sender's copy.
     watch: Option<IpcReceiver<()>>,
+    /// Our side channel's sending half.
+    side_tx: Option<SideSender>,
+    /// The other end's side channel's receiving half.
+    side_rx: Option<SideReceiver>,
 }
 
 /// [`Wire`] as a sender writes it, by reference: a dry run that only counts bytes
@@ -154,6 +175,10 @@ struct WireRef<'a> {
     token: &'a IpcSender<()>,
     /// The watch on the other end.
     watch: Option<&'a IpcReceiver<()>>,
+    /// Our side channel's sending half.
+    side_tx: Option<&'a SideSender>,
+    /// The other end's side channel's receiving half (a duplicate goes).
+    side_rx: Option<&'a SideReceiver>,
 }
 
 impl Serialize for PipeEnd {
@@ -172,6 +197,8 @@ impl Serialize for PipeEnd {
             writable: self.writable,
             token,
             watch: watch.as_ref(),
+            side_tx: self.side_tx.as_ref(),
+            side_rx: self.side_rx.as_ref(),
         }
         .serialize(serializer);
         drop(watch);
@@ -193,6 +220,7 @@ impl<'de> Deserialize<'de> for PipeEnd {
         let mut c = PipeEnd::from_parts(w.seg, w.side, w.readable, w.writable, w.token, None)
             .map_err(serde::de::Error::custom)?;
         c.watch = RefCell::new(w.watch);
+        (c.side_tx, c.side_rx) = (w.side_tx, w.side_rx);
         Ok(c)
     }
 }
@@ -239,7 +267,20 @@ impl PipeEnd {
             closed: false,
             cap,
             max_message,
+            side_tx: None,
+            side_rx: None,
         })
+    }
+
+    /// Sends the descriptors of handles inside this end's messages (`None`: a read-only end).
+    pub(crate) fn side_tx(&self) -> Option<&SideSender> {
+        self.side_tx.as_ref()
+    }
+
+    /// Receives the descriptors of handles inside the other end's messages (`None`: a
+    /// write-only end).
+    pub(crate) fn side_rx(&self) -> Option<&SideReceiver> {
+        self.side_rx.as_ref()
     }
 
     /// The direction this end sends on.
@@ -292,6 +333,7 @@ impl PipeEnd {
         self.closed = true;
         self.token = None;
         *self.watch.borrow_mut() = None;
+        (self.side_tx, self.side_rx) = (None, None);
     }
 
     /// Whether every copy of the other end is gone (one non-blocking `recvmsg`, sticky).
@@ -355,8 +397,9 @@ impl PipeEnd {
         Ok(())
     }
 
-    /// Writes one frame, waiting for room (streaming it when larger than the ring).
-    pub(crate) fn send_frame(&self, payload: &[u8]) -> Result<(), Error> {
+    /// Writes one frame with `tag` in its header (`WITH_HANDLES`: it starts with a side
+    /// message's token), waiting for room (streaming it when larger than the ring).
+    pub(crate) fn send_frame(&self, payload: &[u8], tag: u32) -> Result<(), Error> {
         let max = self.max_message();
         if payload.len() > max {
             return Err(Error::TooLarge {
@@ -373,7 +416,7 @@ impl PipeEnd {
         if total <= u64::from(cap) {
             // Whole frame at once: the reader sees all of it or none.
             self.wait_space(total as u32)?;
-            ring.write_header(tail.into(), payload.len() as u32, 0);
+            ring.write_header(tail.into(), payload.len() as u32, tag);
             ring.write(tail.wrapping_add(HEADER).into(), payload);
             self.commit(tail.wrapping_add(total as u32));
             return Ok(());
@@ -381,7 +424,7 @@ impl PipeEnd {
         // Streamed: header first, then chunks of whatever room there is (at least a quarter
         // ring, so both sides move in large steps).
         self.wait_space(HEADER)?;
-        ring.write_header(tail.into(), payload.len() as u32, 0);
+        ring.write_header(tail.into(), payload.len() as u32, tag);
         let mut pos = tail.wrapping_add(HEADER);
         self.commit(pos);
         let padded = total - u64::from(HEADER);
@@ -421,6 +464,7 @@ impl PipeEnd {
             || free().is_none_or(|f| f >= need),
             None,
             SLICE,
+            None,
             || {
                 if self.peer_gone() {
                     Err(Error::BrokenPipe)
@@ -455,6 +499,7 @@ impl PipeEnd {
             || self.available().is_none_or(|n| n >= need),
             deadline,
             SLICE,
+            None,
             // A full slice without news: is anyone left to write? (The last commit may have
             // landed just before the exit, hence the second look.)
             || {
@@ -495,13 +540,13 @@ impl PipeEnd {
         d.cons.space.wake_all();
     }
 
-    /// Receives one frame: `with_slice` gets the payload in place when the whole frame is in
-    /// the ring without wrapping; otherwise it is copied into a vector for `with_vec`.
+    /// Receives one frame: `with_slice` gets its tag and the payload in place when the whole
+    /// frame is in the ring without wrapping; otherwise `with_vec` gets it copied into a vector.
     pub(crate) fn recv_frame<R>(
         &self,
         deadline: Option<Deadline>,
-        with_slice: impl FnOnce(&[u8]) -> R,
-        with_vec: impl FnOnce(Vec<u8>) -> R,
+        with_slice: impl FnOnce(u32, &[u8]) -> R,
+        with_vec: impl FnOnce(u32, Vec<u8>) -> R,
     ) -> Result<R, Error> {
         self.check(false)?;
         self.skip_abandoned(deadline)?;
@@ -512,7 +557,7 @@ impl PipeEnd {
         let head = d.cons.head.load(Ordering::Relaxed);
         // `len` comes from the writer: it is only ever compared and used to count bytes as
         // they arrive, never to reach past what is committed in the ring.
-        let (len, _tag) = ring.read_header(head.into());
+        let (len, tag) = ring.read_header(head.into());
         let total = frame_len(len);
         let max = self.max_message();
         if total <= u64::from(cap) {
@@ -529,8 +574,8 @@ impl PipeEnd {
                     // below; the writer does not touch committed bytes.
                     Ok(
                         ring.read_committed(body.into(), len as usize, |payload| match payload {
-                            Payload::InPlace(slice) => with_slice(slice),
-                            Payload::Copied(v) => with_vec(v),
+                            Payload::InPlace(slice) => with_slice(tag, slice),
+                            Payload::Copied(v) => with_vec(tag, v),
                         }),
                     )
                 };
@@ -570,7 +615,7 @@ impl PipeEnd {
             self.release(pos);
         }
         if keep {
-            Ok(with_vec(v))
+            Ok(with_vec(tag, v))
         } else {
             Err(Error::TooLarge {
                 len: len as usize,

@@ -60,7 +60,7 @@ use crate::codec;
 use crate::error::{CodecError, Error, GetError, PutError};
 use crate::handles::{SideChannel, TOKEN_BYTES, encoded_len_and_handles};
 use crate::ring::{HEADER, PAD, Ring, WITH_HANDLES, frame_len};
-use crate::sys::{Held, QueueHeader, Segment, lock, release_pages};
+use crate::sys::{Held, QueueHeader, Segment, current_cpu, lock, release_pages};
 use crate::waiter;
 
 /// Longest wait for a lock before looking whether this process closed the queue meanwhile
@@ -449,7 +449,10 @@ impl RawQueue {
             pack(count(tail).wrapping_add(1), pos(tail).wrapping_add(need)),
             Ordering::SeqCst,
         );
-        self.h().put.not_empty.wake_all();
+        if let Some(cpu) = current_cpu() {
+            h.put.producer_cpu.store(cpu + 1, Ordering::Relaxed);
+        }
+        h.put.not_empty.wake_all();
         PutOutcome::Committed
     }
 
@@ -478,6 +481,7 @@ impl RawQueue {
             || self.is_closed() || self.is_shut_down() || nonempty(),
             deadline,
             SLICE,
+            Some(&h.put.producer_cpu),
             || Ok::<(), ()>(()),
         );
         if self.is_closed() {
@@ -722,7 +726,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         let side = &self.raw.side;
         let outcome = if handles > 0 {
             self.raw.put_with(len, WITH_HANDLES, deadline, |slot| {
-                side.encode_into(&item, slot)
+                side.sender().encode_into(&item, slot)
             })
         } else {
             self.raw
@@ -767,7 +771,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
         let side = &self.raw.side;
         let decode = |tag, bytes: &[u8]| match tag {
-            WITH_HANDLES => side.decode::<T>(bytes),
+            WITH_HANDLES => side.receiver().decode::<T>(bytes),
             _ => codec::decode::<T>(bytes),
         };
         match self.raw.get_with(deadline, decode) {

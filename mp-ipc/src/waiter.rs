@@ -1,19 +1,53 @@
-//! The one waiting loop of the crate: spin briefly, then sleep on a sequence word in bounded
-//! slices until a condition holds, the deadline passes, or a check between slices gives up.
+//! The one waiting loop of the crate: spin (or yield) briefly, then sleep on a sequence word in
+//! bounded slices until a condition holds, the deadline passes, or a check between slices gives
+//! up.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use crate::sys::{futex_wait, may_spin};
+use crate::sys::{current_cpu, futex_wait, may_spin};
 use mp_sync::raw::{Deadline, WakeWord};
 
-/// Spins before sleeping, when spinning can help (more than one CPU).
+/// Spins before sleeping, when spinning can help (the peer runs on another CPU).
 const SPINS: u32 = 4000;
+
+/// Yields before sleeping when the peer last ran on this waiter's CPU: each yield lets a
+/// runnable peer run its whole time slice (a producer then puts many items, which the waiter
+/// takes without a system call), where a sleep would cost the peer a wake-up and both of them a
+/// context switch per item. A peer that is not runnable makes each yield return at once.
+const YIELDS: u32 = 8;
+
+/// Where the process a waiter waits for last ran, relative to the waiter.
+enum Placement {
+    /// Not known: spin if this process may run on several CPUs.
+    Unknown,
+    /// On this CPU: spinning only delays it; yield to it.
+    SameCpu,
+    /// On another CPU: spin briefly, it may be about to deliver.
+    OtherCpu,
+}
+
+/// Where the peer whose CPU (plus one, 0 for unknown) is in `peer_cpu` ran last.
+fn placement(peer_cpu: Option<&AtomicU32>) -> Placement {
+    let Some(peer) = peer_cpu
+        .map(|c| c.load(Ordering::Relaxed))
+        .filter(|&c| c > 0)
+    else {
+        return Placement::Unknown;
+    };
+    match current_cpu() {
+        Some(mine) if mine + 1 == peer => Placement::SameCpu,
+        Some(_) => Placement::OtherCpu,
+        None => Placement::Unknown,
+    }
+}
 
 /// Waits on `word` (mp-sync's wake word: a sequence bumped after every change a waiter may
 /// care about, and the count of those sleeping on it) until `ready()` holds (`Ok(true)`) or
 /// `deadline` passes (`Ok(false)`). Sleeps last at most `slice`; after a slice that brought no
 /// change, `between_slices` may give up with an error (e.g. the other end is gone).
+/// `peer_cpu`, if given, holds the CPU (plus one; 0: unknown) the process expected to make
+/// `ready()` true last ran on: it decides between spinning and yielding before a sleep.
 ///
 /// No wake-up is lost: the word is read before `ready()` is checked, so a change made after
 /// the check alters the word and the sleep returns at once.
@@ -22,13 +56,19 @@ pub(crate) fn wait_until<E>(
     ready: impl Fn() -> bool,
     deadline: Option<Deadline>,
     slice: Duration,
+    peer_cpu: Option<&AtomicU32>,
     mut between_slices: impl FnMut() -> Result<(), E>,
 ) -> Result<bool, E> {
     let (seq_word, waiters) = (word.futex_word(), word.sleepers());
-    let mut spins = if may_spin() && !deadline.is_some_and(Deadline::has_passed) {
-        SPINS
+    let (mut spins, mut yields) = if deadline.is_some_and(Deadline::has_passed) {
+        (0, 0)
     } else {
-        0
+        match placement(peer_cpu) {
+            Placement::SameCpu => (0, YIELDS),
+            Placement::OtherCpu => (SPINS, 0),
+            Placement::Unknown if may_spin() => (SPINS, 0),
+            Placement::Unknown => (0, 0),
+        }
     };
     loop {
         let seq = seq_word.load(Ordering::SeqCst);
@@ -38,6 +78,11 @@ pub(crate) fn wait_until<E>(
         if spins > 0 {
             spins -= 1;
             std::hint::spin_loop();
+            continue;
+        }
+        if yields > 0 {
+            yields -= 1;
+            std::thread::yield_now();
             continue;
         }
         if deadline.is_some_and(Deadline::has_passed) {

@@ -47,3 +47,182 @@ fn items_with_and_without_handles_keep_their_order() {
     let _held = received.acquire().unwrap();
     assert!(lock.locked(), "the received lock is the same lock");
 }
+
+/// Takes a connection end out of `conn` (a pipe) and answers on it.
+fn answer_on_received_end(conn: Connection) {
+    let (end, n): (Connection, u32) = conn.recv_timeout(BOUND).expect("the end arrives");
+    end.send(&(n + 1)).expect("the received end works here");
+}
+
+#[test]
+fn a_connection_end_sent_through_a_pipe_works_in_a_child() {
+    for method in StartMethod::ALL {
+        let (parent, child) = Pipe(true).unwrap();
+        let p = start(method, answer_on_received_end, child);
+        let (ours, theirs) = Pipe(true).unwrap();
+        parent.send(&(theirs, 41u32)).unwrap();
+        assert_eq!(
+            ours.recv_timeout::<u32>(BOUND).unwrap(),
+            42,
+            "{method:?}: the child answered on the end it received through the pipe"
+        );
+        join_ok(&p);
+    }
+}
+
+#[test]
+fn pipe_messages_with_and_without_handles_keep_their_order_both_ways() {
+    let (a, b) = Pipe(true).unwrap();
+    let lock = Lock::new().unwrap();
+    for (from, to) in [(&a, &b), (&b, &a)] {
+        from.send(&(None::<Lock>, 1u32)).unwrap();
+        from.send(&(Some(lock.clone()), 2u32)).unwrap();
+        from.send_bytes(b"raw").unwrap();
+        from.send(&(Some(lock.clone()), 3u32)).unwrap();
+        let first: (Option<Lock>, u32) = to.recv_timeout(BOUND).unwrap();
+        let second: (Option<Lock>, u32) = to.recv_timeout(BOUND).unwrap();
+        assert_eq!(to.recv_bytes_timeout(BOUND).unwrap(), b"raw");
+        let third: (Option<Lock>, u32) = to.recv_timeout(BOUND).unwrap();
+        assert_eq!((first.0.is_none(), second.1, third.1), (true, 2, 3));
+        let received = third.0.expect("the lock arrived");
+        let held = received.acquire().unwrap();
+        assert!(lock.locked(), "the received lock is the same lock");
+        drop(held);
+    }
+}
+
+#[test]
+fn a_large_streamed_message_with_a_handle_arrives() {
+    let (a, b) = mp_ipc::pipe_with_options(mp_ipc::PipeOptions {
+        ring_bytes: 4096,
+        ..Default::default()
+    })
+    .unwrap();
+    let lock = Lock::new().unwrap();
+    let payload = mp_ipc::Bytes::from(vec![7u8; 100_000]);
+    let sender = std::thread::spawn({
+        let lock = lock.clone();
+        move || a.send(&(lock, payload)).unwrap()
+    });
+    let (got, bytes): (Lock, mp_ipc::Bytes) = b.recv_timeout(BOUND).unwrap();
+    sender.join().unwrap();
+    assert_eq!(bytes.len(), 100_000);
+    let _held = got.acquire().unwrap();
+    assert!(lock.locked());
+}
+
+/// Every kind of mp handle, in one message.
+type AllHandles = (
+    (mp_ipc::SimpleQueue<u32>, mp_ipc::JoinableQueue<u32>),
+    (
+        mp_sync::Semaphore,
+        mp_sync::Event,
+        mp_sync::Condition,
+        mp_sync::Barrier,
+    ),
+    (
+        mp_sync::RLock,
+        mp_ipc::Value<u64>,
+        mp_ipc::Array<u32>,
+        mp_ipc::SharedMemory,
+    ),
+);
+
+/// Uses every handle received on `conn`, then says so on `conn`.
+fn use_every_handle(conn: Connection) {
+    let ((sq, jq), (sem, event, cond, barrier), (rlock, value, array, shm)): AllHandles =
+        conn.recv_timeout(BOUND).expect("the handles arrive");
+    sq.put(1).unwrap();
+    jq.put(2).unwrap();
+    sem.release().unwrap();
+    {
+        let _g = cond.acquire().unwrap();
+        cond.notify_all();
+    }
+    barrier
+        .wait_timeout(BOUND)
+        .expect("the parent meets the child");
+    {
+        let _g = rlock.acquire().unwrap();
+        let _again = rlock.acquire().unwrap();
+    }
+    value.set(7);
+    array.set(2, 9);
+    shm.write(0, b"shm").unwrap();
+    event.set();
+    conn.send(&"done").unwrap();
+}
+
+/// Sends every kind of handle on `ours` to a child holding the other end, and checks that
+/// the child used each.
+fn every_handle_works_in_the_child(ours: &Connection) {
+    let sq = mp_ipc::SimpleQueue::new().unwrap();
+    let jq = mp_ipc::JoinableQueue::new().unwrap();
+    let sem = mp_sync::Semaphore::new(0).unwrap();
+    let event = mp_sync::Event::new().unwrap();
+    let cond = mp_sync::Condition::new().unwrap();
+    let barrier = mp_sync::Barrier::new(2).unwrap();
+    let rlock = mp_sync::RLock::new().unwrap();
+    let value = mp_ipc::Value::new(0u64).unwrap();
+    let array = mp_ipc::Array::<u32>::zeroed(4).unwrap();
+    let shm = mp_ipc::SharedMemory::create(16).unwrap();
+    let all: AllHandles = (
+        (sq.clone(), jq.clone()),
+        (sem.clone(), event.clone(), cond.clone(), barrier.clone()),
+        (rlock.clone(), value.clone(), array.clone(), shm.clone()),
+    );
+    ours.send(&all).unwrap();
+    barrier
+        .wait_timeout(BOUND)
+        .expect("the child meets the parent");
+    assert_eq!(ours.recv_timeout::<String>(BOUND).unwrap(), "done");
+    assert!(event.wait_timeout(BOUND));
+    assert_eq!(sq.get().unwrap(), 1);
+    assert_eq!(jq.get_timeout(BOUND).unwrap(), 2);
+    assert!(sem.acquire_timeout(BOUND));
+    assert!(!rlock.locked());
+    assert_eq!((value.get(), array.get(2)), (7, Some(9)));
+    let mut got = [0u8; 3];
+    shm.read(0, &mut got).unwrap();
+    assert_eq!(&got, b"shm");
+}
+
+#[test]
+fn every_kind_of_handle_sent_through_a_pipe_or_a_unix_socket_works_in_a_child() {
+    for method in StartMethod::ALL {
+        let (ours, theirs) = Pipe(true).unwrap();
+        let p = start(method, use_every_handle, theirs);
+        every_handle_works_in_the_child(&ours);
+        join_ok(&p);
+
+        // A Unix socket connection: its end goes to the child (itself inside a message),
+        // then the handles go over the socket.
+        let mut listener = mp_ipc::Listener::unix(None).unwrap();
+        let address = listener.address().clone();
+        let client = std::thread::spawn(move || mp_ipc::Client(&address, None).unwrap());
+        let ours = listener.accept_timeout(BOUND).unwrap();
+        let theirs = client.join().unwrap();
+        let p = start(method, use_every_handle, theirs);
+        every_handle_works_in_the_child(&ours);
+        join_ok(&p);
+    }
+}
+
+#[test]
+fn a_too_large_message_with_handles_is_refused_and_the_next_one_arrives() {
+    let (a, b) = mp_ipc::pipe_with_options(mp_ipc::PipeOptions {
+        max_message: 64,
+        ..Default::default()
+    })
+    .unwrap();
+    let lock = Lock::new().unwrap();
+    let big = mp_ipc::Bytes::from(vec![0u8; 100]);
+    assert!(matches!(
+        a.send(&(lock.clone(), big)),
+        Err(mp_ipc::Error::TooLarge { .. })
+    ));
+    a.send(&(lock.clone(), 1u8)).unwrap();
+    let (got, n): (Lock, u8) = b.recv_timeout(BOUND).unwrap();
+    let _held = got.acquire().unwrap();
+    assert_eq!((n, lock.locked()), (1, true));
+}

@@ -108,6 +108,11 @@
 //!   exit, live workers are killed (a pool alive at `std::process::exit` does not hang it); a
 //!   child process whose target returns with a pool leaked or in a static is the one case that
 //!   still waits for its workers.
+//! - **Ctrl-C.** Workers ignore SIGINT: a terminal's Ctrl-C reaches the whole process group,
+//!   and what it means is the owner's to decide. An owner that dies of it takes its workers
+//!   along (no worker, no zombie is left); one that handles it keeps its tasks running and may
+//!   close, join or terminate the pool. (Python's workers raise `KeyboardInterrupt` mid-task
+//!   and its `map` can hang.)
 //! - **Under fork**, workers are forked from the pool's supervisor thread while the program has
 //!   other threads (as Python does); prefer forkserver (the default) or spawn.
 //!

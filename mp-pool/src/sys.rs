@@ -1,6 +1,6 @@
-//! The pool's OS calls: a worker process asks to die with its parent, and reads its resident
-//! memory; a worker host (the `redis` feature) removes its setting from the environment before
-//! `main`.
+//! The pool's OS calls: a worker process asks to die with its parent, leaves Ctrl-C to it,
+//! and reads its resident memory; a worker host (the `redis` feature) removes its setting from
+//! the environment before `main`.
 
 use std::io;
 
@@ -14,6 +14,17 @@ pub(crate) fn die_with_parent() -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// Ignores SIGINT in this process: a terminal's Ctrl-C reaches every process of its group, and
+/// what it means is the pool's owner's to decide (a worker dies with it anyway, by
+/// [`die_with_parent`]). A task may install a handler of its own.
+pub(crate) fn ignore_interrupts() {
+    // SAFETY: signal(SIGINT, SIG_IGN) installs no handler of ours (SIG_IGN is the kernel's),
+    // so nothing can run at an arbitrary point; it takes integers only.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+    }
 }
 
 /// Registers `f` to run when the process exits normally (`exit`, or returning from `main`).

@@ -1,5 +1,5 @@
-//! The loop a worker process runs: ask to die with the pool, run the initializer, then run
-//! jobs item by item until told to retire or the pool is gone.
+//! The loop a worker process runs: ask to die with the pool, leave Ctrl-C to it, run the
+//! initializer, then run jobs item by item until told to retire or the pool is gone.
 //!
 //! Before each item the worker records in its running-item word ([`RunningWord`]) which item
 //! it starts, and after it that it runs none; outcomes are appended to one buffer and sent as
@@ -32,6 +32,9 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     // A worker never outlives its pool, even when the pool's process is killed. Should the
     // pool be gone already, the first receive below sees the end of the jobs pipe.
     let _ = sys::die_with_parent();
+    // Ctrl-C is the owner's: ignored here, so a program that handles it (to close or terminate
+    // the pool, or carry on) keeps its tasks; an owner that dies of it takes the workers along.
+    sys::ignore_interrupts();
     let WorkerArgs {
         jobs,
         results,

@@ -6,12 +6,13 @@
 //! SIGINT to the pool's process alone, or a panic in it; the test then checks that every worker
 //! is gone within a bound.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::Duration;
 
 use mp_pool::{Options, Pool, StartMethod};
 use mp_process::Process;
-use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, killpg, sigaction};
 use nix::unistd::{Pid, setpgid};
 
 #[path = "../../test-support/bounded.rs"]
@@ -27,6 +28,16 @@ enum Ending {
     WaitForSignal,
     /// It panics while its pool is busy.
     Panic,
+    /// It handles SIGINT (a flag) and expects its tasks to complete all the same.
+    HandleCtrlC,
+}
+
+/// Set by [`on_sigint`].
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// A SIGINT handler that only sets a flag (async-signal-safe).
+extern "C" fn on_sigint(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
 }
 
 /// Sleeps for `ms` milliseconds.
@@ -40,13 +51,26 @@ fn sleep_ms(ms: u64) -> u64 {
 fn busy_pool(args: (mp_ipc::Connection, StartMethod, Ending)) {
     let (report, method, ending) = args;
     setpgid(Pid::from_raw(0), Pid::from_raw(0)).unwrap();
+    let (tasks, ms) = match ending {
+        Ending::HandleCtrlC => {
+            let action = SigAction::new(
+                SigHandler::Handler(on_sigint),
+                SaFlags::empty(),
+                SigSet::empty(),
+            );
+            // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+            unsafe { sigaction(Signal::SIGINT, &action) }.unwrap();
+            (vec![500; 4], 500)
+        }
+        _ => (vec![3_600_000; 4], 3_600_000),
+    };
     let pool = Pool::builder()
         .processes(2)
         .start_method(method)
         .build()
         .unwrap();
     let pending = pool
-        .map_async_with(sleep_ms, vec![3_600_000; 4], Options::new().chunksize(1))
+        .map_async_with(sleep_ms, tasks, Options::new().chunksize(1))
         .unwrap();
     let pids: Vec<u32> = pool.workers().iter().filter_map(|w| w.pid).collect();
     report.send(&pids).unwrap();
@@ -55,6 +79,18 @@ fn busy_pool(args: (mp_ipc::Connection, StartMethod, Ending)) {
             let _ = pending.get();
         }
         Ending::Panic => panic!("the pool's owner panics with its pool busy"),
+        Ending::HandleCtrlC => {
+            let results = pending.get();
+            let all_done = results.iter().all(|r| matches!(r, Ok(v) if *v == ms));
+            let code = if !INTERRUPTED.load(Ordering::SeqCst) {
+                4 // the Ctrl-C did not reach the owner
+            } else if !all_done {
+                3 // a worker died of the Ctrl-C
+            } else {
+                0
+            };
+            std::process::exit(code);
+        }
     }
 }
 
@@ -127,6 +163,15 @@ fn a_panic_in_the_pools_process_leaves_no_worker() {
     bounded::on_thread_within(TEST_BOUND, || {
         for method in ALL_METHODS {
             no_worker_left(method, Ending::Panic, nothing, 1);
+        }
+    });
+}
+
+#[test]
+fn ctrl_c_is_the_owners_to_handle_and_the_tasks_complete() {
+    bounded::on_thread_within(TEST_BOUND, || {
+        for method in ALL_METHODS {
+            no_worker_left(method, Ending::HandleCtrlC, ctrl_c, 0);
         }
     });
 }

@@ -7,7 +7,7 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use mp_sync::raw::{Deadline, poll_readable};
@@ -38,6 +38,10 @@ pub(crate) struct Context {
     forkserver: ServerSlot,
     /// Whether the exit hook is registered.
     exit_hook: AtomicBool,
+    /// A pidfd of this process, opened at the first fork start and kept: every fork child's
+    /// view of its parent, inherited through the fork (a `pidfd_open` and a `close` per start
+    /// otherwise).
+    own_pidfd: OnceLock<Arc<OwnedFd>>,
     /// Whether this child leaves through `exit`, running its at-exit handlers, when its target
     /// ends: a fresh child, or a fork of a single-threaded parent (see [`leave_child`]).
     runs_exit_handlers: bool,
@@ -98,6 +102,7 @@ impl Context {
             children: Mutex::new(Vec::new()),
             forkserver: ServerSlot::new(),
             exit_hook: AtomicBool::new(false),
+            own_pidfd: OnceLock::new(),
             runs_exit_handlers,
         })
     }
@@ -124,6 +129,16 @@ impl Context {
         identity.push(n);
         let numbers: Vec<String> = identity.iter().map(u32::to_string).collect();
         (identity, format!("Process-{}", numbers.join(":")))
+    }
+
+    /// A pidfd of this process, for the children it forks (see `own_pidfd`).
+    pub(crate) fn own_pidfd(&self) -> std::io::Result<Arc<OwnedFd>> {
+        if let Some(pidfd) = self.own_pidfd.get() {
+            return Ok(pidfd.clone());
+        }
+        let pidfd = Arc::new(sys::pidfd_open(self.pid)?);
+        // Another thread may have set one first (fork with threads allowed): then ours closes.
+        Ok(self.own_pidfd.get_or_init(|| pidfd).clone())
     }
 
     /// This process's fork server.
@@ -166,9 +181,11 @@ pub(crate) fn forget_child(child: &Arc<ChildShared>) {
 /// Becomes the child described by `start` (a fresh child, after its handshake): takes over its
 /// parent's settings, then its identity. An error is a start-up failure, for stderr.
 pub(crate) fn become_child(start: ChildStart) -> Result<(), String> {
-    start.inherited.adopt()?;
+    if let Some(inherited) = &start.inherited {
+        inherited.adopt()?;
+    }
     // The parent is alive: it is waiting for this child's start-up to finish.
-    let pidfd = sys::pidfd_open(start.parent_pid).ok();
+    let pidfd = sys::pidfd_open(start.parent_pid).ok().map(Arc::new);
     install(child_context(start, pidfd, true));
     Ok(())
 }
@@ -181,7 +198,7 @@ pub(crate) struct PreparedContext(Box<Context>);
 /// parent is single-threaded decides how the child leaves (see [`leave_child`]).
 pub(crate) fn prepare_forked_child(
     start: ChildStart,
-    parent_pidfd: OwnedFd,
+    parent_pidfd: Arc<OwnedFd>,
     parent_single_threaded: bool,
 ) -> PreparedContext {
     PreparedContext(child_context(
@@ -207,13 +224,13 @@ impl PreparedContext {
 
 fn child_context(
     start: ChildStart,
-    parent_pidfd: Option<OwnedFd>,
+    parent_pidfd: Option<Arc<OwnedFd>>,
     runs_exit_handlers: bool,
 ) -> Box<Context> {
     let parent = ParentProcess {
         pid: start.parent_pid,
         name: start.parent_name,
-        pidfd: parent_pidfd.map(Arc::new),
+        pidfd: parent_pidfd,
     };
     Context::new(
         std::process::id() as i32,

@@ -106,10 +106,18 @@ impl Process {
         if is_closure && method != StartMethod::Fork {
             return Err(Error::ClosureNeedsFork { method });
         }
-        if method == StartMethod::Fork && !self.allow_fork_with_threads {
-            let threads = crate::sys::thread_count().map_err(Error::os("counting threads"))?;
-            if threads > 1 {
-                return Err(Error::ForkWithThreads { threads });
+        // Counted once, for the refusal and for how a fork child leaves: a fork of a
+        // single-threaded process may run its at-exit handlers (see `start::fork`).
+        let mut single_threaded = false;
+        if method == StartMethod::Fork {
+            let allowed = self.allow_fork_with_threads;
+            match crate::sys::thread_count() {
+                Ok(threads) if threads > 1 && !allowed => {
+                    return Err(Error::ForkWithThreads { threads });
+                }
+                Ok(threads) => single_threaded = threads == 1,
+                Err(e) if !allowed => return Err(Error::os("counting threads")(e)),
+                Err(_) => {}
             }
         }
         // From here on a failure closes the process: its target is gone with the attempt.
@@ -122,13 +130,14 @@ impl Process {
             daemon: self.daemon,
             parent_pid: ctx.pid(),
             parent_name: ctx.name().to_owned(),
-            inherited: Inherited::now(),
+            // A fork child has them already, in its copy of our memory.
+            inherited: (method != StartMethod::Fork).then(Inherited::now),
         };
         let child = match (
             method,
             target.into_inner().unwrap_or_else(|e| e.into_inner()),
         ) {
-            (StartMethod::Fork, target) => start::fork::start(target, start)?,
+            (StartMethod::Fork, target) => start::fork::start(target, start, single_threaded)?,
             (StartMethod::Spawn, Target::Function(f)) => start::spawn::start(f, start)?,
             (StartMethod::ForkServer, Target::Function(f)) => start::forkserver::start(f, start)?,
             (method, Target::Closure(_)) => return Err(Error::ClosureNeedsFork { method }),

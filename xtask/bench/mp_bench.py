@@ -252,6 +252,23 @@ def listener_roundtrip(family, n=5000):
     return median_of(once)
 
 
+def manager_dict_roundtrip(n=2000):
+    """us per d["k"] = i then d["k"] on a Manager().dict() (its server process)."""
+
+    def once():
+        with mp.Manager() as m:
+            d = m.dict()
+            d["k"] = 0
+            t0 = now()
+            for i in range(n):
+                d["k"] = i
+                d["k"]
+            dt = now() - t0
+        return dt / n * 1e6
+
+    return median_of(once)
+
+
 def listener_1mib(family, n=200, size=MIB):
     """MiB/s: a Client child sends n 1 MiB messages to the Listener's connection."""
     from multiprocessing.connection import Listener
@@ -662,6 +679,7 @@ FIGURES = {
     "ipc/listener_roundtrip/tcp": lambda: listener_roundtrip("tcp"),
     "ipc/listener_1mib/unix": lambda: listener_1mib("unix"),
     "ipc/listener_1mib/tcp": lambda: listener_1mib("tcp"),
+    "manager/dict_roundtrip": manager_dict_roundtrip,
     "pool/create_close_join": pool_create_close_join,
     "pool/map_default_chunks": lambda: pool_map(None, REPS),
     "pool/map_chunksize_1": lambda: pool_map(1, 3),

@@ -427,6 +427,20 @@ pub(crate) const ROWS: &[Row] = &[
     listener_roundtrip_row("ipc/listener_roundtrip/tcp"),
     listener_1mib_row("ipc/listener_1mib/unix"),
     listener_1mib_row("ipc/listener_1mib/tcp"),
+    Row {
+        name: "manager/dict_roundtrip",
+        unit: "us",
+        lower_is_better: true,
+        mode: Mode::Latency,
+        krate: "mp-manager",
+        floors: &[Baseline {
+            label: "2 socket round trips",
+            what: "two 16-byte Listener/Client round trips over a Unix socket to an echo thread",
+            source: Source::CrateFloor,
+        }],
+        peers: &[],
+        goal: "ahead of Python's Manager().dict()",
+    },
     pool_row(
         "pool/create_close_join",
         "ms",

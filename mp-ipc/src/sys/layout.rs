@@ -64,6 +64,9 @@ pub(crate) struct PutSide {
     pub(crate) tail: AtomicU64,
     /// Bumped after every commit (`wait` sleeps on it too, in one `futex_waitv`).
     pub(crate) not_empty: WakeWord,
+    /// The CPU of the last commit, plus one (0: none yet): a consumer that finds the queue
+    /// empty yields to a producer on its own CPU instead of sleeping or spinning.
+    pub(crate) producer_cpu: AtomicU32,
 }
 
 /// The consumers' words.

@@ -7,8 +7,10 @@
 //! Everything that calls `libc` lives below this module.
 
 mod atomic;
+mod cpu;
 mod elems;
 mod epoll;
+pub(crate) mod fd_passing;
 mod held;
 pub(crate) mod kind;
 mod layout;
@@ -22,6 +24,7 @@ mod shm_watcher;
 pub(crate) mod socket;
 
 pub use atomic::AtomicInteger;
+pub(crate) use cpu::current_cpu;
 pub(crate) use elems::Elems;
 pub(crate) use epoll::Epoll;
 pub(crate) use held::{Held, lock};

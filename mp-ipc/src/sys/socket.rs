@@ -83,6 +83,12 @@ pub(crate) fn connect(address: &Address) -> io::Result<OwnedFd> {
     })
 }
 
+/// Whether `fd` is a Unix socket (descriptors can travel on it).
+pub(crate) fn is_unix(fd: BorrowedFd<'_>) -> bool {
+    socket::getsockname::<SockaddrStorage>(fd.as_raw_fd())
+        .is_ok_and(|sa| sa.family() == Some(AddressFamily::Unix))
+}
+
 /// Turns Nagle's algorithm off on an accepted TCP socket (a no-op error on a Unix socket,
 /// which is ignored).
 pub(crate) fn set_nodelay(fd: BorrowedFd<'_>) {

@@ -17,15 +17,21 @@ use crate::target::Target;
 ///
 /// The caller has checked that this process has no other thread (or that the user allowed it):
 /// then the child's copies of every lock are free, and it may run ordinary Rust code.
-pub(crate) fn start(target: Target, start: ChildStart) -> Result<Arc<ChildShared>> {
+/// `single_threaded`: the caller counted one thread, so the child may run its at-exit handlers
+/// when it leaves.
+pub(crate) fn start(
+    target: Target,
+    start: ChildStart,
+    single_threaded: bool,
+) -> Result<Arc<ChildShared>> {
     let (report_tx, report_rx) =
         ipc::channel::<ChildReport>().map_err(Error::os("creating the report channel"))?;
-    // The child's view of its parent: a pidfd opened here, inherited through the fork, in a
-    // context built here, so that the child only installs it.
-    let parent_pidfd = sys::pidfd_open(start.parent_pid).map_err(Error::os("pidfd_open"))?;
+    // The child's view of its parent: this process's own pidfd (opened once), inherited through
+    // the fork, in a context built here, so that the child only installs it.
+    let parent_pidfd = context::context()
+        .own_pidfd()
+        .map_err(Error::os("pidfd_open"))?;
     let (name, daemon, parent_pid) = (start.name.clone(), start.daemon, start.parent_pid);
-    // A fork of a single-threaded process may run its at-exit handlers when it leaves.
-    let single_threaded = sys::thread_count().is_ok_and(|n| n == 1);
     let prepared = context::prepare_forked_child(start, parent_pidfd, single_threaded);
     // A lazily initialized value that another thread is initializing at the moment of the
     // fork stays "being initialized" in the child forever, and the child blocks on it when it

@@ -28,8 +28,10 @@ pub(crate) struct ChildStart {
     pub(crate) parent_pid: i32,
     /// Its parent's name.
     pub(crate) parent_name: String,
-    /// The parent's process-wide settings, for a fresh child to take over.
-    pub(crate) inherited: Inherited,
+    /// The parent's process-wide settings, for a fresh child to take over; `None` for a fork
+    /// child, which has them already in its copy of the parent's memory (and is spared reading
+    /// the working directory at each start).
+    pub(crate) inherited: Option<Inherited>,
 }
 
 /// Everything a fresh child needs but its target and arguments.

@@ -67,10 +67,12 @@ unsafe impl SharedState for SemaphoreState {}
 /// The segment of an event.
 #[repr(C)]
 pub(crate) struct EventState {
-    /// 1 when set, 0 when clear.
+    /// Bit 0: 1 when set, 0 when clear; the bits above: how many times a clear event was set
+    /// (wrapping), changed in the same atomic step as the flag, so that a waiter can tell a
+    /// `set` since its look from a late wake-up of an earlier one.
     pub(crate) flag: AtomicU32,
-    /// Bumped by every `set` of a clear event: a waiter sleeps on the generation, not on the
-    /// flag, so that a `set` at once followed by a `clear` still wakes it.
+    /// Bumped by every `set` of a clear event (after the flag): a waiter sleeps on this word,
+    /// not on the flag, so that a `set` at once followed by a `clear` still wakes it.
     pub(crate) sets: WakeWord,
 }
 

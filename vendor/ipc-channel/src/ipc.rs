@@ -1046,10 +1046,23 @@ where
     D: Deserializer<'de>,
 {
     let index: usize = Deserialize::deserialize(deserializer)?;
-    OS_IPC_CHANNELS_FOR_DESERIALIZATION.with(|os_ipc_channels_for_deserialization| {
-        // FIXME(pcwalton): This could panic if the data was corrupt and the index was out of
-        // bounds. We should return an `Err` result instead.
-        Ok(os_ipc_channels_for_deserialization.borrow_mut()[index].to_sender())
+    // mp patch: an index with no channel behind it (corrupt or hostile bytes, or a message
+    // that did not come with its handles) is an error, not a panic.
+    mp_take_channel(index)
+        .map(|mut c| c.to_sender())
+        .map_err(D::Error::custom)
+}
+
+/// mp patch: the received channel at `index`, which must be there and not taken yet.
+fn mp_take_channel(index: usize) -> Result<OsOpaqueIpcChannel, String> {
+    OS_IPC_CHANNELS_FOR_DESERIALIZATION.with(|t| {
+        let mut channels = t.borrow_mut();
+        let len = channels.len();
+        match channels.get_mut(index) {
+            Some(c) if !c.is_taken() => Ok(c.take()),
+            Some(_) => Err(format!("channel {index} has already been consumed")),
+            None => Err(format!("no channel at index {index} ({len} received)")),
+        }
     })
 }
 
@@ -1077,12 +1090,10 @@ where
     D: Deserializer<'de>,
 {
     let index: usize = Deserialize::deserialize(deserializer)?;
-
-    OS_IPC_CHANNELS_FOR_DESERIALIZATION.with(|os_ipc_channels_for_deserialization| {
-        // FIXME(pcwalton): This could panic if the data was corrupt and the index was out
-        // of bounds. We should return an `Err` result instead.
-        Ok(os_ipc_channels_for_deserialization.borrow_mut()[index].to_receiver())
-    })
+    // mp patch: as for a sender.
+    mp_take_channel(index)
+        .map(|mut c| c.to_receiver())
+        .map_err(D::Error::custom)
 }
 
 // mp patch: descriptor hand-over for a child started by exec (no named socket needed), and
@@ -1156,6 +1167,42 @@ impl IpcHandles {
     pub fn is_empty(&self) -> bool {
         self.channels.is_empty() && self.regions.is_empty()
     }
+
+    /// mp patch: how many of [`fds`](Self::fds) are channels (they come first).
+    pub fn channel_count(&self) -> usize {
+        self.channels.len()
+    }
+
+    /// mp patch: the descriptors, channels first then shared memory regions, to send them by
+    /// other means (`SCM_RIGHTS` on a socket of one's own); they stay owned by `self`.
+    pub fn fds(&self) -> Vec<std::os::fd::BorrowedFd<'_>> {
+        let channels = self.channels.iter().map(|c| c.raw_fd());
+        let regions = self.regions.iter().map(|r| r.raw_fd());
+        // SAFETY: every descriptor is open and owned by `self`, which the borrow outlives.
+        channels
+            .chain(regions)
+            .map(|fd| unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) })
+            .collect()
+    }
+}
+
+impl IpcReceivedHandles {
+    /// mp patch: handles received by other means, for [`with_received_handles`]: `channels`
+    /// (sockets) and shared memory `regions` (each mapped whole). A descriptor of the wrong
+    /// kind, or a mapping that fails, is an error; every descriptor is closed then.
+    pub fn from_fds(
+        channels: Vec<std::os::fd::OwnedFd>,
+        regions: Vec<std::os::fd::OwnedFd>,
+    ) -> Result<IpcReceivedHandles, io::Error> {
+        let mut received = IpcReceivedHandles::default();
+        for fd in channels {
+            received.channels.push(OsOpaqueIpcChannel::from_owned_fd(fd)?);
+        }
+        for fd in regions {
+            received.regions.push(OsIpcSharedMemory::try_from_owned_fd(fd)?);
+        }
+        Ok(received)
+    }
 }
 
 /// mp patch: the handles of a message received by [`IpcBytesReceiver::try_recv_with_handles`],
@@ -1213,6 +1260,14 @@ pub fn with_received_handles<R>(handles: IpcReceivedHandles, f: impl FnOnce() ->
 }
 
 impl IpcBytesSender {
+    /// mp patch: a sender over a connected `SOCK_SEQPACKET` Unix socket (one socket pair can
+    /// carry both directions: each side sends on its socket and receives on it).
+    pub fn from_owned_fd(fd: std::os::fd::OwnedFd) -> IpcBytesSender {
+        IpcBytesSender {
+            os_sender: OsIpcSender::from_owned_fd(fd),
+        }
+    }
+
     /// mp patch: sends `data` with `handles` in one message.
     pub fn send_with_handles(&self, data: &[u8], handles: IpcHandles) -> Result<(), io::Error> {
         self.os_sender
@@ -1222,6 +1277,13 @@ impl IpcBytesSender {
 }
 
 impl IpcBytesReceiver {
+    /// mp patch: a receiver over a connected `SOCK_SEQPACKET` Unix socket.
+    pub fn from_owned_fd(fd: std::os::fd::OwnedFd) -> IpcBytesReceiver {
+        IpcBytesReceiver {
+            os_receiver: OsIpcReceiver::from_owned_fd(fd),
+        }
+    }
+
     /// mp patch: a second receiver over a duplicate of this one's descriptor (both take from
     /// the same channel), e.g. to serialize (which consumes the receiver serialized).
     pub fn try_clone(&self) -> Result<IpcBytesReceiver, io::Error> {

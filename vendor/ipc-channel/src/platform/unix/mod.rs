@@ -523,6 +523,11 @@ pub enum OsIpcChannel {
 }
 
 impl OsIpcChannel {
+    /// mp patch: the descriptor (public, to send it by other means).
+    pub fn raw_fd(&self) -> c_int {
+        self.fd()
+    }
+
     fn fd(&self) -> c_int {
         match *self {
             OsIpcChannel::Sender(ref sender) => sender.fd.0,
@@ -692,18 +697,38 @@ pub struct OsOpaqueIpcChannel {
 
 impl Drop for OsOpaqueIpcChannel {
     fn drop(&mut self) {
-        // Make sure we don't leak!
-        //
-        // The `OsOpaqueIpcChannel` objects should always be used,
-        // i.e. converted with `to_sender()` or `to_receiver()` --
-        // so the value should already be unset before the object gets dropped.
-        debug_assert!(self.fd == -1);
+        // mp patch: a channel nobody took (a message dropped unread, or one whose bytes did
+        // not name all of its handles) is closed, not leaked (upstream asserts it was taken).
+        if self.fd != -1 {
+            unsafe {
+                libc::close(self.fd);
+            }
+        }
     }
 }
 
 impl OsOpaqueIpcChannel {
     fn from_fd(fd: c_int) -> OsOpaqueIpcChannel {
         OsOpaqueIpcChannel { fd }
+    }
+
+    /// mp patch: a received channel over a socket descriptor that came by other means.
+    pub fn from_owned_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<OsOpaqueIpcChannel> {
+        use std::os::fd::{AsRawFd, IntoRawFd};
+        if !is_socket(fd.as_raw_fd()) {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "a channel is not a socket"));
+        }
+        Ok(OsOpaqueIpcChannel::from_fd(fd.into_raw_fd()))
+    }
+
+    /// mp patch: whether `to_sender`/`to_receiver`/`take` already took the descriptor.
+    pub fn is_taken(&self) -> bool {
+        self.fd == -1
+    }
+
+    /// mp patch: moves the descriptor out into a new value (this one is left taken).
+    pub fn take(&mut self) -> OsOpaqueIpcChannel {
+        OsOpaqueIpcChannel::from_fd(mem::replace(&mut self.fd, -1))
     }
 
     pub fn to_sender(&mut self) -> OsIpcSender {
@@ -973,6 +998,8 @@ impl OsIpcSharedMemory {
         OsIpcSharedMemory { ptr, length, store }
     }
 
+    // mp patch: no longer called (`recv` maps with `try_from_owned_fd`); kept as upstream has it.
+    #[allow(dead_code)]
     unsafe fn from_fd(fd: c_int) -> OsIpcSharedMemory {
         let store = BackingStore::from_fd(fd);
         let (ptr, length) = store.map_file(None);
@@ -987,6 +1014,44 @@ impl OsIpcSharedMemory {
                 *element = byte;
             }
             OsIpcSharedMemory::from_raw_parts(address, length, store)
+        }
+    }
+
+    /// mp patch: the descriptor of the backing file (to send it by other means).
+    pub fn raw_fd(&self) -> c_int {
+        self.store.fd()
+    }
+
+    /// mp patch: a region over a descriptor that came by other means, mapped whole, without
+    /// panicking: a descriptor that is not a regular file (or shared memory) open for reading
+    /// and writing, or a failed mapping, is an error (the descriptor is closed).
+    pub fn try_from_owned_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<OsIpcSharedMemory> {
+        use std::os::fd::IntoRawFd;
+        let fd = fd.into_raw_fd();
+        let store = BackingStore::from_fd(fd);
+        unsafe {
+            let mut st = mem::MaybeUninit::<libc::stat>::uninit();
+            if libc::fstat(fd, st.as_mut_ptr()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let st = st.assume_init();
+            let rdwr = libc::fcntl(fd, libc::F_GETFL) & libc::O_ACCMODE == libc::O_RDWR;
+            if st.st_mode & S_IFMT != libc::S_IFREG || !rdwr || st.st_size < 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a shared memory region is not a file open for reading and writing",
+                ));
+            }
+            let length = st.st_size as size_t;
+            if length == 0 {
+                return Ok(OsIpcSharedMemory::from_raw_parts(ptr::null_mut(), 0, store));
+            }
+            let address =
+                libc::mmap(ptr::null_mut(), length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+            if address == MAP_FAILED {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(OsIpcSharedMemory::from_raw_parts(address as *mut u8, length, store))
         }
     }
 
@@ -1116,6 +1181,8 @@ enum BlockingMode {
 #[allow(clippy::uninit_vec, clippy::type_complexity)]
 fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError> {
     let (mut channels, mut shared_memory_regions) = (Vec::new(), Vec::new());
+    // mp patch: a received descriptor could not be mapped as shared memory.
+    let mut unmappable = false;
 
     // First fragments begins with a header recording the total data length.
     //
@@ -1186,7 +1253,14 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
                     channels.push(OsOpaqueIpcChannel::from_fd(fd));
                     continue;
                 }
-                shared_memory_regions.push(OsIpcSharedMemory::from_fd(fd));
+                // mp patch: a descriptor that does not map as shared memory (from a corrupt
+                // or hostile sender) is closed and the message refused below, instead of an
+                // assertion panic in `map_file`.
+                use std::os::fd::FromRawFd;
+                match OsIpcSharedMemory::try_from_owned_fd(std::os::fd::OwnedFd::from_raw_fd(fd)) {
+                    Ok(region) => shared_memory_regions.push(region),
+                    Err(_) => unmappable = true,
+                }
             }
 
             if bytes_read >= mem::size_of_val(&fragment_size) && bytes_read == fragment_size {
@@ -1199,6 +1273,11 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
 
         main_data_buffer
             .set_len(bytes_read - mem::size_of_val(&fragment_size) - mem::size_of_val(&total_size));
+    }
+
+    if unmappable {
+        // mp patch: the message is consumed; its other descriptors close with the vectors.
+        return Err(UnixError::Errno(libc::EBADMSG));
     }
 
     if total_size == main_data_buffer.len() {
