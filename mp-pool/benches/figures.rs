@@ -64,10 +64,11 @@ const FIGURES: &[(&str, protocol::Figure)] = &[
 ];
 
 fn main() {
-    let mut figures = FIGURES.to_vec();
     // The broker's rows, with the `redis` feature (`cargo xtask bench` builds with it).
     #[cfg(feature = "redis")]
-    figures.extend_from_slice(redis_figures::FIGURES);
+    let figures = [FIGURES, redis_figures::FIGURES].concat();
+    #[cfg(not(feature = "redis"))]
+    let figures = FIGURES.to_vec();
     protocol::run(&figures, REPS);
 }
 

@@ -248,7 +248,9 @@ pub(crate) fn redis_backend(
 impl Backend for RedisBackend {
     type Job = ProcessJob;
     type Output = ProcessOutput;
-    const QUEUE_DEPTH: usize = 2;
+    // A slot answers any number of jobs in order; under a `Pool` the core paces it by
+    // `PoolBackend`'s depth (the process backend's), like a worker process.
+    const QUEUE_DEPTH: usize = crate::process_backend::ProcessBackend::QUEUE_DEPTH;
 
     fn start(&mut self, worker: WorkerId) -> Result<Option<u32>, WorkerStartError> {
         let mut books = lock(&self.books);
