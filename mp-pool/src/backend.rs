@@ -34,6 +34,7 @@
 //!   after reporting what it finished): its `Exited` then names [`Held::Nothing`], and what it
 //!   held goes to other workers.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mp_sync::Deadline;
@@ -103,6 +104,12 @@ pub(crate) trait Backend: Send + 'static {
     fn start(&mut self, worker: WorkerId) -> Result<Option<u32>, WorkerStartError>;
     /// Gives `job` to `worker`, behind the jobs it already holds.
     fn give(&mut self, worker: WorkerId, job: JobId, payload: Self::Job);
+    /// Gives `job` to `worker`, which holds no other: it is idle, and the latency of this
+    /// round trip counts (one `apply_async` at a time). A backend may hand it over from the
+    /// calling thread rather than through a thread of its own; by default, as [`give`](Self::give).
+    fn give_idle(&mut self, worker: WorkerId, job: JobId, payload: Self::Job) {
+        self.give(worker, job, payload);
+    }
     /// Tells `worker` to exit once it has finished the jobs it holds (no more will come).
     fn retire(&mut self, worker: WorkerId);
     /// Stops `worker` now; an [`Event::Exited`] follows.
@@ -113,10 +120,23 @@ pub(crate) trait Backend: Send + 'static {
     fn wake(&mut self);
 }
 
+/// Books an [`Event::Output`] on the core from the thread that has it (installed by the pool
+/// with [`Events::hand_outputs_to`]).
+pub(crate) type OutputHandler<O> = Arc<dyn Fn(Event<O>) + Send + Sync>;
+
 /// The supervisor's side of a backend: where events come from.
 pub(crate) trait Events<O>: Send + 'static {
     /// The next event; `None` once `deadline` passed or after a [`Backend::wake`].
     fn next(&mut self, deadline: Option<Deadline>) -> Option<Event<O>>;
+
+    /// From now on, the backend may hand its [`Event::Output`]s to `handler` on its own
+    /// threads instead of through [`next`](Self::next) (one thread hop less per report; a
+    /// worker's outputs must still come before its `Exited`, so a backend hands them over
+    /// before it sends a later event of that worker). By default every event comes through
+    /// `next`.
+    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) {
+        let _ = handler;
+    }
 }
 
 /// Something that happened to a worker.

@@ -321,7 +321,11 @@ impl<B: Backend> Core<B> {
                 self.backend.wake();
             }
         }
-        self.backend.give(worker_id, job_id, payload);
+        if worker.queue.len() == 1 {
+            self.backend.give_idle(worker_id, job_id, payload);
+        } else {
+            self.backend.give(worker_id, job_id, payload);
+        }
         let spent = self
             .schedule
             .max_tasks_per_child
@@ -330,6 +334,11 @@ impl<B: Backend> Core<B> {
             worker.stopping = Stopping::Retiring;
             self.backend.retire(worker_id);
         }
+    }
+
+    /// Makes the supervisor look again (a time limit it may not know of).
+    pub(crate) fn wake_supervisor(&mut self) {
+        self.backend.wake();
     }
 
     /// Takes in one event from the backend.

@@ -21,8 +21,9 @@ use crate::error::{JoinError, PoolError, SubmitError, TaskError, WorkerRef};
 use crate::frames;
 use crate::imap::{IMap, open_stream};
 use crate::process_backend::{
-    Launch, ProcessBackend, ProcessJob, ProcessOutput, decode_process_output, process_backend,
+    Launch, ProcessBackend, ProcessOutput, decode_process_output, process_backend,
 };
+use crate::process_job::ProcessJob;
 use crate::result::{ApplyResult, AsyncResult, MapResult, Options};
 use crate::sink::{ApplySink, Collect, Decoding, MapSink};
 use crate::supervisor::Runner;
