@@ -47,7 +47,8 @@
 //!   [`Error::Authentication`]; the server goes on serving others.
 //! * A client killed mid-call, or one cut off, costs the server that connection's thread
 //!   only; the locks it held are released when its connection closes, and a `get` it was
-//!   waiting in takes no item. A call given a bound ([`DictProxy::set_call_timeout`],
+//!   waiting in takes no item (a client cut off without its connection closing keeps its
+//!   thread waiting until the server stops: no TCP keepalive yet). A call given a bound ([`DictProxy::set_call_timeout`],
 //!   `_timeout` forms, [`Manager::connect_timeout`]) returns [`Error::Timeout`] past it.
 //! * [`Manager::shutdown`] stops the server; every proxy call after it is
 //!   [`Error::ServerGone`], never a hang.
