@@ -168,9 +168,12 @@ mod lifecycle;
 mod pace;
 mod panics;
 mod pool;
+mod pool_backend;
 mod process_backend;
 mod process_job;
 mod quiet_wait;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod result;
 mod running_word;
 mod sink;

@@ -43,6 +43,19 @@ pub(crate) struct ProcessOutput {
     outcomes: Vec<u8>,
 }
 
+#[cfg(feature = "redis")]
+impl ProcessOutput {
+    /// The output of `items` items with these outcome records (a broker's result entry).
+    pub(crate) fn from_parts(items: usize, outcomes: Vec<u8>) -> Self {
+        ProcessOutput { items, outcomes }
+    }
+
+    /// How many items, and their outcome records.
+    pub(crate) fn into_parts(self) -> (usize, Vec<u8>) {
+        (self.items, self.outcomes)
+    }
+}
+
 /// The process backend's events side.
 pub(crate) type ProcessEvents = EventReceiver<ProcessOutput>;
 
@@ -88,6 +101,21 @@ fn decode_outcome<R: serde::de::DeserializeOwned>(
                 worker,
                 message: format!("the worker could not run the task: {message}"),
             }),
+            Ok(ItemFailure::TimedOut(limit)) => Err(TaskError::TimedOut {
+                task,
+                worker,
+                limit,
+            }),
+            Ok(ItemFailure::Lost { code, signal }) => Err(TaskError::WorkerLost {
+                task,
+                worker,
+                how: match (code, signal) {
+                    (_, Some(signal)) => WorkerExit::Signal(signal),
+                    (Some(code), None) => WorkerExit::Code(code),
+                    (None, None) => WorkerExit::Unknown,
+                },
+            }),
+            Ok(ItemFailure::Refused(reason)) => Err(TaskError::Refused { task, reason }),
             Err(message) => Err(malformed(format!("its failure does not decode: {message}"))),
         },
         _ => Err(malformed("the worker sent no readable outcome".into())),
@@ -229,7 +257,14 @@ impl Backend for ProcessBackend {
         self.send_job(worker, job, payload, false);
     }
 
-    fn give_idle(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob) {
+    fn give_idle(
+        &mut self,
+        worker: WorkerId,
+        job: JobId,
+        payload: ProcessJob,
+        _limit: Option<Duration>,
+    ) {
+        // The core keeps this backend's clocks: the limit does not travel.
         self.send_job(worker, job, payload, true);
     }
 

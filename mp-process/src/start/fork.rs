@@ -81,8 +81,10 @@ pub(crate) fn start(
 }
 
 /// Forces the process-wide lazily initialized values that a forked child's channels and
-/// primitives use, so that none is caught half-initialized by the fork.
-fn warm_up_lazy_values() {
+/// primitives use, so that none is caught half-initialized by the fork (and so that no child
+/// computes them again: ipc-channel's costs a socket pair and four system calls; the fork
+/// server calls this once for all its children).
+pub(crate) fn warm_up_lazy_values() {
     // ipc-channel's socket send-buffer size (read by every send and receive).
     let _ = ipc_channel::platform::OsIpcSender::get_max_fragment_size();
     // mp-sync's spin policy and the image fingerprint of function references.

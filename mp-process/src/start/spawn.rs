@@ -18,18 +18,14 @@ pub(crate) fn start(
 ) -> Result<Arc<ChildShared>> {
     let channels = LaunchChannels::new()?;
     let die_with = start.daemon.then_some(start.parent_pid);
-    let mut command = exe::fresh_command(target.trampoline(), channels.child_end(), die_with);
-    let mut child = command
-        .spawn()
+    let pid = exe::start_fresh(target.trampoline(), channels.child_end(), die_with)
         .map_err(Error::os("starting a spawn child"))?;
-    let pid = child.id() as i32;
     // Race-free: the child cannot be reaped (and its pid reused) before we wait for it.
     let pidfd = match sys::pidfd_open(pid) {
         Ok(pidfd) => pidfd,
         Err(e) => {
             // No way to watch it: it must not run unwatched, nor stay a zombie.
-            let _ = child.kill();
-            let _ = child.wait();
+            sys::kill_and_reap(pid);
             return Err(Error::os("pidfd_open")(e));
         }
     };

@@ -4,9 +4,11 @@
 //! of the crate is safe code over these functions.
 
 mod exit;
+mod spawn;
 mod stack_overflow;
 
 pub(crate) use exit::{flush_c_stdio, leave};
+pub(crate) use spawn::spawn_keeping;
 pub(crate) use stack_overflow::install as install_stack_overflow_report;
 
 use std::io::{self, IoSlice, IoSliceMut};

@@ -17,6 +17,7 @@ mod poll;
 mod pthread;
 mod shm;
 mod state;
+mod tid;
 mod wake_word;
 
 pub use condvar::Condvar;
@@ -25,9 +26,9 @@ pub use futex::{
     MAX_SLEEP, MAX_WAITV, futex_wait, futex_waitv, futex_wake, may_spin, monotonic_now, spin_until,
 };
 pub use poll::poll_readable;
-pub(crate) use pthread::caller_tid;
 pub use pthread::{LockOutcome, MutexKind, NotOwner, RobustMutex};
 pub(crate) use shm::Shared;
 pub use shm::{Segment, SharedHeader};
 pub(crate) use state::{BarrierState, ConditionState, EventState, MutexState, SemaphoreState};
+pub(crate) use tid::caller_tid;
 pub use wake_word::WakeWord;

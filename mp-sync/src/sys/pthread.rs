@@ -16,6 +16,7 @@ use crate::deadline::Deadline;
 
 use super::deferred;
 use super::futex::{MAX_SLEEP, spin_with_backoff, to_timespec};
+use super::tid::caller_tid;
 
 unsafe extern "C" {
     // glibc >= 2.30; the `libc` crate does not declare it. Like `pthread_mutex_timedlock`
@@ -343,10 +344,4 @@ impl RobustMutex {
         let word = unsafe { &*self.mutex.get().cast::<AtomicI32>() };
         word.load(Ordering::Relaxed)
     }
-}
-
-/// The calling thread's id, as the kernel and glibc's mutex word know it.
-pub(crate) fn caller_tid() -> i32 {
-    // SAFETY: `gettid` has no preconditions (and, unlike a cached value, is right after fork).
-    unsafe { libc::gettid() }
 }

@@ -116,12 +116,11 @@ impl Link {
             SockFlag::SOCK_CLOEXEC,
         )
         .map_err(|e| Error::os("socketpair")(e.into()))?;
-        let child = exe::fresh_command(serve, theirs.as_fd(), None)
-            .spawn()
+        let server_pid = exe::start_fresh(serve, theirs.as_fd(), None)
             .map_err(Error::os("starting the fork server"))?;
         Ok(Link {
             sock: ours,
-            server_pid: child.id() as i32,
+            server_pid,
             next_id: AtomicU64::new(1),
             state: Mutex::new(LinkState::default()),
         })
@@ -182,22 +181,15 @@ impl Link {
                     bound: REPLY_BOUND,
                 });
             }
-            self.sleep(&[], Deadline::slice(Some(deadline), SLICE))?;
+            self.sleep_on_socket(Deadline::slice(Some(deadline), SLICE))?;
         }
     }
 
-    /// Sleeps until the socket or one of `also` is readable, or `until`; the indices of `also`
-    /// that are ready.
-    fn sleep(&self, also: &[BorrowedFd<'_>], until: Deadline) -> Result<Vec<usize>> {
-        let mut fds = vec![self.sock.as_fd()];
-        fds.extend_from_slice(also);
-        let ready =
-            poll_readable(&fds, Some(until)).map_err(Error::os("waiting for the fork server"))?;
-        Ok(ready
-            .into_iter()
-            .filter(|&i| i > 0)
-            .map(|i| i - 1)
-            .collect())
+    /// Sleeps until the socket is readable (`true`) or `until` (`false`).
+    fn sleep_on_socket(&self, until: Deadline) -> Result<bool> {
+        let ready = poll_readable(&[self.sock.as_fd()], Some(until))
+            .map_err(Error::os("waiting for the fork server"))?;
+        Ok(!ready.is_empty())
     }
 
     /// The state, after reading every message waiting on the socket.
@@ -284,8 +276,11 @@ impl ExitReports for Link {
                     None => Ok(None),
                 };
             }
-            let also: &[BorrowedFd<'_>] = if report_due.is_none() { &[pidfd] } else { &[] };
-            if !self.sleep(also, Deadline::slice(until, SLICE))?.is_empty() {
+            // The report comes on the socket: only the socket wakes us (waking at the child's
+            // exit too would cost a wake-up, a look and a sleep more per start). Its pidfd is
+            // looked at after a slice without news, to bound how long the report may lag.
+            let news = self.sleep_on_socket(Deadline::slice(until, SLICE))?;
+            if !news && report_due.is_none() && has_ended(pidfd)? {
                 report_due = Some(Deadline::after(REPORT_BOUND));
             }
         }
@@ -294,6 +289,13 @@ impl ExitReports for Link {
     fn forget(&self, pid: i32) {
         self.lock().exited.remove(&pid);
     }
+}
+
+/// Whether the child behind `pidfd` has ended, now.
+fn has_ended(pidfd: BorrowedFd<'_>) -> Result<bool> {
+    let ready =
+        poll_readable(&[pidfd], Some(Deadline::now())).map_err(Error::os("polling a child"))?;
+    Ok(!ready.is_empty())
 }
 
 /// The answer for a child whose server died before reporting its exit: nobody will ever tell

@@ -6,8 +6,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use mp_sync::raw::{FnRef, poll_readable};
 
 use crate::start::forkserver::wire::{MAX_MESSAGE, Reply, Request};
-use crate::start::run;
 use crate::start::wire::Trampoline;
+use crate::start::{fork, run};
 use crate::sys::{self, Forked, Received};
 
 /// A child of the server.
@@ -24,6 +24,8 @@ pub(crate) fn serve(sock: OwnedFd) -> String {
     // Ctrl-C goes to the whole process group: the server must outlive it, as Python's does, so
     // that its parent still learns how its children ended. Children get the default back.
     let sigint_was_blocked = sys::ignore_interrupts();
+    // Computed once here, inherited by every child (each would compute them again).
+    fork::warm_up_lazy_values();
     let mut children: Vec<ServerChild> = Vec::new();
     loop {
         let ready = {
