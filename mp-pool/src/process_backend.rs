@@ -12,8 +12,8 @@
 //! kernel to kill them when the pool's supervisor thread, which starts every worker, ends.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::Duration;
 
@@ -294,6 +294,28 @@ impl Backend for ProcessBackend {
     }
 }
 
+/// Reaps `process`, one watcher at a time while it is quick. Under the fork server, a join
+/// waits for the server's exit report on a socket that every joiner polls; one joiner reads
+/// the reports of all and the others learn of theirs only when their 10 ms poll slice ends
+/// (mp-process's client), which gave a pool's close + join a tail of 10.5 ms runs. In turn,
+/// the second joiner finds its report already read. A watcher reaps only a worker that is gone
+/// or going (its sentinel fired, its pipe ended, or it said it leaves); one slow to exit (its
+/// exit waits for children a task left) holds the turn for [`REAP_TURN`] at most, then is
+/// waited for without it, so it never delays another worker's reaping for long.
+fn join_one_at_a_time(process: &Process) -> Result<i32, mp_process::Error> {
+    static REAPING: Mutex<()> = Mutex::new(());
+    {
+        let _turn = REAPING.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(code) = process.join_timeout(REAP_TURN)? {
+            return Ok(code);
+        }
+    }
+    process.join()
+}
+
+/// The longest a watcher reaps with the turn held.
+const REAP_TURN: Duration = Duration::from_millis(50);
+
 /// Appends the runs of one flush to `outputs`, one per job (a run of the job `outputs` ends
 /// with is folded into it).
 fn push_runs(outputs: &mut Vec<(u64, ProcessOutput)>, runs: Vec<(u64, u32)>, outcomes: Vec<u8>) {
@@ -392,7 +414,7 @@ impl Watcher {
                     self.emit(Event::Ready { worker });
                 }
                 FromWorker::InitFailed(message) => {
-                    let _ = self.process.join();
+                    let _ = join_one_at_a_time(&self.process);
                     self.gone.store(true, Ordering::Release);
                     let error = WorkerStartError::Initializer {
                         worker: self.name,
@@ -422,7 +444,7 @@ impl Watcher {
     /// Reaps the worker and reports how it ended (as a start failure if it never was ready).
     fn reap(&self, ready: bool) {
         let worker = self.name.id;
-        let how = match self.process.join() {
+        let how = match join_one_at_a_time(&self.process) {
             Ok(code) if code < 0 => WorkerExit::Signal(-code),
             Ok(code) => WorkerExit::Code(code),
             Err(_) => WorkerExit::Unknown,

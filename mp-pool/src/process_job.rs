@@ -1,5 +1,5 @@
 //! A job of the process pool: how to run its items (an [`ItemCall`]) and their encoded
-//! arguments, one [`frames`](crate::frames) record each, shared by every part of the job that
+//! arguments, one [`frames`] record each, shared by every part of the job that
 //! a death splits off (`tail` and `head` cut it by record, without re-encoding).
 
 use std::ops::Range;
