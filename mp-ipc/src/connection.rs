@@ -230,6 +230,17 @@ impl Connection {
         self.send_frame(bytes)
     }
 
+    /// The largest message (its encoded bytes) a send could write now without waiting for
+    /// the receiver to make room: a pipe's free ring space; 0 for a socket (unknown) or an
+    /// end that does not send. A pool hands a job to its worker from the submitting thread
+    /// when it fits, instead of through a writer thread.
+    pub fn send_room(&self) -> usize {
+        match &self.flavor {
+            Flavor::Pipe(p) => p.send_room(),
+            Flavor::Socket(_) => 0,
+        }
+    }
+
     /// A send is allowed now.
     fn check_send(&self) -> Result<(), Error> {
         match &self.flavor {

@@ -197,3 +197,33 @@ pub(crate) fn encoded_len_and_handles<T: Serialize + ?Sized>(
 ) -> (Result<usize, CodecError>, usize) {
     ipc::count_handles(|| codec::encoded_len(value))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+
+    use super::*;
+    use crate::sys::fd_passing::send_all_with_fds;
+
+    #[test]
+    fn a_side_message_with_a_descriptor_that_does_not_map_is_an_error_not_a_panic() {
+        let (hostile, ours) = seqpacket_pair().unwrap();
+        let rx = SideReceiver(Mutex::new(IpcBytesReceiver::from_owned_fd(ours)));
+        // ipc-channel's framing: fragment size, total size, then the bytes (a token); the
+        // "region" is a file open read-only (this test's program), which cannot be mapped
+        // as shared memory.
+        let token = [9u8; TOKEN_BYTES];
+        let word = std::mem::size_of::<usize>();
+        let mut packet = (2 * word + TOKEN_BYTES).to_ne_bytes().to_vec();
+        packet.extend_from_slice(&TOKEN_BYTES.to_ne_bytes());
+        packet.extend_from_slice(&token);
+        let file = std::fs::File::open(std::env::current_exe().unwrap()).unwrap();
+        send_all_with_fds(hostile.as_fd(), &packet, &[file.as_fd()]).unwrap();
+        let mut frame = token.to_vec();
+        frame.push(5);
+        assert!(matches!(
+            rx.decode::<u8>(&frame),
+            Err(CodecError::HandlesMissing)
+        ));
+    }
+}

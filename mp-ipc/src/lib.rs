@@ -103,7 +103,7 @@
 //!   descriptors go beside the item over the queue's side channel (an ipc-channel), matched
 //!   to its frame by a token, and an item never taken leaks nothing (the channel holds them
 //!   until the queue goes). Items without handles cost nothing more;
-//! * travels **inside a message of a [`Connection`]**: on a pipe the same way (one side
+//! * travels **inside a message of a [`Connection`]**: on a pipe the same way (a side
 //!   channel per direction, made with the pipe; the frame's header tag says a token leads
 //!   it), on a Unix socket connection as `SCM_RIGHTS` on the socket itself (the payload
 //!   starts with the counts of channels and regions); over TCP the send is

@@ -444,6 +444,20 @@ impl PipeEnd {
         Ok(())
     }
 
+    /// The largest payload a send could write now without waiting for room (0 on an end that
+    /// does not send).
+    pub(crate) fn send_room(&self) -> usize {
+        if self.closed || !self.writable {
+            return 0;
+        }
+        let d = self.out();
+        let tail = d.prod.tail.load(Ordering::Relaxed);
+        let used = tail.wrapping_sub(d.cons.head.load(Ordering::SeqCst));
+        let free = self.cap.saturating_sub(used);
+        // `frame_len(room) <= free`: a header and the payload padded to 8.
+        (free.saturating_sub(HEADER) / 8 * 8) as usize
+    }
+
     /// Publishes everything before `tail` and wakes a sleeping receiver.
     fn commit(&self, tail: u32) {
         let d = self.out();

@@ -77,6 +77,10 @@ pub enum Refusal {
     /// poisoned `std::sync::Mutex`); make a new object.
     #[error("the object is poisoned by an earlier panic")]
     Poisoned,
+    /// The barrier is broken (a party timed out, hung up, or it was aborted or reset while
+    /// this caller waited): Python's `BrokenBarrierError`.
+    #[error("the barrier is broken")]
+    BrokenBarrier,
     /// The request could not be decoded as the object's request type.
     #[error("bad request: {0}")]
     BadRequest(String),

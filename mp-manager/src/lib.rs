@@ -97,11 +97,13 @@
 //! | `m.shutdown()` | [`Manager::shutdown`] (owner), [`Manager::shutdown_server`] (any client) |
 //! | `dict()`, `list()`, `Value(t, v)` | [`Manager::dict`], [`Manager::list`], [`Manager::value`] |
 //! | `Lock()`, `RLock()`, `Semaphore(n)` | [`Manager::lock`], [`Manager::rlock`], [`Manager::semaphore`] ([`AcquirerProxy`]) |
+//! | `Condition()`, `wait(timeout)`, `notify(n)`, `notify_all()` | [`Manager::condition`] ([`ConditionProxy`]) |
+//! | `Barrier(parties)`, `wait(timeout)`, `BrokenBarrierError` | [`Manager::barrier`] ([`BarrierProxy`]), [`BarrierProxy::wait_timeout`], [`Refusal::BrokenBarrier`] |
 //! | `Event()`, `Queue(maxsize)` | [`Manager::event`], [`Manager::queue`], [`Manager::queue_with_maxsize`] |
 //! | a registered `get_queue` returning a shared object | [`Manager::named_dict`], [`Manager::named_queue`], [`Manager::create_named`]... |
 //! | `AuthenticationError` | [`Error::Authentication`] |
 //!
-//! Not here (yet): `Condition`, `Barrier`, `Namespace`, `Array`, `Pool`, proxies inside
+//! Not here (yet): `Condition.wait_for`, `Namespace`, `Array`, `Pool`, proxies inside
 //! other proxies' values.
 
 #![deny(unsafe_code)]
@@ -122,6 +124,8 @@ pub use builder::ManagerBuilder;
 pub use error::{Error, Refusal};
 pub use manager::Manager;
 pub use proxy::acquirer::AcquirerProxy;
+pub use proxy::barrier::BarrierProxy;
+pub use proxy::condition::ConditionProxy;
 pub use proxy::dict::DictProxy;
 pub use proxy::event::EventProxy;
 pub use proxy::list::ListProxy;

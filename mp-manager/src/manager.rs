@@ -14,6 +14,8 @@ use crate::error::Error;
 use crate::link::{Link, unexpected};
 use crate::owner::Owner;
 use crate::proxy::acquirer::AcquirerProxy;
+use crate::proxy::barrier::BarrierProxy;
+use crate::proxy::condition::ConditionProxy;
 use crate::proxy::dict::DictProxy;
 use crate::proxy::event::EventProxy;
 use crate::proxy::handle::Handle;
@@ -185,6 +187,18 @@ impl Manager {
     /// A new Semaphore starting at `value` (Python's `manager.Semaphore(value)`).
     pub fn semaphore(&self, value: u32) -> Result<AcquirerProxy, Error> {
         Ok(AcquirerProxy::new(self.make(Kind::Semaphore(value), None)?))
+    }
+
+    /// A new Condition over a re-entrant lock of its own (Python's `manager.Condition()`).
+    pub fn condition(&self) -> Result<ConditionProxy, Error> {
+        Ok(ConditionProxy::new(self.make(Kind::Condition, None)?))
+    }
+
+    /// A new Barrier for `parties` callers (Python's `manager.Barrier(parties)`).
+    pub fn barrier(&self, parties: usize) -> Result<BarrierProxy, Error> {
+        Ok(BarrierProxy::new(
+            self.make(Kind::Barrier(parties as u64), None)?,
+        ))
     }
 
     /// A new Event (Python's `manager.Event()`).

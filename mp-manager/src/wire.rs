@@ -54,10 +54,14 @@ pub(crate) enum Kind {
     Lock,
     /// A lock its holder may take again, released by its holder only.
     RLock,
+    /// A condition variable over a re-entrant lock of its own.
+    Condition,
     /// A counting semaphore with this initial value.
     Semaphore(u32),
     /// A flag clients wait for.
     Event,
+    /// A barrier for this many parties.
+    Barrier(u64),
     /// A FIFO of encoded items, at most `maxsize` (0: unbounded).
     Queue(u64),
     /// An instance of a registered type.
@@ -115,6 +119,10 @@ pub(crate) enum Op {
     Acquire(Wait),
     /// Releases a lock or semaphore.
     Release,
+    /// Waits on a condition (the caller holds its lock).
+    ConditionWait(Wait),
+    /// Wakes up to this many of a condition's waiters.
+    ConditionNotify(u64),
     /// Sets an event.
     EventSet,
     /// Clears an event.
@@ -123,6 +131,16 @@ pub(crate) enum Op {
     EventIsSet,
     /// Waits for an event.
     EventWait(Wait),
+    /// Waits at a barrier.
+    BarrierWait(Wait),
+    /// Breaks a barrier.
+    BarrierAbort,
+    /// Makes a barrier whole and empty.
+    BarrierReset,
+    /// The number of callers waiting at a barrier.
+    BarrierWaiting,
+    /// Whether a barrier is broken.
+    BarrierBroken,
     /// Puts an item in a queue.
     QueuePut(Bytes, Wait),
     /// Takes an item from a queue.

@@ -240,3 +240,128 @@ fn the_server_dies_with_its_sigkilled_owner() {
         wait_until(|| pid_gone(server));
     }
 }
+
+/// A party: waits at the barrier and reports its index.
+fn party((b, out): (mp_manager::BarrierProxy, QueueProxy<usize>)) {
+    out.put(&b.wait_timeout(BOUND).unwrap()).unwrap();
+}
+
+/// A party that arrives, then is killed while it waits.
+fn doomed_party((b, arrived): (mp_manager::BarrierProxy, EventProxy)) {
+    arrived.set().unwrap();
+    let _ = b.wait();
+}
+
+#[test]
+fn a_barrier_meets_across_processes_and_breaks_for_a_party_that_leaves() {
+    let m = Manager::new().unwrap();
+    let b = m.barrier(3).unwrap();
+    let out = m.queue::<usize>().unwrap();
+    let kids: Vec<_> = [StartMethod::Spawn, StartMethod::Fork]
+        .iter()
+        .map(|&k| start(k, party, (b.clone(), out.clone())))
+        .collect();
+    let mine = b.wait_timeout(BOUND).unwrap();
+    kids.iter().for_each(join_ok);
+    let mut indices = vec![mine, out.get().unwrap(), out.get().unwrap()];
+    indices.sort();
+    assert_eq!(indices, vec![0, 1, 2]);
+
+    // A timed-out wait breaks it, for everyone, until a reset.
+    let two = m.barrier(2).unwrap();
+    let r = two.wait_timeout(Duration::from_millis(50));
+    assert!(
+        matches!(r, Err(Error::Refused(mp_manager::Refusal::BrokenBarrier))),
+        "{r:?}"
+    );
+    assert!(two.broken().unwrap());
+    two.reset().unwrap();
+    assert!(!two.broken().unwrap());
+
+    // Three parties, two wait, one of them is killed: the other is broken off, not left
+    // waiting for ever.
+    let three = m.barrier(3).unwrap();
+    let arrived = m.event().unwrap();
+    let p = start(
+        StartMethod::Spawn,
+        doomed_party,
+        (three.clone(), arrived.clone()),
+    );
+    assert!(arrived.wait_timeout(BOUND).unwrap());
+    wait_until(|| three.n_waiting().unwrap() == 1);
+    let waiter = three.clone();
+    // Longer than the test waits for it: only the broken barrier ends this wait in time.
+    let waiting = std::thread::spawn(move || waiter.wait_timeout(BOUND * 3));
+    wait_until(|| three.n_waiting().unwrap() == 2);
+    p.kill().unwrap();
+    assert_eq!(join(&p), -9);
+    let broken_off = on_thread_within(BOUND, move || waiting.join().unwrap());
+    assert!(
+        matches!(
+            broken_off,
+            Err(Error::Refused(mp_manager::Refusal::BrokenBarrier))
+        ),
+        "{broken_off:?}"
+    );
+}
+
+#[test]
+fn one_client_blocked_in_the_server_holds_up_no_other() {
+    on_thread_within(BOUND, || {
+        let m = Manager::builder().in_thread().start().unwrap();
+        let lock = m.lock().unwrap();
+        let d = m.dict::<u8, u8>().unwrap();
+        lock.acquire().unwrap();
+        let blocked = lock.clone();
+        let waiting = std::thread::spawn(move || blocked.acquire_timeout(BOUND));
+        // While that acquire waits in the server, other clients are served.
+        for i in 0..50 {
+            d.insert(&i, &i).unwrap();
+        }
+        assert_eq!(d.len().unwrap(), 50);
+        lock.release().unwrap();
+        assert!(waiting.join().unwrap().unwrap());
+    });
+}
+
+/// A consumer: under the condition's lock, waits until the value is set, then answers.
+fn consumer((c, v, out): (mp_manager::ConditionProxy, ValueProxy<u32>, QueueProxy<u32>)) {
+    c.acquire().unwrap();
+    while v.get().unwrap() == 0 {
+        assert!(c.wait_timeout(BOUND).unwrap(), "notified");
+    }
+    let seen = v.get().unwrap();
+    c.release().unwrap();
+    out.put(&seen).unwrap();
+}
+
+#[test]
+fn a_condition_wakes_waiters_in_other_processes() {
+    let m = Manager::new().unwrap();
+    let c = m.condition().unwrap();
+    let v = m.value(&0u32).unwrap();
+    let out = m.queue::<u32>().unwrap();
+
+    // Not held: refused. Held, nobody notifies: false, and held again after.
+    assert!(matches!(c.notify(1), Err(Error::Refused(_))));
+    assert!(matches!(c.wait(), Err(Error::Refused(_))));
+    c.acquire().unwrap();
+    assert!(!c.wait_timeout(Duration::from_millis(20)).unwrap());
+    assert!(
+        !c.clone().try_acquire().unwrap(),
+        "held again after the wait"
+    );
+    c.release().unwrap();
+
+    let kids: Vec<_> = [StartMethod::Spawn, StartMethod::Fork]
+        .iter()
+        .map(|&k| start(k, consumer, (c.clone(), v.clone(), out.clone())))
+        .collect();
+    std::thread::sleep(Duration::from_millis(100)); // let them wait (or not: both work)
+    c.acquire().unwrap();
+    v.set(&7).unwrap();
+    c.notify_all().unwrap();
+    c.release().unwrap();
+    kids.iter().for_each(join_ok);
+    assert_eq!([out.get().unwrap(), out.get().unwrap()], [7, 7]);
+}

@@ -12,6 +12,8 @@
 //! | `pool/imap_scale/1e4`..`1e7` | items/s, `imap(square, 0..n)` chunk size 1,000, consumed one by one | `Pool(2).imap_chunked` | none |
 //! | `pool/imap_peak_rss/1e4`..`1e7` | MiB, this process's peak RSS after that imap (lazy input keeps it flat) | `Pool(2).imap_chunked` | none |
 //!
+//! With the `redis` feature, also the `pool/redis/*` rows (`figures_redis/rows.rs`).
+//!
 //! The workloads follow `xtask/bench/mp_bench.py` (Pool(2), warmed up by a map of 1,000).
 //! Workers use the default start method (forkserver), as Python 3.14's pool does.
 
@@ -19,8 +21,20 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
+#[cfg(feature = "redis")]
+#[path = "../../test-support/bounded.rs"]
+mod bounded;
 #[path = "../../xtask/bench/protocol.rs"]
 mod protocol;
+#[cfg(feature = "redis")]
+#[path = "figures_redis/rows.rs"]
+mod redis_figures;
+#[cfg(feature = "redis")]
+#[path = "../../test-support/redis_server.rs"]
+mod redis_server;
+#[cfg(feature = "redis")]
+#[path = "../../test-support/worker_host.rs"]
+mod worker_host;
 
 use mp_pool::Pool;
 use mp_process::{Process, StartMethod};
@@ -50,7 +64,11 @@ const FIGURES: &[(&str, protocol::Figure)] = &[
 ];
 
 fn main() {
-    protocol::run(FIGURES, REPS);
+    let mut figures = FIGURES.to_vec();
+    // The broker's rows, with the `redis` feature (`cargo xtask bench` builds with it).
+    #[cfg(feature = "redis")]
+    figures.extend_from_slice(redis_figures::FIGURES);
+    protocol::run(&figures, REPS);
 }
 
 fn square(x: u64) -> u64 {

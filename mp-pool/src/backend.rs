@@ -33,7 +33,19 @@
 //! - A worker may also leave on its own between items (a process worker over its memory bound,
 //!   after reporting what it finished): its `Exited` then names [`Held::Nothing`], and what it
 //!   held goes to other workers.
+//!
+//! # A broker's backend (`crate::redis`)
+//!
+//! With workers on other hosts, consuming a Redis stream, the core's "workers" are *in-flight
+//! slots*: a slot is ready at once, holds up to [`Backend::QUEUE_DEPTH`] jobs (each a stream
+//! entry), and reports a job's results when its entry's result arrives, in the order the jobs
+//! were given (a later job's early result waits for the one before). The slot count bounds the
+//! tasks in flight. A slot never dies on its own: a lost host's entries are reclaimed by
+//! another host, inside the broker's protocol; `kill` (terminate) ends a slot at once and its
+//! late results are dropped. Time limits travel with the job
+//! ([`Backend::give_limited`]) and the host enforces them ([`Backend::limits_at_worker`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use mp_sync::Deadline;
@@ -103,6 +115,19 @@ pub(crate) trait Backend: Send + 'static {
     fn start(&mut self, worker: WorkerId) -> Result<Option<u32>, WorkerStartError>;
     /// Gives `job` to `worker`, behind the jobs it already holds.
     fn give(&mut self, worker: WorkerId, job: JobId, payload: Self::Job);
+    /// Gives `job` to `worker`, which holds no other: it is idle, and the latency of this
+    /// round trip counts (one `apply_async` at a time). A backend may hand it over from the
+    /// calling thread rather than through a thread of its own; by default, as
+    /// [`give_limited`](Self::give_limited).
+    fn give_idle(
+        &mut self,
+        worker: WorkerId,
+        job: JobId,
+        payload: Self::Job,
+        limit: Option<Duration>,
+    ) {
+        self.give_limited(worker, job, payload, limit);
+    }
     /// Tells `worker` to exit once it has finished the jobs it holds (no more will come).
     fn retire(&mut self, worker: WorkerId);
     /// Stops `worker` now; an [`Event::Exited`] follows.
@@ -111,12 +136,46 @@ pub(crate) trait Backend: Send + 'static {
     fn held(&self, worker: WorkerId) -> Held;
     /// Makes a blocked [`Events::next`] return early (the core has a new, earlier deadline).
     fn wake(&mut self);
+
+    /// Gives `job` as [`give`](Self::give) does, with its items' time limit: a backend whose
+    /// workers enforce limits themselves ([`limits_at_worker`](Self::limits_at_worker)) sends
+    /// it along with the job.
+    fn give_limited(
+        &mut self,
+        worker: WorkerId,
+        job: JobId,
+        payload: Self::Job,
+        limit: Option<Duration>,
+    ) {
+        let _ = limit;
+        self.give(worker, job, payload);
+    }
+
+    /// Whether the workers enforce time limits themselves and report an overrun as the item's
+    /// outcome, so that the core keeps no clock: a broker's hosts, whose tasks may wait in a
+    /// stream the core does not see (its clock would count the wait).
+    fn limits_at_worker(&self) -> bool {
+        false
+    }
 }
+
+/// Books an [`Event::Output`] on the core from the thread that has it (installed by the pool
+/// with [`Events::hand_outputs_to`]).
+pub(crate) type OutputHandler<O> = Arc<dyn Fn(Event<O>) + Send + Sync>;
 
 /// The supervisor's side of a backend: where events come from.
 pub(crate) trait Events<O>: Send + 'static {
     /// The next event; `None` once `deadline` passed or after a [`Backend::wake`].
     fn next(&mut self, deadline: Option<Deadline>) -> Option<Event<O>>;
+
+    /// From now on, the backend may hand its [`Event::Output`]s to `handler` on its own
+    /// threads instead of through [`next`](Self::next) (one thread hop less per report; a
+    /// worker's outputs must still come before its `Exited`, so a backend hands them over
+    /// before it sends a later event of that worker). By default every event comes through
+    /// `next`.
+    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) {
+        let _ = handler;
+    }
 }
 
 /// Something that happened to a worker.

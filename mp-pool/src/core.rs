@@ -308,6 +308,7 @@ impl<B: Backend> Core<B> {
         let job = &self.jobs[&job_id];
         let payload = job.payload.clone();
         let timeout = job.timeout;
+        let clock = !self.backend.limits_at_worker();
         let Some(worker) = self.workers.get_mut(&worker_id) else {
             return;
         };
@@ -315,13 +316,20 @@ impl<B: Backend> Core<B> {
         worker.given += 1;
         if worker.queue.len() == 1 {
             worker.pace.started();
-            // It starts this job now: its clock runs from here.
-            worker.deadline = timeout.map(Deadline::after);
-            if timeout.is_some() {
-                self.backend.wake();
+            // It starts this job now: its clock runs from here (unless its worker keeps it).
+            if clock {
+                worker.deadline = timeout.map(Deadline::after);
+                if timeout.is_some() {
+                    self.backend.wake();
+                }
             }
         }
-        self.backend.give(worker_id, job_id, payload);
+        if worker.queue.len() == 1 {
+            self.backend.give_idle(worker_id, job_id, payload, timeout);
+        } else {
+            self.backend
+                .give_limited(worker_id, job_id, payload, timeout);
+        }
         let spent = self
             .schedule
             .max_tasks_per_child
@@ -330,6 +338,11 @@ impl<B: Backend> Core<B> {
             worker.stopping = Stopping::Retiring;
             self.backend.retire(worker_id);
         }
+    }
+
+    /// Makes the supervisor look again (a time limit it may not know of).
+    pub(crate) fn wake_supervisor(&mut self) {
+        self.backend.wake();
     }
 
     /// Takes in one event from the backend.
@@ -392,6 +405,7 @@ impl<B: Backend> Core<B> {
 
     /// A worker reported results for the next items of its current job.
     fn on_output(&mut self, worker_id: WorkerId, job_id: JobId, items: usize, output: B::Output) {
+        let clock = !self.backend.limits_at_worker();
         let Some(worker) = self.workers.get_mut(&worker_id) else {
             return; // from a worker already written off (abandoned thread)
         };
@@ -413,8 +427,8 @@ impl<B: Backend> Core<B> {
         }
         // Its next item, if any, starts now.
         worker.deadline = match worker.queue.front() {
-            Some(next) => self.jobs[next].timeout.map(Deadline::after),
-            None => None,
+            Some(next) if clock => self.jobs[next].timeout.map(Deadline::after),
+            _ => None,
         };
         self.dispatch();
         self.retire_idle_if_done();

@@ -141,6 +141,16 @@ pub enum TaskError {
         #[source]
         cause: WorkerStartError,
     },
+    /// A worker host of a broker refused the task or gave up on it: it came from another build
+    /// (image fingerprint), its stream entry was malformed, or it was delivered to host after
+    /// host that died holding it (a poison task).
+    #[error("task {task} was refused: {reason}")]
+    Refused {
+        /// The task's index in its submission.
+        task: usize,
+        /// Why, naming the host.
+        reason: String,
+    },
     /// The pool refused the task (only from [`apply`](crate::ThreadPool::apply), which submits
     /// and waits in one call).
     #[error(transparent)]
@@ -156,6 +166,7 @@ impl TaskError {
             | TaskError::TimedOut { task, .. }
             | TaskError::ResultEncoding { task, .. }
             | TaskError::Terminated { task }
+            | TaskError::Refused { task, .. }
             | TaskError::NoWorkers { task, .. } => Some(*task),
             TaskError::Submit(_) => None,
         }
@@ -219,6 +230,11 @@ pub enum PoolError {
     /// A worker failed to start or its initializer failed.
     #[error(transparent)]
     WorkerStart(#[from] WorkerStartError),
+    /// The broker cannot be used (it cannot be reached, refuses the password, or the settings
+    /// do not fit a broker).
+    #[cfg(feature = "redis")]
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
 }
 
 /// Why [`join`](crate::ThreadPool::join) refused to wait.
@@ -235,3 +251,29 @@ pub enum JoinError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("the result is not ready yet")]
 pub struct NotReady;
+
+/// Why a broker cannot be used (the `redis` feature).
+#[cfg(feature = "redis")]
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerError {
+    /// The server cannot be reached, refused the password, or refused a command.
+    #[error("the Redis broker: {0}")]
+    Redis(#[source] std::sync::Arc<redis::RedisError>),
+    /// A broker's pool takes no initializer (its hosts run the program, not a set-up call).
+    #[error("a pool on a broker takes no initializer")]
+    Initializer,
+    /// The worker setting is not `redis://...#pool-name`.
+    #[error("MP_POOL_WORKER={0:?} is not `redis://...#pool-name`")]
+    WorkerSetting(String),
+    /// The host's local pool of worker processes could not start.
+    #[error("the worker host's local pool")]
+    LocalPool(#[source] Box<PoolError>),
+}
+
+#[cfg(feature = "redis")]
+impl From<redis::RedisError> for BrokerError {
+    fn from(error: redis::RedisError) -> Self {
+        BrokerError::Redis(std::sync::Arc::new(error))
+    }
+}

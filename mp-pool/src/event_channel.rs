@@ -1,12 +1,15 @@
 //! The channel on which a backend's watchers (worker threads, or the parent's reader threads of
 //! worker processes) send events and the supervisor reads them: std's `mpsc`, with a wake-up
-//! message for [`Backend::wake`](crate::backend::Backend::wake).
+//! message for [`Backend::wake`](crate::backend::Backend::wake). Once the pool installed an
+//! output handler ([`Events::hand_outputs_to`]), [`Event::Output`]s skip the channel: the
+//! sending thread books them on the core itself, one thread hop less per report.
 
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, SendError, Sender};
+use std::sync::{Arc, OnceLock};
 
 use mp_sync::Deadline;
 
-use crate::backend::{Event, Events};
+use crate::backend::{Event, Events, OutputHandler};
 
 /// What travels on an events channel.
 pub(crate) enum Message<O> {
@@ -16,17 +19,62 @@ pub(crate) enum Message<O> {
     Wake,
 }
 
+/// A watcher's end of an events channel.
+pub(crate) struct EventSender<O> {
+    /// The channel.
+    tx: Sender<Message<O>>,
+    /// Where outputs go instead, once installed.
+    outputs: Arc<OnceLock<OutputHandler<O>>>,
+}
+
+impl<O> Clone for EventSender<O> {
+    fn clone(&self) -> Self {
+        EventSender {
+            tx: self.tx.clone(),
+            outputs: Arc::clone(&self.outputs),
+        }
+    }
+}
+
+impl<O> EventSender<O> {
+    /// Sends `message` (an output to the installed handler, if any, on this thread). An error
+    /// means the supervisor is gone.
+    pub(crate) fn send(&self, message: Message<O>) -> Result<(), SendError<Message<O>>> {
+        match (message, self.outputs.get()) {
+            (Message::Event(output @ Event::Output { .. }), Some(handler)) => {
+                handler(output);
+                Ok(())
+            }
+            (message, _) => self.tx.send(message),
+        }
+    }
+}
+
 /// The supervisor's end of an events channel.
 pub(crate) struct EventReceiver<O> {
     /// Where the events arrive.
     events: Receiver<Message<O>>,
+    /// Shared with the senders, if they may book outputs themselves.
+    outputs: Option<Arc<OnceLock<OutputHandler<O>>>>,
 }
 
 /// A new events channel: senders for the watchers (cloned as needed), the receiver for the
-/// supervisor.
-pub(crate) fn event_channel<O>() -> (Sender<Message<O>>, EventReceiver<O>) {
+/// supervisor. `direct`: the senders may book outputs themselves once the pool asks (only a
+/// backend whose threads hold no lock the core's orders take while they send).
+pub(crate) fn event_channel<O>(direct: bool) -> (EventSender<O>, EventReceiver<O>) {
     let (tx, rx) = mpsc::channel();
-    (tx, EventReceiver { events: rx })
+    let outputs = Arc::new(OnceLock::new());
+    let sender = EventSender {
+        tx,
+        outputs: Arc::clone(&outputs),
+    };
+    (
+        sender,
+        EventReceiver {
+            events: rx,
+            outputs: Some(outputs).filter(|_| direct),
+        },
+    )
 }
 
 impl<O: Send + 'static> Events<O> for EventReceiver<O> {
@@ -38,6 +86,12 @@ impl<O: Send + 'static> Events<O> for EventReceiver<O> {
         match message {
             Some(Message::Event(event)) => Some(event),
             Some(Message::Wake) | None => None,
+        }
+    }
+
+    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) {
+        if let Some(outputs) = &self.outputs {
+            let _ = outputs.set(handler);
         }
     }
 }

@@ -39,6 +39,12 @@ pub(crate) fn ranges(bytes: &[u8]) -> Ranges<'_> {
     Ranges { bytes, at: 0 }
 }
 
+/// Where the record whose length starts at offset `at` of `bytes` lies (`None` past the last,
+/// or at a truncated one).
+pub(crate) fn range_at(bytes: &[u8], at: usize) -> Option<Range<usize>> {
+    Ranges { bytes, at }.next()
+}
+
 /// The byte offset in `bytes` after its first `n` records (or its end).
 pub(crate) fn skip(bytes: &[u8], n: usize) -> usize {
     let mut ranges = ranges(bytes);

@@ -99,8 +99,13 @@
 //!   fails its task only ([`TaskError::ResultEncoding`], Python's `MaybeEncodingError`).
 //! - **Deaths.** A worker that dies (a signal, `exit`, a crash) fails exactly the task it held
 //!   with [`TaskError::WorkerLost`] (task index, pid, signal or exit code); the tasks it held but
-//!   had not started go to other workers; it is replaced. A task past its time limit has its
-//!   worker killed and fails with [`TaskError::TimedOut`].
+//!   had not started go to other workers; it is replaced. Workers send results in batches (one
+//!   message per job, or per ~100 us of tiny tasks) and record the item they run in shared
+//!   memory, so the failed task is still exact; finished tasks whose batch died with the worker
+//!   run again (at most ~100 us of work; none fails twice or is lost). A task past its time
+//!   limit has its worker killed and fails with [`TaskError::TimedOut`].
+//! - **Memory.** [`PoolBuilder::max_memory_per_child`] replaces a worker whose resident memory
+//!   passed a bound after a task (billiard's and loky's); the task's result is kept.
 //! - **Lifetimes.** Workers never outlive their pool: `Drop` terminates and reaps them, and each
 //!   worker asks the kernel to kill it when the pool's process dies (`PR_SET_PDEATHSIG`, from
 //!   the pool's supervisor thread, or with the fork server). They are not daemons, so a task may
@@ -158,12 +163,17 @@ mod fake_backend;
 mod flush_clock;
 mod frames;
 mod imap;
+mod job_sender;
 mod lifecycle;
 mod pace;
 mod panics;
 mod pool;
+mod pool_backend;
 mod process_backend;
+mod process_job;
 mod quiet_wait;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod result;
 mod running_word;
 mod sink;

@@ -41,6 +41,12 @@ pub(crate) fn stopped(worker: WorkerRef, how: WorkerExit) {
     debug!(target: TARGET, "{worker} was stopped by the pool and {how}");
 }
 
+/// A worker leaves on its own after a task (its resident memory passed its bound), for
+/// `reason`; the pool replaces it.
+pub(crate) fn leaving(worker: WorkerRef, reason: &str) {
+    info!(target: TARGET, "{worker} leaves: {reason}");
+}
+
 /// A worker ended that the pool did not ask to leave.
 pub(crate) fn died(worker: WorkerRef, how: WorkerExit) {
     warn!(target: TARGET, "{worker} {how}");

@@ -20,9 +20,9 @@ use crate::core::{JobSink, JobSpec};
 use crate::error::{JoinError, PoolError, SubmitError, TaskError, WorkerRef};
 use crate::frames;
 use crate::imap::{IMap, open_stream};
-use crate::process_backend::{
-    Launch, ProcessBackend, ProcessJob, ProcessOutput, decode_process_output, process_backend,
-};
+use crate::pool_backend::PoolBackend;
+use crate::process_backend::{Launch, ProcessOutput, decode_process_output, process_backend};
+use crate::process_job::ProcessJob;
 use crate::result::{ApplyResult, AsyncResult, MapResult, Options};
 use crate::sink::{ApplySink, Collect, Decoding, MapSink};
 use crate::supervisor::Runner;
@@ -44,6 +44,9 @@ pub struct PoolBuilder {
     task_timeout: Option<Duration>,
     /// Start method; default: the global one.
     start_method: Option<StartMethod>,
+    /// The broker whose worker hosts run the tasks; default: none (worker processes here).
+    #[cfg(feature = "redis")]
+    broker: Option<crate::redis::RedisBroker>,
 }
 
 impl PoolBuilder {
@@ -100,9 +103,29 @@ impl PoolBuilder {
         self
     }
 
+    /// Runs the tasks on the worker hosts of a Redis broker instead of worker processes here
+    /// (see [`crate::redis`]); [`processes`](Self::processes) is then the number of jobs in
+    /// flight (default 16), and an initializer is refused ([`PoolError::Broker`]).
+    #[cfg(feature = "redis")]
+    pub fn broker(mut self, broker: crate::redis::RedisBroker) -> Self {
+        self.broker = Some(broker);
+        self
+    }
+
     /// Starts the pool: every worker is up and its initializer ran when this returns. On a
     /// failure, the workers already started are stopped.
     pub fn build(self) -> Result<Pool, PoolError> {
+        #[cfg(feature = "redis")]
+        if let Some(broker) = self.broker {
+            if self.initializer.is_some() {
+                return Err(crate::redis::BrokerError::Initializer.into());
+            }
+            let slots = self.processes.unwrap_or(crate::redis::DEFAULT_IN_FLIGHT);
+            let schedule = Schedule::checked(slots, self.max_tasks_per_child, self.task_timeout)?;
+            let (backend, events) = crate::redis::submitter::redis_backend(&broker)?;
+            let runner = Runner::start(PoolBackend::Redis(backend), events, schedule)?;
+            return Ok(Pool { runner });
+        }
         let processes = self.processes.unwrap_or_else(mp_process::process_cpu_count);
         let schedule = Schedule::checked(processes, self.max_tasks_per_child, self.task_timeout)?;
         if self.max_memory_per_child == Some(0) {
@@ -120,7 +143,7 @@ impl PoolBuilder {
             max_memory: self.max_memory_per_child,
         };
         let (backend, events) = process_backend(launch);
-        let runner = Runner::start(backend, events, schedule)?;
+        let runner = Runner::start(PoolBackend::Local(backend), events, schedule)?;
         Ok(Pool { runner })
     }
 }
@@ -151,7 +174,7 @@ impl PoolBuilder {
 /// Python's `with Pool()` does; for the work to complete, `close` and `join` first.
 pub struct Pool {
     /// The core, its supervisor and the workers.
-    runner: Runner<ProcessBackend>,
+    runner: Runner<PoolBackend>,
 }
 
 /// The sink of a submission's jobs: `target` fed with the workers' encoded results.
@@ -502,6 +525,26 @@ impl Pool {
         };
         let chunksize = chunksize.min(MAX_JOB_ITEMS);
         open_stream(&self.runner, items, chunksize, ordered, job_sink, job)
+    }
+
+    /// Submits one job of `len` already encoded argument records, its results to `sink` (a
+    /// broker's host runs the entries it takes this way).
+    #[cfg(feature = "redis")]
+    pub(crate) fn submit_encoded(
+        &self,
+        call: ItemCall,
+        args: Vec<u8>,
+        len: usize,
+        timeout: Option<Duration>,
+        sink: Arc<dyn JobSink<ProcessOutput>>,
+    ) -> Result<(), SubmitError> {
+        let job = JobSpec {
+            payload: ProcessJob::new(call, args, len),
+            sink,
+            first: 0,
+            timeout,
+        };
+        self.runner.submit(vec![job], false)
     }
 
     /// No new submissions; what was submitted completes, then the workers exit.

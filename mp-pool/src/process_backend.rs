@@ -12,26 +12,25 @@
 //! kernel to kill them when the pool's supervisor thread, which starts every worker, ends.
 
 use std::collections::HashMap;
-use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
+use std::time::Duration;
 
 use mp_ipc::{Connection, Pipe, Token, WaitSet};
 use mp_process::{Process, StartMethod};
 
-use crate::backend::{Backend, Event, Held, JobId, Payload};
+use crate::backend::{Backend, Event, Held, JobId};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
-use crate::event_channel::{EventReceiver, Message, event_channel};
+use crate::event_channel::{EventReceiver, EventSender, Message, event_channel};
 use crate::exit_guard;
 use crate::frames;
+use crate::job_sender::{Assignment, JobSender};
+use crate::lifecycle;
+use crate::process_job::ProcessJob;
 use crate::running_word::RunningWord;
 use crate::task::decode;
-use crate::wire::{
-    FromWorker, InitCall, ItemCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, ToWorkerRef,
-    WorkerArgs,
-};
+use crate::wire::{FromWorker, InitCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, WorkerArgs};
 use crate::worker::worker_main;
 
 /// What a worker process reports for a run of finished items: how many, and their outcome
@@ -42,6 +41,19 @@ pub(crate) struct ProcessOutput {
     items: usize,
     /// Their outcome records, in order.
     outcomes: Vec<u8>,
+}
+
+#[cfg(feature = "redis")]
+impl ProcessOutput {
+    /// The output of `items` items with these outcome records (a broker's result entry).
+    pub(crate) fn from_parts(items: usize, outcomes: Vec<u8>) -> Self {
+        ProcessOutput { items, outcomes }
+    }
+
+    /// How many items, and their outcome records.
+    pub(crate) fn into_parts(self) -> (usize, Vec<u8>) {
+        (self.items, self.outcomes)
+    }
 }
 
 /// The process backend's events side.
@@ -89,82 +101,33 @@ fn decode_outcome<R: serde::de::DeserializeOwned>(
                 worker,
                 message: format!("the worker could not run the task: {message}"),
             }),
+            Ok(ItemFailure::TimedOut(limit)) => Err(TaskError::TimedOut {
+                task,
+                worker,
+                limit,
+            }),
+            Ok(ItemFailure::Lost { code, signal }) => Err(TaskError::WorkerLost {
+                task,
+                worker,
+                how: match (code, signal) {
+                    (_, Some(signal)) => WorkerExit::Signal(signal),
+                    (Some(code), None) => WorkerExit::Code(code),
+                    (None, None) => WorkerExit::Unknown,
+                },
+            }),
+            Ok(ItemFailure::Refused(reason)) => Err(TaskError::Refused { task, reason }),
             Err(message) => Err(malformed(format!("its failure does not decode: {message}"))),
         },
         _ => Err(malformed("the worker sent no readable outcome".into())),
     }
 }
 
-/// A job: how to run its items, and their encoded arguments.
-#[derive(Clone)]
-pub(crate) struct ProcessJob {
-    /// The trampoline and function.
-    call: ItemCall,
-    /// Every item's argument record as submitted.
-    args: Arc<Vec<u8>>,
-    /// The byte range of `args` this payload covers (a job split after a death covers part).
-    bytes: Range<usize>,
-    /// How many records that range holds.
-    len: usize,
-}
-
-impl ProcessJob {
-    /// A job running `call` on each of the `len` argument records of `args`, in order.
-    pub(crate) fn new(call: ItemCall, args: Vec<u8>, len: usize) -> Self {
-        ProcessJob {
-            call,
-            bytes: 0..args.len(),
-            args: Arc::new(args),
-            len,
-        }
-    }
-
-    /// The argument records this payload covers.
-    fn records(&self) -> &[u8] {
-        &self.args[self.bytes.clone()]
-    }
-}
-
-impl Payload for ProcessJob {
-    fn len(&self) -> usize {
-        self.len
-    }
-
-    fn tail(&self, skip: usize) -> Self {
-        let start = self.bytes.start + frames::skip(self.records(), skip);
-        ProcessJob {
-            call: self.call,
-            args: Arc::clone(&self.args),
-            bytes: start..self.bytes.end,
-            len: self.len - skip.min(self.len),
-        }
-    }
-
-    fn head(&self, take: usize) -> Self {
-        let end = self.bytes.start + frames::skip(self.records(), take);
-        ProcessJob {
-            call: self.call,
-            args: Arc::clone(&self.args),
-            bytes: self.bytes.start..end,
-            len: take.min(self.len),
-        }
-    }
-}
-
-/// What goes to a worker's writer thread.
-enum Assignment {
-    /// A job to send.
-    Job(JobId, ProcessJob),
-    /// Send the retire message.
-    Retire,
-}
-
 /// The parent's handle on one worker process.
 struct WorkerProcess {
     /// The process (shared with its watcher, which reaps it).
     process: Arc<Process>,
-    /// Its writer thread's queue.
-    assignments: Sender<Assignment>,
+    /// Where its jobs go.
+    jobs: JobSender,
     /// Set by the watcher once the worker is reported gone.
     gone: Arc<AtomicBool>,
     /// Where it records the item it runs.
@@ -184,7 +147,7 @@ pub(crate) struct Launch {
 /// The process backend's control side.
 pub(crate) struct ProcessBackend {
     /// The events channel (watchers send on clones).
-    events: Sender<Message<ProcessOutput>>,
+    events: EventSender<ProcessOutput>,
     /// The workers not yet seen gone.
     workers: HashMap<WorkerId, WorkerProcess>,
     /// How to start one.
@@ -193,7 +156,8 @@ pub(crate) struct ProcessBackend {
 
 /// A process backend and its events.
 pub(crate) fn process_backend(launch: Launch) -> (ProcessBackend, ProcessEvents) {
-    let (tx, rx) = event_channel();
+    // A watcher books its worker's outputs itself: it holds no lock while it does.
+    let (tx, rx) = event_channel(true);
     let backend = ProcessBackend {
         events: tx,
         workers: HashMap::new(),
@@ -208,7 +172,17 @@ fn spawn_error(error: impl std::error::Error + Send + Sync + 'static) -> WorkerS
 }
 
 impl ProcessBackend {
-    /// Starts the process of `worker` and its two threads.
+    /// Sends job `job` to `worker` (`now`: from this thread, if it can).
+    fn send_job(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob, now: bool) {
+        if let Some(w) = self.workers.get_mut(&worker)
+            && !w.jobs.send(Assignment::Job(job, payload), now)
+        {
+            // It cannot be reached: stopped, its watcher reports it (the contract).
+            let _ = w.process.kill();
+        }
+    }
+
+    /// Starts the process of `worker` and its watcher thread.
     fn launch(&mut self, worker: WorkerId) -> Result<WorkerProcess, WorkerStartError> {
         let (jobs_in, jobs_out) = Pipe(false).map_err(spawn_error)?;
         let (results_in, results_out) = Pipe(false).map_err(spawn_error)?;
@@ -235,7 +209,6 @@ impl ProcessBackend {
         let process = Arc::new(process);
         exit_guard::guard(&process);
         let gone = Arc::new(AtomicBool::new(false));
-        let (assignments, queue) = mpsc::channel();
         let watcher = Watcher {
             name,
             results: results_in,
@@ -244,22 +217,17 @@ impl ProcessBackend {
             gone: Arc::clone(&gone),
             running: running.clone(),
         };
-        let threads = thread::Builder::new()
-            .name(format!("mp-pool writer {}", worker.0))
-            .spawn(move || write_jobs(&jobs_out, &queue))
-            .and_then(|_| {
-                thread::Builder::new()
-                    .name(format!("mp-pool watcher {}", worker.0))
-                    .spawn(move || watcher.run())
-            });
-        if let Err(error) = threads {
+        let watching = thread::Builder::new()
+            .name(format!("mp-pool watcher {}", worker.0))
+            .spawn(move || watcher.run());
+        if let Err(error) = watching {
             let _ = process.kill();
             let _ = process.join();
             return Err(spawn_error(error));
         }
         Ok(WorkerProcess {
             process,
-            assignments,
+            jobs: JobSender::new(jobs_out, worker),
             gone,
             running,
         })
@@ -286,15 +254,25 @@ impl Backend for ProcessBackend {
     }
 
     fn give(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob) {
-        if let Some(w) = self.workers.get(&worker) {
-            // A worker whose writer is gone is dead or dying: its watcher reports it.
-            let _ = w.assignments.send(Assignment::Job(job, payload));
-        }
+        self.send_job(worker, job, payload, false);
+    }
+
+    fn give_idle(
+        &mut self,
+        worker: WorkerId,
+        job: JobId,
+        payload: ProcessJob,
+        _limit: Option<Duration>,
+    ) {
+        // The core keeps this backend's clocks: the limit does not travel.
+        self.send_job(worker, job, payload, true);
     }
 
     fn retire(&mut self, worker: WorkerId) {
-        if let Some(w) = self.workers.get(&worker) {
-            let _ = w.assignments.send(Assignment::Retire);
+        if let Some(w) = self.workers.get_mut(&worker)
+            && !w.jobs.send(Assignment::Retire, true)
+        {
+            let _ = w.process.kill();
         }
     }
 
@@ -313,24 +291,6 @@ impl Backend for ProcessBackend {
 
     fn wake(&mut self) {
         let _ = self.events.send(Message::Wake);
-    }
-}
-
-/// A worker's writer thread: sends what the core gave, in order, until the backend lets go of
-/// the worker or the worker is gone.
-fn write_jobs(jobs: &Connection, queue: &Receiver<Assignment>) {
-    while let Ok(assignment) = queue.recv() {
-        let message = match assignment {
-            Assignment::Job(job, ref payload) => ToWorkerRef::Job {
-                job: job.0,
-                call: payload.call,
-                args: payload.records(),
-            },
-            Assignment::Retire => ToWorkerRef::Retire,
-        };
-        if jobs.send(&message).is_err() {
-            return; // the worker is gone: its watcher reports it
-        }
     }
 }
 
@@ -378,7 +338,7 @@ struct Watcher {
     /// Its process, reaped here.
     process: Arc<Process>,
     /// Where events go.
-    events: Sender<Message<ProcessOutput>>,
+    events: EventSender<ProcessOutput>,
     /// Set once it is reported gone.
     gone: Arc<AtomicBool>,
     /// Where it records the item it runs: read once it is gone.
@@ -421,7 +381,12 @@ impl Watcher {
             match report {
                 // A worker leaving on its own (over its memory bound) ran no item: the
                 // core replaces it and gives what it held to others.
-                FromWorker::Leaving(_reason) => break,
+                FromWorker::Leaving(reason) => {
+                    if let Some(reason) = reason {
+                        lifecycle::leaving(self.name, &reason);
+                    }
+                    break;
+                }
                 FromWorker::Ready => {
                     ready = true;
                     self.emit(Event::Ready { worker });

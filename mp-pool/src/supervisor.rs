@@ -37,6 +37,19 @@ impl<B: Backend> Shared<B> {
     }
 }
 
+impl<B: Backend> Shared<B> {
+    /// Books an output on the core and hands out its results, on the calling thread; wakes
+    /// the supervisor when an item's time limit now runs (it may be asleep without one).
+    fn book_output(&self, event: crate::backend::Event<B::Output>) {
+        self.with_core(|core| {
+            core.handle(event);
+            if core.next_deadline().is_some() {
+                core.wake_supervisor();
+            }
+        });
+    }
+}
+
 /// Hands results to their sinks. A sink runs user callbacks, which catch their own panics; the
 /// guard here keeps the supervisor alive whatever happens.
 fn deliver<O>(deliveries: Vec<Delivery<O>>) {
@@ -58,13 +71,21 @@ impl<B: Backend> Runner<B> {
     /// a failure, the workers already started are stopped.
     pub(crate) fn start<E: Events<B::Output>>(
         backend: B,
-        events: E,
+        mut events: E,
         schedule: Schedule,
     ) -> Result<Self, PoolError> {
         let shared = Arc::new(Shared {
             core: Mutex::new(Core::new(backend, schedule)),
             changed: Condvar::new(),
         });
+        // Outputs are booked by the backend thread that has them (a watcher), not handed to
+        // the supervisor first. Weak: the handler lives in the backend, inside the core.
+        let weak = Arc::downgrade(&shared);
+        events.hand_outputs_to(Arc::new(move |event| {
+            if let Some(shared) = weak.upgrade() {
+                shared.book_output(event);
+            }
+        }));
         let for_thread = Arc::clone(&shared);
         let supervisor = thread::Builder::new()
             .name("mp-pool supervisor".into())

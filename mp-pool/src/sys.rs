@@ -1,5 +1,6 @@
 //! The pool's OS calls: a worker process asks to die with its parent, leaves Ctrl-C to it,
-//! and reads its resident memory.
+//! and reads its resident memory; a worker host (the `redis` feature) removes its setting from
+//! the environment before `main`.
 
 use std::io;
 
@@ -47,4 +48,13 @@ pub(crate) fn resident_bytes() -> io::Result<u64> {
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     let page = u64::try_from(page).unwrap_or(4096);
     Ok(pages.saturating_mul(page))
+}
+
+/// Removes `name` from the environment. Only from an `.init_array` entry, which runs while the
+/// process has its one thread (before `main`).
+#[cfg(feature = "redis")]
+pub(crate) fn remove_env_single_threaded(name: &std::ffi::OsStr) {
+    // SAFETY: called before `main`, while no other thread exists that could read the
+    // environment at the same time.
+    unsafe { std::env::remove_var(name) };
 }

@@ -171,7 +171,7 @@ where
 
 /// Appends the outcome record of a failed item (an empty record, read back as a malformed
 /// outcome, should even the failure not encode).
-fn push_failure(out: &mut Vec<u8>, failure: &ItemFailure) {
+pub(crate) fn push_failure(out: &mut Vec<u8>, failure: &ItemFailure) {
     let pushed = frames::push(
         out,
         |out| {

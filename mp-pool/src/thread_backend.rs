@@ -17,7 +17,7 @@ use std::thread;
 
 use crate::backend::{Backend, Event, Held, JobId, Payload};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
-use crate::event_channel::{EventReceiver, Message, event_channel};
+use crate::event_channel::{EventReceiver, EventSender, Message, event_channel};
 use crate::panics::panic_message;
 
 /// One task: a closure returning its result, boxed.
@@ -136,7 +136,7 @@ pub(crate) type Initializer = Arc<dyn Fn() + Send + Sync>;
 /// The thread backend's control side.
 pub(crate) struct ThreadBackend {
     /// The events channel (workers send on clones).
-    events: Sender<Message<ThreadOutput>>,
+    events: EventSender<ThreadOutput>,
     /// The live workers.
     workers: HashMap<WorkerId, WorkerThread>,
     /// Run in each worker before its first task.
@@ -148,7 +148,8 @@ pub(crate) type ThreadEvents = EventReceiver<ThreadOutput>;
 
 /// A thread backend and its events.
 pub(crate) fn thread_backend(initializer: Option<Initializer>) -> (ThreadBackend, ThreadEvents) {
-    let (tx, rx) = event_channel();
+    // Not direct: a worker reports under its mark's lock, which `kill` takes under the core's.
+    let (tx, rx) = event_channel(false);
     let backend = ThreadBackend {
         events: tx,
         workers: HashMap::new(),
@@ -236,7 +237,7 @@ struct WorkerLoop {
     /// Its jobs.
     assignments: Receiver<Assignment>,
     /// Where its events go.
-    events: Sender<Message<ThreadOutput>>,
+    events: EventSender<ThreadOutput>,
 }
 
 impl WorkerLoop {
@@ -285,7 +286,7 @@ impl WorkerLoop {
     /// Runs a job's tasks in order; false if the worker was abandoned meanwhile.
     fn run_job(&self, job_id: JobId, job: &ThreadJob) -> bool {
         let mut guard = lock(&self.mark);
-        for slot in &job.tasks[job.start..] {
+        for slot in &job.tasks[job.start..job.end] {
             if guard.abandoned {
                 return false;
             }

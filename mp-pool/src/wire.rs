@@ -47,6 +47,19 @@ pub(crate) enum ItemFailure {
     /// The task could not be run at all (its argument did not decode, or its function is not
     /// of this image).
     Unrunnable(String),
+    /// The item ran past this time limit at a broker's host, whose local pool stopped it.
+    TimedOut(std::time::Duration),
+    /// The process that ran the item at a broker's host died while it held it: its exit code,
+    /// or the signal that killed it (neither: unknown).
+    Lost {
+        /// Its exit code.
+        code: Option<i32>,
+        /// The signal that killed it.
+        signal: Option<i32>,
+    },
+    /// A broker's host refused the item or gave up on it (another build, a malformed entry, a
+    /// poison task): why, naming the host.
+    Refused(String),
 }
 
 /// How to run the items of a job: the trampoline for the task's types and the task function.

@@ -117,14 +117,15 @@ impl Worker {
     fn run_job(&mut self, job: u64, call: ItemCall, args: Bytes) -> Result<(), Stop> {
         let run = call.run.get();
         let tag = JobId(job).tag();
-        let ranges: Vec<_> = frames::ranges(&args).collect();
+        let mut next = frames::range_at(&args, 0);
         let mut io = ItemIo {
             args,
             arg: 0..0,
             outcomes: std::mem::take(&mut self.outcomes),
         };
-        let mut ranges = ranges.into_iter().enumerate().peekable();
-        while let Some((item, arg)) = ranges.next() {
+        let mut item = 0;
+        while let Some(arg) = next.take() {
+            next = frames::range_at(&io.args, arg.end);
             io.arg = arg;
             self.running.start(tag, item);
             io = run(call.function, io);
@@ -133,8 +134,9 @@ impl Worker {
                 Some((j, n)) if *j == job => *n += 1,
                 _ => self.runs.push((job, 1)),
             }
+            item += 1;
             let due = self.clock.due() || io.outcomes.len() >= FLUSH_BYTES;
-            let last = ranges.peek().is_none();
+            let last = next.is_none();
             if due || (last && !self.jobs.ready_now()) {
                 self.outcomes = std::mem::take(&mut io.outcomes);
                 self.flush()?;

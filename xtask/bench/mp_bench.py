@@ -4,7 +4,7 @@
 Run:  python mp_bench.py FIGURE-NAME      (or --list)
 Prints one number on stdout, in the figure's unit (the same unit as the row in
 xtask/src/figures.rs): the median of several repeats inside this one run.
-Exit code 2: unknown figure.
+Exit code 2: unknown figure; 3: a figure with nothing comparable to measure in Python.
 
 Workloads follow CPython's own multiprocessing micro-benchmarks (the project's
 reference anchors). The harness's environment, as for the Rust binaries
@@ -445,6 +445,95 @@ def pool_map(chunksize, reps, n=100_000):
         return median_of(once, reps)
 
 
+def square_chunk(xs):
+    return [x * x for x in xs]
+
+
+def rq_map(n, chunksize, reps):
+    """tasks/s: RQ (its default Worker: a fork per job) with two workers on a redis-server of
+    this run's own, squaring range(n) in jobs of `chunksize` items: the work of the
+    pool/redis/* rows. Exit code 2 (no figure) if rq or redis-server is missing."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    try:
+        import redis
+        import rq
+    except ImportError:
+        print("mp_bench.py: rq is not installed (pip install rq)", file=sys.stderr)
+        sys.exit(2)
+    if shutil.which("redis-server") is None:
+        print("mp_bench.py: no redis-server", file=sys.stderr)
+        sys.exit(2)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    here = os.path.dirname(os.path.abspath(__file__))
+    with tempfile.TemporaryDirectory() as tmp:
+        server = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+             "--appendonly", "no", "--dir", tmp],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        workers = []
+        try:
+            con = redis.Redis(port=port)
+            deadline = now() + 20
+            while True:
+                try:
+                    con.ping()
+                    break
+                except redis.exceptions.ConnectionError:
+                    if now() > deadline:
+                        raise
+                    time.sleep(0.01)
+            worker_code = (
+                f"import sys; sys.path.insert(0, {here!r}); "
+                "from redis import Redis; from rq import Queue, Worker; "
+                f"r = Redis(port={port}); Worker([Queue('bench', connection=r)], connection=r).work()"
+            )
+            workers = [subprocess.Popen([sys.executable, "-c", worker_code],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                       for _ in range(2)]
+            q = rq.Queue("bench", connection=con)
+
+            def run(items):
+                chunks = [list(items[i:i + chunksize]) for i in range(0, len(items), chunksize)]
+                before = q.finished_job_registry.count
+                jobs = q.enqueue_many([rq.Queue.prepare_data("mp_bench.square_chunk", (c,))
+                                       for c in chunks])
+                deadline = now() + 600
+                while q.finished_job_registry.count < before + len(jobs):
+                    assert now() < deadline, "RQ did not finish"
+                    time.sleep(0.005)
+                return jobs
+
+            run(list(range(8)))                     # warm-up: both workers up
+
+            def once():
+                items = list(range(n))
+                t0 = now()
+                jobs = run(items)
+                dt = now() - t0
+                assert jobs[-1].return_value()[-1] == (n - 1) ** 2
+                return n / dt
+
+            return median_of(once, reps)
+        finally:
+            for w in workers:
+                w.kill()
+                w.wait()
+            server.kill()
+            server.wait()
+
+
+def rq_failover():
+    """No figure: RQ does not run a dead worker's job again by itself (its job is moved to the
+    failed registry once the worker's heartbeat lapses), so there is no time to measure."""
+    print("mp_bench.py: RQ reruns no job of a dead worker: no failover figure", file=sys.stderr)
+    sys.exit(3)
+
+
 def pool_apply_async_roundtrip(m=2000):
     """round trips/s: Pool(2).apply_async(square, (i,)).get(), one at a time."""
     with mp.Pool(2) as pool:
@@ -597,6 +686,10 @@ FIGURES = {
     "pool/apply_async_roundtrip": pool_apply_async_roundtrip,
     "pool/map_1mib_results": pool_map_1mib_results,
     "pool/idle_pss_pool4": pool_idle_pss,
+    # RQ, the same work as the broker pool's rows (fewer items at chunk size 1: a fork a job).
+    "pool/redis/map_chunksize_1": lambda: rq_map(1_000, 1, REPS),
+    "pool/redis/map_chunks_100": lambda: rq_map(50_000, 100, REPS),
+    "pool/redis/failover": rq_failover,
     "pool/imap_scale/1e4": lambda: pool_imap_rate(10**4),
     "pool/imap_scale/1e5": lambda: pool_imap_rate(10**5),
     "pool/imap_scale/1e6": lambda: pool_imap_rate(10**6),

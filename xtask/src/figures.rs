@@ -164,6 +164,25 @@ const fn pool_row(
     }
 }
 
+/// A row of the pool on a Redis broker: two worker hosts of one process each, against RQ's two
+/// workers on the same server (Python's column) and a local `Pool(2)` (the floor: the bound).
+const fn redis_map_row(name: &'static str) -> Row {
+    Row {
+        name,
+        unit: "tasks/s",
+        lower_is_better: false,
+        mode: Mode::Unpinned,
+        krate: "mp-pool",
+        floors: &[Baseline {
+            label: "local Pool(2)",
+            what: "the same map on a local Pool(2) (the bound)",
+            source: Source::CrateFloor,
+        }],
+        peers: &[],
+        goal: ">= 10x RQ (Python column: RQ with two workers)",
+    }
+}
+
 /// A row of the queue scale figure: `n` producers and `n` consumers.
 const fn queue_scale(name: &'static str) -> Row {
     Row {
@@ -482,6 +501,18 @@ pub(crate) const ROWS: &[Row] = &[
     imap_row("pool/imap_peak_rss/1e5", true),
     imap_row("pool/imap_peak_rss/1e6", true),
     imap_row("pool/imap_peak_rss/1e7", true),
+    redis_map_row("pool/redis/map_chunksize_1"),
+    redis_map_row("pool/redis/map_chunks_100"),
+    Row {
+        name: "pool/redis/failover",
+        unit: "ms",
+        lower_is_better: true,
+        mode: Mode::Unpinned,
+        krate: "mp-pool",
+        floors: &[],
+        peers: &[],
+        goal: "the lease (1 s) + the task (300 ms) + little; RQ reruns no task of a dead worker",
+    },
 ];
 
 /// A row of the Listener/Client round trip (`/unix` or `/tcp` in the name).

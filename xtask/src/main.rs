@@ -14,6 +14,7 @@ mod bench;
 mod cmd;
 mod drill_protocol;
 mod figures;
+mod redis_setup;
 mod stress;
 mod sys;
 mod test;

@@ -54,6 +54,8 @@ const STEPS: &[TestStep] = &[
             "clippy",
             "--workspace",
             "--all-targets",
+            "--features",
+            "mp-pool/redis-tls",
             "--",
             "-D",
             "warnings",
@@ -63,13 +65,27 @@ const STEPS: &[TestStep] = &[
     },
     TestStep {
         name: "doc",
-        args: &["doc", "--workspace", "--no-deps"],
+        args: &[
+            "doc",
+            "--workspace",
+            "--no-deps",
+            "--features",
+            "mp-pool/redis-tls",
+        ],
         envs: &[("RUSTDOCFLAGS", "-D warnings")],
         counts_tests: false,
     },
     TestStep {
         name: "test (workspace)",
-        args: &["test", "--workspace", "--exclude", "xtask"],
+        // With mp-pool's Redis backend and its TLS: its tests start their own `redis-server`.
+        args: &[
+            "test",
+            "--workspace",
+            "--exclude",
+            "xtask",
+            "--features",
+            "mp-pool/redis-tls",
+        ],
         envs: &[],
         counts_tests: true,
     },
@@ -185,6 +201,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let bound = step_bound()?;
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let root = workspace_root();
+    crate::redis_setup::ensure_redis_server()?;
     let mut total = Counts::default();
     for (i, step) in STEPS.iter().enumerate() {
         let label = format!("{}/{} {}", i + 1, STEPS.len() + 1, step.name);

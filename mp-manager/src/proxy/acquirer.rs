@@ -7,7 +7,7 @@ use mp_sync::raw::Deadline;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::proxy::handle::{Handle, wait_of};
+use crate::proxy::handle::Handle;
 use crate::wire::Op;
 
 /// A lock or semaphore held by a manager's server. What `release` means depends on what it
@@ -59,7 +59,6 @@ impl AcquirerProxy {
 
     /// The one acquire.
     fn acquire_until(&self, deadline: Option<Deadline>) -> Result<bool, Error> {
-        let (wait, bound) = wait_of(deadline);
-        self.handle.yes_no(Op::Acquire(wait), bound)
+        self.handle.acquire_until(deadline)
     }
 }

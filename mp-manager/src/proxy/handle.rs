@@ -58,6 +58,13 @@ impl Handle {
         }
     }
 
+    /// Acquires the lock this handle is (a Lock, RLock, Semaphore or Condition) by
+    /// `deadline` (`None`: as long as it takes); whether it did.
+    pub(crate) fn acquire_until(&self, deadline: Option<Deadline>) -> Result<bool, Error> {
+        let (wait, bound) = wait_of(deadline);
+        self.yes_no(Op::Acquire(wait), bound)
+    }
+
     /// Applies `op` that answers a count.
     pub(crate) fn count(&self, op: Op) -> Result<usize, Error> {
         match self.call(op, None)? {

@@ -25,6 +25,8 @@ macro_rules! typed_proxy {
 }
 
 pub(crate) mod acquirer;
+pub(crate) mod barrier;
+pub(crate) mod condition;
 pub(crate) mod dict;
 pub(crate) mod event;
 pub(crate) mod handle;

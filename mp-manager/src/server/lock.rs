@@ -1,7 +1,7 @@
-//! The server's locks: [`Semaphore`] (also the plain Lock: a semaphore of one that anyone may
-//! release, as `threading.Lock`) and [`RLock`] (re-entrant, released by its holder only).
-//! Both remember which connection holds what, so a client that disconnects (or is killed)
-//! while holding a lock releases it: unlike Python's manager, a dead holder strands no one.
+//! The server's counting lock: [`Semaphore`] (also the plain Lock: a semaphore of one that
+//! anyone may release, as `threading.Lock`). It remembers which connection took what, so a
+//! client that disconnects (or is killed) while holding it gives it back: unlike Python's
+//! manager, a dead holder strands no one. (The re-entrant lock is in `condition.rs`.)
 
 use std::collections::HashMap;
 use std::sync::{Condvar, Mutex};
@@ -104,57 +104,6 @@ fn take_one(holders: &mut HashMap<u64, u64>, h: u64) {
         *n -= 1;
         if *n == 0 {
             holders.remove(&h);
-        }
-    }
-}
-
-/// A re-entrant lock held by one connection at a time.
-#[derive(Debug, Default)]
-pub(crate) struct RLock {
-    /// The holder and its depth.
-    state: Mutex<Option<(u64, u64)>>,
-    /// Signalled when it becomes free.
-    cv: Condvar,
-}
-
-impl RLock {
-    /// Takes it (again, if the caller holds it), waiting as allowed.
-    pub(crate) fn acquire(&self, wait: Wait, caller: &Caller<'_>) -> Reply {
-        let guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let me = caller.conn;
-        let (mut owner, waited) = wait_for(guard, &self.cv, wait, caller, |o| {
-            o.is_none_or(|(holder, _)| holder == me)
-        });
-        match waited {
-            Waited::Ready => {
-                let depth = owner.map_or(0, |(_, d)| d);
-                *owner = Some((me, depth + 1));
-                Reply::Bool(true)
-            }
-            Waited::TimedOut => Reply::Bool(false),
-            Waited::Cancelled => Reply::Refused(Refusal::ShuttingDown),
-        }
-    }
-
-    /// Releases one level, if `conn` holds it.
-    pub(crate) fn release(&self, conn: u64) -> Reply {
-        let mut owner = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        match *owner {
-            Some((holder, depth)) if holder == conn => {
-                *owner = (depth > 1).then_some((holder, depth - 1));
-                self.cv.notify_all();
-                Reply::Done
-            }
-            _ => Reply::Refused(Refusal::NotHeld),
-        }
-    }
-
-    /// Frees it if connection `conn` (gone) held it.
-    pub(crate) fn forget(&self, conn: u64) {
-        let mut owner = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if owner.is_some_and(|(holder, _)| holder == conn) {
-            *owner = None;
-            self.cv.notify_all();
         }
     }
 }

@@ -3,6 +3,8 @@
 //! request at a time. It runs the same in a server process, on a thread of the caller, or as a
 //! standalone server (`serve_forever`).
 
+mod barrier;
+mod condition;
 mod event;
 mod lock;
 mod object;

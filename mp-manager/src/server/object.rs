@@ -8,8 +8,10 @@ use std::sync::Mutex;
 
 use crate::error::Refusal;
 use crate::registry::ErasedServed;
+use crate::server::barrier::Barrier;
+use crate::server::condition::RLock;
 use crate::server::event::Event;
-use crate::server::lock::{RLock, Semaphore};
+use crate::server::lock::Semaphore;
 use crate::server::queue::Queue;
 use crate::server::waiting::Caller;
 use crate::wire::{Bytes, Kind, Op, Reply};
@@ -26,10 +28,14 @@ pub(crate) enum Object {
     Semaphore(Semaphore),
     /// An RLock.
     RLock(RLock),
+    /// A Condition (over an RLock of its own).
+    Condition(RLock),
     /// An Event.
     Event(Event),
     /// A Queue.
     Queue(Queue),
+    /// A Barrier.
+    Barrier(Barrier),
     /// A registered type's instance (`None` once poisoned by a panic).
     Registered {
         /// The name it was registered under.
@@ -52,8 +58,10 @@ impl Object {
             Kind::Lock => Object::Semaphore(Semaphore::lock()),
             Kind::Semaphore(n) => Object::Semaphore(Semaphore::counting(*n)),
             Kind::RLock => Object::RLock(RLock::default()),
+            Kind::Condition => Object::Condition(RLock::default()),
             Kind::Event => Object::Event(Event::default()),
             Kind::Queue(max) => Object::Queue(Queue::new(*max)),
+            Kind::Barrier(parties) => Object::Barrier(Barrier::new(*parties)),
             Kind::Registered { .. } => return None,
         })
     }
@@ -65,8 +73,10 @@ impl Object {
             | (Object::List(_), Kind::List)
             | (Object::Value(_), Kind::Value(_))
             | (Object::RLock(_), Kind::RLock)
+            | (Object::Condition(_), Kind::Condition)
             | (Object::Event(_), Kind::Event)
             | (Object::Queue(_), Kind::Queue(_))
+            | (Object::Barrier(_), Kind::Barrier(_))
             | (Object::Semaphore(_), Kind::Lock | Kind::Semaphore(_)) => true,
             (
                 Object::Registered {
@@ -93,8 +103,10 @@ impl Object {
             }
             (Object::Semaphore(s), Op::Acquire(w)) => s.acquire(w, caller),
             (Object::Semaphore(s), Op::Release) => s.release(caller.conn),
-            (Object::RLock(r), Op::Acquire(w)) => r.acquire(w, caller),
-            (Object::RLock(r), Op::Release) => r.release(caller.conn),
+            (Object::RLock(r) | Object::Condition(r), Op::Acquire(w)) => r.acquire(w, caller),
+            (Object::RLock(r) | Object::Condition(r), Op::Release) => r.release(caller.conn),
+            (Object::Condition(c), Op::ConditionWait(w)) => c.wait(w, caller),
+            (Object::Condition(c), Op::ConditionNotify(n)) => c.notify(n, caller.conn),
             (Object::Event(e), Op::EventSet) => e.set(),
             (Object::Event(e), Op::EventClear) => e.clear(),
             (Object::Event(e), Op::EventIsSet) => e.is_set(),
@@ -102,6 +114,11 @@ impl Object {
             (Object::Queue(q), Op::QueuePut(item, w)) => q.put(item, w, caller),
             (Object::Queue(q), Op::QueueGet(w)) => q.get(w, caller),
             (Object::Queue(q), Op::QueueLen) => q.len(),
+            (Object::Barrier(b), Op::BarrierWait(w)) => b.wait(w, caller),
+            (Object::Barrier(b), Op::BarrierAbort) => b.abort(),
+            (Object::Barrier(b), Op::BarrierReset) => b.reset(),
+            (Object::Barrier(b), Op::BarrierWaiting) => b.n_waiting(),
+            (Object::Barrier(b), Op::BarrierBroken) => b.broken(),
             (Object::Registered { object, .. }, Op::Registered(request)) => {
                 registered(&mut lock(object), &request)
             }
@@ -113,7 +130,7 @@ impl Object {
     pub(crate) fn forget(&self, conn: u64) {
         match self {
             Object::Semaphore(s) => s.forget(conn),
-            Object::RLock(r) => r.forget(conn),
+            Object::RLock(r) | Object::Condition(r) => r.forget(conn),
             _ => {}
         }
     }

@@ -998,6 +998,8 @@ impl OsIpcSharedMemory {
         OsIpcSharedMemory { ptr, length, store }
     }
 
+    // mp patch: no longer called (`recv` maps with `try_from_owned_fd`); kept as upstream has it.
+    #[allow(dead_code)]
     unsafe fn from_fd(fd: c_int) -> OsIpcSharedMemory {
         let store = BackingStore::from_fd(fd);
         let (ptr, length) = store.map_file(None);
@@ -1179,6 +1181,8 @@ enum BlockingMode {
 #[allow(clippy::uninit_vec, clippy::type_complexity)]
 fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError> {
     let (mut channels, mut shared_memory_regions) = (Vec::new(), Vec::new());
+    // mp patch: a received descriptor could not be mapped as shared memory.
+    let mut unmappable = false;
 
     // First fragments begins with a header recording the total data length.
     //
@@ -1249,7 +1253,14 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
                     channels.push(OsOpaqueIpcChannel::from_fd(fd));
                     continue;
                 }
-                shared_memory_regions.push(OsIpcSharedMemory::from_fd(fd));
+                // mp patch: a descriptor that does not map as shared memory (from a corrupt
+                // or hostile sender) is closed and the message refused below, instead of an
+                // assertion panic in `map_file`.
+                use std::os::fd::FromRawFd;
+                match OsIpcSharedMemory::try_from_owned_fd(std::os::fd::OwnedFd::from_raw_fd(fd)) {
+                    Ok(region) => shared_memory_regions.push(region),
+                    Err(_) => unmappable = true,
+                }
             }
 
             if bytes_read >= mem::size_of_val(&fragment_size) && bytes_read == fragment_size {
@@ -1262,6 +1273,11 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
 
         main_data_buffer
             .set_len(bytes_read - mem::size_of_val(&fragment_size) - mem::size_of_val(&total_size));
+    }
+
+    if unmappable {
+        // mp patch: the message is consumed; its other descriptors close with the vectors.
+        return Err(UnixError::Errno(libc::EBADMSG));
     }
 
     if total_size == main_data_buffer.len() {

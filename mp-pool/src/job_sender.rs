@@ -1,0 +1,138 @@
+//! How jobs reach one worker process's pipe: written by the thread that gives them (the core's
+//! caller: a submitter, or a watcher or the supervisor handing out the next job) when the pipe
+//! has room for the whole message and nothing is queued before it, so a round trip takes no
+//! extra thread hop; otherwise through a writer thread, started on first need, so that the
+//! core never blocks on a full pipe.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+
+use mp_ipc::Connection;
+
+use crate::backend::JobId;
+use crate::error::WorkerId;
+use crate::process_job::ProcessJob;
+use crate::wire::ToWorkerRef;
+
+/// Bytes of a job message besides its arguments, at most: the variant, the job number and
+/// the two function references, as postcard varints, and the arguments' length.
+const JOB_OVERHEAD: usize = 64;
+
+/// What goes to a worker.
+pub(crate) enum Assignment {
+    /// A job to send.
+    Job(JobId, ProcessJob),
+    /// Send the retire message.
+    Retire,
+}
+
+impl Assignment {
+    /// The most bytes its message takes.
+    fn max_len(&self) -> usize {
+        match self {
+            Assignment::Job(_, payload) => payload.records().len() + JOB_OVERHEAD,
+            Assignment::Retire => JOB_OVERHEAD,
+        }
+    }
+
+    /// Sends it on `jobs`; an error means the worker is gone (its watcher reports it).
+    fn send_on(&self, jobs: &Connection) -> Result<(), mp_ipc::Error> {
+        let message = match self {
+            Assignment::Job(job, payload) => ToWorkerRef::Job {
+                job: job.0,
+                call: payload.call(),
+                args: payload.records(),
+            },
+            Assignment::Retire => ToWorkerRef::Retire,
+        };
+        jobs.send(&message)
+    }
+}
+
+/// The parent's sending side of one worker's jobs pipe.
+pub(crate) struct JobSender {
+    /// The pipe, shared with the writer thread.
+    jobs: Arc<Mutex<Connection>>,
+    /// Assignments handed to the writer thread and not yet sent.
+    queued: Arc<AtomicUsize>,
+    /// The writer thread's queue, once started.
+    writer: Option<Sender<Assignment>>,
+    /// Whose pipe (for the writer thread's name).
+    worker: WorkerId,
+}
+
+impl JobSender {
+    /// The sender of `worker`'s jobs pipe `jobs`.
+    pub(crate) fn new(jobs: Connection, worker: WorkerId) -> Self {
+        JobSender {
+            jobs: Arc::new(Mutex::new(jobs)),
+            queued: Arc::new(AtomicUsize::new(0)),
+            writer: None,
+            worker,
+        }
+    }
+
+    /// Sends `assignment` after those sent before, without blocking; `now`: from this
+    /// thread if it can (the worker is idle, the latency of its round trip counts), else
+    /// through the writer thread (a busy worker's next jobs: the sending stays off the
+    /// thread that books results, and they reach the worker together). `false`: it cannot
+    /// be sent (no writer thread could be started); the caller must stop the worker, whose
+    /// watcher then reports it. A worker that is gone is not an error here: its watcher
+    /// reports it.
+    #[must_use]
+    pub(crate) fn send(&mut self, assignment: Assignment, now: bool) -> bool {
+        // Nothing queued: the writer thread (if any) is idle and has let go of the pipe
+        // (it unlocks before it counts a send done), and only the core's lock holder sends.
+        if now
+            && self.queued.load(Ordering::Acquire) == 0
+            && let Ok(jobs) = self.jobs.try_lock()
+            && jobs.send_room() >= assignment.max_len()
+        {
+            // The whole message fits: the send does not wait.
+            let _ = assignment.send_on(&jobs);
+            return true;
+        }
+        let queued = Arc::clone(&self.queued);
+        let Some(writer) = self.writer() else {
+            return false;
+        };
+        queued.fetch_add(1, Ordering::AcqRel);
+        if writer.send(assignment).is_err() {
+            // The writer is gone with the worker.
+            queued.fetch_sub(1, Ordering::AcqRel);
+        }
+        true
+    }
+
+    /// The writer thread's queue, started on first need.
+    fn writer(&mut self) -> Option<&Sender<Assignment>> {
+        if self.writer.is_none() {
+            let (tx, rx) = mpsc::channel();
+            let jobs = Arc::clone(&self.jobs);
+            let queued = Arc::clone(&self.queued);
+            thread::Builder::new()
+                .name(format!("mp-pool writer {}", self.worker.0))
+                .spawn(move || write_jobs(&jobs, &queued, &rx))
+                .ok()?;
+            self.writer = Some(tx);
+        }
+        self.writer.as_ref()
+    }
+}
+
+/// A worker's writer thread: sends what it is given, in order, until the backend lets go of
+/// the worker or the worker is gone.
+fn write_jobs(jobs: &Mutex<Connection>, queued: &AtomicUsize, queue: &Receiver<Assignment>) {
+    while let Ok(assignment) = queue.recv() {
+        let sent = {
+            let jobs = jobs.lock().unwrap_or_else(PoisonError::into_inner);
+            assignment.send_on(&jobs)
+        };
+        queued.fetch_sub(1, Ordering::AcqRel);
+        if sent.is_err() {
+            return; // the worker is gone: its watcher reports it
+        }
+    }
+}
