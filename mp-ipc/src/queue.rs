@@ -454,8 +454,12 @@ impl RawQueue {
             pack(count(tail).wrapping_add(1), pos(tail).wrapping_add(need)),
             Ordering::SeqCst,
         );
-        if let Some(cpu) = current_cpu() {
-            h.put.producer_cpu.store(cpu + 1, Ordering::Relaxed);
+        // Stored only when it changes: a store per put would move the line, which consumers
+        // read at every wait, across CPUs once per item.
+        if let Some(cpu) = current_cpu().map(|c| c + 1)
+            && h.put.producer_cpu.load(Ordering::Relaxed) != cpu
+        {
+            h.put.producer_cpu.store(cpu, Ordering::Relaxed);
         }
         h.put.not_empty.wake_all();
         PutOutcome::Committed

@@ -71,19 +71,25 @@ pub(crate) fn wait_until<E>(
         }
     };
     loop {
+        // Spinning and yielding look at the condition only: reading the word on every turn
+        // would keep pulling its line away from the process that bumps it (a stall of a
+        // cross-CPU transfer in each of its wakes).
+        if spins > 0 || yields > 0 {
+            if ready() {
+                return Ok(true);
+            }
+            if spins > 0 {
+                spins -= 1;
+                std::hint::spin_loop();
+            } else {
+                yields -= 1;
+                std::thread::yield_now();
+            }
+            continue;
+        }
         let seq = seq_word.load(Ordering::SeqCst);
         if ready() {
             return Ok(true);
-        }
-        if spins > 0 {
-            spins -= 1;
-            std::hint::spin_loop();
-            continue;
-        }
-        if yields > 0 {
-            yields -= 1;
-            std::thread::yield_now();
-            continue;
         }
         if deadline.is_some_and(Deadline::has_passed) {
             return Ok(false);
