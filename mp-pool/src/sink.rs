@@ -97,8 +97,12 @@ impl<R: Send> Collect<R> for ApplySink<R> {
 
 /// The list `map_async` fills.
 struct MapParts<R> {
-    /// Each task's result, once in.
-    slots: Vec<Option<Result<R, TaskError>>>,
+    /// The results in so far, as the runs they came in (a worker's flush: thousands of
+    /// consecutive tasks), each with the index of its first task, in arrival order. Kept whole
+    /// and put together once, when the last is in: no per-item slot to move each result into.
+    runs: Vec<(usize, Vec<Result<R, TaskError>>)>,
+    /// Which tasks' results are in (a second result for a task is dropped).
+    filled: Vec<bool>,
     /// How many are still out.
     missing: usize,
     /// Run when the last one is in.
@@ -122,7 +126,8 @@ impl<R> MapSink<R> {
     ) -> Self {
         let sink = MapSink {
             parts: Mutex::new(MapParts {
-                slots: (0..len).map(|_| None).collect(),
+                runs: Vec::new(),
+                filled: vec![false; len],
                 missing: len,
                 callbacks: Some(callbacks),
             }),
@@ -143,6 +148,8 @@ impl<R> MapSink<R> {
                 run_callbacks(callbacks, Err(first_error));
                 results
             }
+            // Without a success callback, nothing needs the values apart (a copy of the list).
+            None if callbacks.on_success.is_none() => results,
             None => {
                 let values: Vec<R> = results.into_iter().flatten().collect();
                 run_callbacks(callbacks, Ok(&values));
@@ -154,25 +161,59 @@ impl<R> MapSink<R> {
 }
 
 impl<R> MapParts<R> {
-    /// Fills the slot at `index` (a slot filled already, or out of range, is left alone).
-    fn fill(&mut self, index: usize, result: Result<R, TaskError>) {
-        let Some(slot) = self.slots.get_mut(index) else {
+    /// Takes the results of the tasks from `first` on. A task whose result is in already, or
+    /// out of range, keeps what it has: the run is kept whole when none is (the rule), else
+    /// split around them.
+    fn fill_run(&mut self, first: usize, results: Vec<Result<R, TaskError>>) {
+        let end = first.saturating_add(results.len());
+        if let Some(marks) = self.filled.get_mut(first..end)
+            && !marks.contains(&true)
+        {
+            marks.fill(true);
+            self.missing -= results.len();
+            self.runs.push((first, results));
             return;
-        };
-        if slot.is_none() {
-            *slot = Some(result);
+        }
+        let mut run: Option<(usize, Vec<Result<R, TaskError>>)> = None;
+        for (k, result) in results.into_iter().enumerate() {
+            let Some(index) = first.checked_add(k) else {
+                break;
+            };
+            let fresh = self
+                .filled
+                .get_mut(index)
+                .is_some_and(|mark| !std::mem::replace(mark, true));
+            match (&mut run, fresh) {
+                (Some((start, items)), true) if *start + items.len() == index => items.push(result),
+                (_, true) => {
+                    self.runs.extend(run.replace((index, vec![result])));
+                }
+                (_, false) => {
+                    self.runs.extend(run.take());
+                    continue;
+                }
+            }
             self.missing -= 1;
         }
+        self.runs.extend(run);
     }
 
-    /// Every result, once the last is in.
+    /// Every result in task order, once the last is in (once).
     fn complete(&mut self) -> Option<Vec<Result<R, TaskError>>> {
-        (self.missing == 0 && !self.slots.is_empty()).then(|| {
-            std::mem::take(&mut self.slots)
-                .into_iter()
-                .flatten()
-                .collect()
-        })
+        if self.missing != 0 || self.filled.is_empty() {
+            return None;
+        }
+        self.filled = Vec::new();
+        let mut runs = std::mem::take(&mut self.runs);
+        runs.sort_unstable_by_key(|(first, _)| *first);
+        if runs.len() == 1 {
+            return runs.pop().map(|(_, results)| results);
+        }
+        let mut all = Vec::with_capacity(runs.iter().map(|(_, results)| results.len()).sum());
+        for (_, results) in runs {
+            all.extend(results);
+        }
+        Some(all)
     }
 }
 
@@ -184,9 +225,7 @@ impl<R: Send> Collect<R> for MapSink<R> {
     fn put_run(&self, first: usize, results: Vec<Result<R, TaskError>>) {
         let all = {
             let mut parts = lock(&self.parts);
-            for (k, result) in results.into_iter().enumerate() {
-                parts.fill(first + k, result);
-            }
+            parts.fill_run(first, results);
             parts.complete()
         };
         if let Some(all) = all {
@@ -263,5 +302,50 @@ impl<R: Send> Collect<R> for StreamSink<R> {
             }
         }
         self.came.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parts for `len` results.
+    fn parts(len: usize) -> MapParts<u32> {
+        MapParts {
+            runs: Vec::new(),
+            filled: vec![false; len],
+            missing: len,
+            callbacks: None,
+        }
+    }
+
+    /// The values of `results`, all `Ok`.
+    fn values(results: Vec<Result<u32, TaskError>>) -> Vec<u32> {
+        results.into_iter().map(|r| r.expect("ok")).collect()
+    }
+
+    #[test]
+    fn runs_in_any_order_complete_once_in_task_order() {
+        let mut p = parts(6);
+        p.fill_run(3, vec![Ok(3), Ok(4), Ok(5)]);
+        assert!(p.complete().is_none());
+        p.fill_run(0, vec![Ok(0), Ok(1), Ok(2)]);
+        assert_eq!(values(p.complete().expect("complete")), [0, 1, 2, 3, 4, 5]);
+        assert!(p.complete().is_none(), "completes once");
+    }
+
+    #[test]
+    fn a_second_result_or_one_out_of_range_is_dropped() {
+        let mut p = parts(5);
+        p.fill_run(1, vec![Ok(1), Ok(2)]);
+        // Tasks 1 and 2 have theirs: 0, 3 and 4 are taken, 2 and 6 are not.
+        p.fill_run(0, vec![Ok(0), Ok(99), Ok(98), Ok(3)]);
+        assert!(p.complete().is_none());
+        p.fill_run(4, vec![Ok(4), Ok(97), Ok(96)]);
+        assert_eq!(values(p.complete().expect("complete")), [0, 1, 2, 3, 4]);
+        let mut p = parts(2);
+        p.fill_run(7, vec![Ok(7)]);
+        p.fill_run(usize::MAX, vec![Ok(1), Ok(2)]);
+        assert_eq!(p.missing, 2);
     }
 }
