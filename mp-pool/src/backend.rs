@@ -113,6 +113,22 @@ pub(crate) trait Backend: Send + 'static {
     /// Starts worker `worker`; it reports [`Event::Ready`] (or [`Event::StartFailed`]) once its
     /// initializer ran. Returns its pid, if it is a process.
     fn start(&mut self, worker: WorkerId) -> Result<Option<u32>, WorkerStartError>;
+    /// Starts `workers` as [`start`](Self::start) does, their starts overlapping where the
+    /// backend can (a pool's creation waits for the slowest, not for the sum). One result each,
+    /// in order; none need follow a failure. By default, one after the other, stopping at the
+    /// first failure.
+    fn start_all(&mut self, workers: &[WorkerId]) -> Vec<Result<Option<u32>, WorkerStartError>> {
+        let mut started = Vec::with_capacity(workers.len());
+        for &worker in workers {
+            let result = self.start(worker);
+            let failed = result.is_err();
+            started.push(result);
+            if failed {
+                break;
+            }
+        }
+        started
+    }
     /// Gives `job` to `worker`, behind the jobs it already holds.
     fn give(&mut self, worker: WorkerId, job: JobId, payload: Self::Job);
     /// Gives `job` to `worker`, which holds no other: it is idle, and the latency of this

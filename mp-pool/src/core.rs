@@ -214,22 +214,41 @@ impl<B: Backend> Core<B> {
         self.start_failure.as_ref()
     }
 
-    /// Starts workers until the pool has its size; a failure to start one is kept as the
-    /// start failure (pool creation fails on it) and no more are started.
+    /// Starts workers until the pool has its size, their starts overlapping where the backend
+    /// can. A failure to start one is kept as the start failure (pool creation fails on it);
+    /// the others that started are booked, so that they are stopped with the pool.
     pub(crate) fn fill(&mut self) {
-        while self.workers.len() < self.schedule.workers {
-            if let Err(error) = self.start_worker() {
-                self.start_failure.get_or_insert(error);
-                return;
+        let missing = self.schedule.workers.saturating_sub(self.workers.len());
+        let ids: Vec<WorkerId> = (0..missing).map(|_| self.next_worker_id()).collect();
+        let started = self.backend.start_all(&ids);
+        for (id, result) in ids.into_iter().zip(started) {
+            match result {
+                Ok(pid) => {
+                    self.add_worker(id, pid);
+                }
+                Err(error) => {
+                    self.start_failure.get_or_insert(error);
+                }
             }
         }
     }
 
-    /// Starts one worker.
-    fn start_worker(&mut self) -> Result<WorkerRef, WorkerStartError> {
+    /// The id of the next worker to start.
+    fn next_worker_id(&mut self) -> WorkerId {
         let id = WorkerId(self.next_worker);
         self.next_worker += 1;
+        id
+    }
+
+    /// Starts one worker.
+    fn start_worker(&mut self) -> Result<WorkerRef, WorkerStartError> {
+        let id = self.next_worker_id();
         let pid = self.backend.start(id)?;
+        Ok(self.add_worker(id, pid))
+    }
+
+    /// Books worker `id`, just started.
+    fn add_worker(&mut self, id: WorkerId, pid: Option<u32>) -> WorkerRef {
         let worker = Worker {
             name: WorkerRef { id, pid },
             ready: false,
@@ -242,7 +261,7 @@ impl<B: Backend> Core<B> {
         let name = worker.name;
         self.workers.insert(id, worker);
         lifecycle::started(name);
-        Ok(name)
+        name
     }
 
     /// Accepts jobs. `from_stream`: a lazy `imap` topping up, which a close does not refuse.

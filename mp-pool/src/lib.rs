@@ -108,7 +108,7 @@
 //!   passed a bound after a task (billiard's and loky's); the task's result is kept.
 //! - **Lifetimes.** Workers never outlive their pool: `Drop` terminates and reaps them, and each
 //!   worker asks the kernel to kill it when the pool's process dies (`PR_SET_PDEATHSIG`, from
-//!   the pool's supervisor thread, or with the fork server). They are not daemons, so a task may
+//!   the worker's watcher thread, or with the fork server). They are not daemons, so a task may
 //!   start processes and pools of its own (Python's daemonic workers refuse). At the program's
 //!   exit, live workers are killed (a pool alive at `std::process::exit` does not hang it); a
 //!   child process whose target returns with a pool leaked or in a static is the one case that

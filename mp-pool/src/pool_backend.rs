@@ -41,6 +41,10 @@ impl Backend for PoolBackend {
         either!(self, b => b.start(worker))
     }
 
+    fn start_all(&mut self, workers: &[WorkerId]) -> Vec<Result<Option<u32>, WorkerStartError>> {
+        either!(self, b => b.start_all(workers))
+    }
+
     fn give(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob) {
         either!(self, b => b.give(worker, job, payload));
     }

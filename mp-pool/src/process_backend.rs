@@ -9,11 +9,13 @@
 //! first, so no zombie is left and the exit code or signal is in the event.
 //!
 //! Workers are not daemons (a task may start processes and pools of its own) but ask the
-//! kernel to kill them when the pool's supervisor thread, which starts every worker, ends.
+//! kernel to kill them when the thread that started them ends: their watcher, which starts its
+//! worker (a pool's workers are started together, the watchers' starts overlapping) and ends
+//! only once the worker is reaped.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -182,8 +184,12 @@ impl ProcessBackend {
         }
     }
 
-    /// Starts the process of `worker` and its watcher thread.
-    fn launch(&mut self, worker: WorkerId) -> Result<WorkerProcess, WorkerStartError> {
+    /// Begins starting `worker`: makes its pipes and hands its process to a new watcher
+    /// thread, which starts it and then watches it. Several begun together start at once (the
+    /// fork server forks one while this side prepares the next), and the process is started by
+    /// the thread that outlives it, so the worker's parent-death signal (armed against the
+    /// thread that started it) comes only with the pool's process.
+    fn begin_launch(&self, worker: WorkerId) -> Result<PendingLaunch, WorkerStartError> {
         let (jobs_in, jobs_out) = Pipe(false).map_err(spawn_error)?;
         let (results_in, results_out) = Pipe(false).map_err(spawn_error)?;
         let running = RunningWord::new().map_err(spawn_error)?;
@@ -194,43 +200,116 @@ impl ProcessBackend {
             running: running.clone(),
             max_memory: self.launch.max_memory,
         };
-        let mut process = Process::builder()
+        let process = Process::builder()
             .name(format!("mp-pool worker {}", worker.0))
             .start_method(self.launch.method)
             // The pool always has its supervisor thread; the forked worker touches none of
             // the locks the other threads may hold (it runs the worker loop only).
             .allow_fork_with_threads(true)
             .target(worker_main, args);
-        process.start().map_err(spawn_error)?;
-        let name = WorkerRef {
-            id: worker,
-            pid: process.pid().and_then(|pid| u32::try_from(pid).ok()),
-        };
-        let process = Arc::new(process);
-        exit_guard::guard(&process);
         let gone = Arc::new(AtomicBool::new(false));
-        let watcher = Watcher {
-            name,
+        let (started_tx, started) = mpsc::sync_channel(1);
+        let watch = WatchOnceStarted {
+            worker,
+            process,
             results: results_in,
-            process: Arc::clone(&process),
             events: self.events.clone(),
             gone: Arc::clone(&gone),
             running: running.clone(),
         };
-        let watching = thread::Builder::new()
+        thread::Builder::new()
             .name(format!("mp-pool watcher {}", worker.0))
-            .spawn(move || watcher.run());
-        if let Err(error) = watching {
-            let _ = process.kill();
-            let _ = process.join();
-            return Err(spawn_error(error));
-        }
-        Ok(WorkerProcess {
-            process,
+            .spawn(move || watch.run(&started_tx))
+            .map_err(spawn_error)?;
+        Ok(PendingLaunch {
+            started,
             jobs: JobSender::new(jobs_out, worker),
             gone,
             running,
         })
+    }
+
+    /// Waits until a begun start ended, and keeps the worker's handle if it started.
+    fn finish_launch(
+        &mut self,
+        worker: WorkerId,
+        pending: PendingLaunch,
+    ) -> Result<Option<u32>, WorkerStartError> {
+        let process = pending.started.recv().map_err(|_| {
+            spawn_error(std::io::Error::other(
+                "the watcher thread ended before the start",
+            ))
+        })??;
+        exit_guard::guard(&process);
+        let pid = process.pid().and_then(|pid| u32::try_from(pid).ok());
+        self.workers.insert(
+            worker,
+            WorkerProcess {
+                process,
+                jobs: pending.jobs,
+                gone: pending.gone,
+                running: pending.running,
+            },
+        );
+        Ok(pid)
+    }
+}
+
+/// A worker whose start was begun: its watcher thread is starting it.
+struct PendingLaunch {
+    /// The started process, or why it did not start.
+    started: mpsc::Receiver<Result<Arc<Process>, WorkerStartError>>,
+    /// Where its jobs will go.
+    jobs: JobSender,
+    /// Set by the watcher once the worker is reported gone.
+    gone: Arc<AtomicBool>,
+    /// Where it records the item it runs.
+    running: RunningWord,
+}
+
+/// A watcher thread's work before its worker runs: start it, say so, then watch it.
+struct WatchOnceStarted {
+    /// The worker.
+    worker: WorkerId,
+    /// Its process, not yet started.
+    process: Process,
+    /// Its reports.
+    results: Connection,
+    /// Where events go.
+    events: EventSender<ProcessOutput>,
+    /// Set once it is reported gone.
+    gone: Arc<AtomicBool>,
+    /// Where it records the item it runs.
+    running: RunningWord,
+}
+
+impl WatchOnceStarted {
+    /// Starts the worker, sends the outcome on `started`, and watches the worker if it runs.
+    fn run(self, started: &mpsc::SyncSender<Result<Arc<Process>, WorkerStartError>>) {
+        let mut process = self.process;
+        if let Err(error) = start_one_at_a_time(&mut process) {
+            let _ = started.send(Err(spawn_error(error)));
+            return;
+        }
+        let process = Arc::new(process);
+        if started.send(Ok(Arc::clone(&process))).is_err() {
+            // Nobody took it: it must not run unseen.
+            let _ = process.kill();
+            let _ = process.join();
+            return;
+        }
+        let watcher = Watcher {
+            name: WorkerRef {
+                id: self.worker,
+                pid: process.pid().and_then(|pid| u32::try_from(pid).ok()),
+            },
+            results: self.results,
+            process,
+            events: self.events,
+            gone: self.gone,
+            running: self.running,
+        };
+        watcher.run();
     }
 }
 
@@ -244,13 +323,19 @@ impl Backend for ProcessBackend {
 
     fn start(&mut self, worker: WorkerId) -> Result<Option<u32>, WorkerStartError> {
         self.workers.retain(|_, w| !w.gone.load(Ordering::Acquire));
-        let started = self.launch(worker)?;
-        let pid = started
-            .process
-            .pid()
-            .and_then(|pid| u32::try_from(pid).ok());
-        self.workers.insert(worker, started);
-        Ok(pid)
+        let pending = self.begin_launch(worker)?;
+        self.finish_launch(worker, pending)
+    }
+
+    fn start_all(&mut self, workers: &[WorkerId]) -> Vec<Result<Option<u32>, WorkerStartError>> {
+        self.workers.retain(|_, w| !w.gone.load(Ordering::Acquire));
+        // Every start is under way before the first is waited for.
+        let pending: Vec<_> = workers.iter().map(|&w| self.begin_launch(w)).collect();
+        workers
+            .iter()
+            .zip(pending)
+            .map(|(&worker, pending)| self.finish_launch(worker, pending?))
+            .collect()
     }
 
     fn give(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob) {
@@ -311,6 +396,18 @@ fn join_one_at_a_time(process: &Process) -> Result<i32, mp_process::Error> {
         }
     }
     process.join()
+}
+
+/// Starts `process`, one watcher at a time. Under the fork server, a start waits for the
+/// server's reply on a socket that every starter polls, and one starter may read the reply of
+/// another, who learns of it only when its 10 ms poll slice ends (mp-process's client, as with
+/// the exit reports above): two starts at once gave a pool's creation a 10 ms tail in one of
+/// three. In turn, each finds its own reply. What overlaps is the rest: the watcher threads'
+/// starts, each side's preparation, and a started worker's boot with the next start.
+fn start_one_at_a_time(process: &mut Process) -> Result<(), mp_process::Error> {
+    static STARTING: Mutex<()> = Mutex::new(());
+    let _turn = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
+    process.start()
 }
 
 /// The longest a watcher reaps with the turn held.

@@ -97,8 +97,16 @@ impl<R: Send> Collect<R> for ApplySink<R> {
 
 /// The list `map_async` fills.
 struct MapParts<R> {
-    /// Each task's result, once in.
-    slots: Vec<Option<Result<R, TaskError>>>,
+    /// The results of the tasks from 0 on with no gap, in order: the list being made. Runs are
+    /// appended as soon as they continue it, so that their buffers are freed (and reused by
+    /// the next runs' decoding) rather than all kept until the end, each a fresh allocation
+    /// whose pages fault (a third of a first map's time, by perf).
+    prefix: Vec<Result<R, TaskError>>,
+    /// The runs in that do not continue the prefix yet (a worker's flush: thousands of
+    /// consecutive tasks), by the index of their first task.
+    runs: BTreeMap<usize, Vec<Result<R, TaskError>>>,
+    /// Which tasks' results are in (a second result for a task is dropped).
+    filled: Vec<bool>,
     /// How many are still out.
     missing: usize,
     /// Run when the last one is in.
@@ -122,7 +130,9 @@ impl<R> MapSink<R> {
     ) -> Self {
         let sink = MapSink {
             parts: Mutex::new(MapParts {
-                slots: (0..len).map(|_| None).collect(),
+                prefix: Vec::new(),
+                runs: BTreeMap::new(),
+                filled: vec![false; len],
                 missing: len,
                 callbacks: Some(callbacks),
             }),
@@ -143,6 +153,8 @@ impl<R> MapSink<R> {
                 run_callbacks(callbacks, Err(first_error));
                 results
             }
+            // Without a success callback, nothing needs the values apart (a copy of the list).
+            None if callbacks.on_success.is_none() => results,
             None => {
                 let values: Vec<R> = results.into_iter().flatten().collect();
                 run_callbacks(callbacks, Ok(&values));
@@ -154,25 +166,71 @@ impl<R> MapSink<R> {
 }
 
 impl<R> MapParts<R> {
-    /// Fills the slot at `index` (a slot filled already, or out of range, is left alone).
-    fn fill(&mut self, index: usize, result: Result<R, TaskError>) {
-        let Some(slot) = self.slots.get_mut(index) else {
+    /// Takes the results of the tasks from `first` on. A task whose result is in already, or
+    /// out of range, keeps what it has: the run is kept whole when none is (the rule), else
+    /// split around them.
+    fn fill_run(&mut self, first: usize, results: Vec<Result<R, TaskError>>) {
+        let end = first.saturating_add(results.len());
+        if let Some(marks) = self.filled.get_mut(first..end)
+            && !marks.contains(&true)
+        {
+            marks.fill(true);
+            self.missing -= results.len();
+            self.runs.insert(first, results);
+            self.extend_prefix();
             return;
-        };
-        if slot.is_none() {
-            *slot = Some(result);
+        }
+        let mut run: Option<(usize, Vec<Result<R, TaskError>>)> = None;
+        for (k, result) in results.into_iter().enumerate() {
+            let Some(index) = first.checked_add(k) else {
+                break;
+            };
+            let fresh = self
+                .filled
+                .get_mut(index)
+                .is_some_and(|mark| !std::mem::replace(mark, true));
+            match (&mut run, fresh) {
+                (Some((start, items)), true) if *start + items.len() == index => items.push(result),
+                (_, true) => {
+                    self.runs.extend(run.replace((index, vec![result])));
+                }
+                (_, false) => {
+                    self.runs.extend(run.take());
+                    continue;
+                }
+            }
             self.missing -= 1;
+        }
+        self.runs.extend(run);
+        self.extend_prefix();
+    }
+
+    /// Appends to the prefix the runs that continue it.
+    fn extend_prefix(&mut self) {
+        while let Some(run) = self.runs.first_entry()
+            && *run.key() == self.prefix.len()
+        {
+            let run = run.remove();
+            if self.prefix.is_empty() {
+                // Room for the whole list at once (its pages are touched only as it fills).
+                let mut prefix = Vec::with_capacity(self.filled.len());
+                prefix.extend(run);
+                self.prefix = prefix;
+            } else {
+                self.prefix.extend(run);
+            }
         }
     }
 
-    /// Every result, once the last is in.
+    /// Every result in task order, once the last is in (once).
     fn complete(&mut self) -> Option<Vec<Result<R, TaskError>>> {
-        (self.missing == 0 && !self.slots.is_empty()).then(|| {
-            std::mem::take(&mut self.slots)
-                .into_iter()
-                .flatten()
-                .collect()
-        })
+        if self.missing != 0 || self.filled.is_empty() {
+            return None;
+        }
+        self.filled = Vec::new();
+        // Every task is in and the runs are disjoint: the prefix is the whole list.
+        self.extend_prefix();
+        Some(std::mem::take(&mut self.prefix))
     }
 }
 
@@ -184,9 +242,7 @@ impl<R: Send> Collect<R> for MapSink<R> {
     fn put_run(&self, first: usize, results: Vec<Result<R, TaskError>>) {
         let all = {
             let mut parts = lock(&self.parts);
-            for (k, result) in results.into_iter().enumerate() {
-                parts.fill(first + k, result);
-            }
+            parts.fill_run(first, results);
             parts.complete()
         };
         if let Some(all) = all {
@@ -263,5 +319,51 @@ impl<R: Send> Collect<R> for StreamSink<R> {
             }
         }
         self.came.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parts for `len` results.
+    fn parts(len: usize) -> MapParts<u32> {
+        MapParts {
+            prefix: Vec::new(),
+            runs: BTreeMap::new(),
+            filled: vec![false; len],
+            missing: len,
+            callbacks: None,
+        }
+    }
+
+    /// The values of `results`, all `Ok`.
+    fn values(results: Vec<Result<u32, TaskError>>) -> Vec<u32> {
+        results.into_iter().map(|r| r.expect("ok")).collect()
+    }
+
+    #[test]
+    fn runs_in_any_order_complete_once_in_task_order() {
+        let mut p = parts(6);
+        p.fill_run(3, vec![Ok(3), Ok(4), Ok(5)]);
+        assert!(p.complete().is_none());
+        p.fill_run(0, vec![Ok(0), Ok(1), Ok(2)]);
+        assert_eq!(values(p.complete().expect("complete")), [0, 1, 2, 3, 4, 5]);
+        assert!(p.complete().is_none(), "completes once");
+    }
+
+    #[test]
+    fn a_second_result_or_one_out_of_range_is_dropped() {
+        let mut p = parts(5);
+        p.fill_run(1, vec![Ok(1), Ok(2)]);
+        // Tasks 1 and 2 have theirs: 0, 3 and 4 are taken, 2 and 6 are not.
+        p.fill_run(0, vec![Ok(0), Ok(99), Ok(98), Ok(3)]);
+        assert!(p.complete().is_none());
+        p.fill_run(4, vec![Ok(4), Ok(97), Ok(96)]);
+        assert_eq!(values(p.complete().expect("complete")), [0, 1, 2, 3, 4]);
+        let mut p = parts(2);
+        p.fill_run(7, vec![Ok(7)]);
+        p.fill_run(usize::MAX, vec![Ok(1), Ok(2)]);
+        assert_eq!(p.missing, 2);
     }
 }

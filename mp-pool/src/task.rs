@@ -66,23 +66,42 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    postcard::to_extend(value, Appender(out))
-        .map(|_| ())
-        .map_err(|e| e.to_string())
+    postcard::serialize_with_flavor(value, Appender(out)).map_err(|e| e.to_string())
 }
 
-/// A vector's end as postcard's writer, without taking the vector.
+/// A vector's end as postcard's output, without taking the vector.
 struct Appender<'a>(&'a mut Vec<u8>);
 
-impl Extend<u8> for Appender<'_> {
-    fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
-        self.0.extend(bytes);
-    }
-}
+/// The longest piece appended byte by byte.
+const SHORT_PIECE: usize = 16;
 
-impl<'a> Extend<&'a u8> for Appender<'_> {
-    fn extend<I: IntoIterator<Item = &'a u8>>(&mut self, bytes: I) {
-        self.0.extend(bytes);
+impl postcard::ser_flavors::Flavor for Appender<'_> {
+    type Output = ();
+
+    #[inline]
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        // Most pieces are a varint or a tag of a few bytes, one or more for each item: pushed
+        // in place, not through a call to memcpy each (a tenth of a map's time in three
+        // processes, by perf, for `u64` items).
+        if data.len() <= SHORT_PIECE {
+            self.0.reserve(data.len());
+            for &byte in data {
+                self.0.push(byte);
+            }
+        } else {
+            self.0.extend_from_slice(data);
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
+        self.0.push(data);
+        Ok(())
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
     }
 }
 
