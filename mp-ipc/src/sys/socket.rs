@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{self as unix, UnixStream};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::socket::{
@@ -93,6 +94,31 @@ pub(crate) fn is_unix(fd: BorrowedFd<'_>) -> bool {
 /// which is ignored).
 pub(crate) fn set_nodelay(fd: BorrowedFd<'_>) {
     let _ = socket::setsockopt(&fd, sockopt::TcpNoDelay, &true);
+}
+
+/// Turns TCP keepalive on for a connected socket: after `idle` without traffic a probe goes
+/// every `interval`, and `probes` unanswered ones end the connection; `TCP_USER_TIMEOUT`
+/// (`idle + interval * probes`) also ends it when data sent stays unacknowledged that long.
+/// Either way later calls on the socket fail (`ETIMEDOUT`) instead of waiting for a peer that
+/// was cut off. A Unix socket is left alone.
+pub(crate) fn set_keepalive(
+    fd: BorrowedFd<'_>,
+    idle: Duration,
+    interval: Duration,
+    probes: u32,
+) -> io::Result<()> {
+    if is_unix(fd) {
+        return Ok(());
+    }
+    let secs = |d: Duration| u32::try_from(d.as_secs().max(1)).unwrap_or(u32::MAX);
+    let user_timeout = idle.saturating_add(interval.saturating_mul(probes));
+    let user_timeout_ms = u32::try_from(user_timeout.as_millis().max(1)).unwrap_or(u32::MAX);
+    socket::setsockopt(&fd, sockopt::KeepAlive, &true)?;
+    socket::setsockopt(&fd, sockopt::TcpKeepIdle, &secs(idle))?;
+    socket::setsockopt(&fd, sockopt::TcpKeepInterval, &secs(interval))?;
+    socket::setsockopt(&fd, sockopt::TcpKeepCount, &probes.max(1))?;
+    socket::setsockopt(&fd, sockopt::TcpUserTimeout, &user_timeout_ms)?;
+    Ok(())
 }
 
 /// Sends all of `buf` (`EINTR` retried; `MSG_NOSIGNAL`: a gone peer is `EPIPE`, no signal).
