@@ -198,17 +198,13 @@ fn every_handle_works_in_the_child(ours: &Connection) {
 #[test]
 fn every_kind_of_handle_sent_through_a_pipe_or_a_unix_socket_works_in_a_child() {
     for method in StartMethod::ALL {
-        let (ours, theirs) = Pipe(true).unwrap();
-        let p = start(method, use_every_handle, theirs);
-        every_handle_works_in_the_child(&ours);
-        join_ok(&p);
-
-        // A Unix socket connection: its end goes to the child (itself inside a message),
-        // then the handles go over the socket.
-        let (ours, theirs) = unix_socket_pair();
-        let p = start(method, use_every_handle, theirs);
-        every_handle_works_in_the_child(&ours);
-        join_ok(&p);
+        // A pipe, then a Unix socket connection: its end goes to the child (itself inside a
+        // message), then the handles go over the socket.
+        for (ours, theirs) in [Pipe(true).unwrap(), unix_socket_pair()] {
+            let p = start(method, use_every_handle, theirs);
+            every_handle_works_in_the_child(&ours);
+            join_ok(&p);
+        }
     }
 }
 
