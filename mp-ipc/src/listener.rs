@@ -10,6 +10,9 @@
 //! * a handshake runs with a deadline ([`SocketOptions::handshake_timeout`]) and messages of at
 //!   most 256 bytes, and [`Listener::accept`] runs every pending handshake at once: a client
 //!   that connects and says nothing, garbage or a huge length holds up no other client;
+//! * a TCP connection, accepted or connecting, has keepalive ([`SocketOptions::keepalive`],
+//!   [`Keepalive`]): a peer cut off without closing (its link or host down) fails the calls
+//!   on it within about 10 s instead of holding them for ever;
 //! * a random key per process tree: `mp_process::current_process().authkey()` (inherited by
 //!   children under every start method, as in Python).
 
