@@ -69,14 +69,15 @@ impl Default for SocketOptions {
 /// connection ends, and every call on it (a blocked `recv` too) fails with an I/O error
 /// (`ETIMEDOUT`) instead of waiting for a peer that is gone.
 ///
-/// A live but idle peer costs one small probe and its acknowledgement per `interval`.
+/// A live but idle peer costs one small probe and its acknowledgement per `interval`. Values
+/// outside the kernel's ranges (below) are clamped to them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keepalive {
-    /// Quiet time before the first probe (whole seconds, at least 1). Default 5 s.
+    /// Quiet time before the first probe (whole seconds, 1 to 32767). Default 5 s.
     pub idle: Duration,
-    /// Time between probes (whole seconds, at least 1). Default 1 s.
+    /// Time between probes (whole seconds, 1 to 32767). Default 1 s.
     pub interval: Duration,
-    /// Unanswered probes that end the connection (at least 1). Default 5.
+    /// Unanswered probes that end the connection (1 to 127). Default 5.
     pub probes: u32,
 }
 

@@ -77,3 +77,19 @@ fn no_keepalive_when_turned_off() {
     assert_eq!(client.recv_bytes_timeout(BOUND).unwrap(), b"pong");
     common::wait_until(|| timers(port) == (vec![0], vec![0]));
 }
+
+#[test]
+fn settings_outside_the_kernels_ranges_are_clamped_not_refused() {
+    let options = SocketOptions {
+        keepalive: Some(Keepalive {
+            idle: std::time::Duration::from_secs(86_400),
+            interval: std::time::Duration::ZERO,
+            probes: 1_000,
+        }),
+        ..SocketOptions::default()
+    };
+    let (server, client, port) = tcp_pair(options);
+    client.send_bytes(b"ping").unwrap();
+    assert_eq!(server.recv_bytes_timeout(BOUND).unwrap(), b"ping");
+    common::wait_until(|| timers(port) == (vec![2], vec![2]));
+}

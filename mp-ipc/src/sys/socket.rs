@@ -110,13 +110,17 @@ pub(crate) fn set_keepalive(
     if is_unix(fd) {
         return Ok(());
     }
-    let secs = |d: Duration| u32::try_from(d.as_secs().max(1)).unwrap_or(u32::MAX);
-    let user_timeout = idle.saturating_add(interval.saturating_mul(probes));
-    let user_timeout_ms = u32::try_from(user_timeout.as_millis().max(1)).unwrap_or(u32::MAX);
+    // Linux refuses (EINVAL) times above 32767 s and more than 127 probes: clamped instead.
+    let secs = |d: Duration| d.as_secs().clamp(1, 32_767) as u32;
+    let (idle, interval, probes) = (secs(idle), secs(interval), probes.clamp(1, 127));
+    // Milliseconds, in the kernel's `int`.
+    let user_timeout_ms = (u64::from(idle) + u64::from(interval) * u64::from(probes))
+        .saturating_mul(1000)
+        .min(i32::MAX as u64) as u32;
     socket::setsockopt(&fd, sockopt::KeepAlive, &true)?;
-    socket::setsockopt(&fd, sockopt::TcpKeepIdle, &secs(idle))?;
-    socket::setsockopt(&fd, sockopt::TcpKeepInterval, &secs(interval))?;
-    socket::setsockopt(&fd, sockopt::TcpKeepCount, &probes.max(1))?;
+    socket::setsockopt(&fd, sockopt::TcpKeepIdle, &idle)?;
+    socket::setsockopt(&fd, sockopt::TcpKeepInterval, &interval)?;
+    socket::setsockopt(&fd, sockopt::TcpKeepCount, &probes)?;
     socket::setsockopt(&fd, sockopt::TcpUserTimeout, &user_timeout_ms)?;
     Ok(())
 }
