@@ -47,49 +47,43 @@ fn timers(port: u16) -> (Vec<u8>, Vec<u8>) {
     (server, client)
 }
 
+/// Makes a TCP pair with `keepalive`, exchanges a message each way (which settles both
+/// sockets: nothing left unacknowledged, so no retransmit timer hides the keepalive one),
+/// and waits until both ends show timer kind `timer`.
+fn both_ends_settle_with_timer(keepalive: Option<Keepalive>, timer: u8) {
+    let (server, client, port) = tcp_pair(SocketOptions {
+        keepalive,
+        ..SocketOptions::default()
+    });
+    client.send_bytes(b"ping").unwrap();
+    assert_eq!(server.recv_bytes_timeout(BOUND).unwrap(), b"ping");
+    server.send_bytes(b"pong").unwrap();
+    assert_eq!(client.recv_bytes_timeout(BOUND).unwrap(), b"pong");
+    common::wait_until(|| timers(port) == (vec![timer], vec![timer]));
+}
+
 #[test]
 fn tcp_connections_have_keepalive_by_default_at_both_ends() {
-    let options = SocketOptions::default();
-    assert_eq!(options.keepalive, Some(Keepalive::default()));
+    let keepalive = SocketOptions::default().keepalive;
+    assert_eq!(keepalive, Some(Keepalive::default()));
     assert_eq!(
         Keepalive::default().detection_time(),
         std::time::Duration::from_secs(10)
     );
-    let (server, client, port) = tcp_pair(options);
-    // The exchange settles both sockets (nothing unacknowledged: no retransmit timer).
-    client.send_bytes(b"ping").unwrap();
-    assert_eq!(server.recv_bytes_timeout(BOUND).unwrap(), b"ping");
-    server.send_bytes(b"pong").unwrap();
-    assert_eq!(client.recv_bytes_timeout(BOUND).unwrap(), b"pong");
-    common::wait_until(|| timers(port) == (vec![2], vec![2]));
+    both_ends_settle_with_timer(keepalive, 2);
 }
 
 #[test]
 fn no_keepalive_when_turned_off() {
-    let options = SocketOptions {
-        keepalive: None,
-        ..SocketOptions::default()
-    };
-    let (server, client, port) = tcp_pair(options);
-    client.send_bytes(b"ping").unwrap();
-    assert_eq!(server.recv_bytes_timeout(BOUND).unwrap(), b"ping");
-    server.send_bytes(b"pong").unwrap();
-    assert_eq!(client.recv_bytes_timeout(BOUND).unwrap(), b"pong");
-    common::wait_until(|| timers(port) == (vec![0], vec![0]));
+    both_ends_settle_with_timer(None, 0);
 }
 
 #[test]
 fn settings_outside_the_kernels_ranges_are_clamped_not_refused() {
-    let options = SocketOptions {
-        keepalive: Some(Keepalive {
-            idle: std::time::Duration::from_secs(86_400),
-            interval: std::time::Duration::ZERO,
-            probes: 1_000,
-        }),
-        ..SocketOptions::default()
+    let keepalive = Keepalive {
+        idle: std::time::Duration::from_secs(86_400),
+        interval: std::time::Duration::ZERO,
+        probes: 1_000,
     };
-    let (server, client, port) = tcp_pair(options);
-    client.send_bytes(b"ping").unwrap();
-    assert_eq!(server.recv_bytes_timeout(BOUND).unwrap(), b"ping");
-    common::wait_until(|| timers(port) == (vec![2], vec![2]));
+    both_ends_settle_with_timer(Some(keepalive), 2);
 }
