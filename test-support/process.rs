@@ -43,3 +43,15 @@ pub fn join_ok(p: &Process) {
     let code = join(p);
     assert_eq!(code, 0, "{} failed: {:?}", p.name(), p.panic_message());
 }
+
+/// Whether process `pid` is gone (no entry, or a zombie nobody has reaped yet).
+pub fn pid_gone(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X"),
+    }
+}

@@ -259,7 +259,7 @@ pub use connection::{Connection, Pipe, pipe_with_options};
 pub use error::{AuthenticationError, CodecError, Error, GetError, PutError, TaskError};
 pub use handle_passing::{recv_handle, recv_handle_deadline, recv_handle_timeout, send_handle};
 pub use joinable_queue::JoinableQueue;
-pub use listener::{Client, Listener, SocketOptions, client_with_options};
+pub use listener::{Client, Keepalive, Listener, SocketOptions, client_with_options};
 pub use pipe::{DEFAULT_MAX_MESSAGE, DEFAULT_RING_BYTES, PipeOptions};
 pub use pod::{Pod, Zeroable};
 pub use queue::{DEFAULT_QUEUE_BYTES, Queue, QueueOptions};

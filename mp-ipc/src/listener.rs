@@ -10,10 +10,13 @@
 //! * a handshake runs with a deadline ([`SocketOptions::handshake_timeout`]) and messages of at
 //!   most 256 bytes, and [`Listener::accept`] runs every pending handshake at once: a client
 //!   that connects and says nothing, garbage or a huge length holds up no other client;
+//! * a TCP connection, accepted or connecting, has keepalive ([`SocketOptions::keepalive`],
+//!   [`Keepalive`]): a peer cut off without closing (its link or host down) fails the calls
+//!   on it within about 10 s instead of holding them for ever;
 //! * a random key per process tree: `mp_process::current_process().authkey()` (inherited by
 //!   children under every start method, as in Python).
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +43,12 @@ pub struct SocketOptions {
     /// ([`Error::TooLarge`]) and skipped as it arrives, never buffered. Default
     /// [`DEFAULT_MAX_MESSAGE`] (1 GiB).
     pub max_message: usize,
+    /// How a TCP connection notices a peer cut off without closing (its link or host down):
+    /// `None` leaves the kernel's defaults (no keepalive; unacknowledged data retried for
+    /// about 15 minutes), and then a receive waits for such a peer for ever. Default
+    /// [`Keepalive::default`] (a dead peer noticed within about 10 s). Unix sockets need
+    /// none (their peer is on this host: its exit closes them).
+    pub keepalive: Option<Keepalive>,
 }
 
 impl Default for SocketOptions {
@@ -48,7 +57,55 @@ impl Default for SocketOptions {
             backlog: 64,
             handshake_timeout: Duration::from_secs(10),
             max_message: DEFAULT_MAX_MESSAGE as usize,
+            keepalive: Some(Keepalive::default()),
         }
+    }
+}
+
+/// TCP keepalive of a socket [`Connection`] (`SO_KEEPALIVE`, `TCP_KEEPIDLE`, `TCP_KEEPINTVL`,
+/// `TCP_KEEPCNT`, and `TCP_USER_TIMEOUT`): after [`idle`](Self::idle) without traffic the
+/// kernel sends a probe every [`interval`](Self::interval); when [`probes`](Self::probes) go
+/// unanswered, or data sent stays unacknowledged for `idle + interval * probes`, the
+/// connection ends, and every call on it (a blocked `recv` too) fails with an I/O error
+/// (`ETIMEDOUT`) instead of waiting for a peer that is gone.
+///
+/// A live but idle peer costs one small probe and its acknowledgement per `interval`. Values
+/// outside the kernel's ranges (below) are clamped to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Quiet time before the first probe (whole seconds, 1 to 32767). Default 5 s.
+    pub idle: Duration,
+    /// Time between probes (whole seconds, 1 to 32767). Default 1 s.
+    pub interval: Duration,
+    /// Unanswered probes that end the connection (1 to 127). Default 5.
+    pub probes: u32,
+}
+
+impl Keepalive {
+    /// How long a cut-off peer goes unnoticed at most: `idle + interval * probes` (also the
+    /// bound on unacknowledged data, `TCP_USER_TIMEOUT`).
+    pub fn detection_time(&self) -> Duration {
+        self.idle
+            .saturating_add(self.interval.saturating_mul(self.probes))
+    }
+}
+
+impl Default for Keepalive {
+    /// A dead peer noticed within 10 s: 5 s idle, then 5 probes 1 s apart.
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(5),
+            interval: Duration::from_secs(1),
+            probes: 5,
+        }
+    }
+}
+
+/// Applies `keepalive` (if any) to a freshly connected or accepted socket.
+fn apply_keepalive(fd: BorrowedFd<'_>, keepalive: Option<Keepalive>) -> Result<(), Error> {
+    match keepalive {
+        Some(k) => socket::set_keepalive(fd, k.idle, k.interval, k.probes).map_err(Error::Io),
+        None => Ok(()),
     }
 }
 
@@ -213,6 +270,7 @@ impl Listener {
             if ready.first() == Some(&0) {
                 let fd = socket::accept(listening.as_fd()).map_err(Error::Io)?;
                 socket::set_nodelay(fd.as_fd());
+                apply_keepalive(fd.as_fd(), self.options.keepalive)?;
                 let end = SocketEnd::new(fd, self.options.max_message);
                 match &self.authkey {
                     None => return Ok(Connection::from(end)),
@@ -279,16 +337,15 @@ pub fn Client(address: &Address, authkey: Option<&[u8]>) -> Result<Connection, E
     client_with_options(address, authkey, SocketOptions::default())
 }
 
-/// [`Client`] with explicit options (the handshake timeout, the message limit).
+/// [`Client`] with explicit options (the handshake timeout, the message limit, keepalive).
 pub fn client_with_options(
     address: &Address,
     authkey: Option<&[u8]>,
     options: SocketOptions,
 ) -> Result<Connection, Error> {
-    let end = SocketEnd::new(
-        socket::connect(address).map_err(Error::Io)?,
-        options.max_message,
-    );
+    let fd = socket::connect(address).map_err(Error::Io)?;
+    apply_keepalive(fd.as_fd(), options.keepalive)?;
+    let end = SocketEnd::new(fd, options.max_message);
     let Some(key) = authkey else {
         return Ok(Connection::from(end));
     };

@@ -1,6 +1,7 @@
 //! `Pipe`/`Connection` across real processes: typed and bytes paths, boundaries, big
 //! messages, poll, EOF, errors, and connections inside ipc-channel messages.
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

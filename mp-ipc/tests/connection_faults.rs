@@ -1,5 +1,6 @@
 //! A connection under faults: a writer stopped mid-message, a peer that is gone.
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

@@ -1,12 +1,16 @@
 //! Handles inside messages: mp handles put into a `Queue` arrive usable in a child under every
 //! start method (their descriptors travel on the queue's side channel).
 
+#[path = "../../test-support/common.rs"]
 mod common;
+#[path = "../../test-support/sockets.rs"]
+mod sockets;
 
 use common::{BOUND, join_ok, start};
 use mp_ipc::{Connection, Pipe, Queue};
 use mp_process::StartMethod;
 use mp_sync::Lock;
+use sockets::unix_socket_pair;
 
 /// Takes a connection end and a lock out of `q`, and answers on the connection under the lock.
 fn use_received_handles(q: Queue<(Connection, Lock, u32)>) {
@@ -91,14 +95,18 @@ fn pipe_messages_with_and_without_handles_keep_their_order_both_ways() {
     }
 }
 
+/// A pipe made with `options`, and a lock to send through it.
+fn pipe_and_lock(options: mp_ipc::PipeOptions) -> ((Connection, Connection), Lock) {
+    let pipe = mp_ipc::pipe_with_options(options).unwrap();
+    (pipe, Lock::new().unwrap())
+}
+
 #[test]
 fn a_large_streamed_message_with_a_handle_arrives() {
-    let (a, b) = mp_ipc::pipe_with_options(mp_ipc::PipeOptions {
+    let ((a, b), lock) = pipe_and_lock(mp_ipc::PipeOptions {
         ring_bytes: 4096,
         ..Default::default()
-    })
-    .unwrap();
-    let lock = Lock::new().unwrap();
+    });
     let payload = mp_ipc::Bytes::from(vec![7u8; 100_000]);
     let sender = std::thread::spawn({
         let lock = lock.clone();
@@ -190,32 +198,22 @@ fn every_handle_works_in_the_child(ours: &Connection) {
 #[test]
 fn every_kind_of_handle_sent_through_a_pipe_or_a_unix_socket_works_in_a_child() {
     for method in StartMethod::ALL {
-        let (ours, theirs) = Pipe(true).unwrap();
-        let p = start(method, use_every_handle, theirs);
-        every_handle_works_in_the_child(&ours);
-        join_ok(&p);
-
-        // A Unix socket connection: its end goes to the child (itself inside a message),
-        // then the handles go over the socket.
-        let mut listener = mp_ipc::Listener::unix(None).unwrap();
-        let address = listener.address().clone();
-        let client = std::thread::spawn(move || mp_ipc::Client(&address, None).unwrap());
-        let ours = listener.accept_timeout(BOUND).unwrap();
-        let theirs = client.join().unwrap();
-        let p = start(method, use_every_handle, theirs);
-        every_handle_works_in_the_child(&ours);
-        join_ok(&p);
+        // A pipe, then a Unix socket connection: its end goes to the child (itself inside a
+        // message), then the handles go over the socket.
+        for (ours, theirs) in [Pipe(true).unwrap(), unix_socket_pair()] {
+            let p = start(method, use_every_handle, theirs);
+            every_handle_works_in_the_child(&ours);
+            join_ok(&p);
+        }
     }
 }
 
 #[test]
 fn a_too_large_message_with_handles_is_refused_and_the_next_one_arrives() {
-    let (a, b) = mp_ipc::pipe_with_options(mp_ipc::PipeOptions {
+    let ((a, b), lock) = pipe_and_lock(mp_ipc::PipeOptions {
         max_message: 64,
         ..Default::default()
-    })
-    .unwrap();
-    let lock = Lock::new().unwrap();
+    });
     let big = mp_ipc::Bytes::from(vec![0u8; 100]);
     assert!(matches!(
         a.send(&(lock.clone(), big)),

@@ -2,12 +2,16 @@
 //! ends are dropped with it unread, not when its receiver dies first. One test in this binary,
 //! so no other test opens or closes descriptors while it counts them.
 
+#[path = "../../test-support/common.rs"]
 mod common;
+#[path = "../../test-support/sockets.rs"]
+mod sockets;
 
 use common::{BOUND, join_ok, start};
-use mp_ipc::{Client, Connection, Listener, Pipe, Queue};
+use mp_ipc::{Connection, Pipe, Queue};
 use mp_process::StartMethod;
 use mp_sync::Lock;
+use sockets::unix_socket_pair;
 
 /// Descriptors open in this process.
 fn open_fds() -> usize {
@@ -51,14 +55,10 @@ fn unreceived_messages_with_handles_leak_nothing() {
     // The same over a Unix socket connection (the descriptors wait in the socket).
     let before = open_fds();
     for _ in 0..3 {
-        let mut listener = Listener::unix(None).unwrap();
-        let address = listener.address().clone();
-        let client = std::thread::spawn(move || Client(&address, None).unwrap());
-        let server = listener.accept_timeout(BOUND).unwrap();
-        let client = client.join().unwrap();
+        let (server, client) = unix_socket_pair();
         send_handles(&client);
         send_handles(&server);
-        drop((client, server, listener));
+        drop((client, server));
     }
     assert_eq!(open_fds(), before, "socket ends dropped: nothing left open");
 

@@ -2,6 +2,7 @@
 //! ways), peers that stall or lie, Python's framing byte for byte, and `wait` on a socket
 //! connection. Every wait is bounded.
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::io::{Read, Write};

@@ -3,6 +3,7 @@
 //! allocation beyond a bound, whatever lengths the peer claims (a counting allocator records
 //! the largest single allocation of the test binary).
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::alloc::{GlobalAlloc, Layout, System};

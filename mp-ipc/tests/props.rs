@@ -2,6 +2,7 @@
 //! sizes, bounds and ring sizes, the multiset of items received equals the one sent and each
 //! producer's items arrive in order; a pipe carries random messages unchanged.
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
 //! `Queue`, `JoinableQueue` and `SimpleQueue` across real processes: many producers and
 //! consumers, bounds, timeouts, close, limits, decode failures, and processes killed mid-call.
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::collections::HashMap;

@@ -1,6 +1,7 @@
 //! A queue's limits and its closing: unbounded means unbounded (issue 8), `close` wakes this
 //! process's waiters and is per process under every start method (issue 7).
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

@@ -2,6 +2,7 @@
 //! consumers in other processes wake with `ShutDown`, gets drain what is left, an immediate
 //! shutdown discards it and releases `join`.
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::time::Duration;

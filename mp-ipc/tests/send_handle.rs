@@ -1,6 +1,7 @@
 //! `send_handle`/`recv_handle` (Python's `multiprocessing.reduction`): a raw descriptor over a
 //! connection, to a child under every start method, and the typed errors.
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::io::{Read, Write};

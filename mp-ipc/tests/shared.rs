@@ -1,5 +1,6 @@
 //! `Value`, `Array`, `RawValue`, `RawArray` across processes.
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use common::{join_ok, start};

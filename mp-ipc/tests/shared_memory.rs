@@ -1,6 +1,7 @@
 //! `SharedMemory`: names, errors, ownership, access, mode, and travel to children under every
 //! start method. Every test checks that the names it made are gone from /dev/shm at its end.
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

@@ -1,6 +1,7 @@
 //! `ShareableList` (CPython's test_shared_memory_ShareableList_basics, in Rust) and
 //! `SharedMemoryManager`, across processes under every start method.
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::path::Path;

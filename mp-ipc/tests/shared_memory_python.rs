@@ -6,6 +6,7 @@
 //! not create for the other side to own, which is the documented workaround.
 
 #[allow(unused_imports)] // Only the bounded helpers are used: no mp-process child here.
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::path::Path;

@@ -2,24 +2,18 @@
 //! typed error over TCP), and socket connections themselves inside messages: their
 //! descriptor travels, and the receiver goes on with the framing state the sender had.
 
+#[path = "../../test-support/common.rs"]
 mod common;
+#[path = "../../test-support/sockets.rs"]
+mod sockets;
 
 use std::io::{Read, Write};
 
-use common::{BOUND, join_ok, on_thread_within, start};
-use mp_ipc::{
-    Bytes, Client, Connection, Error, Listener, Pipe, Queue, recv_handle_timeout, send_handle,
-};
+use common::{BOUND, join_ok, start};
+use mp_ipc::{Bytes, Connection, Error, Listener, Pipe, Queue, recv_handle_timeout, send_handle};
 use mp_process::StartMethod;
 use mp_sync::Lock;
-
-/// A connected pair of socket connections (accepted, connecting).
-fn socket_pair(mut listener: Listener) -> (Connection, Connection) {
-    let address = listener.address().clone();
-    let server = std::thread::spawn(move || listener.accept_timeout(BOUND));
-    let client = on_thread_within(BOUND, move || Client(&address, None).unwrap());
-    (server.join().unwrap().unwrap(), client)
-}
+use sockets::socket_pair;
 
 #[test]
 fn handles_inside_unix_socket_messages_arrive_in_order_with_their_own_descriptors() {

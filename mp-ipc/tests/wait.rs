@@ -1,6 +1,7 @@
 //! `wait` over connections, queues and process sentinels, and Python's
 //! `multiprocessing.connection.wait` behaviours (W01-W06 of the shared notes).
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::io::Write;

@@ -1,6 +1,7 @@
 //! `WaitSet` for a supervisor: many sentinels of real children with a queue and a connection,
 //! and waits in a forked child.
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::collections::HashSet;

@@ -1,5 +1,6 @@
 //! No thread per wait (alone in its binary: other tests' threads would blur the count).
 
+#[path = "../../test-support/common.rs"]
 mod common;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

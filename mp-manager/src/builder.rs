@@ -14,8 +14,8 @@ use crate::registry::{Registration, Served};
 use crate::serve::{Listen, Standalone, start_process};
 use crate::server::Server;
 
-/// How to start a [`Manager`](crate::Manager) (Python's `BaseManager(address, authkey)` with its registered
-/// types, and `SyncManager`'s objects always there).
+/// How to start a [`Manager`](crate::Manager) (Python's `BaseManager(address, authkey)` with
+/// its registered types, and `SyncManager`'s objects always there).
 ///
 /// ```
 /// use mp_manager::Manager;
@@ -68,7 +68,8 @@ impl ManagerBuilder {
     }
 
     /// Listens on TCP at `addr` (port 0: the kernel picks one), for clients on other hosts
-    /// ([`Manager::connect`](crate::Manager::connect)). Give it an [`authkey`](Self::authkey) the clients know.
+    /// ([`Manager::connect`](crate::Manager::connect)). Give it an [`authkey`](Self::authkey)
+    /// the clients know.
     pub fn listen_tcp(mut self, addr: SocketAddr) -> ManagerBuilder {
         self.listen = Listen::Tcp(addr);
         self
@@ -108,9 +109,9 @@ impl ManagerBuilder {
     }
 
     /// Serves `T` under `name`, each instance made by `ctor` on the server (Python's
-    /// `BaseManager.register(name, callable)`): [`Manager::create`](crate::Manager::create) makes one and returns its
-    /// [`Proxy`](crate::Proxy). `ctor` is a plain function so that a server started by
-    /// spawn or forkserver can call it too.
+    /// `BaseManager.register(name, callable)`): [`Manager::create`](crate::Manager::create)
+    /// makes one and returns its [`Proxy`](crate::Proxy). `ctor` is a plain function so that
+    /// a server started by spawn or forkserver can call it too.
     pub fn register<T: Served>(mut self, name: &str, ctor: fn() -> T) -> ManagerBuilder {
         self.registry.push(Registration::new(name, ctor));
         self

@@ -17,8 +17,10 @@ pub enum Error {
     /// in that process).
     #[error("the manager's server process cannot listen: {0}")]
     ServerFailed(String),
-    /// The server is gone: shut down, killed, or never there (nothing listens at its address,
-    /// or the connection closed). Every call after [`Manager::shutdown`](crate::Manager::shutdown)
+    /// The server is gone: shut down, killed, never there (nothing listens at its address,
+    /// or the connection closed), or cut off (TCP keepalive gave up on it: a call with no
+    /// bound of its own ends this way within [`mp_ipc::Keepalive::detection_time`]; the next
+    /// call connects anew). Every call after [`Manager::shutdown`](crate::Manager::shutdown)
     /// returns this.
     #[error("the manager's server is gone")]
     ServerGone(#[source] mp_ipc::Error),
@@ -106,6 +108,11 @@ impl Error {
                         | io::ErrorKind::ConnectionAborted
                         | io::ErrorKind::BrokenPipe
                         | io::ErrorKind::UnexpectedEof
+                        // Keepalive gave up on it: cut off (link or host down); the
+                        // error is the last one a probe met (a route gone, no answer).
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::NetworkUnreachable
+                        | io::ErrorKind::HostUnreachable
                 ) =>
             {
                 Error::ServerGone(e)

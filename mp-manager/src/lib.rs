@@ -47,9 +47,12 @@
 //!   [`Error::Authentication`]; the server goes on serving others.
 //! * A client killed mid-call, or one cut off, costs the server that connection's thread
 //!   only; the locks it held are released when its connection closes, and a `get` it was
-//!   waiting in takes no item (a client cut off without its connection closing keeps its
-//!   thread waiting until the server stops: no TCP keepalive yet). A call given a bound ([`DictProxy::set_call_timeout`],
-//!   `_timeout` forms, [`Manager::connect_timeout`]) returns [`Error::Timeout`] past it.
+//!   waiting in takes no item. A client cut off without its connection closing (its link or
+//!   host down) is noticed by TCP keepalive (mp-ipc's [`Keepalive`](mp_ipc::Keepalive), on by
+//!   default: about 10 s), which ends its connection and so its thread;
+//!   [`Manager::connections`] counts the connections a server serves. A call given a bound
+//!   ([`DictProxy::set_call_timeout`], `_timeout` forms, [`Manager::connect_timeout`]) returns
+//!   [`Error::Timeout`] past it.
 //! * [`Manager::shutdown`] stops the server; every proxy call after it is
 //!   [`Error::ServerGone`], never a hang.
 //!

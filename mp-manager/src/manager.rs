@@ -257,6 +257,20 @@ impl Manager {
         }
     }
 
+    /// How many client connections the server serves now, this manager's included: a
+    /// debugging figure. A client that went away leaves it when the server notices: at once
+    /// when its connection closes, within [`mp_ipc::Keepalive::detection_time`] when it was
+    /// cut off (its link or host down).
+    pub fn connections(&self) -> Result<usize, Error> {
+        match self
+            .link
+            .call_until(&Request::Connections, self.link.deadline(None))?
+        {
+            Reply::Len(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+            other => Err(unexpected(other)),
+        }
+    }
+
     /// Asks the server to stop, whoever started it (a standalone server's clients use this;
     /// an owner uses [`shutdown`](Self::shutdown)). Every proxy call after it is an error.
     pub fn shutdown_server(&self) -> Result<(), Error> {

@@ -39,6 +39,8 @@ pub(crate) enum Request {
     Ping,
     /// Stop the server (its reply comes first).
     Shutdown,
+    /// The number of connections the server serves now (a debugging figure).
+    Connections,
 }
 
 /// The kinds of objects a server holds.

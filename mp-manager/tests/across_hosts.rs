@@ -1,7 +1,9 @@
 //! A remote manager across two network namespaces (two "hosts" joined by a veth pair): the
 //! server in one, clients in the other read and write a dict; a wrong key is refused; the
 //! server survives a client SIGKILLed mid-call and one cut off mid-call (its link down),
-//! which gets `Error::Timeout` within its bound, while the server goes on serving others.
+//! which gets `Error::Timeout` within its bound (and a call with no bound `Error::ServerGone`,
+//! when TCP keepalive gives up), while the server goes on serving others and ends the cut-off
+//! clients' connection threads (keepalive too) before the link comes back.
 //!
 //! The server and the clients are this test binary run again inside a namespace
 //! (`ip netns exec`), in the role its environment names (the ignored `role` test). Needs root
@@ -71,7 +73,8 @@ fn role() {
         "long-call" => {
             let c: Proxy<Counter> = connect().create_named("Counter", "c").unwrap();
             println!("MP: calling");
-            let _ = c.call(&CounterOp::Sleep(60_000));
+            // Long enough to be killed in it; over before the connection count below.
+            let _ = c.call(&CounterOp::Sleep(3_000));
         }
         "cut-call" => {
             let c: Proxy<Counter> = connect().create_named("Counter", "c2").unwrap();
@@ -85,6 +88,29 @@ fn role() {
                 Err(_) => "other-error",
             };
             println!("MP: {kind} after {} ms", start.elapsed().as_millis());
+        }
+        "cut-unbounded-call" => {
+            let c: Proxy<Counter> = connect().create_named("Counter", "c3").unwrap();
+            c.call(&CounterOp::Get).unwrap();
+            println!("MP: calling");
+            let start = Instant::now();
+            let kind = match c.call(&CounterOp::Sleep(500)) {
+                Err(Error::ServerGone(_)) => "server-gone".to_owned(),
+                Ok(_) => "answered".to_owned(),
+                Err(e) => format!("other-error {e:?}"),
+            };
+            println!("MP: {kind} after {} ms", start.elapsed().as_millis());
+        }
+        "alone" => {
+            // Waits until this client's is the only connection the server serves.
+            let m = connect();
+            let start = Instant::now();
+            let mut live = m.connections().unwrap();
+            while live > 1 && start.elapsed() < BOUND - Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(100));
+                live = m.connections().unwrap();
+            }
+            println!("MP: {live} after {} ms", start.elapsed().as_millis());
         }
         "shutdown" => connect().shutdown_server().unwrap(),
         other => panic!("unknown role {other}"),
@@ -204,18 +230,28 @@ fn a_dict_served_on_one_host_is_read_and_written_from_another() {
 
     // A client cut off in the middle of a call: its bound ends it; meanwhile the server
     // serves a client on its own host.
+    // A call with no bound of its own ends too, when keepalive gives up on the server.
     let cut = Player::start(&pair, Side::B, "cut-call", server_addr);
+    let unbounded = Player::start(&pair, Side::B, "cut-unbounded-call", server_addr);
     assert_eq!(cut.report(), "calling");
+    assert_eq!(unbounded.report(), "calling");
     pair.link_down(Side::B).unwrap();
     let outcome = cut.report();
     assert!(outcome.starts_with("timeout after"), "{outcome}");
     let ms: u64 = outcome.split_whitespace().nth(2).unwrap().parse().unwrap();
     assert!(ms < BOUND.as_millis() as u64, "{outcome}");
     cut.finish();
+    let outcome = unbounded.report();
+    assert!(outcome.starts_with("server-gone after"), "{outcome}");
+    unbounded.finish();
     assert_eq!(
         Player::run(&pair, Side::A, "read", server_addr),
         "read Some(\"from b\")"
     );
+    // The cut-off client's connection thread on the server ends too (keepalive notices the
+    // dead peer), while the link is still down: only the asking client's is left.
+    let alone = Player::run(&pair, Side::A, "alone", server_addr);
+    assert!(alone.starts_with("1 after"), "server connections: {alone}");
     pair.link_up(Side::B).unwrap();
     assert_eq!(
         Player::run(&pair, Side::B, "read", server_addr),

@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{self as unix, UnixStream};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::sys::socket::{
@@ -93,6 +94,35 @@ pub(crate) fn is_unix(fd: BorrowedFd<'_>) -> bool {
 /// which is ignored).
 pub(crate) fn set_nodelay(fd: BorrowedFd<'_>) {
     let _ = socket::setsockopt(&fd, sockopt::TcpNoDelay, &true);
+}
+
+/// Turns TCP keepalive on for a connected socket: after `idle` without traffic a probe goes
+/// every `interval`, and `probes` unanswered ones end the connection; `TCP_USER_TIMEOUT`
+/// (`idle + interval * probes`) also ends it when data sent stays unacknowledged that long.
+/// Either way later calls on the socket fail (`ETIMEDOUT`) instead of waiting for a peer that
+/// was cut off. A Unix socket is left alone.
+pub(crate) fn set_keepalive(
+    fd: BorrowedFd<'_>,
+    idle: Duration,
+    interval: Duration,
+    probes: u32,
+) -> io::Result<()> {
+    if is_unix(fd) {
+        return Ok(());
+    }
+    // Linux refuses (EINVAL) times above 32767 s and more than 127 probes: clamped instead.
+    let secs = |d: Duration| d.as_secs().clamp(1, 32_767) as u32;
+    let (idle, interval, probes) = (secs(idle), secs(interval), probes.clamp(1, 127));
+    // Milliseconds, in the kernel's `int`.
+    let user_timeout_ms = (u64::from(idle) + u64::from(interval) * u64::from(probes))
+        .saturating_mul(1000)
+        .min(i32::MAX as u64) as u32;
+    socket::setsockopt(&fd, sockopt::KeepAlive, &true)?;
+    socket::setsockopt(&fd, sockopt::TcpKeepIdle, &idle)?;
+    socket::setsockopt(&fd, sockopt::TcpKeepInterval, &interval)?;
+    socket::setsockopt(&fd, sockopt::TcpKeepCount, &probes)?;
+    socket::setsockopt(&fd, sockopt::TcpUserTimeout, &user_timeout_ms)?;
+    Ok(())
 }
 
 /// Sends all of `buf` (`EINTR` retried; `MSG_NOSIGNAL`: a gone peer is `EPIPE`, no signal).

@@ -1,46 +1,29 @@
 //! [`DictProxy`]: a dict on a manager's server (Python's `manager.dict()`).
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode, encode};
 use crate::error::Error;
 use crate::link::unexpected;
-use crate::proxy::handle::Handle;
 use crate::wire::{Op, Reply};
 
-/// A map from `K` to `V` held by a manager's server, shared by every process holding a
-/// proxy of it. Keys compare by their encoding (postcard): the server never decodes them, so
-/// two keys are the same key when they encode the same (true of equal values of one type; a
-/// proxy of another key type reads its own encodings only). [`items`](Self::items) come in
-/// encoding order.
-///
-/// A proxy is an ordinary `Process` argument (it carries the address and the authkey, and
-/// connects in the child); [`Clone`] gives one with a connection of its own, for another
-/// thread (calls through one proxy run one at a time).
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct DictProxy<K, V> {
-    /// The object.
-    handle: Handle,
-    /// The key and value types.
-    types: PhantomData<fn(K, V)>,
+typed_proxy! {
+    /// A map from `K` to `V` held by a manager's server, shared by every process holding a
+    /// proxy of it. Keys compare by their encoding (postcard): the server never decodes them, so
+    /// two keys are the same key when they encode the same (true of equal values of one type; a
+    /// proxy of another key type reads its own encodings only). [`items`](Self::items) come in
+    /// encoding order.
+    ///
+    /// A proxy is an ordinary `Process` argument (it carries the address and the authkey, and
+    /// connects in the child); [`Clone`] gives one with a connection of its own, for another
+    /// thread (calls through one proxy run one at a time).
+    pub struct DictProxy<K, V>;
 }
 
-typed_proxy!(DictProxy<K, V>);
-
 impl<K: Serialize + DeserializeOwned, V: Serialize + DeserializeOwned> DictProxy<K, V> {
-    /// The proxy of the dict behind `handle`.
-    pub(crate) fn new(handle: Handle) -> Self {
-        DictProxy {
-            handle,
-            types: PhantomData,
-        }
-    }
-
     /// Bounds every later call's round trip ([`Error::Timeout`] past it): for a server
     /// across a network that may be cut off.
     pub fn set_call_timeout(&mut self, timeout: Duration) {

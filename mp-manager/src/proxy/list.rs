@@ -1,39 +1,22 @@
 //! [`ListProxy`]: a list on a manager's server (Python's `manager.list()`).
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode, encode};
 use crate::error::Error;
 use crate::link::unexpected;
-use crate::proxy::handle::Handle;
 use crate::wire::{Op, Reply};
 
-/// A list of `T` held by a manager's server (see [`DictProxy`](crate::DictProxy) for how
-/// proxies travel and clone).
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct ListProxy<T> {
-    /// The object.
-    handle: Handle,
-    /// The item type.
-    types: PhantomData<fn(T)>,
+typed_proxy! {
+    /// A list of `T` held by a manager's server (see [`DictProxy`](crate::DictProxy) for how
+    /// proxies travel and clone).
+    pub struct ListProxy<T>;
 }
 
-typed_proxy!(ListProxy<T>);
-
 impl<T: Serialize + DeserializeOwned> ListProxy<T> {
-    /// The proxy of the list behind `handle`.
-    pub(crate) fn new(handle: Handle) -> Self {
-        ListProxy {
-            handle,
-            types: PhantomData,
-        }
-    }
-
     /// Bounds every later call's round trip ([`Error::Timeout`] past it).
     pub fn set_call_timeout(&mut self, timeout: Duration) {
         self.handle.set_call_timeout(timeout);

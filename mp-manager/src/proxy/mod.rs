@@ -1,16 +1,35 @@
 //! The typed proxies: each one a [`handle::Handle`] (the server's address and key, the
 //! object's id) and the types it encodes and decodes.
 
-/// `Clone` (a proxy with a connection of its own) and `Debug` for a typed proxy
-/// `$name<T..>` with fields `handle` and `types`, whatever its type parameters are.
+/// Declares a typed proxy `pub struct $name<T..>`: the object's [`handle::Handle`] and the
+/// types it encodes and decodes (a `PhantomData`, serde bound on nothing), with its
+/// `pub(crate) fn new(handle)`, `Clone` (a proxy with a connection of its own) and `Debug`.
+/// The caller writes the struct's docs; its methods are its own `impl`.
 macro_rules! typed_proxy {
-    ($name:ident<$($t:ident),+>) => {
-        impl<$($t),+> Clone for $name<$($t),+> {
-            fn clone(&self) -> Self {
+    ($(#[$doc:meta])* pub struct $name:ident<$($t:ident),+>;) => {
+        $(#[$doc])*
+        #[derive(serde::Serialize, serde::Deserialize)]
+        #[serde(bound = "")]
+        pub struct $name<$($t),+> {
+            /// The object.
+            handle: $crate::proxy::handle::Handle,
+            /// The types it encodes and decodes.
+            types: std::marker::PhantomData<fn($($t),+)>,
+        }
+
+        impl<$($t),+> $name<$($t),+> {
+            /// The proxy of the object behind `handle`.
+            pub(crate) fn new(handle: $crate::proxy::handle::Handle) -> Self {
                 $name {
-                    handle: self.handle.clone(),
+                    handle,
                     types: std::marker::PhantomData,
                 }
+            }
+        }
+
+        impl<$($t),+> Clone for $name<$($t),+> {
+            fn clone(&self) -> Self {
+                $name::new(self.handle.clone())
             }
         }
 

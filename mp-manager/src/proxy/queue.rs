@@ -1,40 +1,24 @@
 //! [`QueueProxy`]: a queue on a manager's server (Python's `manager.Queue()`).
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use mp_sync::raw::Deadline;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::codec::encode;
 use crate::error::Error;
-use crate::proxy::handle::{Handle, wait_of};
+use crate::proxy::handle::wait_of;
 use crate::wire::Op;
 
-/// A FIFO of `T` held by a manager's server, bounded or not. Items are encoded by the proxy
-/// that puts them (the caller keeps its own), and decoded by the one that gets them. A
-/// client killed while it waits in `get` takes nothing: the item stays for the others.
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct QueueProxy<T> {
-    /// The object.
-    handle: Handle,
-    /// The item type.
-    types: PhantomData<fn(T)>,
+typed_proxy! {
+    /// A FIFO of `T` held by a manager's server, bounded or not. Items are encoded by the proxy
+    /// that puts them (the caller keeps its own), and decoded by the one that gets them. A
+    /// client killed while it waits in `get` takes nothing: the item stays for the others.
+    pub struct QueueProxy<T>;
 }
 
-typed_proxy!(QueueProxy<T>);
-
 impl<T: Serialize + DeserializeOwned> QueueProxy<T> {
-    /// The proxy of the queue behind `handle`.
-    pub(crate) fn new(handle: Handle) -> Self {
-        QueueProxy {
-            handle,
-            types: PhantomData,
-        }
-    }
-
     /// Bounds every later call's round trip ([`Error::Timeout`] past it), beyond what a
     /// timed put or get waits.
     pub fn set_call_timeout(&mut self, timeout: Duration) {

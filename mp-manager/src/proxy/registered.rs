@@ -1,10 +1,8 @@
 //! [`Proxy`]: the proxy of an instance of a registered type ([`Served`]).
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
 use mp_sync::raw::Deadline;
-use serde::{Deserialize, Serialize};
 
 use crate::codec::{decode, encode};
 use crate::error::Error;
@@ -13,29 +11,14 @@ use crate::proxy::handle::Handle;
 use crate::registry::Served;
 use crate::wire::{Op, Reply};
 
-/// An instance of the registered type `T` on a manager's server: each
-/// [`call`](Self::call) sends one `T::Request` and returns `T`'s `T::Response`. It travels
-/// and clones as every proxy does (see [`DictProxy`](crate::DictProxy)).
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct Proxy<T> {
-    /// The object.
-    handle: Handle,
-    /// The served type.
-    types: PhantomData<fn(T)>,
+typed_proxy! {
+    /// An instance of the registered type `T` on a manager's server: each
+    /// [`call`](Self::call) sends one `T::Request` and returns `T`'s `T::Response`. It travels
+    /// and clones as every proxy does (see [`DictProxy`](crate::DictProxy)).
+    pub struct Proxy<T>;
 }
 
-typed_proxy!(Proxy<T>);
-
 impl<T: Served> Proxy<T> {
-    /// The proxy of the instance behind `handle`.
-    pub(crate) fn new(handle: Handle) -> Self {
-        Proxy {
-            handle,
-            types: PhantomData,
-        }
-    }
-
     /// Bounds every later [`call`](Self::call)'s round trip ([`Error::Timeout`] past it).
     pub fn set_call_timeout(&mut self, timeout: Duration) {
         self.handle.set_call_timeout(timeout);

@@ -1,39 +1,22 @@
 //! [`ValueProxy`]: one value on a manager's server (Python's `manager.Value(typecode, v)`).
 
-use std::marker::PhantomData;
 use std::time::Duration;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use crate::codec::encode;
 use crate::error::Error;
 use crate::link::unexpected;
-use crate::proxy::handle::Handle;
 use crate::wire::{Op, Reply};
 
-/// A `T` held by a manager's server: [`get`](Self::get) and [`set`](Self::set) (Python's
-/// `v.value`), each one call (a read-modify-write needs a lock beside it, as in Python).
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
-pub struct ValueProxy<T> {
-    /// The object.
-    handle: Handle,
-    /// The value type.
-    types: PhantomData<fn(T)>,
+typed_proxy! {
+    /// A `T` held by a manager's server: [`get`](Self::get) and [`set`](Self::set) (Python's
+    /// `v.value`), each one call (a read-modify-write needs a lock beside it, as in Python).
+    pub struct ValueProxy<T>;
 }
 
-typed_proxy!(ValueProxy<T>);
-
 impl<T: Serialize + DeserializeOwned> ValueProxy<T> {
-    /// The proxy of the value behind `handle`.
-    pub(crate) fn new(handle: Handle) -> Self {
-        ValueProxy {
-            handle,
-            types: PhantomData,
-        }
-    }
-
     /// Bounds every later call's round trip ([`Error::Timeout`] past it).
     pub fn set_call_timeout(&mut self, timeout: Duration) {
         self.handle.set_call_timeout(timeout);

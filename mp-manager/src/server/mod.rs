@@ -13,7 +13,7 @@ mod waiting;
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -38,6 +38,8 @@ pub(crate) struct Server {
     stop: AtomicBool,
     /// The next connection's number.
     next_conn: AtomicU64,
+    /// Connections being served now.
+    live: AtomicUsize,
 }
 
 /// The object table.
@@ -70,6 +72,7 @@ impl Server {
             registry,
             stop: AtomicBool::new(false),
             next_conn: AtomicU64::new(0),
+            live: AtomicUsize::new(0),
         })
     }
 
@@ -107,9 +110,17 @@ impl Server {
         }
     }
 
-    /// Answers one client's requests until it hangs up or the server stops; then releases
-    /// the locks it held.
+    /// Answers one client's requests until it hangs up, its connection fails (a client cut
+    /// off: keepalive ends the connection), or the server stops; then releases the locks it
+    /// held.
     fn serve_connection(&self, conn: Connection) {
+        self.live.fetch_add(1, Ordering::Relaxed);
+        self.answer(&conn);
+        self.live.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The body of [`serve_connection`](Self::serve_connection).
+    fn answer(&self, conn: &Connection) {
         let id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         // While a call waits, the client sends nothing: its connection readable means EOF.
         let gone = || conn.try_poll().unwrap_or(true);
@@ -162,6 +173,7 @@ impl Server {
                     None => Reply::Refused(Refusal::NoSuchObject(id)),
                 }
             }
+            Request::Connections => Reply::Len(self.live.load(Ordering::Relaxed) as u64),
             Request::Ping | Request::Shutdown => Reply::Done,
         }
     }

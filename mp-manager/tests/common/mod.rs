@@ -1,17 +1,13 @@
-//! Helpers shared by the manager tests: children under each start method, bounded joins, and
-//! a registered type to serve.
+//! Helpers shared by the manager tests: the workspace's shared test helpers (bounded waits,
+//! children under each start method) and a registered type to serve.
 
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
-#[path = "../../../test-support/bounded.rs"]
-mod bounded;
-#[path = "../../../test-support/process.rs"]
-mod process;
+#[path = "../../../test-support/common.rs"]
+mod shared;
 
 #[allow(unused_imports)]
-pub use bounded::*;
-#[allow(unused_imports)]
-pub use process::*;
+pub use shared::*;
 
 use std::time::Duration;
 
@@ -45,17 +41,5 @@ impl mp_manager::Served for Counter {
             CounterOp::Panic => panic!("counter asked to panic"),
         }
         self.0
-    }
-}
-
-/// Whether process `pid` is gone (no entry, or a zombie nobody has reaped yet).
-pub fn pid_gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .and_then(|rest| rest.split_whitespace().next())
-            .is_some_and(|state| state == "Z" || state == "X"),
     }
 }
