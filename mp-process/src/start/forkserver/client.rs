@@ -7,9 +7,10 @@
 //! threads that wait, one at a time (the reader) polls the socket with no lock held; the others
 //! sleep on a condition variable that is signalled whenever a message is filed and when the
 //! reader leaves (one of them then takes the role on), so a message read by one thread for
-//! another wakes that other at once ([`Link::wait_for`]). A server that dies is known dead at once (its socket reads as closed):
-//! every child whose exit it had not reported has a lost status from then on, and the next
-//! start makes a new server, which is never asked about the old one's children.
+//! another wakes that other at once ([`Link::wait_for`]). A server that dies is known dead at
+//! once (its socket reads as closed): every child whose exit it had not reported has a lost
+//! status from then on, and the next start makes a new server, which is never asked about the
+//! old one's children.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
