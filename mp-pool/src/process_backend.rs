@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
@@ -287,7 +287,7 @@ impl WatchOnceStarted {
     /// Starts the worker, sends the outcome on `started`, and watches the worker if it runs.
     fn run(self, started: &mpsc::SyncSender<Result<Arc<Process>, WorkerStartError>>) {
         let mut process = self.process;
-        if let Err(error) = start_one_at_a_time(&mut process) {
+        if let Err(error) = process.start() {
             let _ = started.send(Err(spawn_error(error)));
             return;
         }
@@ -378,40 +378,6 @@ impl Backend for ProcessBackend {
         let _ = self.events.send(Message::Wake);
     }
 }
-
-/// Reaps `process`, one watcher at a time while it is quick. Under the fork server, a join
-/// waits for the server's exit report on a socket that every joiner polls; one joiner reads
-/// the reports of all and the others learn of theirs only when their 10 ms poll slice ends
-/// (mp-process's client), which gave a pool's close + join a tail of 10.5 ms runs. In turn,
-/// the second joiner finds its report already read. A watcher reaps only a worker that is gone
-/// or going (its sentinel fired, its pipe ended, or it said it leaves); one slow to exit (its
-/// exit waits for children a task left) holds the turn for [`REAP_TURN`] at most, then is
-/// waited for without it, so it never delays another worker's reaping for long.
-fn join_one_at_a_time(process: &Process) -> Result<i32, mp_process::Error> {
-    static REAPING: Mutex<()> = Mutex::new(());
-    {
-        let _turn = REAPING.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(code) = process.join_timeout(REAP_TURN)? {
-            return Ok(code);
-        }
-    }
-    process.join()
-}
-
-/// Starts `process`, one watcher at a time. Under the fork server, a start waits for the
-/// server's reply on a socket that every starter polls, and one starter may read the reply of
-/// another, who learns of it only when its 10 ms poll slice ends (mp-process's client, as with
-/// the exit reports above): two starts at once gave a pool's creation a 10 ms tail in one of
-/// three. In turn, each finds its own reply. What overlaps is the rest: the watcher threads'
-/// starts, each side's preparation, and a started worker's boot with the next start.
-fn start_one_at_a_time(process: &mut Process) -> Result<(), mp_process::Error> {
-    static STARTING: Mutex<()> = Mutex::new(());
-    let _turn = STARTING.lock().unwrap_or_else(PoisonError::into_inner);
-    process.start()
-}
-
-/// The longest a watcher reaps with the turn held.
-const REAP_TURN: Duration = Duration::from_millis(50);
 
 /// Appends the runs of one flush to `outputs`, one per job (a run of the job `outputs` ends
 /// with is folded into it).
@@ -511,7 +477,7 @@ impl Watcher {
                     self.emit(Event::Ready { worker });
                 }
                 FromWorker::InitFailed(message) => {
-                    let _ = join_one_at_a_time(&self.process);
+                    let _ = self.process.join();
                     self.gone.store(true, Ordering::Release);
                     let error = WorkerStartError::Initializer {
                         worker: self.name,
@@ -541,7 +507,7 @@ impl Watcher {
     /// Reaps the worker and reports how it ended (as a start failure if it never was ready).
     fn reap(&self, ready: bool) {
         let worker = self.name.id;
-        let how = match join_one_at_a_time(&self.process) {
+        let how = match self.process.join() {
             Ok(code) if code < 0 => WorkerExit::Signal(-code),
             Ok(code) => WorkerExit::Code(code),
             Err(_) => WorkerExit::Unknown,

@@ -3,16 +3,19 @@
 //!
 //! Several threads may use one server at once; none holds a lock while it waits. Every read of
 //! the socket happens under the link's lock and without blocking ([`Link::drain`]), filing each
-//! message where its reader will look (replies by request id, exit codes by pid); waiting is a
-//! `poll` on the socket with no lock held, in short slices, since another thread may drain the
-//! message that woke us. A server that dies is known dead at once (its socket reads as closed):
-//! every child whose exit it had not reported has a lost status from then on, and the next
-//! start makes a new server, which is never asked about the old one's children.
+//! message where its reader will look (replies by request id, exit codes by pid). Of the
+//! threads that wait, one at a time (the reader) polls the socket with no lock held; the others
+//! sleep on a condition variable that is signalled whenever a message is filed and when the
+//! reader leaves (one of them then takes the role on), so a message read by one thread for
+//! another wakes that other at once ([`Link::wait_for`]). A server that dies is known dead at
+//! once (its socket reads as closed): every child whose exit it had not reported has a lost
+//! status from then on, and the next start makes a new server, which is never asked about the
+//! old one's children.
 
 use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use mp_sync::raw::{Deadline, FnRef, poll_readable};
@@ -33,7 +36,8 @@ const REPLY_BOUND: Duration = Duration::from_secs(30);
 /// as soon as the server sees the child's pidfd ready: microseconds, unless the machine stalls).
 const REPORT_BOUND: Duration = Duration::from_secs(10);
 
-/// The longest a waiter sleeps before it looks again at what other threads have drained.
+/// How long a join waits for its child's exit report before it looks at the child's pidfd, to
+/// bound how long the report may lag behind the exit.
 const SLICE: Duration = Duration::from_millis(10);
 
 /// A process's fork server, once started: the slot its context keeps.
@@ -92,6 +96,8 @@ pub(crate) struct Link {
     next_id: AtomicU64,
     /// What has been read from the socket.
     state: Mutex<LinkState>,
+    /// Signalled when a message is filed, the server is found dead, or the reader leaves.
+    filed: Condvar,
 }
 
 /// What has been read from the server and not yet taken.
@@ -103,6 +109,10 @@ struct LinkState {
     exited: HashMap<i32, i32>,
     /// Why the server is gone, once it is: no more messages will come.
     dead: Option<Arc<std::io::Error>>,
+    /// Whether a thread polls the socket now: while one does, only it reads the socket.
+    reader: bool,
+    /// How many threads sleep on [`Link::filed`] (none: signalling it is skipped).
+    waiting: usize,
 }
 
 impl Link {
@@ -123,6 +133,7 @@ impl Link {
             server_pid,
             next_id: AtomicU64::new(1),
             state: Mutex::new(LinkState::default()),
+            filed: Condvar::new(),
         })
     }
 
@@ -153,69 +164,96 @@ impl Link {
             .map_err(Error::os("reserving a descriptor for the child's pidfd"))?;
         if let Err(e) = sys::send_with_fd(self.sock.as_fd(), &request.encode(), Some(launch)) {
             let why = std::io::Error::new(e.kind(), format!("sending it a request: {e}"));
-            return Err(Error::ForkServerDied(
-                self.lock_drained().mark_dead(self, why),
-            ));
+            let mut state = self.lock();
+            let why = state.mark_dead(self, why);
+            self.signal(&state);
+            return Err(Error::ForkServerDied(why));
         }
         drop(room);
         let deadline = Deadline::after(REPLY_BOUND);
+        let answer = self.wait_for(deadline, |state| match state.replies.remove(&id) {
+            Some(Ok(child)) => Some(Ok(child)),
+            Some(Err(errno)) => Some(Err(Error::os("forking in the fork server")(
+                std::io::Error::from_raw_os_error(errno),
+            ))),
+            None => (state.dead.as_ref()).map(|why| Err(Error::ForkServerDied(Arc::clone(why)))),
+        })?;
+        answer.unwrap_or(Err(Error::StartTimedOut {
+            what: "the fork server's reply",
+            bound: REPLY_BOUND,
+        }))
+    }
+
+    /// Waits until `take` finds what it looks for in the state (`Some`), or `until` passes
+    /// (`None`). One waiter at a time (the reader) polls the socket and files what it reads;
+    /// the others sleep on [`Link::filed`], so each learns of its message as soon as anyone
+    /// files it. The reader leaves when its own wait ends, and signals, so that a waiter that
+    /// still waits takes the role on.
+    fn wait_for<T>(
+        &self,
+        until: Deadline,
+        mut take: impl FnMut(&mut LinkState) -> Option<T>,
+    ) -> Result<Option<T>> {
+        let mut state = self.lock();
+        if !state.reader {
+            self.drain(&mut state);
+        }
         loop {
-            {
-                let mut state = self.lock_drained();
-                match state.replies.remove(&id) {
-                    Some(Ok(child)) => return Ok(child),
-                    Some(Err(errno)) => {
-                        return Err(Error::os("forking in the fork server")(
-                            std::io::Error::from_raw_os_error(errno),
-                        ));
-                    }
-                    None => {}
-                }
-                if let Some(why) = &state.dead {
-                    return Err(Error::ForkServerDied(Arc::clone(why)));
-                }
+            if let Some(found) = take(&mut state) {
+                return Ok(Some(found));
             }
-            if deadline.has_passed() {
-                return Err(Error::StartTimedOut {
-                    what: "the fork server's reply",
-                    bound: REPLY_BOUND,
-                });
+            if until.has_passed() {
+                return Ok(None);
             }
-            self.sleep_on_socket(Deadline::slice(Some(deadline), SLICE))?;
+            if state.reader {
+                state.waiting += 1;
+                state = match self.filed.wait_timeout(state, until.remaining()) {
+                    Ok((state, _)) => state,
+                    Err(poisoned) => poisoned.into_inner().0,
+                };
+                state.waiting -= 1;
+                continue;
+            }
+            state.reader = true;
+            drop(state);
+            let polled = poll_readable(&[self.sock.as_fd()], Some(until));
+            state = self.lock();
+            state.reader = false;
+            self.drain(&mut state);
+            // Whether or not it filed something: the role is free for a waiter to take.
+            self.signal(&state);
+            polled.map_err(Error::os("waiting for the fork server"))?;
         }
     }
 
-    /// Sleeps until the socket is readable (`true`) or `until` (`false`).
-    fn sleep_on_socket(&self, until: Deadline) -> Result<bool> {
-        let ready = poll_readable(&[self.sock.as_fd()], Some(until))
-            .map_err(Error::os("waiting for the fork server"))?;
-        Ok(!ready.is_empty())
-    }
-
-    /// The state, after reading every message waiting on the socket.
-    fn lock_drained(&self) -> MutexGuard<'_, LinkState> {
-        let mut state = self.lock();
-        self.drain(&mut state);
-        state
+    /// Wakes every thread asleep on [`Link::filed`], to look at the state again.
+    fn signal(&self, state: &LinkState) {
+        if state.waiting > 0 {
+            self.filed.notify_all();
+        }
     }
 
     /// Reads every message waiting on the socket, without blocking, and files it.
     fn drain(&self, state: &mut LinkState) {
+        let mut filed = false;
         while state.dead.is_none() {
             let mut buffer = [0u8; MAX_MESSAGE];
             let why = match sys::recv_with_fd(self.sock.as_fd(), &mut buffer, false) {
-                Ok(Received::Empty) => return,
+                Ok(Received::Empty) => break,
                 Ok(Received::Datagram(len, fd)) => match (Reply::decode(&buffer[..len]), fd) {
                     (Some(Reply::Exited { pid, code }), _) => {
                         state.exited.insert(pid, code);
+                        filed = true;
                         continue;
                     }
                     (Some(Reply::Forked { id, pid }), Some(pidfd)) => {
                         state.replies.insert(id, Ok((pid, pidfd)));
+                        filed = true;
                         continue;
                     }
                     (Some(Reply::ForkFailed { id, errno }), _) => {
                         state.replies.insert(id, Err(errno));
+                        filed = true;
                         continue;
                     }
                     _ => std::io::Error::new(
@@ -229,6 +267,10 @@ impl Link {
                 Err(e) => std::io::Error::new(e.kind(), format!("reading its socket: {e}")),
             };
             state.mark_dead(self, why);
+            filed = true;
+        }
+        if filed {
+            self.signal(state);
         }
     }
 
@@ -259,28 +301,28 @@ impl ExitReports for Link {
         // Set once the child is seen to have exited: its report is then due.
         let mut report_due: Option<Deadline> = None;
         loop {
-            {
-                let state = self.lock_drained();
-                if let Some(&code) = state.exited.get(&pid) {
-                    return Ok(Some(code));
-                }
-                if state.dead.is_some() {
-                    drop(state);
-                    return lost_child_exit(pid, pidfd, deadline);
-                }
-            }
             let until = report_due.or(deadline);
+            // The report comes on the socket: only it wakes us (waking at the child's exit too
+            // would cost a wake-up, a look and a sleep more per start). Its pidfd is looked at
+            // after a slice without the report, to bound how long the report may lag.
+            let found = self.wait_for(Deadline::slice(until, SLICE), |state| {
+                match state.exited.get(&pid) {
+                    Some(&code) => Some(Some(code)),
+                    None => state.dead.is_some().then_some(None),
+                }
+            })?;
+            match found {
+                Some(Some(code)) => return Ok(Some(code)),
+                Some(None) => return lost_child_exit(pid, pidfd, deadline),
+                None => {}
+            }
             if until.is_some_and(Deadline::has_passed) {
                 return match report_due {
                     Some(_) => Err(Error::StatusLost { pid }),
                     None => Ok(None),
                 };
             }
-            // The report comes on the socket: only the socket wakes us (waking at the child's
-            // exit too would cost a wake-up, a look and a sleep more per start). Its pidfd is
-            // looked at after a slice without news, to bound how long the report may lag.
-            let news = self.sleep_on_socket(Deadline::slice(until, SLICE))?;
-            if !news && report_due.is_none() && has_ended(pidfd)? {
+            if report_due.is_none() && has_ended(pidfd)? {
                 report_due = Some(Deadline::after(REPORT_BOUND));
             }
         }
