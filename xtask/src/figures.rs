@@ -447,7 +447,7 @@ pub(crate) const ROWS: &[Row] = &[
         true,
         Mode::Unpinned,
         &[],
-        "< 1 ms (provisional; Python 4.5 ms)",
+        "< 1 ms",
     ),
     pool_row(
         "pool/map_default_chunks",
@@ -455,7 +455,7 @@ pub(crate) const ROWS: &[Row] = &[
         false,
         Mode::Throughput,
         &[RAYON_MAP],
-        ">= 10x faster than Python (provisional)",
+        ">= 5x faster than Python",
     ),
     pool_row(
         "pool/map_chunksize_1",
@@ -463,7 +463,7 @@ pub(crate) const ROWS: &[Row] = &[
         false,
         Mode::Throughput,
         &[RAYON_MAP],
-        ">= 5x faster than Python (provisional)",
+        ">= 10x faster than Python",
     ),
     pool_row(
         "pool/apply_async_roundtrip",
@@ -475,7 +475,7 @@ pub(crate) const ROWS: &[Row] = &[
             what: "procspawn 1.0 Pool(2) spawn + join, one at a time",
             source: Source::Peers("procspawn/pool_roundtrip"),
         }],
-        ">= 5x faster than Python (provisional)",
+        ">= 5x faster than Python",
     ),
     pool_row(
         "pool/map_1mib_results",
@@ -483,7 +483,7 @@ pub(crate) const ROWS: &[Row] = &[
         false,
         Mode::Throughput,
         &[],
-        "ahead of Python (provisional)",
+        ">= 5x faster than Python",
     ),
     pool_row(
         "pool/idle_pss_pool4",
@@ -491,7 +491,7 @@ pub(crate) const ROWS: &[Row] = &[
         true,
         Mode::Unpinned,
         &[],
-        "below Python (provisional)",
+        "below Python",
     ),
     imap_row("pool/imap_scale/1e4", false),
     imap_row("pool/imap_scale/1e5", false),
@@ -565,7 +565,7 @@ const fn imap_row(name: &'static str, peak_rss: bool) -> Row {
             false,
             Mode::Unpinned,
             &[],
-            "holds with the number of items (provisional)",
+            "holds with the number of items",
         )
     }
 }
