@@ -313,15 +313,31 @@ fn map(runner: &Runner<FakeBackend>, items: Vec<u64>, chunksize: usize) -> MapRe
     AsyncResult::new(completion)
 }
 
+/// Waits until the workers hold `jobs` jobs in all.
+fn wait_for_jobs_given(fake: &Fake, jobs: usize) {
+    fake.wait_for("the jobs given", |s| {
+        s.workers.values().map(|w| w.queue.len()).sum::<usize>() == jobs
+    });
+}
+
+/// Asserts that every result but the one at `except` is its index times ten (the map's work).
+fn assert_right_but(results: &[Result<u64, TaskError>], except: Option<usize>) {
+    for (i, r) in results
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| Some(*i) != except)
+    {
+        assert_eq!(*r.as_ref().unwrap(), 10 * i as u64, "{results:?}");
+    }
+}
+
 /// Worker 0 of a map of 0..10 in chunks of 5 dies before it reported anything, its backend
 /// naming `held`; returns the map's results.
 fn crash_first_worker_holding(held: impl FnOnce(JobId) -> Held) -> Vec<Result<u64, TaskError>> {
     let (runner, fake) = fake_pool(two_workers(), 0);
     let runner = runner.unwrap();
     let result = map(&runner, (0..10).collect(), 5);
-    fake.wait_for("both jobs given", |s| {
-        s.workers.values().map(|w| w.queue.len()).sum::<usize>() == 2
-    });
+    wait_for_jobs_given(&fake, 2);
     let w0 = WorkerId(0);
     let job = fake.lock().workers[&w0].queue[0].0;
     fake.crash_holding(w0, WorkerExit::Signal(9), held(job));
@@ -345,9 +361,7 @@ fn a_named_held_item_fails_alone_and_its_unreported_predecessors_rerun() {
         results[3],
         Err(TaskError::WorkerLost { task: 3, .. })
     ));
-    for (i, r) in results.iter().enumerate().filter(|(i, _)| *i != 3) {
-        assert_eq!(*r.as_ref().unwrap(), 10 * i as u64);
-    }
+    assert_right_but(&results, Some(3));
 }
 
 #[test]
@@ -355,18 +369,14 @@ fn a_worker_leaving_mid_job_gives_back_only_what_it_did_not_report() {
     let (runner, fake) = fake_pool(two_workers(), 0);
     let runner = runner.unwrap();
     let result = map(&runner, (0..10).collect(), 5);
-    fake.wait_for("both jobs given", |s| {
-        s.workers.values().map(|w| w.queue.len()).sum::<usize>() == 2
-    });
+    wait_for_jobs_given(&fake, 2);
     let w0 = WorkerId(0);
     fake.finish_item(w0);
     fake.finish_item(w0);
     fake.crash_holding(w0, WorkerExit::Code(0), Held::Nothing);
     fake.run_until(|| result.ready());
     let results = result.get();
-    for (i, r) in results.iter().enumerate() {
-        assert_eq!(*r.as_ref().unwrap(), 10 * i as u64, "{results:?}");
-    }
+    assert_right_but(&results, None);
     runner.close();
     runner.join().unwrap();
 }
@@ -374,9 +384,7 @@ fn a_worker_leaving_mid_job_gives_back_only_what_it_did_not_report() {
 #[test]
 fn a_worker_between_items_fails_nothing() {
     let results = crash_first_worker_holding(|_| Held::Nothing);
-    for (i, r) in results.iter().enumerate() {
-        assert_eq!(*r.as_ref().unwrap(), 10 * i as u64, "{results:?}");
-    }
+    assert_right_but(&results, None);
 }
 
 #[test]
@@ -385,9 +393,7 @@ fn a_death_fails_exactly_the_held_task_and_redispatches_the_rest() {
     let runner = runner.unwrap();
     // 10 items in chunks of 3: jobs [0,1,2] [3,4,5] [6,7,8] [9]; depth 2 on 2 workers.
     let result = map(&runner, (0..10).collect(), 3);
-    fake.wait_for("all four jobs given", |s| {
-        s.workers.values().map(|w| w.queue.len()).sum::<usize>() == 4
-    });
+    wait_for_jobs_given(&fake, 4);
     let w0 = WorkerId(0);
     fake.finish_item(w0); // item 0 (or 3) done; the next one is held
     let held = {
@@ -415,11 +421,7 @@ fn a_death_fails_exactly_the_held_task_and_redispatches_the_rest() {
         }
         other => panic!("expected WorkerLost, got {other}"),
     }
-    for (i, r) in results.iter().enumerate() {
-        if i != index {
-            assert_eq!(*r.as_ref().unwrap(), 10 * i as u64);
-        }
-    }
+    assert_right_but(&results, Some(index));
     assert!(
         fake.lock().started.contains(&WorkerId(2)),
         "the dead worker was replaced"
