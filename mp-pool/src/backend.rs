@@ -43,7 +43,7 @@
 //! tasks in flight. A slot never dies on its own: a lost host's entries are reclaimed by
 //! another host, inside the broker's protocol; `kill` (terminate) ends a slot at once and its
 //! late results are dropped. Time limits travel with the job
-//! ([`Backend::give_limited`]) and the host enforces them ([`Backend::limits_at_worker`]).
+//! ([`Handover::limit`]) and the host enforces them ([`Backend::limits_at_worker`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,6 +97,21 @@ pub(crate) trait Payload: Clone + Send + 'static {
     fn head(&self, take: usize) -> Self;
 }
 
+/// What the core knows of a job it gives, beyond its payload.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Handover {
+    /// The time limit of each of its items: a backend whose workers enforce limits themselves
+    /// ([`Backend::limits_at_worker`]) sends it along with the job; others ignore it (the core
+    /// keeps their clocks).
+    // Only a broker reads it, and the broker is behind the `redis` feature.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) limit: Option<Duration>,
+    /// The worker holds no other job: it is idle, and the latency of this round trip counts
+    /// (one `apply_async` at a time). A backend may hand the job over from the calling thread
+    /// rather than through a thread of its own.
+    pub(crate) idle: bool,
+}
+
 /// A way of running workers, as the core drives it. Calls come with the core's lock held, so
 /// they must not block for long.
 pub(crate) trait Backend: Send + 'static {
@@ -129,21 +144,9 @@ pub(crate) trait Backend: Send + 'static {
         }
         started
     }
-    /// Gives `job` to `worker`, behind the jobs it already holds.
-    fn give(&mut self, worker: WorkerId, job: JobId, payload: Self::Job);
-    /// Gives `job` to `worker`, which holds no other: it is idle, and the latency of this
-    /// round trip counts (one `apply_async` at a time). A backend may hand it over from the
-    /// calling thread rather than through a thread of its own; by default, as
-    /// [`give_limited`](Self::give_limited).
-    fn give_idle(
-        &mut self,
-        worker: WorkerId,
-        job: JobId,
-        payload: Self::Job,
-        limit: Option<Duration>,
-    ) {
-        self.give_limited(worker, job, payload, limit);
-    }
+    /// Gives `job` to `worker`, behind the jobs it already holds; `how` says what else the
+    /// core knows of it (its time limit, and whether the worker is idle).
+    fn give(&mut self, worker: WorkerId, job: JobId, payload: Self::Job, how: Handover);
     /// Tells `worker` to exit once it has finished the jobs it holds (no more will come).
     fn retire(&mut self, worker: WorkerId);
     /// Stops `worker` now; an [`Event::Exited`] follows.
@@ -152,20 +155,6 @@ pub(crate) trait Backend: Send + 'static {
     fn held(&self, worker: WorkerId) -> Held;
     /// Makes a blocked [`Events::next`] return early (the core has a new, earlier deadline).
     fn wake(&mut self);
-
-    /// Gives `job` as [`give`](Self::give) does, with its items' time limit: a backend whose
-    /// workers enforce limits themselves ([`limits_at_worker`](Self::limits_at_worker)) sends
-    /// it along with the job.
-    fn give_limited(
-        &mut self,
-        worker: WorkerId,
-        job: JobId,
-        payload: Self::Job,
-        limit: Option<Duration>,
-    ) {
-        let _ = limit;
-        self.give(worker, job, payload);
-    }
 
     /// Whether the workers enforce time limits themselves and report an overrun as the item's
     /// outcome, so that the core keeps no clock: a broker's hosts, whose tasks may wait in a

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use mp_sync::Deadline;
 
-use crate::backend::{Backend, Event, Held, JobId, Payload, Schedule};
+use crate::backend::{Backend, Event, Handover, Held, JobId, Payload, Schedule};
 use crate::error::{SubmitError, TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
 use crate::lifecycle;
 use crate::pace::Pace;
@@ -343,12 +343,11 @@ impl<B: Backend> Core<B> {
                 }
             }
         }
-        if worker.queue.len() == 1 {
-            self.backend.give_idle(worker_id, job_id, payload, timeout);
-        } else {
-            self.backend
-                .give_limited(worker_id, job_id, payload, timeout);
-        }
+        let how = Handover {
+            limit: timeout,
+            idle: worker.queue.len() == 1,
+        };
+        self.backend.give(worker_id, job_id, payload, how);
         let spent = self
             .schedule
             .max_tasks_per_child

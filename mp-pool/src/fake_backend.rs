@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mp_sync::Deadline;
 
-use crate::backend::{Backend, Event, Events, Held, JobId, Payload, Schedule};
+use crate::backend::{Backend, Event, Events, Handover, Held, JobId, Payload, Schedule};
 use crate::completion::{Callbacks, Completion};
 use crate::core::{JobSink, JobSpec};
 use crate::error::{PoolError, TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
@@ -197,7 +197,7 @@ impl Backend for FakeBackend {
         Ok(Some(1000 + worker.0 as u32))
     }
 
-    fn give(&mut self, worker: WorkerId, job: JobId, payload: FakeJob) {
+    fn give(&mut self, worker: WorkerId, job: JobId, payload: FakeJob, _: Handover) {
         let mut script = self.0.lock();
         if let Some(w) = script.workers.get_mut(&worker) {
             w.queue.push_back((job, payload));

@@ -3,9 +3,7 @@
 //! one outcome each), so one `Pool` type serves both and its API does not depend on where the
 //! workers are.
 
-use std::time::Duration;
-
-use crate::backend::{Backend, Held, JobId};
+use crate::backend::{Backend, Handover, Held, JobId};
 use crate::error::{WorkerId, WorkerStartError};
 use crate::process_backend::{ProcessBackend, ProcessOutput};
 use crate::process_job::ProcessJob;
@@ -45,28 +43,8 @@ impl Backend for PoolBackend {
         either!(self, b => b.start_all(workers))
     }
 
-    fn give(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob) {
-        either!(self, b => b.give(worker, job, payload));
-    }
-
-    fn give_idle(
-        &mut self,
-        worker: WorkerId,
-        job: JobId,
-        payload: Self::Job,
-        limit: Option<Duration>,
-    ) {
-        either!(self, b => b.give_idle(worker, job, payload, limit));
-    }
-
-    fn give_limited(
-        &mut self,
-        worker: WorkerId,
-        job: JobId,
-        payload: Self::Job,
-        limit: Option<Duration>,
-    ) {
-        either!(self, b => b.give_limited(worker, job, payload, limit));
+    fn give(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob, how: Handover) {
+        either!(self, b => b.give(worker, job, payload, how));
     }
 
     fn limits_at_worker(&self) -> bool {

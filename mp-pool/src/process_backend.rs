@@ -17,12 +17,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
-use std::time::Duration;
 
 use mp_ipc::{Connection, Pipe, Token, WaitSet};
 use mp_process::{Process, StartMethod};
 
-use crate::backend::{Backend, Event, Held, JobId};
+use crate::backend::{Backend, Event, Handover, Held, JobId};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
 use crate::event_channel::{EventReceiver, EventSender, Message, event_channel};
 use crate::exit_guard;
@@ -338,19 +337,9 @@ impl Backend for ProcessBackend {
             .collect()
     }
 
-    fn give(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob) {
-        self.send_job(worker, job, payload, false);
-    }
-
-    fn give_idle(
-        &mut self,
-        worker: WorkerId,
-        job: JobId,
-        payload: ProcessJob,
-        _limit: Option<Duration>,
-    ) {
+    fn give(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob, how: Handover) {
         // The core keeps this backend's clocks: the limit does not travel.
-        self.send_job(worker, job, payload, true);
+        self.send_job(worker, job, payload, how.idle);
     }
 
     fn retire(&mut self, worker: WorkerId) {

@@ -15,7 +15,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 
-use crate::backend::{Backend, Event, Held, JobId, Payload};
+use crate::backend::{Backend, Event, Handover, Held, JobId, Payload};
 use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError};
 use crate::event_channel::{EventReceiver, EventSender, Message, event_channel};
 use crate::panics::panic_message;
@@ -188,7 +188,7 @@ impl Backend for ThreadBackend {
         Ok(None)
     }
 
-    fn give(&mut self, worker: WorkerId, job: JobId, payload: ThreadJob) {
+    fn give(&mut self, worker: WorkerId, job: JobId, payload: ThreadJob, _: Handover) {
         if let Some(thread) = self.workers.get(&worker) {
             // A worker that is gone has reported it (or will): the core redispatches.
             let _ = thread.jobs.send(Assignment::Job(job, payload));

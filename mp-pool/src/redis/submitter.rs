@@ -15,7 +15,7 @@ use super::connection::connect;
 use super::entry::{ResultOutcomes, parse_result, task_fields};
 use super::keys::{Keys, TASKS_TTL_SECS, ensure_group};
 use super::{BrokerError, RedisBroker};
-use crate::backend::{Backend, Event, Held, JobId, Payload};
+use crate::backend::{Backend, Event, Handover, Held, JobId, Payload};
 use crate::error::{WorkerExit, WorkerId, WorkerStartError};
 use crate::event_channel::{EventReceiver, EventSender, Message, event_channel};
 use crate::frames;
@@ -259,17 +259,8 @@ impl Backend for RedisBackend {
         Ok(None)
     }
 
-    fn give(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob) {
-        self.give_limited(worker, job, payload, None);
-    }
-
-    fn give_limited(
-        &mut self,
-        worker: WorkerId,
-        job: JobId,
-        payload: ProcessJob,
-        limit: Option<Duration>,
-    ) {
+    fn give(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob, how: Handover) {
+        let limit = how.limit;
         let task = self.next_task;
         self.next_task += 1;
         let items = payload.len();
