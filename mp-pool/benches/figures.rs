@@ -14,11 +14,14 @@
 //!
 //! With the `redis` feature, also the `pool/redis/*` rows (`figures_redis/rows.rs`).
 //!
-//! The workloads follow `xtask/bench/mp_bench.py` (Pool(2), warmed up by a map of 1,000).
+//! The workloads follow `xtask/bench/mp_bench.py`: as there, the map, round-trip and imap rows
+//! create one Pool(2) per figure process, warm it up once (a map of 1,000, or of 4 for the 1 MiB
+//! row) and take the median of the repeats on that pool ([`with_shared_pool`]).
 //! Workers use the default start method (forkserver), as Python 3.14's pool does.
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
+use std::sync::Mutex;
 use std::time::Instant;
 
 #[cfg(feature = "redis")]
@@ -70,17 +73,32 @@ fn main() {
     #[cfg(not(feature = "redis"))]
     let figures = FIGURES.to_vec();
     protocol::run(&figures, REPS);
+    // Stop the shared pool's workers before leaving (a static is never dropped).
+    drop(SHARED_POOL.lock().map(|mut pool| pool.take()));
 }
 
 fn square(x: u64) -> u64 {
     x * x
 }
 
-/// A warmed-up Pool(2).
-fn warm_pool() -> Pool {
-    let pool = Pool::new(2).expect("pool");
+/// The Pool(2) that one figure's repeats share (each figure runs in a process of its own).
+static SHARED_POOL: Mutex<Option<Pool>> = Mutex::new(None);
+
+/// Runs `f` on the figure's shared Pool(2), created and warmed up by `warm_up` on first use:
+/// `mp_bench.py`'s `with mp.Pool(2) as pool: warm-up; median_of(once)`.
+fn with_shared_pool<R>(warm_up: fn(&Pool), f: impl FnOnce(&Pool) -> R) -> R {
+    let mut slot = SHARED_POOL.lock().expect("shared pool");
+    let pool = slot.get_or_insert_with(|| {
+        let pool = Pool::new(2).expect("pool");
+        warm_up(&pool);
+        pool
+    });
+    f(pool)
+}
+
+/// The warm-up of most rows: a map of 1,000 squares.
+fn map_1000(pool: &Pool) {
     let _ = pool.map(square, 0..1000).expect("warm-up");
-    pool
 }
 
 /// Forks a child running `f`.
@@ -118,14 +136,15 @@ fn create_close_join(floor: bool) -> f64 {
 
 /// tasks/s of a map over [`ITEMS`] with `chunksize` (`None`: Python's rule).
 fn map_rate(chunksize: Option<usize>) -> f64 {
-    let pool = warm_pool();
-    let t = Instant::now();
-    let results = match chunksize {
-        Some(chunksize) => pool.map_chunked(square, 0..ITEMS, chunksize),
-        None => pool.map(square, 0..ITEMS),
-    }
-    .expect("map");
-    let rate = ITEMS as f64 / t.elapsed().as_secs_f64();
+    let (rate, results) = with_shared_pool(map_1000, |pool| {
+        let t = Instant::now();
+        let results = match chunksize {
+            Some(chunksize) => pool.map_chunked(square, 0..ITEMS, chunksize),
+            None => pool.map(square, 0..ITEMS),
+        }
+        .expect("map");
+        (ITEMS as f64 / t.elapsed().as_secs_f64(), results)
+    });
     assert!(
         results
             .iter()
@@ -197,17 +216,18 @@ fn apply_async_roundtrip(floor: bool) -> f64 {
     if floor {
         return socket_rate(ROUNDS);
     }
-    let pool = warm_pool();
-    let t = Instant::now();
-    for x in 0..ROUNDS {
-        let value = pool
-            .apply_async(square, x)
-            .expect("submit")
-            .get()
-            .expect("task");
-        assert_eq!(value, square(x));
-    }
-    ROUNDS as f64 / t.elapsed().as_secs_f64()
+    with_shared_pool(map_1000, |pool| {
+        let t = Instant::now();
+        for x in 0..ROUNDS {
+            let value = pool
+                .apply_async(square, x)
+                .expect("submit")
+                .get()
+                .expect("task");
+            assert_eq!(value, square(x));
+        }
+        ROUNDS as f64 / t.elapsed().as_secs_f64()
+    })
 }
 
 /// One MiB.
@@ -221,11 +241,12 @@ fn mib_result(_: u64) -> mp_ipc::Bytes {
 /// MiB/s of a map of 100 tasks that return 1 MiB each, after a warm-up map of 4.
 fn map_1mib_results(_floor: bool) -> f64 {
     const TASKS: u64 = 100;
-    let pool = Pool::new(2).expect("pool");
-    let _ = pool.map(mib_result, 0..4).expect("warm-up");
-    let t = Instant::now();
-    let results = pool.map(mib_result, 0..TASKS).expect("map");
-    let rate = TASKS as f64 / t.elapsed().as_secs_f64();
+    let warm_up = |pool: &Pool| drop(pool.map(mib_result, 0..4).expect("warm-up"));
+    let (rate, results) = with_shared_pool(warm_up, |pool| {
+        let t = Instant::now();
+        let results = pool.map(mib_result, 0..TASKS).expect("map");
+        (TASKS as f64 / t.elapsed().as_secs_f64(), results)
+    });
     assert!(
         results
             .iter()
@@ -262,14 +283,15 @@ const IMAP_CHUNKSIZE: usize = 1000;
 
 /// items/s of `imap(square, 0..n)` with chunk size 1,000, consumed one by one.
 fn imap_rate(n: u64) -> f64 {
-    let pool = warm_pool();
-    let t = Instant::now();
-    let total: u64 = pool
-        .imap_chunked(square, 0..n, IMAP_CHUNKSIZE)
-        .expect("imap")
-        .map(|r| r.expect("task"))
-        .fold(0u64, u64::wrapping_add);
-    let rate = n as f64 / t.elapsed().as_secs_f64();
+    let (rate, total) = with_shared_pool(map_1000, |pool| {
+        let t = Instant::now();
+        let total: u64 = pool
+            .imap_chunked(square, 0..n, IMAP_CHUNKSIZE)
+            .expect("imap")
+            .map(|r| r.expect("task"))
+            .fold(0u64, u64::wrapping_add);
+        (n as f64 / t.elapsed().as_secs_f64(), total)
+    });
     assert_eq!(total, (0..n).map(square).fold(0u64, u64::wrapping_add));
     rate
 }
