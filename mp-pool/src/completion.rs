@@ -42,6 +42,9 @@ struct Slot<V> {
     arrived: bool,
     /// The task to wake when it arrives, if one awaits it.
     waker: Option<Waker>,
+    /// Threads sleeping on [`Completion::arrived`]: std's notify makes a system call even
+    /// when nobody sleeps, so it is called only when someone does.
+    sleepers: usize,
 }
 
 /// A value that arrives once.
@@ -60,6 +63,7 @@ impl<V> Completion<V> {
                 value: None,
                 arrived: false,
                 waker: None,
+                sleepers: 0,
             }),
             arrived: Condvar::new(),
         }
@@ -72,13 +76,17 @@ impl<V> Completion<V> {
 
     /// The value arrives: waiters and an awaiting task wake.
     pub(crate) fn complete(&self, value: V) {
-        let waker = {
+        let (waker, sleepers) = {
             let mut slot = self.lock();
             slot.value = Some(value);
             slot.arrived = true;
-            slot.waker.take()
+            (slot.waker.take(), slot.sleepers)
         };
-        self.arrived.notify_all();
+        // A sleeper counted itself under the lock before it slept, and looks at `arrived`
+        // under it when it wakes: none is missed.
+        if sleepers > 0 {
+            self.arrived.notify_all();
+        }
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -88,22 +96,24 @@ impl<V> Completion<V> {
     pub(crate) fn wait_until(&self, deadline: Option<Deadline>) -> bool {
         let mut slot = self.lock();
         while !slot.arrived {
-            slot = match deadline {
+            let left = deadline.map(Deadline::remaining);
+            if left == Some(Duration::ZERO) {
+                return false;
+            }
+            slot.sleepers += 1;
+            slot = match left {
                 None => self
                     .arrived
                     .wait(slot)
                     .unwrap_or_else(PoisonError::into_inner),
-                Some(deadline) => {
-                    let left = deadline.remaining();
-                    if left == Duration::ZERO {
-                        return false;
-                    }
+                Some(left) => {
                     self.arrived
                         .wait_timeout(slot, left)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0
                 }
             };
+            slot.sleepers -= 1;
         }
         true
     }
