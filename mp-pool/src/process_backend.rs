@@ -4,9 +4,11 @@
 //! method, with two one-way mp-ipc pipes: jobs to it, reports from it. In the parent, each
 //! worker has two threads: a writer that sends it the jobs the core gives (so the core never
 //! blocks on a full pipe), and a watcher that reads its reports and turns them into events,
-//! and notices its death (the end of its pipe, or its sentinel while the pipe is quiet). The
-//! watcher reports the death only after every report the worker sent, and reaps the worker
-//! first, so no zombie is left and the exit code or signal is in the event.
+//! and notices its death (the end of its pipe, or its sentinel while the pipe is quiet). A
+//! thread waiting for an `apply_async` result may read the reports instead, while the watcher
+//! lends it the pipe and watches the sentinel alone ([`crate::results_reader`]). The watcher
+//! reports the death only after every report the worker sent, and reaps the worker first, so
+//! no zombie is left and the exit code or signal is in the event.
 //!
 //! Workers are not daemons (a task may start processes and pools of its own) but ask the
 //! kernel to kill them when the thread that started them ends: their watcher, which starts its
