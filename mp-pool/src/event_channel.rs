@@ -2,7 +2,8 @@
 //! worker processes) send events and the supervisor reads them: std's `mpsc`, with a wake-up
 //! message for [`Backend::wake`](crate::backend::Backend::wake). Once the pool installed an
 //! output handler ([`Events::hand_outputs_to`]), [`Event::Output`]s skip the channel: the
-//! sending thread books them on the core itself, one thread hop less per report.
+//! sending thread books them on the core itself, one thread hop less per report, and the
+//! outputs of one flush under one lock ([`EventSender::send_outputs`]).
 
 use std::sync::mpsc::{self, Receiver, SendError, Sender};
 use std::sync::{Arc, OnceLock};
@@ -42,10 +43,25 @@ impl<O> EventSender<O> {
     pub(crate) fn send(&self, message: Message<O>) -> Result<(), SendError<Message<O>>> {
         match (message, self.outputs.get()) {
             (Message::Event(output @ Event::Output { .. }), Some(handler)) => {
-                handler(output);
+                handler(&mut std::iter::once(output));
                 Ok(())
             }
             (message, _) => self.tx.send(message),
+        }
+    }
+
+    /// Sends [`Event::Output`]s: to the installed handler all at once (one booking), else one
+    /// by one on the channel. An error means the supervisor is gone.
+    pub(crate) fn send_outputs(
+        &self,
+        mut outputs: impl Iterator<Item = Event<O>>,
+    ) -> Result<(), SendError<Message<O>>> {
+        match self.outputs.get() {
+            Some(handler) => {
+                handler(&mut outputs);
+                Ok(())
+            }
+            None => outputs.try_for_each(|output| self.tx.send(Message::Event(output))),
         }
     }
 }

@@ -38,11 +38,13 @@ impl<B: Backend> Shared<B> {
 }
 
 impl<B: Backend> Shared<B> {
-    /// Books an output on the core and hands out its results, on the calling thread; wakes
+    /// Books outputs on the core and hands out their results, on the calling thread; wakes
     /// the supervisor when an item's time limit now runs (it may be asleep without one).
-    fn book_output(&self, event: crate::backend::Event<B::Output>) {
+    fn book_outputs(&self, events: &mut dyn Iterator<Item = crate::backend::Event<B::Output>>) {
         self.with_core(|core| {
-            core.handle(event);
+            for event in events {
+                core.handle(event);
+            }
             if core.next_deadline().is_some() {
                 core.wake_supervisor();
             }
@@ -81,9 +83,9 @@ impl<B: Backend> Runner<B> {
         // Outputs are booked by the backend thread that has them (a watcher), not handed to
         // the supervisor first. Weak: the handler lives in the backend, inside the core.
         let weak = Arc::downgrade(&shared);
-        events.hand_outputs_to(Arc::new(move |event| {
+        events.hand_outputs_to(Arc::new(move |events| {
             if let Some(shared) = weak.upgrade() {
-                shared.book_output(event);
+                shared.book_outputs(events);
             }
         }));
         let for_thread = Arc::clone(&shared);
