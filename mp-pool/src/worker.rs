@@ -21,7 +21,7 @@ use crate::frames;
 use crate::quiet_wait::QuietWait;
 use crate::running_word::RunningWord;
 use crate::sys;
-use crate::wire::{FromWorker, ItemCall, ItemIo, ToWorker, WorkerArgs};
+use crate::wire::{FromWorker, ItemCall, ItemIo, JobWire, ToWorker, WorkerArgs};
 
 /// The most bytes of outcomes held back: large results go at once (holding them saves no
 /// message worth its copy, and a message larger than the pipe's ring costs more to send).
@@ -72,8 +72,16 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         quiet.readable();
         match worker.jobs.recv() {
             Ok(ToWorker::Job { job, call, args }) => {
-                if let Err(Stop) = worker.run_job(job, call, args) {
+                if let Err(Stop) = worker.run_job(job, call, args, false) {
                     return;
+                }
+            }
+            Ok(ToWorker::Jobs(jobs)) => {
+                let last = jobs.len().saturating_sub(1);
+                for (i, JobWire { job, call, args }) in jobs.into_iter().enumerate() {
+                    if let Err(Stop) = worker.run_job(job, call, args, i < last) {
+                        return;
+                    }
                 }
             }
             Ok(ToWorker::Retire) => {
@@ -110,8 +118,9 @@ struct Worker<'a> {
 
 impl Worker<'_> {
     /// Runs the items of job `job`, flushing as it goes; at its end, flushes unless the next
-    /// message is already there (its results then share the message).
-    fn run_job(&mut self, job: u64, call: ItemCall, args: Bytes) -> Result<(), Stop> {
+    /// job is already there (`more`: in the same message; or the next message arrived): its
+    /// results then share the message.
+    fn run_job(&mut self, job: u64, call: ItemCall, args: Bytes, more: bool) -> Result<(), Stop> {
         let run = call.run.get();
         let tag = JobId(job).tag();
         let mut next = frames::range_at(&args, 0);
@@ -134,7 +143,7 @@ impl Worker<'_> {
             item += 1;
             let due = self.clock.due() || io.outcomes.len() >= FLUSH_BYTES;
             let last = next.is_none();
-            if due || (last && !self.jobs.ready_now()) {
+            if due || (last && !more && !self.jobs.ready_now()) {
                 self.outcomes = std::mem::take(&mut io.outcomes);
                 self.flush()?;
                 io.outcomes = std::mem::take(&mut self.outcomes);
