@@ -99,7 +99,44 @@ fn a_worker_leaving_after_each_task_is_replaced_under_a_getter() {
             .build()
             .unwrap();
         round_trips(&pool, 20);
+        // A getter waiting for the job behind one after which the worker leaves reads the
+        // first job's result and the worker's leaving: it hands the leaving to the watcher,
+        // and its own job runs on the replacement.
+        let pool = Pool::builder()
+            .processes(1)
+            .max_memory_per_child(32 << 20)
+            .build()
+            .unwrap();
+        for x in 0..3 {
+            round_trips(&pool, 20);
+            let before = pool
+                .apply_async(pid_after_hogging, false)
+                .unwrap()
+                .get()
+                .unwrap();
+            let first = pool.apply_async(pid_after_hogging, true).unwrap();
+            let second = pool.apply_async(square, x).unwrap();
+            assert_eq!(second.get().unwrap(), x * x);
+            assert_eq!(
+                first.get().unwrap(),
+                before,
+                "the hog ran where the pool was"
+            );
+            let after = pool.apply_async(pid_after_hogging, false).unwrap().get();
+            assert_ne!(after.unwrap(), before, "the worker was replaced");
+        }
     });
+}
+
+/// Allocates and touches 64 MiB and keeps it (the worker's resident memory stays high) when
+/// `hog`; returns the worker's pid.
+fn pid_after_hogging(hog: bool) -> u32 {
+    if hog {
+        let memory = vec![1u8; 64 << 20];
+        std::hint::black_box(&memory);
+        std::mem::forget(memory);
+    }
+    std::process::id()
 }
 
 #[test]
