@@ -206,3 +206,48 @@ fn getters_on_several_threads_and_a_map_share_the_workers() {
         }
     });
 }
+
+/// Where the grandchild of [`die_leaving_a_grandchild`] looks for leave to exit.
+fn marker(tag: u64) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mp-pool-round-trip-{}-{tag}", std::process::id()))
+}
+
+/// Forks a grandchild that keeps every descriptor of the worker (its end of the reports pipe
+/// among them) until the marker file named by `path` exists (at most 90 s), and dies by
+/// SIGKILL, as the worker does at once: the pool sees no end of the pipe, only the worker's
+/// sentinel.
+fn die_leaving_a_grandchild(path: String) -> u64 {
+    use nix::unistd::{AccessFlags, ForkResult, access, fork};
+    // SAFETY: the child only sleeps, looks for a file and kills itself (no allocation, no
+    // lock: async-signal-safe calls only, as a fork of a threaded process must).
+    if let Ok(ForkResult::Child) = unsafe { fork() } {
+        for _ in 0..900 {
+            if access(path.as_str(), AccessFlags::F_OK).is_ok() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
+    0
+}
+
+#[test]
+fn a_getter_sees_its_worker_die_while_a_grandchild_holds_the_pipe() {
+    bounded(|| {
+        let pool = Pool::new(1).unwrap();
+        round_trips(&pool, 100);
+        let path = marker(1);
+        let result = (pool.apply_async(die_leaving_a_grandchild, path.display().to_string()))
+            .unwrap()
+            .get();
+        std::fs::write(&path, b"").unwrap();
+        match result {
+            Err(TaskError::WorkerLost { how, .. }) => assert_eq!(how, WorkerExit::Signal(9)),
+            other => panic!("{other:?}"),
+        }
+        round_trips(&pool, 10);
+        let _ = std::fs::remove_file(&path);
+    });
+}
