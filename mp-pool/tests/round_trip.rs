@@ -110,11 +110,11 @@ fn a_worker_leaving_after_each_task_is_replaced_under_a_getter() {
         for x in 0..3 {
             round_trips(&pool, 20);
             let before = pool
-                .apply_async(pid_after_hogging, false)
+                .apply_async(pid_after_keeping, 0)
                 .unwrap()
                 .get()
                 .unwrap();
-            let first = pool.apply_async(pid_after_hogging, true).unwrap();
+            let first = pool.apply_async(pid_after_keeping, 64).unwrap();
             let second = pool.apply_async(square, x).unwrap();
             assert_eq!(second.get().unwrap(), x * x);
             assert_eq!(
@@ -122,89 +122,17 @@ fn a_worker_leaving_after_each_task_is_replaced_under_a_getter() {
                 before,
                 "the hog ran where the pool was"
             );
-            let after = pool.apply_async(pid_after_hogging, false).unwrap().get();
+            let after = pool.apply_async(pid_after_keeping, 0).unwrap().get();
             assert_ne!(after.unwrap(), before, "the worker was replaced");
         }
     });
 }
 
-/// Allocates and touches 64 MiB and keeps it (the worker's resident memory stays high) when
-/// `hog`; returns the worker's pid.
-fn pid_after_hogging(hog: bool) -> u32 {
-    if hog {
-        let memory = vec![1u8; 64 << 20];
-        std::hint::black_box(&memory);
-        std::mem::forget(memory);
-    }
+/// Keeps `mib` MiB of touched memory for the rest of the worker's life (its resident memory
+/// stays that much higher); returns the worker's pid.
+fn pid_after_keeping(mib: usize) -> u32 {
+    std::hint::black_box(Vec::leak(vec![1u8; mib << 20]));
     std::process::id()
-}
-
-#[test]
-fn results_nobody_waits_for_are_read_while_the_pipe_is_lent() {
-    bounded(|| {
-        let pool = Pool::new(1).unwrap();
-        round_trips(&pool, 100);
-        // Nobody calls get: the callback still runs.
-        let seen = Arc::new(AtomicU64::new(0));
-        let record = Arc::clone(&seen);
-        let options = Options::new().on_success(move |v: &u64| record.store(*v, Ordering::SeqCst));
-        let handle = pool.apply_async_with(square, 12, options).unwrap();
-        bounded::wait_until(|| seen.load(Ordering::SeqCst) == 144);
-        assert!(handle.ready());
-        // A map after the round trips.
-        let squares: Vec<u64> = (pool.map_chunked(square, 0..2000, 1).unwrap())
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
-        assert_eq!(squares, (0..2000).map(square).collect::<Vec<_>>());
-        round_trips(&pool, 100);
-    });
-}
-
-#[test]
-fn a_timed_get_on_a_lent_pipe_returns_in_time_and_the_task_runs_on() {
-    bounded(|| {
-        let pool = Pool::new(1).unwrap();
-        round_trips(&pool, 100);
-        let handle = match pool
-            .apply_async(sleep_ms, 300)
-            .unwrap()
-            .get_timeout(Duration::from_millis(20))
-        {
-            Waited::Pending(handle) => handle,
-            Waited::Ready(value) => panic!("ready after 20 ms: {value:?}"),
-        };
-        assert_eq!(handle.get().unwrap(), 300);
-        round_trips(&pool, 10);
-    });
-}
-
-#[test]
-fn getters_on_several_threads_and_a_map_share_the_workers() {
-    bounded(|| {
-        let pool = Arc::new(Pool::new(2).unwrap());
-        let getters: Vec<_> = (0..3)
-            .map(|t| {
-                let pool = Arc::clone(&pool);
-                thread::spawn(move || {
-                    for x in 0..300 {
-                        let x = t * 1000 + x;
-                        assert_eq!(pool.apply_async(square, x).unwrap().get().unwrap(), x * x);
-                    }
-                })
-            })
-            .collect();
-        for _ in 0..3 {
-            let squares: Vec<u64> = (pool.map_chunked(square, 0..5000, 1).unwrap())
-                .into_iter()
-                .map(Result::unwrap)
-                .collect();
-            assert_eq!(squares, (0..5000).map(square).collect::<Vec<_>>());
-        }
-        for getter in getters {
-            getter.join().unwrap();
-        }
-    });
 }
 
 /// Where the grandchild of [`die_leaving_a_grandchild`] looks for leave to exit.
