@@ -135,6 +135,74 @@ fn pid_after_keeping(mib: usize) -> u32 {
     std::process::id()
 }
 
+#[test]
+fn results_nobody_waits_for_are_read_while_the_pipe_is_lent() {
+    bounded(|| {
+        let pool = Pool::new(1).unwrap();
+        round_trips(&pool, 100);
+        // Nobody calls get: the callback still runs.
+        let seen = Arc::new(AtomicU64::new(0));
+        let record = Arc::clone(&seen);
+        let options = Options::new().on_success(move |v: &u64| record.store(*v, Ordering::SeqCst));
+        let handle = pool.apply_async_with(square, 12, options).unwrap();
+        bounded::wait_until(|| seen.load(Ordering::SeqCst) == 144);
+        assert!(handle.ready());
+        // A map after the round trips.
+        let squares: Vec<u64> = (pool.map_chunked(square, 0..2000, 1).unwrap())
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(squares, (0..2000).map(square).collect::<Vec<_>>());
+        round_trips(&pool, 100);
+    });
+}
+
+#[test]
+fn a_timed_get_on_a_lent_pipe_returns_in_time_and_the_task_runs_on() {
+    bounded(|| {
+        let pool = Pool::new(1).unwrap();
+        round_trips(&pool, 100);
+        let handle = match pool
+            .apply_async(sleep_ms, 300)
+            .unwrap()
+            .get_timeout(Duration::from_millis(20))
+        {
+            Waited::Pending(handle) => handle,
+            Waited::Ready(value) => panic!("ready after 20 ms: {value:?}"),
+        };
+        assert_eq!(handle.get().unwrap(), 300);
+        round_trips(&pool, 10);
+    });
+}
+
+#[test]
+fn getters_on_several_threads_and_a_map_share_the_workers() {
+    bounded(|| {
+        let pool = Arc::new(Pool::new(2).unwrap());
+        let getters: Vec<_> = (0..3)
+            .map(|t| {
+                let pool = Arc::clone(&pool);
+                thread::spawn(move || {
+                    for x in 0..300 {
+                        let x = t * 1000 + x;
+                        assert_eq!(pool.apply_async(square, x).unwrap().get().unwrap(), x * x);
+                    }
+                })
+            })
+            .collect();
+        for _ in 0..3 {
+            let squares: Vec<u64> = (pool.map_chunked(square, 0..5000, 1).unwrap())
+                .into_iter()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(squares, (0..5000).map(square).collect::<Vec<_>>());
+        }
+        for getter in getters {
+            getter.join().unwrap();
+        }
+    });
+}
+
 /// Where the grandchild of [`die_leaving_a_grandchild`] looks for leave to exit.
 fn marker(tag: u64) -> std::path::PathBuf {
     std::env::temp_dir().join(format!("mp-pool-round-trip-{}-{tag}", std::process::id()))
