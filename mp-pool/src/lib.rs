@@ -163,6 +163,7 @@ mod fake_backend;
 mod flush_clock;
 mod frames;
 mod imap;
+mod item_run;
 mod job_sender;
 mod lifecycle;
 mod pace;

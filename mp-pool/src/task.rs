@@ -10,10 +10,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::frames;
+use crate::item_run::ItemRun;
 use crate::panics::panic_message;
 use crate::wire::{
-    FunctionWire, InitCall, ItemCall, ItemFailure, ItemIo, OUTCOME_FAILED, OUTCOME_OK, RunInit,
-    RunItem,
+    FunctionWire, InitCall, ItemCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, RunInit, RunItems,
 };
 
 /// A plain function a process pool can send to its workers, applied to `Args`: `fn(T) -> R`
@@ -118,7 +118,7 @@ where
     F::Output: Serialize,
 {
     ItemCall {
-        run: FnRef::new(run_item::<Args, F> as RunItem),
+        run: FnRef::new(run_items::<Args, F> as RunItems),
         function: FnRef::new(f).to_wire(),
     }
 }
@@ -136,18 +136,37 @@ where
     })
 }
 
-/// The trampoline of one item, in the worker: decode, call, encode, appending the item's
-/// outcome record to `out`; a panic anywhere in it (the function, the result's `Serialize`)
-/// fails this item only.
-fn run_item<Args, F>(function: FunctionWire, mut io: ItemIo) -> ItemIo
+/// The trampoline of a run of items, in the worker: the function is looked up and checked
+/// once, then each item is decoded, called and encoded, its outcome record appended; a panic
+/// anywhere in an item (the function, the result's `Serialize`) fails that item only.
+fn run_items<Args, F>(function: FunctionWire, mut run: ItemRun) -> ItemRun
 where
     Args: DeserializeOwned + 'static,
     F: Task<Args>,
     F::Output: Serialize,
 {
-    let arg = io.args.get(io.arg.clone()).unwrap_or_default();
-    let out = &mut io.outcomes;
-    let failure = match call_item::<Args, F>(function, arg) {
+    match FnRef::<F>::from_wire(function.0, function.1) {
+        Ok(f) => {
+            let f = f.get();
+            run.run(|arg, out| run_item::<Args, F>(f, arg, out));
+        }
+        Err(error) => {
+            let failure = ItemFailure::Unrunnable(error.to_string());
+            run.run(|_, out| push_failure(out, &failure));
+        }
+    }
+    run
+}
+
+/// Runs one item: decode, call, encode, appending its outcome record to `out`.
+#[inline(always)]
+fn run_item<Args, F>(f: F, arg: &[u8], out: &mut Vec<u8>)
+where
+    Args: DeserializeOwned + 'static,
+    F: Task<Args>,
+    F::Output: Serialize,
+{
+    let failure = match call_item::<Args, F>(f, arg) {
         Ok(value) => {
             let encoded = frames::push(
                 out,
@@ -163,25 +182,22 @@ where
                 |len| ItemFailure::ResultEncoding(format!("the result's {len} bytes are too many")),
             );
             match encoded {
-                Ok(()) => return io,
+                Ok(()) => return,
                 Err(failure) => failure,
             }
         }
         Err(failure) => failure,
     };
     push_failure(out, &failure);
-    io
 }
 
 /// Decodes the argument and calls the function.
-fn call_item<Args, F>(function: FunctionWire, arg: &[u8]) -> Result<F::Output, ItemFailure>
+#[inline(always)]
+fn call_item<Args, F>(f: F, arg: &[u8]) -> Result<F::Output, ItemFailure>
 where
     Args: DeserializeOwned + 'static,
     F: Task<Args>,
 {
-    let f = FnRef::<F>::from_wire(function.0, function.1)
-        .map_err(|e| ItemFailure::Unrunnable(e.to_string()))?
-        .get();
     let args: Args = decode(arg)
         .map_err(|e| ItemFailure::Unrunnable(format!("its argument does not decode: {e}")))?;
     panic::catch_unwind(AssertUnwindSafe(|| f.call(args)))
