@@ -63,63 +63,82 @@ pub(crate) type ProcessEvents = EventReceiver<ProcessOutput>;
 /// The most items a watcher folds into one event.
 const BATCH: usize = 1 << 16;
 
-/// Reads a [`ProcessOutput`] as the typed results of its items, from task `first` on: always
-/// exactly as many results as items (a record missing or malformed is that item's error).
+/// Reads a [`ProcessOutput`] as the typed results of its items, from task `first` on,
+/// appended to `out`: always exactly as many results as items (a record missing or malformed
+/// is that item's error). Returns how many are errors.
 pub(crate) fn decode_process_output<R: serde::de::DeserializeOwned>(
     output: ProcessOutput,
     worker: WorkerRef,
     first: usize,
-) -> Vec<Result<R, TaskError>> {
+    out: &mut Vec<Result<R, TaskError>>,
+) -> usize {
     let mut records = frames::records(&output.outcomes);
-    (first..first + output.items)
-        .map(|task| decode_outcome(records.next(), task, worker))
-        .collect()
+    let mut errors = 0;
+    // A range's map has an exact length: the results are written without a check of the
+    // vector's room each.
+    out.extend((first..first + output.items).map(|task| {
+        let result = match records.next() {
+            Some([OUTCOME_OK, bytes @ ..]) => match decode(bytes) {
+                Ok(value) => Ok(value),
+                Err(message) => Err(undecodable(task, worker, &message)),
+            },
+            record => Err(failure(record, task, worker)),
+        };
+        errors += usize::from(result.is_err());
+        result
+    }));
+    errors
 }
 
-/// One item's result from its outcome record.
-fn decode_outcome<R: serde::de::DeserializeOwned>(
-    record: Option<&[u8]>,
-    task: usize,
-    worker: WorkerRef,
-) -> Result<R, TaskError> {
+/// The error of an item whose result does not decode.
+#[cold]
+fn undecodable(task: usize, worker: WorkerRef, message: &str) -> TaskError {
+    TaskError::ResultEncoding {
+        task,
+        worker,
+        message: format!("the result does not decode: {message}"),
+    }
+}
+
+/// The error of an item from its outcome record, one that is not a result.
+#[cold]
+fn failure(record: Option<&[u8]>, task: usize, worker: WorkerRef) -> TaskError {
     let malformed = |message: String| TaskError::ResultEncoding {
         task,
         worker,
         message,
     };
-    match record.and_then(<[u8]>::split_first) {
-        Some((&OUTCOME_OK, bytes)) => decode(bytes)
-            .map_err(|message| malformed(format!("the result does not decode: {message}"))),
-        Some((&OUTCOME_FAILED, bytes)) => match decode::<ItemFailure>(bytes) {
-            Ok(ItemFailure::Panicked(message)) => Err(TaskError::Panicked {
-                task,
-                worker,
-                message,
-            }),
-            Ok(ItemFailure::ResultEncoding(message)) => Err(malformed(message)),
-            Ok(ItemFailure::Unrunnable(message)) => Err(TaskError::Panicked {
-                task,
-                worker,
-                message: format!("the worker could not run the task: {message}"),
-            }),
-            Ok(ItemFailure::TimedOut(limit)) => Err(TaskError::TimedOut {
-                task,
-                worker,
-                limit,
-            }),
-            Ok(ItemFailure::Lost { code, signal }) => Err(TaskError::WorkerLost {
-                task,
-                worker,
-                how: match (code, signal) {
-                    (_, Some(signal)) => WorkerExit::Signal(signal),
-                    (Some(code), None) => WorkerExit::Code(code),
-                    (None, None) => WorkerExit::Unknown,
-                },
-            }),
-            Ok(ItemFailure::Refused(reason)) => Err(TaskError::Refused { task, reason }),
-            Err(message) => Err(malformed(format!("its failure does not decode: {message}"))),
+    let Some((&OUTCOME_FAILED, bytes)) = record.and_then(<[u8]>::split_first) else {
+        return malformed("the worker sent no readable outcome".into());
+    };
+    match decode::<ItemFailure>(bytes) {
+        Ok(ItemFailure::Panicked(message)) => TaskError::Panicked {
+            task,
+            worker,
+            message,
         },
-        _ => Err(malformed("the worker sent no readable outcome".into())),
+        Ok(ItemFailure::ResultEncoding(message)) => malformed(message),
+        Ok(ItemFailure::Unrunnable(message)) => TaskError::Panicked {
+            task,
+            worker,
+            message: format!("the worker could not run the task: {message}"),
+        },
+        Ok(ItemFailure::TimedOut(limit)) => TaskError::TimedOut {
+            task,
+            worker,
+            limit,
+        },
+        Ok(ItemFailure::Lost { code, signal }) => TaskError::WorkerLost {
+            task,
+            worker,
+            how: match (code, signal) {
+                (_, Some(signal)) => WorkerExit::Signal(signal),
+                (Some(code), None) => WorkerExit::Code(code),
+                (None, None) => WorkerExit::Unknown,
+            },
+        },
+        Ok(ItemFailure::Refused(reason)) => TaskError::Refused { task, reason },
+        Err(message) => malformed(format!("its failure does not decode: {message}")),
     }
 }
 

@@ -20,10 +20,22 @@ pub(crate) trait Collect<R>: Send + Sync {
             self.put(first + k, result);
         }
     }
+    /// The results of the tasks from `first` on, in order, as `decode` appends them to a
+    /// vector (it returns how many are errors): a sink that can decodes them straight into its
+    /// list, without a vector of their own.
+    fn put_decoded(&self, first: usize, decode: &mut DecodeInto<'_, R>) {
+        let mut results = Vec::new();
+        decode(&mut results);
+        self.put_run(first, results);
+    }
 }
 
-/// Turns a backend's output for the items from submission index `first` on into their results.
-pub(crate) type Decode<O, R> = fn(O, WorkerRef, usize) -> Vec<Result<R, TaskError>>;
+/// Appends decoded results to the vector given and says how many of them are errors.
+pub(crate) type DecodeInto<'a, R> = dyn FnMut(&mut Vec<Result<R, TaskError>>) -> usize + 'a;
+
+/// Turns a backend's output for the items from submission index `first` on into their
+/// results, appended to the vector given; returns how many of them are errors.
+pub(crate) type Decode<O, R> = fn(O, WorkerRef, usize, &mut Vec<Result<R, TaskError>>) -> usize;
 
 /// A [`JobSink`] that decodes a backend's output and puts the results into a [`Collect`].
 pub(crate) struct Decoding<O, R> {
@@ -42,8 +54,13 @@ impl<O, R> Decoding<O, R> {
 
 impl<O: Send + 'static, R: 'static> JobSink<O> for Decoding<O, R> {
     fn deliver(&self, first: usize, worker: WorkerRef, output: O) {
-        self.target
-            .put_run(first, (self.decode)(output, worker, first));
+        let decode = self.decode;
+        let mut output = Some(output);
+        self.target.put_decoded(first, &mut |results| {
+            output
+                .take()
+                .map_or(0, |output| decode(output, worker, first, results))
+        });
     }
 
     fn fail(&self, index: usize, error: TaskError) {
@@ -109,6 +126,8 @@ struct MapParts<R> {
     filled: Vec<bool>,
     /// How many are still out.
     missing: usize,
+    /// Whether an error was put (else the list needs no search for the first one).
+    errors: bool,
     /// Run when the last one is in.
     callbacks: Option<Callbacks<Vec<R>>>,
 }
@@ -134,21 +153,27 @@ impl<R> MapSink<R> {
                 runs: BTreeMap::new(),
                 filled: vec![false; len],
                 missing: len,
+                errors: false,
                 callbacks: Some(callbacks),
             }),
             completion,
         };
         if len == 0 {
-            sink.finish(Vec::new());
+            sink.finish(Vec::new(), false);
         }
         sink
     }
 
     /// Completes with every result, after the callback: on success it sees the values (Python
     /// passes the whole list), on failure the first error.
-    fn finish(&self, results: Vec<Result<R, TaskError>>) {
+    fn finish(&self, results: Vec<Result<R, TaskError>>, errors: bool) {
         let callbacks = lock(&self.parts).callbacks.take().unwrap_or_default();
-        let results = match results.iter().find_map(|r| r.as_ref().err()) {
+        let first_error = if errors {
+            results.iter().find_map(|r| r.as_ref().err())
+        } else {
+            None
+        };
+        let results = match first_error {
             Some(first_error) => {
                 run_callbacks(callbacks, Err(first_error));
                 results
@@ -170,6 +195,7 @@ impl<R> MapParts<R> {
     /// out of range, keeps what it has: the run is kept whole when none is (the rule), else
     /// split around them.
     fn fill_run(&mut self, first: usize, results: Vec<Result<R, TaskError>>) {
+        self.errors |= results.iter().any(Result::is_err);
         let end = first.saturating_add(results.len());
         if let Some(marks) = self.filled.get_mut(first..end)
             && !marks.contains(&true)
@@ -205,6 +231,38 @@ impl<R> MapParts<R> {
         self.extend_prefix();
     }
 
+    /// Takes the results of the tasks from `first` on as `decode` appends them (and says how
+    /// many are errors): straight into the list when they continue it, else as a run.
+    fn decode_run(&mut self, first: usize, decode: &mut DecodeInto<'_, R>) {
+        if first != self.prefix.len() || first >= self.filled.len() {
+            let mut run = Vec::new();
+            decode(&mut run);
+            return self.fill_run(first, run);
+        }
+        self.reserve_list();
+        let errors = decode(&mut self.prefix);
+        let end = self.prefix.len();
+        if let Some(marks) = self.filled.get_mut(first..end)
+            && !marks.contains(&true)
+        {
+            marks.fill(true);
+            self.missing -= end - first;
+            self.errors |= errors > 0;
+            self.extend_prefix();
+            return;
+        }
+        // Some of them are in already, or out of range: the rule of `fill_run`.
+        let run = self.prefix.split_off(first);
+        self.fill_run(first, run);
+    }
+
+    /// Room in the prefix for the whole list at once (its pages are touched only as it fills).
+    fn reserve_list(&mut self) {
+        if self.prefix.capacity() == 0 {
+            self.prefix.reserve_exact(self.filled.len());
+        }
+    }
+
     /// Appends to the prefix the runs that continue it.
     fn extend_prefix(&mut self) {
         while let Some(run) = self.runs.first_entry()
@@ -212,25 +270,22 @@ impl<R> MapParts<R> {
         {
             let run = run.remove();
             if self.prefix.is_empty() {
-                // Room for the whole list at once (its pages are touched only as it fills).
-                let mut prefix = Vec::with_capacity(self.filled.len());
-                prefix.extend(run);
-                self.prefix = prefix;
-            } else {
-                self.prefix.extend(run);
+                self.reserve_list();
             }
+            self.prefix.extend(run);
         }
     }
 
     /// Every result in task order, once the last is in (once).
-    fn complete(&mut self) -> Option<Vec<Result<R, TaskError>>> {
+    /// With whether any of them may be an error.
+    fn complete(&mut self) -> Option<(Vec<Result<R, TaskError>>, bool)> {
         if self.missing != 0 || self.filled.is_empty() {
             return None;
         }
         self.filled = Vec::new();
         // Every task is in and the runs are disjoint: the prefix is the whole list.
         self.extend_prefix();
-        Some(std::mem::take(&mut self.prefix))
+        Some((std::mem::take(&mut self.prefix), self.errors))
     }
 }
 
@@ -245,8 +300,19 @@ impl<R: Send> Collect<R> for MapSink<R> {
             parts.fill_run(first, results);
             parts.complete()
         };
-        if let Some(all) = all {
-            self.finish(all);
+        if let Some((all, errors)) = all {
+            self.finish(all, errors);
+        }
+    }
+
+    fn put_decoded(&self, first: usize, decode: &mut DecodeInto<'_, R>) {
+        let all = {
+            let mut parts = lock(&self.parts);
+            parts.decode_run(first, decode);
+            parts.complete()
+        };
+        if let Some((all, errors)) = all {
+            self.finish(all, errors);
         }
     }
 }
@@ -333,6 +399,7 @@ mod tests {
             runs: BTreeMap::new(),
             filled: vec![false; len],
             missing: len,
+            errors: false,
             callbacks: None,
         }
     }
@@ -348,7 +415,10 @@ mod tests {
         p.fill_run(3, vec![Ok(3), Ok(4), Ok(5)]);
         assert!(p.complete().is_none());
         p.fill_run(0, vec![Ok(0), Ok(1), Ok(2)]);
-        assert_eq!(values(p.complete().expect("complete")), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(
+            values(p.complete().expect("complete").0),
+            [0, 1, 2, 3, 4, 5]
+        );
         assert!(p.complete().is_none(), "completes once");
     }
 
@@ -360,10 +430,38 @@ mod tests {
         p.fill_run(0, vec![Ok(0), Ok(99), Ok(98), Ok(3)]);
         assert!(p.complete().is_none());
         p.fill_run(4, vec![Ok(4), Ok(97), Ok(96)]);
-        assert_eq!(values(p.complete().expect("complete")), [0, 1, 2, 3, 4]);
+        assert_eq!(values(p.complete().expect("complete").0), [0, 1, 2, 3, 4]);
         let mut p = parts(2);
         p.fill_run(7, vec![Ok(7)]);
         p.fill_run(usize::MAX, vec![Ok(1), Ok(2)]);
         assert_eq!(p.missing, 2);
+    }
+
+    #[test]
+    fn runs_decoded_into_the_list_keep_the_rules() {
+        let mut p = parts(6);
+        let decoded = |values: Vec<u32>, errors: usize| {
+            move |out: &mut Vec<Result<u32, TaskError>>| {
+                out.extend(values.iter().copied().map(Ok));
+                errors
+            }
+        };
+        p.decode_run(0, &mut decoded(vec![0, 1, 2], 0));
+        assert_eq!(p.prefix.len(), 3, "a run that continues the list goes straight in");
+        // Task 2 has its result: 99 is dropped, 3 taken.
+        p.decode_run(2, &mut decoded(vec![99, 3], 0));
+        assert_eq!(p.prefix.len(), 4);
+        p.decode_run(5, &mut decoded(vec![5], 0));
+        assert!(!p.errors);
+        p.decode_run(4, &mut decoded(vec![4, 98], 0));
+        let (all, errors) = p.complete().expect("complete");
+        assert!(!errors);
+        assert_eq!(values(all), [0, 1, 2, 3, 4, 5]);
+        let mut p = parts(1);
+        p.decode_run(0, &mut |out: &mut Vec<Result<u32, TaskError>>| {
+            out.push(Err(TaskError::Terminated { task: 0 }));
+            1
+        });
+        assert!(p.complete().expect("complete").1, "an error was put");
     }
 }
