@@ -155,6 +155,7 @@ mod backend;
 mod chunks;
 mod completion;
 mod core;
+mod encoder;
 mod error;
 mod event_channel;
 mod exit_guard;

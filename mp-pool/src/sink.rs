@@ -447,7 +447,11 @@ mod tests {
             }
         };
         p.decode_run(0, &mut decoded(vec![0, 1, 2], 0));
-        assert_eq!(p.prefix.len(), 3, "a run that continues the list goes straight in");
+        assert_eq!(
+            p.prefix.len(),
+            3,
+            "a run that continues the list goes straight in"
+        );
         // Task 2 has its result: 99 is dropped, 3 taken.
         p.decode_run(2, &mut decoded(vec![99, 3], 0));
         assert_eq!(p.prefix.len(), 4);

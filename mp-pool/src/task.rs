@@ -61,57 +61,14 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, String> 
 }
 
 /// Appends the encoding of `value` to `out` (on an error, `out` may hold part of it: the
-/// caller's record is dropped).
+/// caller's record is dropped). The bytes are postcard's, written by the pool's own encoder
+/// ([`crate::encoder`]: a varint is stored as one word).
 #[inline]
 pub(crate) fn encode_into<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    postcard::serialize_with_flavor(value, Appender(out)).map_err(|e| e.to_string())
-}
-
-/// A vector's end as postcard's output, without taking the vector.
-struct Appender<'a>(&'a mut Vec<u8>);
-
-/// The longest piece appended a word at a time.
-const SHORT_PIECE: usize = 16;
-
-impl postcard::ser_flavors::Flavor for Appender<'_> {
-    type Output = ();
-
-    #[inline]
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        // Most pieces are a varint or a tag of a few bytes, one or more for each item, that
-        // postcard wrote byte by byte to the stack: a copy of a length known only at run time
-        // is a call to memcpy (a tenth of a map's time in three processes, by perf, for `u64`
-        // items), a loop of pushes checks the capacity at every byte, and a wide load of the
-        // bytes just stored stalls; gathered into a word in a register and stored whole (the
-        // bytes past the piece cut off again), a piece is one capacity check and one store.
-        if data.len() > SHORT_PIECE {
-            self.0.extend_from_slice(data);
-            return Ok(());
-        }
-        for chunk in data.chunks(8) {
-            let mut word = 0u64;
-            for (k, &byte) in chunk.iter().enumerate() {
-                word |= u64::from(byte) << (8 * k);
-            }
-            let end = self.0.len() + chunk.len();
-            self.0.extend_from_slice(&word.to_le_bytes());
-            self.0.truncate(end);
-        }
-        Ok(())
-    }
-
-    #[inline]
-    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        self.0.push(data);
-        Ok(())
-    }
-
-    fn finalize(self) -> postcard::Result<()> {
-        Ok(())
-    }
+    crate::encoder::encode_into(value, out).map_err(|e| e.to_string())
 }
 
 /// Decodes a value that made the trip.
