@@ -149,7 +149,10 @@ impl<R> MapSink<R> {
     ) -> Self {
         let sink = MapSink {
             parts: Mutex::new(MapParts {
-                prefix: Vec::new(),
+                // Room for the whole list, taken here, by the submitting thread (its pages are
+                // touched only as the list fills): a watcher thread would take it from its own
+                // allocator arena, a fresh one for each watcher, whose pages then fault anew.
+                prefix: Vec::with_capacity(len),
                 runs: BTreeMap::new(),
                 filled: vec![false; len],
                 missing: len,
