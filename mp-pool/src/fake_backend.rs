@@ -301,7 +301,7 @@ fn map(runner: &Runner<FakeBackend>, items: Vec<u64>, chunksize: usize) -> MapRe
         Arc::clone(&completion),
         Callbacks::default(),
     ));
-    let sink: Arc<dyn JobSink<Vec<u64>>> = Arc::new(Decoding::new(target, decode));
+    let sink: Arc<dyn JobSink<Vec<u64>>> = Arc::new(Decoding::new(target, decode, Vec::len));
     let jobs = crate::chunks::cut(items, chunksize)
         .into_iter()
         .map(|(first, chunk)| JobSpec {

@@ -181,7 +181,11 @@ pub struct Pool {
 fn job_sink<R: DeserializeOwned + Send + 'static>(
     target: Arc<dyn Collect<R>>,
 ) -> Arc<dyn JobSink<ProcessOutput>> {
-    Arc::new(Decoding::new(target, decode_process_output::<R>))
+    Arc::new(Decoding::new(
+        target,
+        decode_process_output::<R>,
+        ProcessOutput::items,
+    ))
 }
 
 /// The most items of one job: a worker's running-item word counts them in 32 bits.

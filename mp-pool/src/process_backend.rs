@@ -44,6 +44,13 @@ pub(crate) struct ProcessOutput {
     outcomes: Vec<u8>,
 }
 
+impl ProcessOutput {
+    /// How many items.
+    pub(crate) fn items(&self) -> usize {
+        self.items
+    }
+}
+
 #[cfg(feature = "redis")]
 impl ProcessOutput {
     /// The output of `items` items with these outcome records (a broker's result entry).

@@ -20,18 +20,55 @@ pub(crate) trait Collect<R>: Send + Sync {
             self.put(first + k, result);
         }
     }
-    /// The results of the tasks from `first` on, in order, as `decode` appends them to a
-    /// vector (it returns how many are errors): a sink that can decodes them straight into its
-    /// list, without a vector of their own.
-    fn put_decoded(&self, first: usize, decode: &mut DecodeInto<'_, R>) {
-        let mut results = Vec::new();
-        decode(&mut results);
-        self.put_run(first, results);
+    /// The results of the tasks from `first` on, in order, still encoded: a sink that can
+    /// decodes them straight into its list, when they continue it, without a vector of their
+    /// own.
+    fn put_encoded(&self, first: usize, run: Encoded<R>) {
+        self.put_run(first, run.decode());
     }
 }
 
-/// Appends decoded results to the vector given and says how many of them are errors.
-pub(crate) type DecodeInto<'a, R> = dyn FnMut(&mut Vec<Result<R, TaskError>>) -> usize + 'a;
+/// The decoding that appends a run's results to a vector and says how many are errors.
+type DecodeInto<R> = Box<dyn FnOnce(&mut Vec<Result<R, TaskError>>) -> usize + Send>;
+
+/// A run of results not decoded yet (a worker's flush: its outcome records, some 10 bytes an
+/// item where a result takes 56 or more), decoded once, where and when its sink wants them.
+pub(crate) struct Encoded<R> {
+    /// How many results.
+    len: usize,
+    /// Where they come from (named by the error of a result missing from the output).
+    worker: WorkerRef,
+    /// The submission index of the first.
+    first: usize,
+    /// The decoding.
+    decode: DecodeInto<R>,
+}
+
+impl<R> Encoded<R> {
+    /// Appends exactly `len` results to `out` (should the decoder give fewer, the rest fail;
+    /// more are cut); returns whether any may be an error.
+    fn decode_into(self, out: &mut Vec<Result<R, TaskError>>) -> bool {
+        let start = out.len();
+        let mut errors = (self.decode)(out) > 0;
+        out.truncate(start + self.len);
+        for task in self.first + (out.len() - start)..self.first + self.len {
+            errors = true;
+            out.push(Err(TaskError::ResultEncoding {
+                task,
+                worker: self.worker,
+                message: "the worker sent no outcome for it".into(),
+            }));
+        }
+        errors
+    }
+
+    /// The results in a vector of their own.
+    fn decode(self) -> Vec<Result<R, TaskError>> {
+        let mut results = Vec::with_capacity(self.len);
+        self.decode_into(&mut results);
+        results
+    }
+}
 
 /// Turns a backend's output for the items from submission index `first` on into their
 /// results, appended to the vector given; returns how many of them are errors.
@@ -43,24 +80,35 @@ pub(crate) struct Decoding<O, R> {
     target: Arc<dyn Collect<R>>,
     /// How to read the backend's output.
     decode: Decode<O, R>,
+    /// How many results an output holds.
+    count: fn(&O) -> usize,
 }
 
 impl<O, R> Decoding<O, R> {
-    /// A sink feeding `target` through `decode`.
-    pub(crate) fn new(target: Arc<dyn Collect<R>>, decode: Decode<O, R>) -> Self {
-        Decoding { target, decode }
+    /// A sink feeding `target` through `decode`, for outputs of `count` results each.
+    pub(crate) fn new(
+        target: Arc<dyn Collect<R>>,
+        decode: Decode<O, R>,
+        count: fn(&O) -> usize,
+    ) -> Self {
+        Decoding {
+            target,
+            decode,
+            count,
+        }
     }
 }
 
 impl<O: Send + 'static, R: 'static> JobSink<O> for Decoding<O, R> {
     fn deliver(&self, first: usize, worker: WorkerRef, output: O) {
         let decode = self.decode;
-        let mut output = Some(output);
-        self.target.put_decoded(first, &mut |results| {
-            output
-                .take()
-                .map_or(0, |output| decode(output, worker, first, results))
-        });
+        let run = Encoded {
+            len: (self.count)(&output),
+            worker,
+            first,
+            decode: Box::new(move |results| decode(output, worker, first, results)),
+        };
+        self.target.put_encoded(first, run);
     }
 
     fn fail(&self, index: usize, error: TaskError) {
@@ -121,7 +169,7 @@ struct MapParts<R> {
     prefix: Vec<Result<R, TaskError>>,
     /// The runs in that do not continue the prefix yet (a worker's flush: thousands of
     /// consecutive tasks), by the index of their first task.
-    runs: BTreeMap<usize, Vec<Result<R, TaskError>>>,
+    runs: BTreeMap<usize, Run<R>>,
     /// Which tasks' results are in (a second result for a task is dropped).
     filled: Vec<bool>,
     /// How many are still out.
@@ -130,6 +178,14 @@ struct MapParts<R> {
     errors: bool,
     /// Run when the last one is in.
     callbacks: Option<Callbacks<Vec<R>>>,
+}
+
+/// A run of results waiting for the list to reach it.
+enum Run<R> {
+    /// Decoded (a run split around results that were in already, a single failure).
+    Decoded(Vec<Result<R, TaskError>>),
+    /// Still encoded: decoded into the list when it continues it.
+    Encoded(Encoded<R>),
 }
 
 /// The results of `map_async`, completing when the last one is in.
@@ -205,11 +261,16 @@ impl<R> MapParts<R> {
         {
             marks.fill(true);
             self.missing -= results.len();
-            self.runs.insert(first, results);
+            self.runs.insert(first, Run::Decoded(results));
             self.extend_prefix();
             return;
         }
         let mut run: Option<(usize, Vec<Result<R, TaskError>>)> = None;
+        let keep = |runs: &mut BTreeMap<usize, Run<R>>, run: Option<(usize, Vec<_>)>| {
+            if let Some((start, items)) = run {
+                runs.insert(start, Run::Decoded(items));
+            }
+        };
         for (k, result) in results.into_iter().enumerate() {
             let Some(index) = first.checked_add(k) else {
                 break;
@@ -220,43 +281,32 @@ impl<R> MapParts<R> {
                 .is_some_and(|mark| !std::mem::replace(mark, true));
             match (&mut run, fresh) {
                 (Some((start, items)), true) if *start + items.len() == index => items.push(result),
-                (_, true) => {
-                    self.runs.extend(run.replace((index, vec![result])));
-                }
+                (_, true) => keep(&mut self.runs, run.replace((index, vec![result]))),
                 (_, false) => {
-                    self.runs.extend(run.take());
+                    keep(&mut self.runs, run.take());
                     continue;
                 }
             }
             self.missing -= 1;
         }
-        self.runs.extend(run);
+        keep(&mut self.runs, run);
         self.extend_prefix();
     }
 
-    /// Takes the results of the tasks from `first` on as `decode` appends them (and says how
-    /// many are errors): straight into the list when they continue it, else as a run.
-    fn decode_run(&mut self, first: usize, decode: &mut DecodeInto<'_, R>) {
-        if first != self.prefix.len() || first >= self.filled.len() {
-            let mut run = Vec::new();
-            decode(&mut run);
-            return self.fill_run(first, run);
+    /// Takes the still encoded results of the tasks from `first` on: decoded straight into
+    /// the list when they continue it, else kept encoded until it reaches them; when some of
+    /// them are in already, or out of range, decoded now under the rule of `fill_run`.
+    fn put_encoded(&mut self, first: usize, run: Encoded<R>) {
+        let end = first.saturating_add(run.len);
+        match self.filled.get_mut(first..end) {
+            Some(marks) if !marks.contains(&true) => {
+                marks.fill(true);
+                self.missing -= run.len;
+                self.runs.insert(first, Run::Encoded(run));
+                self.extend_prefix();
+            }
+            _ => self.fill_run(first, run.decode()),
         }
-        self.reserve_list();
-        let errors = decode(&mut self.prefix);
-        let end = self.prefix.len();
-        if let Some(marks) = self.filled.get_mut(first..end)
-            && !marks.contains(&true)
-        {
-            marks.fill(true);
-            self.missing -= end - first;
-            self.errors |= errors > 0;
-            self.extend_prefix();
-            return;
-        }
-        // Some of them are in already, or out of range: the rule of `fill_run`.
-        let run = self.prefix.split_off(first);
-        self.fill_run(first, run);
     }
 
     /// Room in the prefix for the whole list at once (its pages are touched only as it fills).
@@ -266,16 +316,17 @@ impl<R> MapParts<R> {
         }
     }
 
-    /// Appends to the prefix the runs that continue it.
+    /// Appends to the prefix the runs that continue it (decoding those still encoded into it).
     fn extend_prefix(&mut self) {
         while let Some(run) = self.runs.first_entry()
             && *run.key() == self.prefix.len()
         {
             let run = run.remove();
-            if self.prefix.is_empty() {
-                self.reserve_list();
+            self.reserve_list();
+            match run {
+                Run::Decoded(results) => self.prefix.extend(results),
+                Run::Encoded(run) => self.errors |= run.decode_into(&mut self.prefix),
             }
-            self.prefix.extend(run);
         }
     }
 
@@ -308,10 +359,10 @@ impl<R: Send> Collect<R> for MapSink<R> {
         }
     }
 
-    fn put_decoded(&self, first: usize, decode: &mut DecodeInto<'_, R>) {
+    fn put_encoded(&self, first: usize, run: Encoded<R>) {
         let all = {
             let mut parts = lock(&self.parts);
-            parts.decode_run(first, decode);
+            parts.put_encoded(first, run);
             parts.complete()
         };
         if let Some((all, errors)) = all {
@@ -440,35 +491,53 @@ mod tests {
         assert_eq!(p.missing, 2);
     }
 
-    #[test]
-    fn runs_decoded_into_the_list_keep_the_rules() {
-        let mut p = parts(6);
-        let decoded = |values: Vec<u32>, errors: usize| {
-            move |out: &mut Vec<Result<u32, TaskError>>| {
+    /// A run of `values` still encoded, from `first` on, whose decoder gives `extra` more.
+    fn encoded(first: usize, values: Vec<u32>, extra: usize) -> Encoded<u32> {
+        Encoded {
+            len: values.len(),
+            worker: WorkerRef {
+                id: crate::error::WorkerId(0),
+                pid: None,
+            },
+            first,
+            decode: Box::new(move |out| {
                 out.extend(values.iter().copied().map(Ok));
-                errors
-            }
-        };
-        p.decode_run(0, &mut decoded(vec![0, 1, 2], 0));
+                out.extend((0..extra).map(|_| Ok(77)));
+                0
+            }),
+        }
+    }
+
+    #[test]
+    fn encoded_runs_are_decoded_into_the_list_under_the_rules() {
+        let mut p = parts(7);
+        p.put_encoded(0, encoded(0, vec![0, 1, 2], 0));
         assert_eq!(
             p.prefix.len(),
             3,
             "a run that continues the list goes straight in"
         );
-        // Task 2 has its result: 99 is dropped, 3 taken.
-        p.decode_run(2, &mut decoded(vec![99, 3], 0));
-        assert_eq!(p.prefix.len(), 4);
-        p.decode_run(5, &mut decoded(vec![5], 0));
+        p.put_encoded(4, encoded(4, vec![4], 0));
+        assert!(
+            matches!(p.runs.get(&4), Some(Run::Encoded(_))),
+            "kept encoded"
+        );
+        // Task 2 has its result: 99 is dropped, 3 taken, and the list reaches 4 and 5.
+        p.put_encoded(2, encoded(2, vec![99, 3], 0));
+        assert_eq!(p.prefix.len(), 5);
+        // A decoder that gives more than it said is cut.
+        p.put_encoded(5, encoded(5, vec![5], 1));
         assert!(!p.errors);
-        p.decode_run(4, &mut decoded(vec![4, 98], 0));
+        let mut short = encoded(6, vec![], 0);
+        short.len = 1;
+        // One that gives fewer has the rest fail.
+        p.put_encoded(6, short);
         let (all, errors) = p.complete().expect("complete");
-        assert!(!errors);
-        assert_eq!(values(all), [0, 1, 2, 3, 4, 5]);
-        let mut p = parts(1);
-        p.decode_run(0, &mut |out: &mut Vec<Result<u32, TaskError>>| {
-            out.push(Err(TaskError::Terminated { task: 0 }));
-            1
-        });
-        assert!(p.complete().expect("complete").1, "an error was put");
+        assert!(errors);
+        assert!(matches!(
+            all[6],
+            Err(TaskError::ResultEncoding { task: 6, .. })
+        ));
+        assert_eq!(values(all[..6].to_vec()), [0, 1, 2, 3, 4, 5]);
     }
 }
