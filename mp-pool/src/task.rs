@@ -71,8 +71,9 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
     crate::encoder::encode_into(value, out).map_err(|e| e.to_string())
 }
 
-/// Decodes a value that made the trip.
-#[inline]
+/// Decodes a value that made the trip (always inlined: a value returned through memory was
+/// reloaded wider than it was stored, which stalls).
+#[inline(always)]
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     // `postcard::from_bytes`'s two lines, here so that they inline into the item loop and the
     // results' decoding (postcard's function was a call per item).
