@@ -74,20 +74,23 @@ impl ItemRun {
     #[inline(always)]
     pub(crate) fn run(&mut self, mut one: impl FnMut(&[u8], &mut Vec<u8>)) {
         let word = self.running.word();
+        // The position in locals (registers across the task's call), stored back at the end.
+        let (mut at, mut item, tag) = (self.at, self.item, self.tag);
         let mut ran = 0;
         let mut due = false;
-        while let Some(arg) = frames::range_at(&self.args, self.at) {
-            self.at = arg.end;
-            word.start(self.tag, self.item);
+        while let Some(arg) = frames::range_at(&self.args, at) {
+            at = arg.end;
+            word.start(tag, item);
             one(&self.args[arg], &mut self.outcomes);
             word.clear();
-            self.item += 1;
+            item += 1;
             ran += 1;
             if self.clock.due() || self.outcomes.len() >= FLUSH_BYTES {
                 due = true;
                 break;
             }
         }
+        (self.at, self.item) = (at, item);
         self.ran = ran;
         self.due = due;
     }
