@@ -19,7 +19,7 @@ use mp_ipc::{Bytes, Connection};
 use crate::backend::JobId;
 use crate::flush_clock::{FlushClock, MAX_STRIDE};
 use crate::item_run::ItemRun;
-use crate::quiet_wait::readable;
+use crate::quiet_wait::QuietWait;
 use crate::sys;
 use crate::wire::{FromWorker, ItemCall, ToWorker, WorkerArgs};
 
@@ -47,8 +47,9 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     if results.send(&FromWorker::Ready).is_err() {
         return;
     }
+    let mut quiet = QuietWait::new(&jobs);
     let mut worker = Worker {
-        jobs,
+        jobs: &jobs,
         results,
         max_memory,
         runs: Vec::new(),
@@ -63,11 +64,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         // Sleep until a job is there, rather than spin in the receive: the pool's own threads
         // may need this CPU. (Nothing is held back here: a job ends with a flush unless the
         // next message was already there.)
-        // `wait` sets up a wait set (a descriptor duplicated, polled, closed) even when the
-        // job is there: look first.
-        if !worker.jobs.ready_now() {
-            readable(&worker.jobs);
-        }
+        quiet.readable();
         match worker.jobs.recv() {
             Ok(ToWorker::Job { job, call, args }) => {
                 let ran;
@@ -91,9 +88,9 @@ pub(crate) fn worker_main(args: WorkerArgs) {
 struct Stop;
 
 /// What a worker keeps between jobs (besides its [`ItemRun`]).
-struct Worker {
+struct Worker<'a> {
     /// Where its jobs arrive.
-    jobs: Connection,
+    jobs: &'a Connection,
     /// Where it reports.
     results: Connection,
     /// Its resident memory bound, in bytes.
@@ -102,7 +99,7 @@ struct Worker {
     runs: Vec<(u64, u32)>,
 }
 
-impl Worker {
+impl Worker<'_> {
     /// Runs the items of job `job` through its trampoline, a run at a time, flushing as it
     /// goes; at its end, flushes unless the next message is already there (its results then
     /// share the message).
