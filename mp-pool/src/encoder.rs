@@ -302,13 +302,13 @@ impl ser::Serializer for &mut Encoder<'_> {
     #[inline]
     fn serialize_struct_variant(
         self,
-        _name: &'static str,
+        name: &'static str,
         index: u32,
-        _variant: &'static str,
-        _len: usize,
+        variant: &'static str,
+        len: usize,
     ) -> Result<Self, EncodeError> {
-        self.variant(index);
-        Ok(self)
+        // Named fields travel as a tuple's (the names do not travel).
+        self.serialize_tuple_variant(name, index, variant, len)
     }
 }
 

@@ -349,20 +349,20 @@ impl<R: Send> Collect<R> for MapSink<R> {
     }
 
     fn put_run(&self, first: usize, results: Vec<Result<R, TaskError>>) {
-        let all = {
-            let mut parts = lock(&self.parts);
-            parts.fill_run(first, results);
-            parts.complete()
-        };
-        if let Some((all, errors)) = all {
-            self.finish(all, errors);
-        }
+        self.fill(|parts| parts.fill_run(first, results));
     }
 
     fn put_encoded(&self, first: usize, run: Encoded<R>) {
+        self.fill(|parts| parts.put_encoded(first, run));
+    }
+}
+
+impl<R> MapSink<R> {
+    /// Puts results in with `put`, under the lock, and completes if they were the last.
+    fn fill(&self, put: impl FnOnce(&mut MapParts<R>)) {
         let all = {
             let mut parts = lock(&self.parts);
-            parts.put_encoded(first, run);
+            put(&mut parts);
             parts.complete()
         };
         if let Some((all, errors)) = all {
