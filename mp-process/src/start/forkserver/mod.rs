@@ -30,6 +30,9 @@ use crate::start::wire::ChildStart;
 use crate::target::FunctionTarget;
 
 /// Starts a child through this process's fork server (starting the server first if needed).
+///
+/// The launch message is sent as soon as the request is: the server forks while this side
+/// encodes and sends it, and the child finds it waiting.
 pub(crate) fn start(
     target: Box<dyn FunctionTarget>,
     start: ChildStart,
@@ -37,21 +40,23 @@ pub(crate) fn start(
     let channels = LaunchChannels::new()?;
     let slot = context().forkserver();
     let mut attempt = 0;
-    loop {
+    let (link, request) = loop {
         attempt += 1;
         let link = slot.current(FnRef::new(server::serve as BootFn))?;
-        match link.fork(target.trampoline(), channels.child_end(), start.daemon) {
-            Ok((pid, pidfd)) => {
-                let started = Started {
-                    pid,
-                    pidfd,
-                    reaper: Reaper::Reported(link),
-                };
-                return launch::launch(started, channels, target, start);
-            }
+        match link.request_fork(target.trampoline(), channels.child_end(), start.daemon) {
+            Ok(request) => break (link, request),
             // A server that died since the last start is replaced, once.
             Err(Error::ForkServerDied(_)) if attempt == 1 => {}
             Err(e) => return Err(e),
         }
-    }
+    };
+    // The server holds a copy of the child's end: a fork that fails closes it, and a send
+    // waiting for room then fails instead of waiting for ever.
+    let sent = launch::send(channels, target, start);
+    let (pid, pidfd) = link.forked(request)?;
+    sent.finish(Started {
+        pid,
+        pidfd,
+        reaper: Reaper::Reported(link),
+    })
 }
