@@ -1,8 +1,9 @@
 //! The channel on which a backend's watchers (worker threads, or the parent's reader threads of
 //! worker processes) send events and the supervisor reads them: std's `mpsc`, with a wake-up
 //! message for [`Backend::wake`](crate::backend::Backend::wake). Once the pool installed an
-//! output handler ([`Events::hand_outputs_to`]), [`Event::Output`]s skip the channel: the
-//! sending thread books them on the core itself, one thread hop less per report.
+//! output handler ([`Events::hand_outputs_to`]), [`Event::Output`]s and [`Event::Ready`]s skip
+//! the channel: the sending thread books them on the core itself, one thread hop less per
+//! report and per worker start.
 
 use std::sync::mpsc::{self, Receiver, SendError, Sender};
 use std::sync::{Arc, OnceLock};
@@ -37,12 +38,15 @@ impl<O> Clone for EventSender<O> {
 }
 
 impl<O> EventSender<O> {
-    /// Sends `message` (an output to the installed handler, if any, on this thread). An error
-    /// means the supervisor is gone.
+    /// Sends `message` (an output or a ready worker to the installed handler, if any, on this
+    /// thread). An error means the supervisor is gone.
     pub(crate) fn send(&self, message: Message<O>) -> Result<(), SendError<Message<O>>> {
         match (message, self.outputs.get()) {
-            (Message::Event(output @ Event::Output { .. }), Some(handler)) => {
-                handler(output);
+            (
+                Message::Event(direct @ (Event::Output { .. } | Event::Ready { .. })),
+                Some(handler),
+            ) => {
+                handler(direct);
                 Ok(())
             }
             (message, _) => self.tx.send(message),

@@ -9,9 +9,9 @@
 //! first, so no zombie is left and the exit code or signal is in the event.
 //!
 //! Workers are not daemons (a task may start processes and pools of its own) but ask the
-//! kernel to kill them when the thread that started them ends: their watcher, which starts its
-//! worker (a pool's workers are started together, the watchers' starts overlapping) and ends
-//! only once the worker is reaped.
+//! kernel to kill them when the thread that started them ends: their watcher, which makes its
+//! worker's pipes and starts it (a pool's workers are started together, the watchers'
+//! preparations and starts overlapping) and ends only once the worker is reaped.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -136,6 +136,7 @@ struct WorkerProcess {
 }
 
 /// How worker processes are started.
+#[derive(Clone)]
 pub(crate) struct Launch {
     /// The start method.
     pub(crate) method: StartMethod,
@@ -183,12 +184,104 @@ impl ProcessBackend {
         }
     }
 
-    /// Begins starting `worker`: makes its pipes and hands its process to a new watcher
-    /// thread, which starts it and then watches it. Several begun together start at once (the
-    /// fork server forks one while this side prepares the next), and the process is started by
-    /// the thread that outlives it, so the worker's parent-death signal (armed against the
-    /// thread that started it) comes only with the pool's process.
+    /// Begins starting `worker`: hands its start to a new watcher thread, which makes the
+    /// worker's pipes, starts it and then watches it. Several begun together start at once:
+    /// the watchers make their pipes side by side, and the fork server forks one while another
+    /// prepares. The process is started by the thread that outlives it, so the worker's
+    /// parent-death signal (armed against the thread that started it) comes only with the
+    /// pool's process.
     fn begin_launch(&self, worker: WorkerId) -> Result<PendingLaunch, WorkerStartError> {
+        let gone = Arc::new(AtomicBool::new(false));
+        let (started_tx, started) = mpsc::sync_channel(1);
+        let watch = WatchOnceStarted {
+            worker,
+            launch: self.launch.clone(),
+            events: self.events.clone(),
+            gone: Arc::clone(&gone),
+        };
+        thread::Builder::new()
+            .name(format!("mp-pool watcher {}", worker.0))
+            .spawn(move || watch.run(&started_tx))
+            .map_err(spawn_error)?;
+        Ok(PendingLaunch { started, gone })
+    }
+
+    /// Waits until a begun start ended, and keeps the worker's handle if it started.
+    fn finish_launch(
+        &mut self,
+        worker: WorkerId,
+        pending: PendingLaunch,
+    ) -> Result<Option<u32>, WorkerStartError> {
+        let Started {
+            process,
+            jobs,
+            running,
+        } = pending.started.recv().map_err(|_| {
+            spawn_error(std::io::Error::other(
+                "the watcher thread ended before the start",
+            ))
+        })??;
+        exit_guard::guard(&process);
+        let pid = process.pid().and_then(|pid| u32::try_from(pid).ok());
+        self.workers.insert(
+            worker,
+            WorkerProcess {
+                process,
+                jobs,
+                gone: pending.gone,
+                running,
+            },
+        );
+        Ok(pid)
+    }
+}
+
+/// A worker whose start was begun: its watcher thread is starting it.
+struct PendingLaunch {
+    /// The started worker, or why it did not start.
+    started: mpsc::Receiver<Result<Started, WorkerStartError>>,
+    /// Set by the watcher once the worker is reported gone.
+    gone: Arc<AtomicBool>,
+}
+
+/// What a watcher hands back once its worker started.
+struct Started {
+    /// The process (shared with the watcher, which reaps it).
+    process: Arc<Process>,
+    /// Where its jobs go.
+    jobs: JobSender,
+    /// Where it records the item it runs.
+    running: RunningWord,
+}
+
+/// A watcher thread's work before its worker runs: make its pipes, start it, say so, then
+/// watch it.
+struct WatchOnceStarted {
+    /// The worker.
+    worker: WorkerId,
+    /// How to start it.
+    launch: Launch,
+    /// Where events go.
+    events: EventSender<ProcessOutput>,
+    /// Set once it is reported gone.
+    gone: Arc<AtomicBool>,
+}
+
+/// A worker's process, not yet started, and the parent's ends of what it was given.
+struct Unstarted {
+    /// The process.
+    process: Process,
+    /// Its reports.
+    results: Connection,
+    /// Where its jobs go.
+    jobs: JobSender,
+    /// Where it records the item it runs.
+    running: RunningWord,
+}
+
+impl WatchOnceStarted {
+    /// Makes the worker's pipes and running-item word and its process, not yet started.
+    fn prepare(&self) -> Result<Unstarted, WorkerStartError> {
         let (jobs_in, jobs_out) = Pipe(false).map_err(spawn_error)?;
         let (results_in, results_out) = Pipe(false).map_err(spawn_error)?;
         let running = RunningWord::new().map_err(spawn_error)?;
@@ -200,98 +293,45 @@ impl ProcessBackend {
             max_memory: self.launch.max_memory,
         };
         let process = Process::builder()
-            .name(format!("mp-pool worker {}", worker.0))
+            .name(format!("mp-pool worker {}", self.worker.0))
             .start_method(self.launch.method)
             // The pool always has its supervisor thread; the forked worker touches none of
             // the locks the other threads may hold (it runs the worker loop only).
             .allow_fork_with_threads(true)
             .target(worker_main, args);
-        let gone = Arc::new(AtomicBool::new(false));
-        let (started_tx, started) = mpsc::sync_channel(1);
-        let watch = WatchOnceStarted {
-            worker,
+        Ok(Unstarted {
             process,
             results: results_in,
-            events: self.events.clone(),
-            gone: Arc::clone(&gone),
-            running: running.clone(),
-        };
-        thread::Builder::new()
-            .name(format!("mp-pool watcher {}", worker.0))
-            .spawn(move || watch.run(&started_tx))
-            .map_err(spawn_error)?;
-        Ok(PendingLaunch {
-            started,
-            jobs: JobSender::new(jobs_out, worker),
-            gone,
+            jobs: JobSender::new(jobs_out, self.worker),
             running,
         })
     }
 
-    /// Waits until a begun start ended, and keeps the worker's handle if it started.
-    fn finish_launch(
-        &mut self,
-        worker: WorkerId,
-        pending: PendingLaunch,
-    ) -> Result<Option<u32>, WorkerStartError> {
-        let process = pending.started.recv().map_err(|_| {
-            spawn_error(std::io::Error::other(
-                "the watcher thread ended before the start",
-            ))
-        })??;
-        exit_guard::guard(&process);
-        let pid = process.pid().and_then(|pid| u32::try_from(pid).ok());
-        self.workers.insert(
-            worker,
-            WorkerProcess {
-                process,
-                jobs: pending.jobs,
-                gone: pending.gone,
-                running: pending.running,
-            },
-        );
-        Ok(pid)
-    }
-}
-
-/// A worker whose start was begun: its watcher thread is starting it.
-struct PendingLaunch {
-    /// The started process, or why it did not start.
-    started: mpsc::Receiver<Result<Arc<Process>, WorkerStartError>>,
-    /// Where its jobs will go.
-    jobs: JobSender,
-    /// Set by the watcher once the worker is reported gone.
-    gone: Arc<AtomicBool>,
-    /// Where it records the item it runs.
-    running: RunningWord,
-}
-
-/// A watcher thread's work before its worker runs: start it, say so, then watch it.
-struct WatchOnceStarted {
-    /// The worker.
-    worker: WorkerId,
-    /// Its process, not yet started.
-    process: Process,
-    /// Its reports.
-    results: Connection,
-    /// Where events go.
-    events: EventSender<ProcessOutput>,
-    /// Set once it is reported gone.
-    gone: Arc<AtomicBool>,
-    /// Where it records the item it runs.
-    running: RunningWord,
-}
-
-impl WatchOnceStarted {
     /// Starts the worker, sends the outcome on `started`, and watches the worker if it runs.
-    fn run(self, started: &mpsc::SyncSender<Result<Arc<Process>, WorkerStartError>>) {
-        let mut process = self.process;
+    fn run(self, started: &mpsc::SyncSender<Result<Started, WorkerStartError>>) {
+        let Unstarted {
+            mut process,
+            results,
+            jobs,
+            running,
+        } = match self.prepare() {
+            Ok(unstarted) => unstarted,
+            Err(error) => {
+                let _ = started.send(Err(error));
+                return;
+            }
+        };
         if let Err(error) = process.start() {
             let _ = started.send(Err(spawn_error(error)));
             return;
         }
         let process = Arc::new(process);
-        if started.send(Ok(Arc::clone(&process))).is_err() {
+        let handle = Started {
+            process: Arc::clone(&process),
+            jobs,
+            running: running.clone(),
+        };
+        if started.send(Ok(handle)).is_err() {
             // Nobody took it: it must not run unseen.
             let _ = process.kill();
             let _ = process.join();
@@ -302,11 +342,11 @@ impl WatchOnceStarted {
                 id: self.worker,
                 pid: process.pid().and_then(|pid| u32::try_from(pid).ok()),
             },
-            results: self.results,
+            results,
             process,
             events: self.events,
             gone: self.gone,
-            running: self.running,
+            running,
         };
         watcher.run();
     }

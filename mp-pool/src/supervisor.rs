@@ -38,15 +38,21 @@ impl<B: Backend> Shared<B> {
 }
 
 impl<B: Backend> Shared<B> {
-    /// Books an output on the core and hands out its results, on the calling thread; wakes
-    /// the supervisor when an item's time limit now runs (it may be asleep without one).
+    /// Books an event a backend thread hands over (an output, or a worker ready) on the core
+    /// and hands out its results, on the calling thread; wakes the supervisor when an item's
+    /// time limit now runs (it may be asleep without one), and pool creation when a worker is
+    /// ready.
     fn book_output(&self, event: crate::backend::Event<B::Output>) {
+        let ready = matches!(event, crate::backend::Event::Ready { .. });
         self.with_core(|core| {
             core.handle(event);
             if core.next_deadline().is_some() {
                 core.wake_supervisor();
             }
         });
+        if ready {
+            self.changed.notify_all();
+        }
     }
 }
 
@@ -86,11 +92,21 @@ impl<B: Backend> Runner<B> {
                 shared.book_output(event);
             }
         }));
+        // The workers' starts begin on this thread, at once: the supervisor's own start
+        // overlaps them.
+        shared.with_core(Core::fill);
         let for_thread = Arc::clone(&shared);
-        let supervisor = thread::Builder::new()
+        let supervisor = match thread::Builder::new()
             .name("mp-pool supervisor".into())
             .spawn(move || supervise(&for_thread, events))
-            .map_err(|e| WorkerStartError::Spawn(Arc::new(e)))?;
+        {
+            Ok(supervisor) => supervisor,
+            Err(e) => {
+                // Without a supervisor nothing would watch them: stop them.
+                shared.with_core(Core::terminate);
+                return Err(WorkerStartError::Spawn(Arc::new(e)).into());
+            }
+        };
         let runner = Runner {
             shared,
             supervisor: Mutex::new(Some(supervisor)),
@@ -103,7 +119,7 @@ impl<B: Backend> Runner<B> {
         Ok(runner)
     }
 
-    /// Starts the workers and waits until each is ready or one failed.
+    /// Waits until each worker is ready or one failed.
     fn wait_ready(&self) -> Result<(), WorkerStartError> {
         let mut core = self.shared.lock();
         loop {
@@ -195,13 +211,9 @@ impl<B: Backend> Drop for Runner<B> {
 }
 
 /// The supervisor thread: waits for the next event or time limit, books it, hands out the
-/// results, until the pool has stopped and every worker is gone.
-///
-/// Every worker is started from this thread, the first ones included: it lives as long as the
-/// pool, and a worker process's parent-death signal follows the thread that started it.
+/// results, until the pool has stopped and every worker is gone. (The first workers are started
+/// by the pool's creator; replacements by the thread that books the event that calls for one.)
 fn supervise<B: Backend, E: Events<B::Output>>(shared: &Shared<B>, mut events: E) {
-    shared.with_core(Core::fill);
-    shared.changed.notify_all();
     loop {
         let deadline = {
             let core = shared.lock();
