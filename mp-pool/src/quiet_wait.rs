@@ -7,5 +7,5 @@ use mp_ipc::Connection;
 /// Waits, without spinning, until `connection` has a message or its end.
 pub(crate) fn readable(connection: &Connection) {
     // An error means a closed connection: the receive that follows reports it.
-    let _ = mp_ipc::wait(&[connection]);
+    let _ = connection.poll();
 }
