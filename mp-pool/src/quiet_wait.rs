@@ -1,10 +1,13 @@
-//! Waiting for a message on a connection without spinning. mp-ipc's receives spin briefly
-//! before they sleep; an idle worker that spins takes a CPU the pool's other workers (and
-//! its parent's threads) need. mp-ipc's `wait` sleeps on the connection's word at once.
+//! How an idle worker waits for its next message. `Connection::poll` sleeps on the pipe's futex
+//! word after a few dozen spins (a CPU the pool's other workers and its parent's threads need
+//! is not held), and looks at the other end's liveness between 20 ms slices with one `poll`.
+//! `mp_ipc::wait` would notice the end of the pipe at once, but through a per-process epoll
+//! thread: a thread started in every worker (and a wait set built per wait) for news that only
+//! matters when the pool is gone.
 
 use mp_ipc::Connection;
 
-/// Waits, without spinning, until `connection` has a message or its end.
+/// Waits until `connection` has a message or its end.
 pub(crate) fn readable(connection: &Connection) {
     // An error means a closed connection: the receive that follows reports it.
     let _ = connection.poll();
