@@ -1,9 +1,9 @@
 //! The channel on which a backend's watchers (worker threads, or the parent's reader threads of
 //! worker processes) send events and the supervisor reads them: std's `mpsc`, with a wake-up
 //! message for [`Backend::wake`](crate::backend::Backend::wake). Once the pool installed an
-//! output handler ([`Events::hand_outputs_to`]), [`Event::Output`]s and [`Event::Ready`]s skip
-//! the channel: the sending thread books them on the core itself, one thread hop less per
-//! report and per worker start.
+//! event handler ([`Events::hand_outputs_to`]), events skip the channel: the sending thread
+//! books them on the core itself, one thread hop less per report, per worker start and per
+//! worker exit (the supervisor then gets only wake-ups, for its clock).
 
 use std::sync::mpsc::{self, Receiver, SendError, Sender};
 use std::sync::{Arc, OnceLock};
@@ -38,15 +38,12 @@ impl<O> Clone for EventSender<O> {
 }
 
 impl<O> EventSender<O> {
-    /// Sends `message` (an output or a ready worker to the installed handler, if any, on this
-    /// thread). An error means the supervisor is gone.
+    /// Sends `message` (an event to the installed handler, if any, on this thread). An error
+    /// means the supervisor is gone.
     pub(crate) fn send(&self, message: Message<O>) -> Result<(), SendError<Message<O>>> {
         match (message, self.outputs.get()) {
-            (
-                Message::Event(direct @ (Event::Output { .. } | Event::Ready { .. })),
-                Some(handler),
-            ) => {
-                handler(direct);
+            (Message::Event(event), Some(handler)) => {
+                handler(event);
                 Ok(())
             }
             (message, _) => self.tx.send(message),

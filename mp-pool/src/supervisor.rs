@@ -38,19 +38,19 @@ impl<B: Backend> Shared<B> {
 }
 
 impl<B: Backend> Shared<B> {
-    /// Books an event a backend thread hands over (an output, or a worker ready) on the core
-    /// and hands out its results, on the calling thread; wakes the supervisor when an item's
-    /// time limit now runs (it may be asleep without one), and pool creation when a worker is
-    /// ready.
+    /// Books an event a backend thread hands over on the core and hands out its results, on
+    /// the calling thread; wakes the supervisor when an item's time limit now runs (it may be
+    /// asleep without one) or when the pool is finished (so that it ends), and the pool's
+    /// creator or joiner when a worker started or ended.
     fn book_output(&self, event: crate::backend::Event<B::Output>) {
-        let ready = matches!(event, crate::backend::Event::Ready { .. });
+        let output = matches!(event, crate::backend::Event::Output { .. });
         self.with_core(|core| {
             core.handle(event);
-            if core.next_deadline().is_some() {
+            if core.next_deadline().is_some() || core.finished() {
                 core.wake_supervisor();
             }
         });
-        if ready {
+        if !output {
             self.changed.notify_all();
         }
     }
@@ -84,7 +84,7 @@ impl<B: Backend> Runner<B> {
             core: Mutex::new(Core::new(backend, schedule)),
             changed: Condvar::new(),
         });
-        // Outputs are booked by the backend thread that has them (a watcher), not handed to
+        // Events are booked by the backend thread that has them (a watcher), not handed to
         // the supervisor first. Weak: the handler lives in the backend, inside the core.
         let weak = Arc::downgrade(&shared);
         events.hand_outputs_to(Arc::new(move |event| {
@@ -185,8 +185,20 @@ impl<B: Backend> Runner<B> {
 
     /// Waits until every worker is gone, after `close` or `terminate`.
     pub(crate) fn join(&self) -> Result<(), JoinError> {
-        if self.shared.lock().phase() == Phase::Running {
-            return Err(JoinError::StillRunning);
+        {
+            let mut core = self.shared.lock();
+            if core.phase() == Phase::Running {
+                return Err(JoinError::StillRunning);
+            }
+            // The last worker's exit may be booked by its own backend thread, which wakes us
+            // and the supervisor at once: the supervisor's end overlaps ours.
+            while !core.finished() {
+                core = self
+                    .shared
+                    .changed
+                    .wait(core)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
         }
         let handle = self
             .supervisor
