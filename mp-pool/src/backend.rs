@@ -176,10 +176,12 @@ pub(crate) trait Events<O>: Send + 'static {
     /// From now on, the backend may hand its events to `handler` on its own threads instead
     /// of through [`next`](Self::next) (one thread hop less per report, per start and per
     /// exit; a worker's events must still be booked in order, so a backend hands over one
-    /// worker's events from one thread, or sends them all through `next`). By default every
-    /// event comes through `next`.
-    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) {
+    /// worker's events from one thread, or sends them all through `next`). Returns whether
+    /// every event will be handed over (`next` then returns only at a wake-up or a deadline).
+    /// By default every event comes through `next`.
+    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) -> bool {
         let _ = handler;
+        false
     }
 }
 

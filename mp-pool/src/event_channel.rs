@@ -90,9 +90,10 @@ impl<O: Send + 'static> Events<O> for EventReceiver<O> {
         }
     }
 
-    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) {
-        if let Some(outputs) = &self.outputs {
-            let _ = outputs.set(handler);
+    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) -> bool {
+        match &self.outputs {
+            Some(outputs) => outputs.set(handler).is_ok(),
+            None => false,
         }
     }
 }
