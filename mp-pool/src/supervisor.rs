@@ -57,7 +57,10 @@ impl<B: Backend> Shared<B> {
 
     /// Starts the supervisor thread, unless it was started.
     fn supervise(self: &Arc<Self>) -> std::io::Result<()> {
-        let mut slot = self.supervisor.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slot = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if self.supervised.load(Ordering::Acquire) {
             return Ok(());
         }
