@@ -77,8 +77,8 @@ pub(crate) fn launch(
 /// A launch message sent (or not: the child cannot be told what to run), whose child is not
 /// yet known.
 pub(crate) struct Sent {
-    /// Whether the message went.
-    sent: Result<()>,
+    /// Whether the message went; `Err(Some(why))` if it was not even sent, for that reason.
+    sent: std::result::Result<(), Option<Error>>,
     /// Where the child's report arrives.
     report_rx: IpcReceiver<ChildReport>,
     /// The child's name.
@@ -111,17 +111,30 @@ pub(crate) fn send(
         report: report_tx,
     };
     Sent {
-        sent: target.launch(launch, header),
+        sent: target.launch(launch, header).map_err(|_| None),
         report_rx,
         name,
         daemon,
     }
 }
 
+/// No launch message for the child that `channels` were made for, because of `why`: the child
+/// leaves as soon as it sees its launch channel closed, and [`Sent::finish`] reaps it and
+/// fails with `why`.
+pub(crate) fn unsent(channels: LaunchChannels, start: ChildStart, why: Error) -> Sent {
+    Sent {
+        sent: Err(Some(why)),
+        report_rx: channels.report_rx,
+        name: start.name,
+        daemon: start.daemon,
+    }
+}
+
 impl Sent {
     /// The started child's handle. If the launch message did not go, the child died (or
     /// cannot be told what to run): it is reaped, killed first if it has not exited within a
-    /// grace period, and the start fails with [`Error::DiedDuringStart`].
+    /// grace period, and the start fails with [`Error::DiedDuringStart`] (or with why the
+    /// message was not sent, see [`unsent`]).
     pub(crate) fn finish(self, started: Started) -> Result<Arc<ChildShared>> {
         let pid = started.pid;
         let child = ChildShared::new(
@@ -134,7 +147,7 @@ impl Sent {
         );
         match self.sent {
             Ok(()) => Ok(child),
-            Err(_) => {
+            Err(why) => {
                 if child
                     .wait_until(Some(Deadline::after(FAILED_START_GRACE)))?
                     .is_none()
@@ -142,7 +155,7 @@ impl Sent {
                     child.signal(nix::sys::signal::Signal::SIGKILL)?;
                 }
                 let exitcode = child.wait_until(None).ok().flatten();
-                Err(Error::DiedDuringStart { pid, exitcode })
+                Err(why.unwrap_or(Error::DiedDuringStart { pid, exitcode }))
             }
         }
     }

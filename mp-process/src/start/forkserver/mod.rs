@@ -32,9 +32,10 @@ use crate::target::FunctionTarget;
 /// Starts a child through this process's fork server (starting the server first if needed).
 ///
 /// The launch message is sent as soon as the request is: the server forks while this side
-/// encodes and sends it, and the child finds it waiting.
+/// makes the arguments (if they are made at start) and encodes and sends them, and the child
+/// finds them waiting.
 pub(crate) fn start(
-    target: Box<dyn FunctionTarget>,
+    mut target: Box<dyn FunctionTarget>,
     start: ChildStart,
 ) -> Result<Arc<ChildShared>> {
     let channels = LaunchChannels::new()?;
@@ -52,7 +53,15 @@ pub(crate) fn start(
     };
     // The server holds a copy of the child's end: a fork that fails closes it, and a send
     // waiting for room then fails instead of waiting for ever.
-    let sent = launch::send(channels, target, start);
+    let sent = match target.make_args() {
+        Ok(()) => launch::send(channels, target, start),
+        // The child gets no launch message: it leaves at once, and is reaped below.
+        Err(e) => launch::unsent(
+            channels,
+            start,
+            Error::os("making the child's arguments")(e),
+        ),
+    };
     let (pid, pidfd) = link.forked(request)?;
     sent.finish(Started {
         pid,
