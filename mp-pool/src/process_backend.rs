@@ -15,7 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread;
 
 use mp_ipc::{Connection, Pipe, Token, WaitSet};
@@ -267,30 +267,41 @@ struct WatchOnceStarted {
     gone: Arc<AtomicBool>,
 }
 
-/// A worker's process, not yet started, and the parent's ends of what it was given.
-struct Unstarted {
-    /// The process.
-    process: Process,
+/// The parent's ends of what a worker is given.
+struct ParentEnds {
     /// Its reports.
     results: Connection,
     /// Where its jobs go.
-    jobs: JobSender,
+    jobs: Connection,
     /// Where it records the item it runs.
     running: RunningWord,
 }
 
 impl WatchOnceStarted {
-    /// Makes the worker's pipes and running-item word and its process, not yet started.
-    fn prepare(&self) -> Result<Unstarted, WorkerStartError> {
-        let (jobs_in, jobs_out) = Pipe(false).map_err(spawn_error)?;
-        let (results_in, results_out) = Pipe(false).map_err(spawn_error)?;
-        let running = RunningWord::new().map_err(spawn_error)?;
-        let args = WorkerArgs {
-            jobs: jobs_in,
-            results: results_out,
-            init: self.launch.init.clone(),
-            running: running.clone(),
-            max_memory: self.launch.max_memory,
+    /// The worker's process, not yet started, and the slot where the parent's ends of its
+    /// pipes and running-item word land when its start makes them (under forkserver while
+    /// the server forks it).
+    fn prepare(&self) -> (Process, Arc<Mutex<Option<ParentEnds>>>) {
+        let ends = Arc::new(Mutex::new(None));
+        let (init, max_memory) = (self.launch.init.clone(), self.launch.max_memory);
+        let slot = Arc::clone(&ends);
+        let make = move || -> std::io::Result<WorkerArgs> {
+            let (jobs_in, jobs_out) = Pipe(false).map_err(std::io::Error::other)?;
+            let (results_in, results_out) = Pipe(false).map_err(std::io::Error::other)?;
+            let running = RunningWord::new().map_err(std::io::Error::other)?;
+            let args = WorkerArgs {
+                jobs: jobs_in,
+                results: results_out,
+                init,
+                running: running.clone(),
+                max_memory,
+            };
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(ParentEnds {
+                results: results_in,
+                jobs: jobs_out,
+                running,
+            });
+            Ok(args)
         };
         let process = Process::builder()
             .name(format!("mp-pool worker {}", self.worker.0))
@@ -298,33 +309,34 @@ impl WatchOnceStarted {
             // The pool always has its supervisor thread; the forked worker touches none of
             // the locks the other threads may hold (it runs the worker loop only).
             .allow_fork_with_threads(true)
-            .target(worker_main, args);
-        Ok(Unstarted {
-            process,
-            results: results_in,
-            jobs: JobSender::new(jobs_out, self.worker),
-            running,
-        })
+            .target_made(worker_main, make);
+        (process, ends)
     }
 
     /// Starts the worker, sends the outcome on `started`, and watches the worker if it runs.
     fn run(self, started: &mpsc::SyncSender<Result<Started, WorkerStartError>>) {
-        let Unstarted {
-            mut process,
+        let (mut process, ends) = self.prepare();
+        let started_ends = process.start().map_err(spawn_error).and_then(|()| {
+            ends.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .ok_or_else(|| {
+                    spawn_error(std::io::Error::other("the worker's pipes were not made"))
+                })
+        });
+        let ParentEnds {
             results,
             jobs,
             running,
-        } = match self.prepare() {
-            Ok(unstarted) => unstarted,
+        } = match started_ends {
+            Ok(ends) => ends,
             Err(error) => {
+                let _ = process.kill();
                 let _ = started.send(Err(error));
                 return;
             }
         };
-        if let Err(error) = process.start() {
-            let _ = started.send(Err(spawn_error(error)));
-            return;
-        }
+        let jobs = JobSender::new(jobs, self.worker);
         let process = Arc::new(process);
         let handle = Started {
             process: Arc::clone(&process),
