@@ -175,6 +175,7 @@ mod quiet_wait;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod result;
+mod results_reader;
 mod running_word;
 mod sink;
 mod star;

@@ -4,9 +4,11 @@
 //! method, with two one-way mp-ipc pipes: jobs to it, reports from it. In the parent, each
 //! worker has two threads: a writer that sends it the jobs the core gives (so the core never
 //! blocks on a full pipe), and a watcher that reads its reports and turns them into events,
-//! and notices its death (the end of its pipe, or its sentinel while the pipe is quiet). The
-//! watcher reports the death only after every report the worker sent, and reaps the worker
-//! first, so no zombie is left and the exit code or signal is in the event.
+//! and notices its death (the end of its pipe, or its sentinel while the pipe is quiet). A
+//! thread waiting for an `apply_async` result may read the reports instead, while the watcher
+//! lends it the pipe and watches the sentinel alone ([`crate::results_reader`]). The watcher
+//! reports the death only after every report the worker sent, and reaps the worker first, so
+//! no zombie is left and the exit code or signal is in the event.
 //!
 //! Workers are not daemons (a task may start processes and pools of its own) but ask the
 //! kernel to kill them when the thread that started them ends: their watcher, which makes its
@@ -14,6 +16,7 @@
 //! preparations and starts overlapping) and ends only once the worker is reaped.
 
 use std::collections::HashMap;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread;
@@ -29,6 +32,7 @@ use crate::frames;
 use crate::job_sender::{Assignment, JobSender};
 use crate::lifecycle;
 use crate::process_job::ProcessJob;
+use crate::results_reader::{ResultsReader, Unbooked};
 use crate::running_word::RunningWord;
 use crate::task::decode;
 use crate::wire::{FromWorker, InitCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, WorkerArgs};
@@ -133,6 +137,8 @@ struct WorkerProcess {
     gone: Arc<AtomicBool>,
     /// Where it records the item it runs.
     running: RunningWord,
+    /// Who reads its reports.
+    reader: Arc<ResultsReader>,
 }
 
 /// How worker processes are started.
@@ -176,9 +182,13 @@ fn spawn_error(error: impl std::error::Error + Send + Sync + 'static) -> WorkerS
 impl ProcessBackend {
     /// Sends job `job` to `worker` (`now`: from this thread, if it can).
     fn send_job(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob, now: bool) {
-        if let Some(w) = self.workers.get_mut(&worker)
-            && !w.jobs.send(Assignment::Job(job, payload), now)
-        {
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return;
+        };
+        if let Some(hint) = payload.hint() {
+            hint.set(Arc::clone(&w.reader) as _);
+        }
+        if !w.jobs.send(Assignment::Job(job, payload), now) {
             // It cannot be reached: stopped, its watcher reports it (the contract).
             let _ = w.process.kill();
         }
@@ -216,6 +226,7 @@ impl ProcessBackend {
             process,
             jobs,
             running,
+            reader,
         } = pending.started.recv().map_err(|_| {
             spawn_error(std::io::Error::other(
                 "the watcher thread ended before the start",
@@ -230,6 +241,7 @@ impl ProcessBackend {
                 jobs,
                 gone: pending.gone,
                 running,
+                reader,
             },
         );
         Ok(pid)
@@ -252,6 +264,8 @@ struct Started {
     jobs: JobSender,
     /// Where it records the item it runs.
     running: RunningWord,
+    /// Who reads its reports.
+    reader: Arc<ResultsReader>,
 }
 
 /// A watcher thread's work before its worker runs: make its pipes, start it, say so, then
@@ -337,11 +351,17 @@ impl WatchOnceStarted {
             }
         };
         let jobs = JobSender::new(jobs, self.worker);
+        let (worker, events) = (self.worker, self.events.clone());
+        let reader = Arc::new(ResultsReader::new(
+            results,
+            Box::new(move |conn: &Connection| drain(worker, &events, conn)),
+        ));
         let process = Arc::new(process);
         let handle = Started {
             process: Arc::clone(&process),
             jobs,
             running: running.clone(),
+            reader: Arc::clone(&reader),
         };
         if started.send(Ok(handle)).is_err() {
             // Nobody took it: it must not run unseen.
@@ -354,7 +374,7 @@ impl WatchOnceStarted {
                 id: self.worker,
                 pid: process.pid().and_then(|pid| u32::try_from(pid).ok()),
             },
-            results,
+            reader,
             process,
             events: self.events,
             gone: self.gone,
@@ -445,9 +465,47 @@ fn push_run(outputs: &mut Vec<(u64, ProcessOutput)>, job: u64, items: usize, out
     }
 }
 
-/// What a watcher's receive found.
+/// Reads the reports of `worker` ready in `conn` (no system call to learn there are none),
+/// folds their runs into at most one output per job and books them through `events`, up to
+/// [`BATCH`] items at a time; returns the first report of another kind, or the receive error,
+/// with nothing read after it.
+fn drain(
+    worker: WorkerId,
+    events: &EventSender<ProcessOutput>,
+    conn: &Connection,
+) -> Option<Unbooked> {
+    let mut outputs = Vec::new();
+    let mut items = 0;
+    let mut unbooked = None;
+    while items < BATCH && conn.ready_now() {
+        match conn.recv::<FromWorker>() {
+            Ok(FromWorker::Done { runs, outcomes }) => {
+                items += runs.iter().map(|&(_, n)| n as usize).sum::<usize>();
+                push_runs(&mut outputs, runs, outcomes.0);
+            }
+            other => {
+                unbooked = Some(other);
+                break;
+            }
+        }
+    }
+    for (job, output) in outputs {
+        let event = Event::Output {
+            worker,
+            job: JobId(job),
+            items: output.items,
+            output,
+        };
+        let _ = events.send(Message::Event(event));
+    }
+    unbooked
+}
+
+/// What a watcher's wait found.
 enum Received {
-    /// A report.
+    /// The reports that were there are booked.
+    Booked,
+    /// A report only the watcher handles.
     Report(FromWorker),
     /// Nothing yet; the worker lives.
     Quiet,
@@ -455,12 +513,22 @@ enum Received {
     Gone,
 }
 
+/// How a watcher's reading ended.
+enum Reading {
+    /// A waiting thread wants the pipe: lend it.
+    Lend,
+    /// The worker is gone (or must be: it is killed): reap it.
+    Reap,
+    /// The worker was reaped and reported already.
+    Reported,
+}
+
 /// A worker's watcher thread.
 struct Watcher {
     /// The worker.
     name: WorkerRef,
-    /// Its reports.
-    results: Connection,
+    /// Who reads its reports (this thread, unless it lent the pipe).
+    reader: Arc<ResultsReader>,
     /// Its process, reaped here.
     process: Arc<Process>,
     /// Where events go.
@@ -478,30 +546,67 @@ impl Watcher {
     }
 
     /// Turns the worker's reports into events until it is gone, then reaps it and reports how
-    /// it ended.
+    /// it ended. While waiting threads read the reports (see [`crate::results_reader`]), it
+    /// watches the worker's sentinel only, and takes the pipe back when they stop.
     fn run(self) {
-        let worker = self.name.id;
         let mut ready = false;
-        // Its pipe and its sentinel, waited for together: a death shows at once, also when a
+        // Its sentinel, alone while the pipe is lent: a death shows at once, also when a
         // process the task started holds a copy of the worker's end of the pipe.
-        let mut set = WaitSet::new();
+        let mut lent = WaitSet::new();
         let sentinel = self.process.sentinel().ok();
-        let watching = set
-            .add(&self.results)
-            .and_then(|_| sentinel.map_or(Ok(None), |fd| set.add(fd).map(Some)));
-        let Ok(sentinel) = watching else {
+        let Some(sentinel) = sentinel.filter(|&fd| lent.add(fd).is_ok()) else {
             // It cannot be watched: it must not run unseen.
             let _ = self.process.kill();
             return self.reap(ready);
         };
-        let mut next = None;
+        let mut conn = self.reader.take();
+        loop {
+            match self.read(&conn, sentinel, &mut ready) {
+                Reading::Lend => {}
+                Reading::Reap => break,
+                Reading::Reported => return,
+            }
+            drop(conn);
+            // Readiness (any token) means the sentinel: the worker ended.
+            conn = self
+                .reader
+                .lend(|tick| lent.wait_timeout(tick).map_or(true, |t| !t.is_empty()));
+        }
+        drop(conn);
+        self.reap(ready);
+    }
+
+    /// Reads the worker's reports from `conn` (which this thread holds) until the worker is
+    /// gone or, once it is ready, a waiting thread wants the pipe. A report a waiting thread
+    /// could not book comes first. Reports come before the death (every report left in the
+    /// pipe is read first); anything but a report (the end of the pipe, a message that does
+    /// not decode) ends the watch, and a worker still running then is killed, so that it cannot
+    /// hold a task unseen.
+    fn read(&self, conn: &Connection, sentinel: BorrowedFd<'_>, ready: &mut bool) -> Reading {
+        // Its pipe and its sentinel, waited for together.
+        let mut set = WaitSet::new();
+        let Ok(sentinel) = set.add(conn).and_then(|_| set.add(sentinel)) else {
+            let _ = self.process.kill();
+            return Reading::Reap;
+        };
+        let mut next = self.reader.take_stash();
         loop {
             let report = match next.take() {
-                Some(report) => report,
-                None => match self.receive(&mut set, sentinel) {
+                Some(Ok(report)) => report,
+                Some(Err(_)) => {
+                    let _ = self.process.kill();
+                    return Reading::Reap;
+                }
+                None => match self.receive(conn, &mut set, sentinel) {
+                    Received::Booked => {
+                        if *ready && self.reader.take_wanted() {
+                            return Reading::Lend;
+                        }
+                        continue;
+                    }
                     Received::Report(report) => report,
                     Received::Quiet => continue,
-                    Received::Gone => break,
+                    Received::Gone => return Reading::Reap,
                 },
             };
             match report {
@@ -511,29 +616,35 @@ impl Watcher {
                     if let Some(reason) = reason {
                         lifecycle::leaving(self.name, &reason);
                     }
-                    break;
+                    return Reading::Reap;
                 }
                 FromWorker::Ready => {
-                    ready = true;
-                    self.emit(Event::Ready { worker });
+                    *ready = true;
+                    self.emit(Event::Ready {
+                        worker: self.name.id,
+                    });
                 }
                 FromWorker::InitFailed(message) => {
+                    self.reader.halt();
                     let _ = self.process.join();
                     self.gone.store(true, Ordering::Release);
                     let error = WorkerStartError::Initializer {
                         worker: self.name,
                         message,
                     };
-                    self.emit(Event::StartFailed { worker, error });
-                    return;
+                    self.emit(Event::StartFailed {
+                        worker: self.name.id,
+                        error,
+                    });
+                    return Reading::Reported;
                 }
+                // Folded by `drain`: never returned as a report.
                 FromWorker::Done { runs, outcomes } => {
                     let mut outputs = Vec::new();
                     push_runs(&mut outputs, runs, outcomes.0);
-                    next = self.batch(&mut outputs);
                     for (job, output) in outputs {
                         self.emit(Event::Output {
-                            worker,
+                            worker: self.name.id,
                             job: JobId(job),
                             items: output.items,
                             output,
@@ -542,11 +653,11 @@ impl Watcher {
                 }
             }
         }
-        self.reap(ready);
     }
 
     /// Reaps the worker and reports how it ended (as a start failure if it never was ready).
     fn reap(&self, ready: bool) {
+        self.reader.halt();
         let worker = self.name.id;
         let how = match self.process.join() {
             Ok(code) if code < 0 => WorkerExit::Signal(-code),
@@ -567,20 +678,26 @@ impl Watcher {
         }
     }
 
-    /// The next report, or news that the worker is quiet or gone. Reports come before the
-    /// death (every report left in the pipe is read first). Anything but a report (the end
-    /// of the pipe, a message that does not decode) ends the watch; a worker still running
-    /// then is killed, so that it cannot hold a task unseen.
+    /// Waits for reports or news that the worker is quiet or gone, and books the reports that
+    /// are there. Reports come before the death (every report left in the pipe is read first).
     ///
     /// A report is received only once one is there, and then whole (a receive with a deadline
     /// could abandon a large report half-way, and the core counts reports by position).
-    fn receive(&self, set: &mut WaitSet<'_>, sentinel: Option<Token>) -> Received {
+    fn receive(&self, conn: &Connection, set: &mut WaitSet<'_>, sentinel: Token) -> Received {
         let died = match set.wait() {
-            Ok(ready) => sentinel.is_some_and(|s| ready.contains(&s)),
+            Ok(ready) => ready.contains(&sentinel),
             Err(_) => true,
         };
-        if self.results.try_poll().unwrap_or(true) {
-            return self.take();
+        if conn.try_poll().unwrap_or(true) {
+            return match self.reader.drain(conn) {
+                None => Received::Booked,
+                Some(Ok(report)) => Received::Report(report),
+                Some(Err(_)) => {
+                    // The end of the pipe, or a message that does not decode.
+                    let _ = self.process.kill();
+                    Received::Gone
+                }
+            };
         }
         if died {
             let _ = self.process.kill(); // a no-op for the dead; a broken wait ends the watch
@@ -588,32 +705,5 @@ impl Watcher {
         } else {
             Received::Quiet
         }
-    }
-
-    /// Receives the report that is there (or the end of the pipe).
-    fn take(&self) -> Received {
-        match self.results.recv::<FromWorker>() {
-            Ok(report) => Received::Report(report),
-            Err(_) => {
-                let _ = self.process.kill();
-                Received::Gone
-            }
-        }
-    }
-
-    /// Folds the reports already in the pipe into `outputs` (no system call to learn there
-    /// are none); returns the report after them, if it is of another kind.
-    fn batch(&self, outputs: &mut Vec<(u64, ProcessOutput)>) -> Option<FromWorker> {
-        let items = |outputs: &Vec<(u64, ProcessOutput)>| -> usize {
-            outputs.iter().map(|(_, o)| o.items).sum()
-        };
-        while items(outputs) < BATCH && self.results.ready_now() {
-            match self.results.recv::<FromWorker>() {
-                Ok(FromWorker::Done { runs, outcomes }) => push_runs(outputs, runs, outcomes.0),
-                Ok(other) => return Some(other),
-                Err(_) => break, // the end of the pipe: the next receive sees it
-            }
-        }
-        None
     }
 }
