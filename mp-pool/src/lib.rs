@@ -175,6 +175,7 @@ mod quiet_wait;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod result;
+mod result_arena;
 mod running_word;
 mod sink;
 mod star;

@@ -29,6 +29,7 @@ use crate::frames;
 use crate::job_sender::{Assignment, JobSender};
 use crate::lifecycle;
 use crate::process_job::ProcessJob;
+use crate::result_arena::{ArenaReader, OutcomeBytes};
 use crate::running_word::RunningWord;
 use crate::task::decode;
 use crate::wire::{FromWorker, InitCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, WorkerArgs};
@@ -36,24 +37,28 @@ use crate::worker::worker_main;
 
 /// What a worker process reports for a run of finished items: how many, and their outcome
 /// records ([`crate::frames`], each [`OUTCOME_OK`] and the encoded result, or
-/// [`OUTCOME_FAILED`] and the encoded [`ItemFailure`]).
+/// [`OUTCOME_FAILED`] and the encoded [`ItemFailure`]): bytes of their own, or a block of the
+/// worker's result arena, given back once the output is decoded (dropped).
 pub(crate) struct ProcessOutput {
     /// How many items.
     items: usize,
     /// Their outcome records, in order.
-    outcomes: Vec<u8>,
+    outcomes: OutcomeBytes,
 }
 
 #[cfg(feature = "redis")]
 impl ProcessOutput {
     /// The output of `items` items with these outcome records (a broker's result entry).
     pub(crate) fn from_parts(items: usize, outcomes: Vec<u8>) -> Self {
-        ProcessOutput { items, outcomes }
+        ProcessOutput {
+            items,
+            outcomes: OutcomeBytes::Owned(outcomes),
+        }
     }
 
     /// How many items, and their outcome records.
     pub(crate) fn into_parts(self) -> (usize, Vec<u8>) {
-        (self.items, self.outcomes)
+        (self.items, self.outcomes.into_vec())
     }
 }
 
@@ -70,7 +75,7 @@ pub(crate) fn decode_process_output<R: serde::de::DeserializeOwned>(
     worker: WorkerRef,
     first: usize,
 ) -> Vec<Result<R, TaskError>> {
-    let mut records = frames::records(&output.outcomes);
+    let mut records = frames::records(output.outcomes.bytes());
     (first..first + output.items)
         .map(|task| decode_outcome(records.next(), task, worker))
         .collect()
@@ -307,6 +312,7 @@ impl WatchOnceStarted {
             events: self.events,
             gone: self.gone,
             running: self.running,
+            arena: None,
         };
         watcher.run();
     }
@@ -369,28 +375,44 @@ impl Backend for ProcessBackend {
 }
 
 /// Appends the runs of one flush to `outputs`, one per job (a run of the job `outputs` ends
-/// with is folded into it).
-fn push_runs(outputs: &mut Vec<(u64, ProcessOutput)>, runs: Vec<(u64, u32)>, outcomes: Vec<u8>) {
+/// with is folded into it when both have bytes of their own).
+fn push_runs(
+    outputs: &mut Vec<(u64, ProcessOutput)>,
+    runs: Vec<(u64, u32)>,
+    outcomes: OutcomeBytes,
+) {
     if let [(job, items)] = runs[..] {
         return push_run(outputs, job, items as usize, outcomes);
     }
-    let mut rest = &outcomes[..];
+    let bytes = outcomes.bytes();
+    let mut at = 0;
     for (job, items) in runs {
-        let (part, after) = rest.split_at(frames::skip(rest, items as usize));
-        rest = after;
-        push_run(outputs, job, items as usize, part.to_vec());
+        let end = at + frames::skip(&bytes[at..], items as usize);
+        let part = match &outcomes {
+            OutcomeBytes::Owned(_) => OutcomeBytes::Owned(bytes[at..end].to_vec()),
+            OutcomeBytes::Shared(block) => OutcomeBytes::Shared(block.part(at..end)),
+        };
+        at = end;
+        push_run(outputs, job, items as usize, part);
     }
 }
 
 /// Appends one run of `items` outcomes of job `job` to `outputs`.
-fn push_run(outputs: &mut Vec<(u64, ProcessOutput)>, job: u64, items: usize, outcomes: Vec<u8>) {
-    match outputs.last_mut() {
-        Some((last, output)) if *last == job => {
-            output.items += items;
-            output.outcomes.extend_from_slice(&outcomes);
-        }
-        _ => outputs.push((job, ProcessOutput { items, outcomes })),
+fn push_run(
+    outputs: &mut Vec<(u64, ProcessOutput)>,
+    job: u64,
+    items: usize,
+    outcomes: OutcomeBytes,
+) {
+    if let (Some((last, output)), OutcomeBytes::Owned(more)) = (outputs.last_mut(), &outcomes)
+        && *last == job
+        && let OutcomeBytes::Owned(held) = &mut output.outcomes
+    {
+        output.items += items;
+        held.extend_from_slice(more);
+        return;
     }
+    outputs.push((job, ProcessOutput { items, outcomes }));
 }
 
 /// What a watcher's receive found.
@@ -417,6 +439,8 @@ struct Watcher {
     gone: Arc<AtomicBool>,
     /// Where it records the item it runs: read once it is gone.
     running: RunningWord,
+    /// Its result arena, once it sent it.
+    arena: Option<Arc<ArenaReader>>,
 }
 
 impl Watcher {
@@ -427,7 +451,7 @@ impl Watcher {
 
     /// Turns the worker's reports into events until it is gone, then reaps it and reports how
     /// it ended.
-    fn run(self) {
+    fn run(mut self) {
         let worker = self.name.id;
         let mut ready = false;
         // Its pipe and its sentinel, waited for together: a death shows at once, also when a
@@ -475,9 +499,19 @@ impl Watcher {
                     self.emit(Event::StartFailed { worker, error });
                     return;
                 }
-                FromWorker::Done { runs, outcomes } => {
+                FromWorker::Arena(handle) => {
+                    self.arena = ArenaReader::new(handle);
+                    if self.arena.is_none() {
+                        // Not an arena of this build's: its blocks could not be read.
+                        let _ = self.process.kill();
+                        break;
+                    }
+                }
+                report @ (FromWorker::Done { .. } | FromWorker::DoneShared { .. }) => {
                     let mut outputs = Vec::new();
-                    push_runs(&mut outputs, runs, outcomes.0);
+                    if !self.push_report(&mut outputs, report) {
+                        break;
+                    }
                     next = self.batch(&mut outputs);
                     for (job, output) in outputs {
                         self.emit(Event::Output {
@@ -549,6 +583,30 @@ impl Watcher {
         }
     }
 
+    /// Appends the runs of a `Done` or `DoneShared` report to `outputs`; `false` (the worker
+    /// killed) if it names a block its arena cannot hold: its outcomes cannot be read.
+    fn push_report(&self, outputs: &mut Vec<(u64, ProcessOutput)>, report: FromWorker) -> bool {
+        match report {
+            FromWorker::Done { runs, outcomes } => {
+                push_runs(outputs, runs, OutcomeBytes::Owned(outcomes.0));
+                true
+            }
+            FromWorker::DoneShared { runs, at, len } => {
+                match self.arena.as_ref().and_then(|arena| arena.take(at, len)) {
+                    Some(block) => {
+                        push_runs(outputs, runs, OutcomeBytes::Shared(block));
+                        true
+                    }
+                    None => {
+                        let _ = self.process.kill();
+                        false
+                    }
+                }
+            }
+            _ => true,
+        }
+    }
+
     /// Folds the reports already in the pipe into `outputs` (no system call to learn there
     /// are none); returns the report after them, if it is of another kind.
     fn batch(&self, outputs: &mut Vec<(u64, ProcessOutput)>) -> Option<FromWorker> {
@@ -557,7 +615,11 @@ impl Watcher {
         };
         while items(outputs) < BATCH && self.results.ready_now() {
             match self.results.recv::<FromWorker>() {
-                Ok(FromWorker::Done { runs, outcomes }) => push_runs(outputs, runs, outcomes.0),
+                Ok(report @ (FromWorker::Done { .. } | FromWorker::DoneShared { .. })) => {
+                    if !self.push_report(outputs, report) {
+                        break; // the watch ends at the next receive: the worker was killed
+                    }
+                }
                 Ok(other) => return Some(other),
                 Err(_) => break, // the end of the pipe: the next receive sees it
             }

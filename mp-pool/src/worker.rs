@@ -19,6 +19,7 @@ use crate::backend::JobId;
 use crate::flush_clock::{FlushClock, MAX_STRIDE};
 use crate::frames;
 use crate::quiet_wait::readable;
+use crate::result_arena::{ArenaWriter, SHARED_MIN};
 use crate::running_word::RunningWord;
 use crate::sys;
 use crate::wire::{FromWorker, ItemCall, ItemIo, ToWorker, WorkerArgs};
@@ -58,6 +59,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         max_memory,
         runs: Vec::new(),
         outcomes: Vec::new(),
+        arena: Arena::NotYet,
         // With a memory bound, a task of a window or longer is flushed (and the bound checked)
         // as soon as it ends: the clock is read after every item.
         clock: FlushClock::new(if max_memory.is_some() { 1 } else { MAX_STRIDE }),
@@ -109,6 +111,18 @@ struct Worker {
     outcomes: Vec<u8>,
     /// When to flush them.
     clock: FlushClock,
+    /// Where large flushes go.
+    arena: Arena,
+}
+
+/// A worker's result arena ([`crate::result_arena`]), made on its first large flush.
+enum Arena {
+    /// No flush needed one yet.
+    NotYet,
+    /// Made and sent to the pool.
+    Made(ArenaWriter),
+    /// It could not be made: every flush goes through the pipe.
+    Unavailable,
 }
 
 impl Worker {
@@ -149,10 +163,27 @@ impl Worker {
         Ok(())
     }
 
-    /// Sends the outcomes held back, if any.
+    /// Sends the outcomes held back, if any: a large flush through the arena when it has
+    /// room, any other through the pipe.
     fn flush(&mut self) -> Result<(), Stop> {
         if self.runs.is_empty() {
             return Ok(());
+        }
+        if self.outcomes.len() >= SHARED_MIN
+            && let Some(at) = self.put_shared()?
+        {
+            let report = FromWorker::DoneShared {
+                runs: std::mem::take(&mut self.runs),
+                at,
+                len: self.outcomes.len() as u64,
+            };
+            let sent = self.results.send(&report);
+            if let FromWorker::DoneShared { runs, .. } = report {
+                self.runs = runs;
+                self.runs.clear();
+            }
+            self.outcomes.clear();
+            return sent.map_err(|_| Stop);
         }
         let report = FromWorker::Done {
             runs: std::mem::take(&mut self.runs),
@@ -166,6 +197,26 @@ impl Worker {
             self.outcomes.clear();
         }
         sent.map_err(|_| Stop)
+    }
+
+    /// Copies the outcomes held back into the arena (made and sent to the pool first, if
+    /// this is the first large flush); where they lie, or `None` if there is no room.
+    fn put_shared(&mut self) -> Result<Option<u64>, Stop> {
+        if let Arena::NotYet = self.arena {
+            self.arena = match ArenaWriter::new() {
+                Ok((writer, handle)) => {
+                    self.results
+                        .send(&FromWorker::Arena(handle))
+                        .map_err(|_| Stop)?;
+                    Arena::Made(writer)
+                }
+                Err(_) => Arena::Unavailable,
+            };
+        }
+        Ok(match &mut self.arena {
+            Arena::Made(writer) => writer.put(&self.outcomes),
+            Arena::NotYet | Arena::Unavailable => None,
+        })
     }
 
     /// Leaves (says why, then ends the loop) if the resident memory is above the bound.
