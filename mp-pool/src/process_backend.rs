@@ -508,11 +508,16 @@ impl Watcher {
                     }
                 }
                 report @ (FromWorker::Done { .. } | FromWorker::DoneShared { .. }) => {
+                    // A block is booked (and so given back) at once: the worker may be
+                    // waiting for its room.
+                    let shared = matches!(report, FromWorker::DoneShared { .. });
                     let mut outputs = Vec::new();
                     if !self.push_report(&mut outputs, report) {
                         break;
                     }
-                    next = self.batch(&mut outputs);
+                    if !shared {
+                        next = self.batch(&mut outputs);
+                    }
                     for (job, output) in outputs {
                         self.emit(Event::Output {
                             worker,
@@ -615,10 +620,17 @@ impl Watcher {
         };
         while items(outputs) < BATCH && self.results.ready_now() {
             match self.results.recv::<FromWorker>() {
-                Ok(report @ (FromWorker::Done { .. } | FromWorker::DoneShared { .. })) => {
+                Ok(report @ FromWorker::Done { .. }) => {
                     if !self.push_report(outputs, report) {
                         break; // the watch ends at the next receive: the worker was killed
                     }
+                }
+                // A block is booked at once, as above.
+                Ok(report @ FromWorker::DoneShared { .. }) => {
+                    if self.push_report(outputs, report) {
+                        return None;
+                    }
+                    break;
                 }
                 Ok(other) => return Some(other),
                 Err(_) => break, // the end of the pipe: the next receive sees it

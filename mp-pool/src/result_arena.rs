@@ -10,9 +10,13 @@
 //! The arena is a ring of [`ARENA_BYTES`] after a header word: blocks are placed at growing
 //! positions (a block that would cross the ring's end starts again at its beginning), and the
 //! header word is the position below which the pool gave every block back. Blocks are given
-//! back when their [`SharedBlock`]s drop, in any order; the word moves over those at the front.
-//! A worker that finds no room sends its flush through the pipe as before: it never waits for
-//! the arena, so nothing the pool holds can stall it.
+//! back when their [`SharedBlock`]s drop, in any order; the word moves over those at the front,
+//! and the pool sets the arena's event. A worker that finds no room waits for that event, as
+//! it would wait for room in the pipe: the pool's watcher decodes each output (and so gives its
+//! block back) as soon as it booked it, before anything of the caller's runs. Only a flush
+//! larger than the ring goes through the pipe.
+//! (Sending through the pipe when the ring is full, instead, made a worker that outruns its
+//! parent, which must fault in a fresh vector per result, stream most results the old way.)
 //!
 //! The worker makes its arena on its first large flush and sends it to the pool first
 //! ([`FromWorker::Arena`](crate::wire::FromWorker::Arena)): a pool whose results are small
@@ -27,6 +31,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use mp_ipc::RawArray;
+use mp_sync::Event;
 use serde::{Deserialize, Serialize};
 
 use crate::sys;
@@ -50,6 +55,8 @@ const RING_START: usize = HEADER_WORDS * 8;
 pub(crate) struct ArenaHandle {
     /// The header words, then the ring (as bytes).
     words: RawArray<u64>,
+    /// Set by the pool when it gave space back.
+    given: Event,
 }
 
 impl std::fmt::Debug for ArenaHandle {
@@ -57,6 +64,10 @@ impl std::fmt::Debug for ArenaHandle {
         f.debug_struct("ArenaHandle").finish_non_exhaustive()
     }
 }
+
+/// How long a worker waiting for room sleeps before it looks again (a lost wake-up cannot
+/// happen, see [`ArenaWriter::put`]; this only bounds the wait on the event itself).
+const ROOM_SLICE: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The position below which every block was given back (the header's word 0).
 fn given_back(words: &RawArray<u64>) -> Option<&std::sync::atomic::AtomicU64> {
@@ -67,6 +78,8 @@ fn given_back(words: &RawArray<u64>) -> Option<&std::sync::atomic::AtomicU64> {
 pub(crate) struct ArenaWriter {
     /// The mapping.
     words: RawArray<u64>,
+    /// Set by the pool when it gave space back.
+    given: Event,
     /// Where the next block may start (every block so far lies below).
     head: u64,
 }
@@ -75,14 +88,21 @@ impl ArenaWriter {
     /// A new, empty arena, and its handle for the pool.
     pub(crate) fn new() -> Result<(Self, ArenaHandle), mp_ipc::Error> {
         let words = RawArray::zeroed(HEADER_WORDS + (ARENA_BYTES / 8) as usize)?;
+        let given = Event::new()?;
         let handle = ArenaHandle {
             words: words.clone(),
+            given: given.clone(),
         };
-        Ok((ArenaWriter { words, head: 0 }, handle))
+        let writer = ArenaWriter {
+            words,
+            given,
+            head: 0,
+        };
+        Ok((writer, handle))
     }
 
-    /// Copies `bytes` into the ring as one block and returns its position, or `None` if there
-    /// is no room for it now (or it is larger than the ring).
+    /// Copies `bytes` into the ring as one block, once the pool gave back room for it, and
+    /// returns its position; `None` if it is larger than the ring.
     pub(crate) fn put(&mut self, bytes: &[u8]) -> Option<u64> {
         let len = bytes.len() as u64;
         if len > ARENA_BYTES {
@@ -94,10 +114,20 @@ impl ArenaWriter {
         } else {
             self.head
         };
+        let word = given_back(&self.words)?;
         // Acquire: the pool's reads of what it gave back happened before this overwrites it.
-        let free_below = given_back(&self.words)?.load(Ordering::Acquire) + ARENA_BYTES;
-        if at + len > free_below {
-            return None;
+        // Every block given back, the whole ring is free (the gap a wrap leaves included).
+        let room = || {
+            let given = word.load(Ordering::Acquire);
+            given == self.head || at + len <= given + ARENA_BYTES
+        };
+        // Cleared before the look: a give-back after the look sets it, and the wait returns.
+        while !room() {
+            self.given.clear();
+            if room() {
+                break;
+            }
+            self.given.wait_timeout(ROOM_SLICE);
         }
         let start = RING_START + (at % ARENA_BYTES) as usize;
         if !sys::arena_write(&self.words, start, bytes) {
@@ -112,6 +142,8 @@ impl ArenaWriter {
 pub(crate) struct ArenaReader {
     /// The mapping.
     words: RawArray<u64>,
+    /// Set when space is given back (a waiting worker wakes).
+    given: Event,
     /// The blocks named and not yet passed by the given-back word.
     book: Mutex<Book>,
 }
@@ -128,11 +160,12 @@ struct Book {
 impl ArenaReader {
     /// The pool's side of the arena `handle` maps.
     pub(crate) fn new(handle: ArenaHandle) -> Option<Arc<Self>> {
-        let words = handle.words;
+        let ArenaHandle { words, given } = handle;
         // An arena of another size is not one a worker of this build made.
         (words.len() == HEADER_WORDS + (ARENA_BYTES / 8) as usize).then(|| {
             Arc::new(ArenaReader {
                 words,
+                given,
                 book: Mutex::new(Book::default()),
             })
         })
@@ -140,13 +173,14 @@ impl ArenaReader {
 
     /// The block of `len` bytes at position `at` the worker says it wrote, held until the
     /// last of its parts drops; `None` if it cannot be one (not after the blocks before it,
-    /// across the ring's end, or over space not given back).
+    /// across the ring's end, or over space not given back while blocks are held).
     pub(crate) fn take(self: &Arc<Self>, at: u64, len: u64) -> Option<SharedBlock> {
         let mut book = self.book.lock().unwrap_or_else(PoisonError::into_inner);
         let given = given_back(&self.words)?.load(Ordering::Relaxed);
         let end = at.checked_add(len)?;
         let offset = at % ARENA_BYTES;
-        if at < book.end || offset + len > ARENA_BYTES || end > given + ARENA_BYTES {
+        let over_held = !book.blocks.is_empty() && end > given + ARENA_BYTES;
+        if at < book.end || offset + len > ARENA_BYTES || over_held {
             return None;
         }
         book.blocks.push_back((at, end, false));
@@ -175,6 +209,7 @@ impl ArenaReader {
         if let (Some(end), Some(word)) = (passed, given_back(&self.words)) {
             // Release: every read of these blocks happened before the worker may reuse them.
             word.store(end, Ordering::Release);
+            self.given.set();
         }
     }
 }
@@ -262,19 +297,21 @@ mod tests {
         let a = writer.put(&big).unwrap();
         let b = writer.put(&big).unwrap();
         let c = writer.put(&big).unwrap();
-        assert_eq!(writer.put(&big), None, "the ring is full");
         let blocks: Vec<SharedBlock> = [a, b, c]
             .iter()
             .map(|&at| reader.take(at, big.len() as u64).unwrap())
             .collect();
         assert!(blocks.iter().all(|block| block.bytes() == &big[..]));
-        // Given back out of order: the front moves only once the first is.
         let mut blocks = blocks.into_iter();
         let (first, second, third) = (blocks.next(), blocks.next(), blocks.next());
+        // Given back out of order; the writer waits for room until the first is.
         drop(second);
-        assert_eq!(writer.put(&big), None, "the first block is still held");
-        drop(first);
+        let later = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            drop(first);
+        });
         let d = writer.put(&[1, 2, 3]).unwrap();
+        later.join().unwrap();
         assert_eq!(
             d % ARENA_BYTES,
             0,
@@ -289,6 +326,29 @@ mod tests {
     }
 
     #[test]
+    fn a_block_that_must_wrap_fits_once_every_block_is_given_back() {
+        // Checked: with room counted only below the given-back word, the wrap's gap was never
+        // given back and this put waited for ever (a 1 MiB result, then one of 8 MiB - 64).
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let (mut writer, reader) = arena();
+            let first = writer.put(&[1; 1 << 20]).unwrap();
+            drop(reader.take(first, 1 << 20).unwrap());
+            let len = ARENA_BYTES as usize - 64;
+            let second = writer.put(&vec![2; len]).unwrap();
+            assert_eq!(second % ARENA_BYTES, 0);
+            let block = reader.take(second, len as u64).unwrap();
+            let _ = done.send(block.bytes().iter().all(|&b| b == 2));
+        });
+        let whole = finished.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(
+            whole,
+            Ok(true),
+            "the put did not return, or the block differs"
+        );
+    }
+
+    #[test]
     fn blocks_that_cannot_be_are_refused() {
         let (mut writer, reader) = arena();
         let at = writer.put(&[1; 100]).unwrap();
@@ -296,12 +356,12 @@ mod tests {
             reader.take(at + ARENA_BYTES - 10, 100).is_none(),
             "across the end"
         );
+        assert!(reader.take(u64::MAX, 2).is_none(), "past every position");
+        let block = reader.take(at, 100).unwrap();
         assert!(
             reader.take(at + 2 * ARENA_BYTES, 1).is_none(),
             "over held space"
         );
-        assert!(reader.take(u64::MAX, 2).is_none(), "past every position");
-        let block = reader.take(at, 100).unwrap();
         assert!(
             reader.take(at, 100).is_none(),
             "before the last block's end"
