@@ -180,6 +180,7 @@ mod quiet_wait;
 pub mod redis;
 mod result;
 mod result_arena;
+mod results_reader;
 mod running_word;
 mod sink;
 mod star;

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::backend::Schedule;
 use crate::chunks::default_map_chunksize;
-use crate::completion::Completion;
+use crate::completion::{Completion, ReaderHint};
 use crate::core::{JobSink, JobSpec};
 use crate::error::{JoinError, PoolError, SubmitError, TaskError, WorkerRef};
 use crate::frames;
@@ -263,10 +263,12 @@ impl Pool {
         R: Serialize + DeserializeOwned + Send + 'static,
     {
         let (args, len) = encode_job([arg], 0)?;
-        let completion = Arc::new(Completion::new());
+        // A thread that waits for the result reads it from its worker itself.
+        let hint = Arc::new(ReaderHint::default());
+        let completion = Arc::new(Completion::read_by(Some(Arc::clone(&hint))));
         let target = Arc::new(ApplySink::new(Arc::clone(&completion), options.callbacks));
         let job = JobSpec {
-            payload: ProcessJob::new(item_call(f), args, len),
+            payload: ProcessJob::new(item_call(f), args, len).hinting(hint),
             sink: job_sink(target),
             first: 0,
             timeout: options.timeout,

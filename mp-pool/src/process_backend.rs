@@ -4,9 +4,11 @@
 //! method, with two one-way mp-ipc pipes: jobs to it, reports from it. In the parent, each
 //! worker has two threads: a writer that sends it the jobs the core gives (so the core never
 //! blocks on a full pipe), and a watcher that reads its reports and turns them into events,
-//! and notices its death (the end of its pipe, or its sentinel while the pipe is quiet). The
-//! watcher reports the death only after every report the worker sent, and reaps the worker
-//! first, so no zombie is left and the exit code or signal is in the event.
+//! and notices its death (the end of its pipe, or its sentinel while the pipe is quiet). A
+//! thread waiting for an `apply_async` result may read the reports instead, while the watcher
+//! lends it the pipe and watches the sentinel alone ([`crate::results_reader`]). The watcher
+//! reports the death only after every report the worker sent, and reaps the worker first, so
+//! no zombie is left and the exit code or signal is in the event.
 //!
 //! Workers are not daemons (a task may start processes and pools of its own) but ask the
 //! kernel to kill them when the thread that started them ends: their watcher, which starts its
@@ -14,8 +16,9 @@
 //! only once the worker is reaped.
 
 use std::collections::HashMap;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, mpsc};
+use std::sync::{Arc, OnceLock, mpsc};
 use std::thread;
 
 use mp_ipc::{Connection, Pipe, Token, WaitSet};
@@ -30,6 +33,7 @@ use crate::job_sender::{Assignment, JobSender};
 use crate::lifecycle;
 use crate::process_job::ProcessJob;
 use crate::result_arena::{ArenaReader, OutcomeBytes};
+use crate::results_reader::{ResultsReader, Unbooked};
 use crate::running_word::RunningWord;
 use crate::task::decode;
 use crate::wire::{FromWorker, InitCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, WorkerArgs};
@@ -138,6 +142,8 @@ struct WorkerProcess {
     gone: Arc<AtomicBool>,
     /// Where it records the item it runs.
     running: RunningWord,
+    /// Who reads its reports.
+    reader: Arc<ResultsReader>,
 }
 
 /// How worker processes are started.
@@ -180,9 +186,13 @@ fn spawn_error(error: impl std::error::Error + Send + Sync + 'static) -> WorkerS
 impl ProcessBackend {
     /// Sends job `job` to `worker` (`now`: from this thread, if it can).
     fn send_job(&mut self, worker: WorkerId, job: JobId, payload: ProcessJob, now: bool) {
-        if let Some(w) = self.workers.get_mut(&worker)
-            && !w.jobs.send(Assignment::Job(job, payload), now)
-        {
+        let Some(w) = self.workers.get_mut(&worker) else {
+            return;
+        };
+        if let Some(hint) = payload.hint() {
+            hint.set(Arc::clone(&w.reader) as _);
+        }
+        if !w.jobs.send(Assignment::Job(job, payload), now) {
             // It cannot be reached: stopped, its watcher reports it (the contract).
             let _ = w.process.kill();
         }
@@ -213,10 +223,16 @@ impl ProcessBackend {
             .target(worker_main, args);
         let gone = Arc::new(AtomicBool::new(false));
         let (started_tx, started) = mpsc::sync_channel(1);
+        let events = self.events.clone();
+        let arena = ArenaSlot::new();
+        let reader = Arc::new(ResultsReader::new(
+            results_in,
+            Box::new(move |conn: &Connection| drain(worker, &events, &arena, conn)),
+        ));
         let watch = WatchOnceStarted {
             worker,
             process,
-            results: results_in,
+            reader: Arc::clone(&reader),
             events: self.events.clone(),
             gone: Arc::clone(&gone),
             running: running.clone(),
@@ -230,6 +246,7 @@ impl ProcessBackend {
             jobs: JobSender::new(jobs_out, worker),
             gone,
             running,
+            reader,
         })
     }
 
@@ -253,6 +270,7 @@ impl ProcessBackend {
                 jobs: pending.jobs,
                 gone: pending.gone,
                 running: pending.running,
+                reader: pending.reader,
             },
         );
         Ok(pid)
@@ -269,6 +287,8 @@ struct PendingLaunch {
     gone: Arc<AtomicBool>,
     /// Where it records the item it runs.
     running: RunningWord,
+    /// Who reads its reports.
+    reader: Arc<ResultsReader>,
 }
 
 /// A watcher thread's work before its worker runs: start it, say so, then watch it.
@@ -277,8 +297,8 @@ struct WatchOnceStarted {
     worker: WorkerId,
     /// Its process, not yet started.
     process: Process,
-    /// Its reports.
-    results: Connection,
+    /// Who reads its reports.
+    reader: Arc<ResultsReader>,
     /// Where events go.
     events: EventSender<ProcessOutput>,
     /// Set once it is reported gone.
@@ -307,12 +327,11 @@ impl WatchOnceStarted {
                 id: self.worker,
                 pid: process.pid().and_then(|pid| u32::try_from(pid).ok()),
             },
-            results: self.results,
+            reader: self.reader,
             process,
             events: self.events,
             gone: self.gone,
             running: self.running,
-            arena: None,
         };
         watcher.run();
     }
@@ -415,9 +434,82 @@ fn push_run(
     outputs.push((job, ProcessOutput { items, outcomes }));
 }
 
-/// What a watcher's receive found.
+/// A worker's result arena, once it sent it ([`crate::result_arena`]): shared by whoever reads
+/// its reports (one at a time, in order).
+type ArenaSlot = OnceLock<Arc<ArenaReader>>;
+
+/// A block a worker named that its arena cannot hold (or an arena of another build): its
+/// outcomes cannot be read, and the worker is killed as for a report that does not decode.
+const BAD_BLOCK: mp_ipc::Error = mp_ipc::Error::Corrupt("a result block outside its arena");
+
+/// Reads the reports of `worker` ready in `conn` (no system call to learn there are none),
+/// folds their runs into at most one output per job and books them through `events`, up to
+/// [`BATCH`] items at a time; returns the first report of another kind, or the receive error,
+/// with nothing read after it. A report whose outcomes lie in the worker's arena (`arena`) is
+/// booked at once, so its block is given back at once: the worker may be waiting for its room.
+fn drain(
+    worker: WorkerId,
+    events: &EventSender<ProcessOutput>,
+    arena: &ArenaSlot,
+    conn: &Connection,
+) -> Option<Unbooked> {
+    let mut outputs = Vec::new();
+    let mut items = 0;
+    let mut unbooked = None;
+    while items < BATCH && conn.ready_now() {
+        match conn.recv::<FromWorker>() {
+            Ok(FromWorker::Done { runs, outcomes }) => {
+                items += runs.iter().map(|&(_, n)| n as usize).sum::<usize>();
+                push_runs(&mut outputs, runs, OutcomeBytes::Owned(outcomes.0));
+            }
+            Ok(FromWorker::DoneShared { runs, at, len }) => {
+                let Some(block) = arena.get().and_then(|arena| arena.take(at, len)) else {
+                    unbooked = Some(Err(BAD_BLOCK));
+                    break;
+                };
+                items += runs.iter().map(|&(_, n)| n as usize).sum::<usize>();
+                push_runs(&mut outputs, runs, OutcomeBytes::Shared(block));
+                book(worker, events, &mut outputs);
+            }
+            Ok(FromWorker::Arena(handle)) => {
+                let installed = ArenaReader::new(handle).is_some_and(|a| arena.set(a).is_ok());
+                if !installed {
+                    unbooked = Some(Err(BAD_BLOCK));
+                    break;
+                }
+            }
+            other => {
+                unbooked = Some(other);
+                break;
+            }
+        }
+    }
+    book(worker, events, &mut outputs);
+    unbooked
+}
+
+/// Books `outputs` (emptied) through `events`.
+fn book(
+    worker: WorkerId,
+    events: &EventSender<ProcessOutput>,
+    outputs: &mut Vec<(u64, ProcessOutput)>,
+) {
+    for (job, output) in outputs.drain(..) {
+        let event = Event::Output {
+            worker,
+            job: JobId(job),
+            items: output.items,
+            output,
+        };
+        let _ = events.send(Message::Event(event));
+    }
+}
+
+/// What a watcher's wait found.
 enum Received {
-    /// A report.
+    /// The reports that were there are booked.
+    Booked,
+    /// A report only the watcher handles.
     Report(FromWorker),
     /// Nothing yet; the worker lives.
     Quiet,
@@ -425,12 +517,22 @@ enum Received {
     Gone,
 }
 
+/// How a watcher's reading ended.
+enum Reading {
+    /// A waiting thread wants the pipe: lend it.
+    Lend,
+    /// The worker is gone (or must be: it is killed): reap it.
+    Reap,
+    /// The worker was reaped and reported already.
+    Reported,
+}
+
 /// A worker's watcher thread.
 struct Watcher {
     /// The worker.
     name: WorkerRef,
-    /// Its reports.
-    results: Connection,
+    /// Who reads its reports (this thread, unless it lent the pipe).
+    reader: Arc<ResultsReader>,
     /// Its process, reaped here.
     process: Arc<Process>,
     /// Where events go.
@@ -439,8 +541,6 @@ struct Watcher {
     gone: Arc<AtomicBool>,
     /// Where it records the item it runs: read once it is gone.
     running: RunningWord,
-    /// Its result arena, once it sent it.
-    arena: Option<Arc<ArenaReader>>,
 }
 
 impl Watcher {
@@ -450,30 +550,67 @@ impl Watcher {
     }
 
     /// Turns the worker's reports into events until it is gone, then reaps it and reports how
-    /// it ended.
-    fn run(mut self) {
-        let worker = self.name.id;
+    /// it ended. While waiting threads read the reports (see [`crate::results_reader`]), it
+    /// watches the worker's sentinel only, and takes the pipe back when they stop.
+    fn run(self) {
         let mut ready = false;
-        // Its pipe and its sentinel, waited for together: a death shows at once, also when a
+        // Its sentinel, alone while the pipe is lent: a death shows at once, also when a
         // process the task started holds a copy of the worker's end of the pipe.
-        let mut set = WaitSet::new();
+        let mut lent = WaitSet::new();
         let sentinel = self.process.sentinel().ok();
-        let watching = set
-            .add(&self.results)
-            .and_then(|_| sentinel.map_or(Ok(None), |fd| set.add(fd).map(Some)));
-        let Ok(sentinel) = watching else {
+        let Some(sentinel) = sentinel.filter(|&fd| lent.add(fd).is_ok()) else {
             // It cannot be watched: it must not run unseen.
             let _ = self.process.kill();
             return self.reap(ready);
         };
-        let mut next = None;
+        let mut conn = self.reader.take();
+        loop {
+            match self.read(&conn, sentinel, &mut ready) {
+                Reading::Lend => {}
+                Reading::Reap => break,
+                Reading::Reported => return,
+            }
+            drop(conn);
+            // Readiness (any token) means the sentinel: the worker ended.
+            conn = self
+                .reader
+                .lend(|tick| lent.wait_timeout(tick).map_or(true, |t| !t.is_empty()));
+        }
+        drop(conn);
+        self.reap(ready);
+    }
+
+    /// Reads the worker's reports from `conn` (which this thread holds) until the worker is
+    /// gone or, once it is ready, a waiting thread wants the pipe. A report a waiting thread
+    /// could not book comes first. Reports come before the death (every report left in the
+    /// pipe is read first); anything but a report (the end of the pipe, a message that does
+    /// not decode) ends the watch, and a worker still running then is killed, so that it cannot
+    /// hold a task unseen.
+    fn read(&self, conn: &Connection, sentinel: BorrowedFd<'_>, ready: &mut bool) -> Reading {
+        // Its pipe and its sentinel, waited for together.
+        let mut set = WaitSet::new();
+        let Ok(sentinel) = set.add(conn).and_then(|_| set.add(sentinel)) else {
+            let _ = self.process.kill();
+            return Reading::Reap;
+        };
+        let mut next = self.reader.take_stash();
         loop {
             let report = match next.take() {
-                Some(report) => report,
-                None => match self.receive(&mut set, sentinel) {
+                Some(Ok(report)) => report,
+                Some(Err(_)) => {
+                    let _ = self.process.kill();
+                    return Reading::Reap;
+                }
+                None => match self.receive(conn, &mut set, sentinel) {
+                    Received::Booked => {
+                        if *ready && self.reader.take_wanted() {
+                            return Reading::Lend;
+                        }
+                        continue;
+                    }
                     Received::Report(report) => report,
                     Received::Quiet => continue,
-                    Received::Gone => break,
+                    Received::Gone => return Reading::Reap,
                 },
             };
             match report {
@@ -483,44 +620,40 @@ impl Watcher {
                     if let Some(reason) = reason {
                         lifecycle::leaving(self.name, &reason);
                     }
-                    break;
+                    return Reading::Reap;
                 }
                 FromWorker::Ready => {
-                    ready = true;
-                    self.emit(Event::Ready { worker });
+                    *ready = true;
+                    self.emit(Event::Ready {
+                        worker: self.name.id,
+                    });
                 }
                 FromWorker::InitFailed(message) => {
+                    self.reader.halt();
                     let _ = self.process.join();
                     self.gone.store(true, Ordering::Release);
                     let error = WorkerStartError::Initializer {
                         worker: self.name,
                         message,
                     };
-                    self.emit(Event::StartFailed { worker, error });
-                    return;
+                    self.emit(Event::StartFailed {
+                        worker: self.name.id,
+                        error,
+                    });
+                    return Reading::Reported;
                 }
-                FromWorker::Arena(handle) => {
-                    self.arena = ArenaReader::new(handle);
-                    if self.arena.is_none() {
-                        // Not an arena of this build's: its blocks could not be read.
-                        let _ = self.process.kill();
-                        break;
-                    }
+                // Folded by `drain`: never returned as a report.
+                FromWorker::DoneShared { .. } | FromWorker::Arena(_) => {
+                    let _ = self.process.kill();
+                    return Reading::Reap;
                 }
-                report @ (FromWorker::Done { .. } | FromWorker::DoneShared { .. }) => {
-                    // A block is booked (and so given back) at once: the worker may be
-                    // waiting for its room.
-                    let shared = matches!(report, FromWorker::DoneShared { .. });
+                // Folded by `drain`: never returned as a report.
+                FromWorker::Done { runs, outcomes } => {
                     let mut outputs = Vec::new();
-                    if !self.push_report(&mut outputs, report) {
-                        break;
-                    }
-                    if !shared {
-                        next = self.batch(&mut outputs);
-                    }
+                    push_runs(&mut outputs, runs, OutcomeBytes::Owned(outcomes.0));
                     for (job, output) in outputs {
                         self.emit(Event::Output {
-                            worker,
+                            worker: self.name.id,
                             job: JobId(job),
                             items: output.items,
                             output,
@@ -529,11 +662,11 @@ impl Watcher {
                 }
             }
         }
-        self.reap(ready);
     }
 
     /// Reaps the worker and reports how it ended (as a start failure if it never was ready).
     fn reap(&self, ready: bool) {
+        self.reader.halt();
         let worker = self.name.id;
         let how = match self.process.join() {
             Ok(code) if code < 0 => WorkerExit::Signal(-code),
@@ -554,20 +687,26 @@ impl Watcher {
         }
     }
 
-    /// The next report, or news that the worker is quiet or gone. Reports come before the
-    /// death (every report left in the pipe is read first). Anything but a report (the end
-    /// of the pipe, a message that does not decode) ends the watch; a worker still running
-    /// then is killed, so that it cannot hold a task unseen.
+    /// Waits for reports or news that the worker is quiet or gone, and books the reports that
+    /// are there. Reports come before the death (every report left in the pipe is read first).
     ///
     /// A report is received only once one is there, and then whole (a receive with a deadline
     /// could abandon a large report half-way, and the core counts reports by position).
-    fn receive(&self, set: &mut WaitSet<'_>, sentinel: Option<Token>) -> Received {
+    fn receive(&self, conn: &Connection, set: &mut WaitSet<'_>, sentinel: Token) -> Received {
         let died = match set.wait() {
-            Ok(ready) => sentinel.is_some_and(|s| ready.contains(&s)),
+            Ok(ready) => ready.contains(&sentinel),
             Err(_) => true,
         };
-        if self.results.try_poll().unwrap_or(true) {
-            return self.take();
+        if conn.try_poll().unwrap_or(true) {
+            return match self.reader.drain(conn) {
+                None => Received::Booked,
+                Some(Ok(report)) => Received::Report(report),
+                Some(Err(_)) => {
+                    // The end of the pipe, or a message that does not decode.
+                    let _ = self.process.kill();
+                    Received::Gone
+                }
+            };
         }
         if died {
             let _ = self.process.kill(); // a no-op for the dead; a broken wait ends the watch
@@ -575,67 +714,5 @@ impl Watcher {
         } else {
             Received::Quiet
         }
-    }
-
-    /// Receives the report that is there (or the end of the pipe).
-    fn take(&self) -> Received {
-        match self.results.recv::<FromWorker>() {
-            Ok(report) => Received::Report(report),
-            Err(_) => {
-                let _ = self.process.kill();
-                Received::Gone
-            }
-        }
-    }
-
-    /// Appends the runs of a `Done` or `DoneShared` report to `outputs`; `false` (the worker
-    /// killed) if it names a block its arena cannot hold: its outcomes cannot be read.
-    fn push_report(&self, outputs: &mut Vec<(u64, ProcessOutput)>, report: FromWorker) -> bool {
-        match report {
-            FromWorker::Done { runs, outcomes } => {
-                push_runs(outputs, runs, OutcomeBytes::Owned(outcomes.0));
-                true
-            }
-            FromWorker::DoneShared { runs, at, len } => {
-                match self.arena.as_ref().and_then(|arena| arena.take(at, len)) {
-                    Some(block) => {
-                        push_runs(outputs, runs, OutcomeBytes::Shared(block));
-                        true
-                    }
-                    None => {
-                        let _ = self.process.kill();
-                        false
-                    }
-                }
-            }
-            _ => true,
-        }
-    }
-
-    /// Folds the reports already in the pipe into `outputs` (no system call to learn there
-    /// are none); returns the report after them, if it is of another kind.
-    fn batch(&self, outputs: &mut Vec<(u64, ProcessOutput)>) -> Option<FromWorker> {
-        let items = |outputs: &Vec<(u64, ProcessOutput)>| -> usize {
-            outputs.iter().map(|(_, o)| o.items).sum()
-        };
-        while items(outputs) < BATCH && self.results.ready_now() {
-            match self.results.recv::<FromWorker>() {
-                Ok(report @ FromWorker::Done { .. }) => {
-                    if !self.push_report(outputs, report) {
-                        break; // the watch ends at the next receive: the worker was killed
-                    }
-                }
-                // A block is booked at once, as above.
-                Ok(report @ FromWorker::DoneShared { .. }) => {
-                    if self.push_report(outputs, report) {
-                        return None;
-                    }
-                    break;
-                }
-                Ok(other) => return Some(other),
-                Err(_) => break, // the end of the pipe: the next receive sees it
-            }
-        }
-        None
     }
 }

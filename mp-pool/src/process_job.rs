@@ -6,6 +6,7 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use crate::backend::Payload;
+use crate::completion::ReaderHint;
 use crate::frames;
 use crate::wire::ItemCall;
 
@@ -20,6 +21,9 @@ pub(crate) struct ProcessJob {
     bytes: Range<usize>,
     /// How many records that range holds.
     len: usize,
+    /// Told the reader of the worker the job goes to (a one-task job whose result a thread
+    /// may wait for, and read itself).
+    hint: Option<Arc<ReaderHint>>,
 }
 
 impl ProcessJob {
@@ -30,7 +34,19 @@ impl ProcessJob {
             bytes: 0..args.len(),
             args: Arc::new(args),
             len,
+            hint: None,
         }
+    }
+
+    /// The same job, telling `hint` the reader of each worker it is given to.
+    pub(crate) fn hinting(mut self, hint: Arc<ReaderHint>) -> Self {
+        self.hint = Some(hint);
+        self
+    }
+
+    /// Where to tell the reader of the worker it is given to, if anywhere.
+    pub(crate) fn hint(&self) -> Option<&ReaderHint> {
+        self.hint.as_deref()
     }
 
     /// The argument records this payload covers.
@@ -56,6 +72,7 @@ impl Payload for ProcessJob {
             args: Arc::clone(&self.args),
             bytes: start..self.bytes.end,
             len: self.len - skip.min(self.len),
+            hint: self.hint.clone(),
         }
     }
 
@@ -66,6 +83,7 @@ impl Payload for ProcessJob {
             args: Arc::clone(&self.args),
             bytes: self.bytes.start..end,
             len: take.min(self.len),
+            hint: self.hint.clone(),
         }
     }
 }

@@ -18,7 +18,7 @@ use mp_ipc::{Bytes, Connection};
 use crate::backend::JobId;
 use crate::flush_clock::{FlushClock, MAX_STRIDE};
 use crate::frames;
-use crate::quiet_wait::readable;
+use crate::quiet_wait::QuietWait;
 use crate::result_arena::{ArenaWriter, SHARED_MIN};
 use crate::running_word::RunningWord;
 use crate::sys;
@@ -52,8 +52,9 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     if results.send(&FromWorker::Ready).is_err() {
         return;
     }
+    let mut quiet = QuietWait::new(&jobs);
     let mut worker = Worker {
-        jobs,
+        jobs: &jobs,
         results,
         running,
         max_memory,
@@ -70,11 +71,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         // Sleep until a job is there, rather than spin in the receive: the pool's own threads
         // may need this CPU. (Nothing is held back here: a job ends with a flush unless the
         // next message was already there.)
-        // `wait` sets up a wait set (a descriptor duplicated, polled, closed) even when the
-        // job is there: look first.
-        if !worker.jobs.ready_now() {
-            readable(&worker.jobs);
-        }
+        quiet.readable();
         match worker.jobs.recv() {
             Ok(ToWorker::Job { job, call, args }) => {
                 if let Err(Stop) = worker.run_job(job, call, args) {
@@ -96,9 +93,9 @@ pub(crate) fn worker_main(args: WorkerArgs) {
 struct Stop;
 
 /// What a worker keeps between jobs.
-struct Worker {
+struct Worker<'a> {
     /// Where its jobs arrive.
-    jobs: Connection,
+    jobs: &'a Connection,
     /// Where it reports.
     results: Connection,
     /// Where it records the item it runs.
@@ -125,7 +122,7 @@ enum Arena {
     Unavailable,
 }
 
-impl Worker {
+impl Worker<'_> {
     /// Runs the items of job `job`, flushing as it goes; at its end, flushes unless the next
     /// message is already there (its results then share the message).
     fn run_job(&mut self, job: u64, call: ItemCall, args: Bytes) -> Result<(), Stop> {

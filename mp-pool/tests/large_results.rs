@@ -11,7 +11,7 @@ use mp_pool::{Pool, StartMethod, TaskError};
 mod bounded;
 
 /// The bound on a whole test: far above what any needs, on a loaded machine.
-const TEST_BOUND: Duration = Duration::from_secs(90);
+const TEST_BOUND: Duration = Duration::from_secs(120);
 
 /// The sizes tried: around the arena's threshold (32 KiB), 1 MiB, and around and above the
 /// arena's ring (8 MiB).
@@ -89,9 +89,24 @@ fn many_results_wrap_the_arena_and_small_ones_share_its_blocks() {
     });
 }
 
-/// Result `n` of 4 MiB and the pid of the worker that made it.
+#[test]
+fn a_thread_waiting_in_get_reads_large_results_itself() {
+    bounded::on_thread_within(TEST_BOUND, || {
+        let pool = Pool::new(2).unwrap();
+        // One at a time: the waiting thread may read the worker's reports itself.
+        for round in 0..3 {
+            for (n, &len) in SIZES.iter().enumerate() {
+                let n = round * SIZES.len() + n;
+                let result = pool.apply_async(result_bytes, (n, len)).unwrap().get();
+                check(n, len, &result.unwrap());
+            }
+        }
+    });
+}
+
+/// Result `n` of 3 MiB and the pid of the worker that made it.
 fn large_with_pid(n: usize) -> (u32, Bytes) {
-    (std::process::id(), result_bytes((n, 4 << 20)))
+    (std::process::id(), result_bytes((n, 3 << 20)))
 }
 
 /// How many descriptors this process has open, and how many shared mappings it has.
@@ -112,14 +127,14 @@ fn fds_and_shared_mappings() -> (usize, usize) {
 /// A map of large results on a Pool(2) whose workers are killed a few times while they send
 /// them: every result is right but at most one per kill, which failed as lost.
 fn map_killing_workers() {
-    const TASKS: usize = 120;
+    const TASKS: usize = 90;
     const KILLS: usize = 6;
     let pool = Pool::new(2).unwrap();
     let mut kills = 0;
     let mut results = Vec::new();
     for (n, result) in pool.imap(large_with_pid, 0..TASKS).unwrap().enumerate() {
         if let Ok((pid, bytes)) = &result {
-            check(n, 4 << 20, bytes);
+            check(n, 3 << 20, bytes);
             // Kill the worker that just sent a result, most likely while it copies its next
             // one, a few times along the map.
             if n % (TASKS / KILLS) == 3 && kills < KILLS {
