@@ -283,8 +283,14 @@ fn two_workers() -> Schedule {
 }
 
 /// Decodes the fake's output.
-fn decode(output: Vec<u64>, _worker: WorkerRef, _first: usize) -> Vec<Result<u64, TaskError>> {
-    output.into_iter().map(Ok).collect()
+fn decode(
+    output: Vec<u64>,
+    _worker: WorkerRef,
+    _first: usize,
+    out: &mut Vec<Result<u64, TaskError>>,
+) -> usize {
+    out.extend(output.into_iter().map(Ok));
+    0
 }
 
 /// Submits a map of `items` in chunks of `chunksize`.
@@ -295,7 +301,7 @@ fn map(runner: &Runner<FakeBackend>, items: Vec<u64>, chunksize: usize) -> MapRe
         Arc::clone(&completion),
         Callbacks::default(),
     ));
-    let sink: Arc<dyn JobSink<Vec<u64>>> = Arc::new(Decoding::new(target, decode));
+    let sink: Arc<dyn JobSink<Vec<u64>>> = Arc::new(Decoding::new(target, decode, Vec::len));
     let jobs = crate::chunks::cut(items, chunksize)
         .into_iter()
         .map(|(first, chunk)| JobSpec {

@@ -43,11 +43,18 @@ impl FlushClock {
     }
 
     /// After an item: whether the window passed (the clock read only every `stride` items).
+    #[inline]
     pub(crate) fn due(&mut self) -> bool {
         self.countdown -= 1;
         if self.countdown > 0 {
             return false;
         }
+        self.read_clock()
+    }
+
+    /// A reading of the clock: the stride adjusted, and whether the window passed.
+    #[cold]
+    fn read_clock(&mut self) -> bool {
         let now = Instant::now();
         self.stride = if now - self.read < FLUSH_AFTER / 4 {
             (self.stride * 2).min(self.max_stride)

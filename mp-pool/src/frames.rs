@@ -9,6 +9,7 @@ const LEN: usize = 4;
 
 /// Appends one record whose bytes `write` appends to `out`. On an error of `write`, or a
 /// record longer than `u32::MAX` bytes (`too_large`), `out` is left as it was.
+#[inline]
 pub(crate) fn push<E>(
     out: &mut Vec<u8>,
     write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
@@ -30,6 +31,7 @@ pub(crate) fn push<E>(
 }
 
 /// The records of `bytes`, in order. A truncated last record ends the iteration.
+#[inline]
 pub(crate) fn records(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
     ranges(bytes).map(|range| &bytes[range])
 }
@@ -41,6 +43,7 @@ pub(crate) fn ranges(bytes: &[u8]) -> Ranges<'_> {
 
 /// Where the record whose length starts at offset `at` of `bytes` lies (`None` past the last,
 /// or at a truncated one).
+#[inline]
 pub(crate) fn range_at(bytes: &[u8], at: usize) -> Option<Range<usize>> {
     Ranges { bytes, at }.next()
 }
@@ -67,6 +70,7 @@ pub(crate) struct Ranges<'a> {
 impl Iterator for Ranges<'_> {
     type Item = Range<usize>;
 
+    #[inline]
     fn next(&mut self) -> Option<Range<usize>> {
         let rest = self.bytes.get(self.at..)?;
         let (len, body) = rest.split_first_chunk::<LEN>()?;

@@ -181,7 +181,11 @@ pub struct Pool {
 fn job_sink<R: DeserializeOwned + Send + 'static>(
     target: Arc<dyn Collect<R>>,
 ) -> Arc<dyn JobSink<ProcessOutput>> {
-    Arc::new(Decoding::new(target, decode_process_output::<R>))
+    Arc::new(Decoding::new(
+        target,
+        decode_process_output::<R>,
+        ProcessOutput::items,
+    ))
 }
 
 /// The most items of one job: a worker's running-item word counts them in 32 bits.
@@ -209,6 +213,25 @@ fn encode_job<A: Serialize>(
         len += 1;
     }
     Ok((args, len))
+}
+
+/// Encodes `items` as jobs of `chunksize` argument records each (the last may be shorter):
+/// for each, the index of its first item, its records and how many.
+fn encode_jobs<A: Serialize>(
+    items: impl IntoIterator<Item = A>,
+    chunksize: usize,
+) -> Result<Vec<(usize, Vec<u8>, usize)>, SubmitError> {
+    let mut items = items.into_iter();
+    let mut jobs = Vec::new();
+    let mut first = 0;
+    loop {
+        let (args, len) = encode_job(items.by_ref().take(chunksize), first)?;
+        if len == 0 {
+            return Ok(jobs);
+        }
+        jobs.push((first, args, len));
+        first += len;
+    }
 }
 
 impl Pool {
@@ -414,36 +437,45 @@ impl Pool {
     {
         // Refuse before the input is consumed.
         self.runner.check_running()?;
-        let items: Vec<A> = items.into_iter().collect();
-        let chunksize = match options.chunksize {
-            Some(0) => return Err(SubmitError::ZeroChunksize),
-            Some(chunksize) => chunksize,
-            None => default_map_chunksize(items.len(), self.size()),
+        if options.chunksize == Some(0) {
+            return Err(SubmitError::ZeroChunksize);
         }
-        .min(MAX_JOB_ITEMS);
+        let chunksize = |len| {
+            options
+                .chunksize
+                .unwrap_or_else(|| default_map_chunksize(len, self.size()))
+                .min(MAX_JOB_ITEMS)
+        };
+        // Every argument is encoded before anything is submitted. An input that says its
+        // length is encoded as it is read (no vector of the items first: a pass over them and,
+        // for a large map on a fresh pool, its pages' faults); the count is the items read.
+        let items = items.into_iter();
+        let encoded = match items.size_hint() {
+            (low, Some(high)) if low == high => encode_jobs(items, chunksize(low))?,
+            _ => {
+                let items: Vec<A> = items.collect();
+                let chunksize = chunksize(items.len());
+                encode_jobs(items, chunksize)?
+            }
+        };
+        let len = encoded.iter().map(|(_, _, n)| n).sum();
         let completion = Arc::new(Completion::new());
         let target = Arc::new(MapSink::new(
-            items.len(),
+            len,
             Arc::clone(&completion),
             options.callbacks,
         ));
         let sink = job_sink(target);
         let call = item_call(f);
-        // Every argument is encoded before anything is submitted.
-        let jobs = items
-            .chunks(chunksize)
-            .enumerate()
-            .map(|(c, chunk)| {
-                let first = c * chunksize;
-                let (args, len) = encode_job(chunk, first)?;
-                Ok(JobSpec {
-                    payload: ProcessJob::new(call, args, len),
-                    sink: Arc::clone(&sink),
-                    first,
-                    timeout: options.timeout,
-                })
+        let jobs = encoded
+            .into_iter()
+            .map(|(first, args, len)| JobSpec {
+                payload: ProcessJob::new(call, args, len),
+                sink: Arc::clone(&sink),
+                first,
+                timeout: options.timeout,
             })
-            .collect::<Result<Vec<_>, SubmitError>>()?;
+            .collect();
         self.runner.submit(jobs, false)?;
         Ok(AsyncResult::new(completion))
     }

@@ -7,7 +7,7 @@
 //! The word is `tag << 32 | (item + 1)`, `tag` the job's [`JobId::tag`](crate::backend::JobId::tag);
 //! 0 is "no item". One store per change, no system call.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use mp_ipc::RawValue;
 use serde::{Deserialize, Serialize};
@@ -33,18 +33,9 @@ impl RunningWord {
         })
     }
 
-    /// In the worker: item `item` (an index in the payload given) of the job tagged `job`
-    /// starts now. An index past `u32::MAX - 1` is recorded as that (a job's items are
-    /// bounded below it at submission).
-    pub(crate) fn start(&self, job: u32, item: usize) {
-        let item = u32::try_from(item).unwrap_or(u32::MAX - 1);
-        let value = (u64::from(job) << 32) | u64::from(item + 1);
-        self.word.atomic().store(value, Ordering::Release);
-    }
-
-    /// In the worker: it runs no item now.
-    pub(crate) fn clear(&self) {
-        self.word.atomic().store(NOTHING, Ordering::Release);
+    /// In the worker: the word itself, to record items in (found once for a run of items).
+    pub(crate) fn word(&self) -> RunningSlot<'_> {
+        RunningSlot(self.word.atomic())
     }
 
     /// In the pool: what the word says.
@@ -60,6 +51,28 @@ impl RunningWord {
     }
 }
 
+/// A worker's running-item word, borrowed for a run of items.
+#[derive(Clone, Copy)]
+pub(crate) struct RunningSlot<'a>(&'a AtomicU64);
+
+impl RunningSlot<'_> {
+    /// Item `item` (an index in the payload given) of the job tagged `job` starts now. An
+    /// index past `u32::MAX - 1` is recorded as that (a job's items are bounded below it at
+    /// submission).
+    #[inline]
+    pub(crate) fn start(self, job: u32, item: usize) {
+        let item = u32::try_from(item).unwrap_or(u32::MAX - 1);
+        let value = (u64::from(job) << 32) | u64::from(item + 1);
+        self.0.store(value, Ordering::Release);
+    }
+
+    /// It runs no item now.
+    #[inline]
+    pub(crate) fn clear(self) {
+        self.0.store(NOTHING, Ordering::Release);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,9 +82,10 @@ mod tests {
         let word = RunningWord::new().unwrap();
         assert_eq!(word.held(), Held::Nothing);
         let other = word.clone();
-        other.start(7, 0);
+        let slot = other.word();
+        slot.start(7, 0);
         assert_eq!(word.held(), Held::Item { job: 7, item: 0 });
-        other.start(u32::MAX, 41);
+        slot.start(u32::MAX, 41);
         assert_eq!(
             word.held(),
             Held::Item {
@@ -79,7 +93,7 @@ mod tests {
                 item: 41
             }
         );
-        other.clear();
+        slot.clear();
         assert_eq!(word.held(), Held::Nothing);
     }
 }

@@ -20,10 +20,59 @@ pub(crate) trait Collect<R>: Send + Sync {
             self.put(first + k, result);
         }
     }
+    /// The results of the tasks from `first` on, in order, still encoded: a sink that can
+    /// decodes them straight into its list, when they continue it, without a vector of their
+    /// own.
+    fn put_encoded(&self, first: usize, run: Encoded<R>) {
+        self.put_run(first, run.decode());
+    }
 }
 
-/// Turns a backend's output for the items from submission index `first` on into their results.
-pub(crate) type Decode<O, R> = fn(O, WorkerRef, usize) -> Vec<Result<R, TaskError>>;
+/// The decoding that appends a run's results to a vector and says how many are errors.
+type DecodeInto<R> = Box<dyn FnOnce(&mut Vec<Result<R, TaskError>>) -> usize + Send>;
+
+/// A run of results not decoded yet (a worker's flush: its outcome records, some 10 bytes an
+/// item where a result takes 56 or more), decoded once, where and when its sink wants them.
+pub(crate) struct Encoded<R> {
+    /// How many results.
+    len: usize,
+    /// Where they come from (named by the error of a result missing from the output).
+    worker: WorkerRef,
+    /// The submission index of the first.
+    first: usize,
+    /// The decoding.
+    decode: DecodeInto<R>,
+}
+
+impl<R> Encoded<R> {
+    /// Appends exactly `len` results to `out` (should the decoder give fewer, the rest fail;
+    /// more are cut); returns whether any may be an error.
+    fn decode_into(self, out: &mut Vec<Result<R, TaskError>>) -> bool {
+        let start = out.len();
+        let mut errors = (self.decode)(out) > 0;
+        out.truncate(start + self.len);
+        for task in self.first + (out.len() - start)..self.first + self.len {
+            errors = true;
+            out.push(Err(TaskError::ResultEncoding {
+                task,
+                worker: self.worker,
+                message: "the worker sent no outcome for it".into(),
+            }));
+        }
+        errors
+    }
+
+    /// The results in a vector of their own.
+    fn decode(self) -> Vec<Result<R, TaskError>> {
+        let mut results = Vec::with_capacity(self.len);
+        self.decode_into(&mut results);
+        results
+    }
+}
+
+/// Turns a backend's output for the items from submission index `first` on into their
+/// results, appended to the vector given; returns how many of them are errors.
+pub(crate) type Decode<O, R> = fn(O, WorkerRef, usize, &mut Vec<Result<R, TaskError>>) -> usize;
 
 /// A [`JobSink`] that decodes a backend's output and puts the results into a [`Collect`].
 pub(crate) struct Decoding<O, R> {
@@ -31,19 +80,35 @@ pub(crate) struct Decoding<O, R> {
     target: Arc<dyn Collect<R>>,
     /// How to read the backend's output.
     decode: Decode<O, R>,
+    /// How many results an output holds.
+    count: fn(&O) -> usize,
 }
 
 impl<O, R> Decoding<O, R> {
-    /// A sink feeding `target` through `decode`.
-    pub(crate) fn new(target: Arc<dyn Collect<R>>, decode: Decode<O, R>) -> Self {
-        Decoding { target, decode }
+    /// A sink feeding `target` through `decode`, for outputs of `count` results each.
+    pub(crate) fn new(
+        target: Arc<dyn Collect<R>>,
+        decode: Decode<O, R>,
+        count: fn(&O) -> usize,
+    ) -> Self {
+        Decoding {
+            target,
+            decode,
+            count,
+        }
     }
 }
 
 impl<O: Send + 'static, R: 'static> JobSink<O> for Decoding<O, R> {
     fn deliver(&self, first: usize, worker: WorkerRef, output: O) {
-        self.target
-            .put_run(first, (self.decode)(output, worker, first));
+        let decode = self.decode;
+        let run = Encoded {
+            len: (self.count)(&output),
+            worker,
+            first,
+            decode: Box::new(move |results| decode(output, worker, first, results)),
+        };
+        self.target.put_encoded(first, run);
     }
 
     fn fail(&self, index: usize, error: TaskError) {
@@ -104,13 +169,23 @@ struct MapParts<R> {
     prefix: Vec<Result<R, TaskError>>,
     /// The runs in that do not continue the prefix yet (a worker's flush: thousands of
     /// consecutive tasks), by the index of their first task.
-    runs: BTreeMap<usize, Vec<Result<R, TaskError>>>,
+    runs: BTreeMap<usize, Run<R>>,
     /// Which tasks' results are in (a second result for a task is dropped).
     filled: Vec<bool>,
     /// How many are still out.
     missing: usize,
+    /// Whether an error was put (else the list needs no search for the first one).
+    errors: bool,
     /// Run when the last one is in.
     callbacks: Option<Callbacks<Vec<R>>>,
+}
+
+/// A run of results waiting for the list to reach it.
+enum Run<R> {
+    /// Decoded (a run split around results that were in already, a single failure).
+    Decoded(Vec<Result<R, TaskError>>),
+    /// Still encoded: decoded into the list when it continues it.
+    Encoded(Encoded<R>),
 }
 
 /// The results of `map_async`, completing when the last one is in.
@@ -130,25 +205,34 @@ impl<R> MapSink<R> {
     ) -> Self {
         let sink = MapSink {
             parts: Mutex::new(MapParts {
-                prefix: Vec::new(),
+                // Room for the whole list, taken here, by the submitting thread (its pages are
+                // touched only as the list fills): a watcher thread would take it from its own
+                // allocator arena, a fresh one for each watcher, whose pages then fault anew.
+                prefix: Vec::with_capacity(len),
                 runs: BTreeMap::new(),
                 filled: vec![false; len],
                 missing: len,
+                errors: false,
                 callbacks: Some(callbacks),
             }),
             completion,
         };
         if len == 0 {
-            sink.finish(Vec::new());
+            sink.finish(Vec::new(), false);
         }
         sink
     }
 
     /// Completes with every result, after the callback: on success it sees the values (Python
     /// passes the whole list), on failure the first error.
-    fn finish(&self, results: Vec<Result<R, TaskError>>) {
+    fn finish(&self, results: Vec<Result<R, TaskError>>, errors: bool) {
         let callbacks = lock(&self.parts).callbacks.take().unwrap_or_default();
-        let results = match results.iter().find_map(|r| r.as_ref().err()) {
+        let first_error = if errors {
+            results.iter().find_map(|r| r.as_ref().err())
+        } else {
+            None
+        };
+        let results = match first_error {
             Some(first_error) => {
                 run_callbacks(callbacks, Err(first_error));
                 results
@@ -170,17 +254,23 @@ impl<R> MapParts<R> {
     /// out of range, keeps what it has: the run is kept whole when none is (the rule), else
     /// split around them.
     fn fill_run(&mut self, first: usize, results: Vec<Result<R, TaskError>>) {
+        self.errors |= results.iter().any(Result::is_err);
         let end = first.saturating_add(results.len());
         if let Some(marks) = self.filled.get_mut(first..end)
             && !marks.contains(&true)
         {
             marks.fill(true);
             self.missing -= results.len();
-            self.runs.insert(first, results);
+            self.runs.insert(first, Run::Decoded(results));
             self.extend_prefix();
             return;
         }
         let mut run: Option<(usize, Vec<Result<R, TaskError>>)> = None;
+        let keep = |runs: &mut BTreeMap<usize, Run<R>>, run: Option<(usize, Vec<_>)>| {
+            if let Some((start, items)) = run {
+                runs.insert(start, Run::Decoded(items));
+            }
+        };
         for (k, result) in results.into_iter().enumerate() {
             let Some(index) = first.checked_add(k) else {
                 break;
@@ -191,46 +281,65 @@ impl<R> MapParts<R> {
                 .is_some_and(|mark| !std::mem::replace(mark, true));
             match (&mut run, fresh) {
                 (Some((start, items)), true) if *start + items.len() == index => items.push(result),
-                (_, true) => {
-                    self.runs.extend(run.replace((index, vec![result])));
-                }
+                (_, true) => keep(&mut self.runs, run.replace((index, vec![result]))),
                 (_, false) => {
-                    self.runs.extend(run.take());
+                    keep(&mut self.runs, run.take());
                     continue;
                 }
             }
             self.missing -= 1;
         }
-        self.runs.extend(run);
+        keep(&mut self.runs, run);
         self.extend_prefix();
     }
 
-    /// Appends to the prefix the runs that continue it.
+    /// Takes the still encoded results of the tasks from `first` on: decoded straight into
+    /// the list when they continue it, else kept encoded until it reaches them; when some of
+    /// them are in already, or out of range, decoded now under the rule of `fill_run`.
+    fn put_encoded(&mut self, first: usize, run: Encoded<R>) {
+        let end = first.saturating_add(run.len);
+        match self.filled.get_mut(first..end) {
+            Some(marks) if !marks.contains(&true) => {
+                marks.fill(true);
+                self.missing -= run.len;
+                self.runs.insert(first, Run::Encoded(run));
+                self.extend_prefix();
+            }
+            _ => self.fill_run(first, run.decode()),
+        }
+    }
+
+    /// Room in the prefix for the whole list at once (its pages are touched only as it fills).
+    fn reserve_list(&mut self) {
+        if self.prefix.capacity() == 0 {
+            self.prefix.reserve_exact(self.filled.len());
+        }
+    }
+
+    /// Appends to the prefix the runs that continue it (decoding those still encoded into it).
     fn extend_prefix(&mut self) {
         while let Some(run) = self.runs.first_entry()
             && *run.key() == self.prefix.len()
         {
             let run = run.remove();
-            if self.prefix.is_empty() {
-                // Room for the whole list at once (its pages are touched only as it fills).
-                let mut prefix = Vec::with_capacity(self.filled.len());
-                prefix.extend(run);
-                self.prefix = prefix;
-            } else {
-                self.prefix.extend(run);
+            self.reserve_list();
+            match run {
+                Run::Decoded(results) => self.prefix.extend(results),
+                Run::Encoded(run) => self.errors |= run.decode_into(&mut self.prefix),
             }
         }
     }
 
     /// Every result in task order, once the last is in (once).
-    fn complete(&mut self) -> Option<Vec<Result<R, TaskError>>> {
+    /// With whether any of them may be an error.
+    fn complete(&mut self) -> Option<(Vec<Result<R, TaskError>>, bool)> {
         if self.missing != 0 || self.filled.is_empty() {
             return None;
         }
         self.filled = Vec::new();
         // Every task is in and the runs are disjoint: the prefix is the whole list.
         self.extend_prefix();
-        Some(std::mem::take(&mut self.prefix))
+        Some((std::mem::take(&mut self.prefix), self.errors))
     }
 }
 
@@ -240,13 +349,24 @@ impl<R: Send> Collect<R> for MapSink<R> {
     }
 
     fn put_run(&self, first: usize, results: Vec<Result<R, TaskError>>) {
+        self.fill(|parts| parts.fill_run(first, results));
+    }
+
+    fn put_encoded(&self, first: usize, run: Encoded<R>) {
+        self.fill(|parts| parts.put_encoded(first, run));
+    }
+}
+
+impl<R> MapSink<R> {
+    /// Puts results in with `put`, under the lock, and completes if they were the last.
+    fn fill(&self, put: impl FnOnce(&mut MapParts<R>)) {
         let all = {
             let mut parts = lock(&self.parts);
-            parts.fill_run(first, results);
+            put(&mut parts);
             parts.complete()
         };
-        if let Some(all) = all {
-            self.finish(all);
+        if let Some((all, errors)) = all {
+            self.finish(all, errors);
         }
     }
 }
@@ -333,6 +453,7 @@ mod tests {
             runs: BTreeMap::new(),
             filled: vec![false; len],
             missing: len,
+            errors: false,
             callbacks: None,
         }
     }
@@ -348,7 +469,10 @@ mod tests {
         p.fill_run(3, vec![Ok(3), Ok(4), Ok(5)]);
         assert!(p.complete().is_none());
         p.fill_run(0, vec![Ok(0), Ok(1), Ok(2)]);
-        assert_eq!(values(p.complete().expect("complete")), [0, 1, 2, 3, 4, 5]);
+        assert_eq!(
+            values(p.complete().expect("complete").0),
+            [0, 1, 2, 3, 4, 5]
+        );
         assert!(p.complete().is_none(), "completes once");
     }
 
@@ -360,10 +484,60 @@ mod tests {
         p.fill_run(0, vec![Ok(0), Ok(99), Ok(98), Ok(3)]);
         assert!(p.complete().is_none());
         p.fill_run(4, vec![Ok(4), Ok(97), Ok(96)]);
-        assert_eq!(values(p.complete().expect("complete")), [0, 1, 2, 3, 4]);
+        assert_eq!(values(p.complete().expect("complete").0), [0, 1, 2, 3, 4]);
         let mut p = parts(2);
         p.fill_run(7, vec![Ok(7)]);
         p.fill_run(usize::MAX, vec![Ok(1), Ok(2)]);
         assert_eq!(p.missing, 2);
+    }
+
+    /// A run of `values` still encoded, from `first` on, whose decoder gives `extra` more.
+    fn encoded(first: usize, values: Vec<u32>, extra: usize) -> Encoded<u32> {
+        Encoded {
+            len: values.len(),
+            worker: WorkerRef {
+                id: crate::error::WorkerId(0),
+                pid: None,
+            },
+            first,
+            decode: Box::new(move |out| {
+                out.extend(values.iter().copied().map(Ok));
+                out.extend((0..extra).map(|_| Ok(77)));
+                0
+            }),
+        }
+    }
+
+    #[test]
+    fn encoded_runs_are_decoded_into_the_list_under_the_rules() {
+        let mut p = parts(7);
+        p.put_encoded(0, encoded(0, vec![0, 1, 2], 0));
+        assert_eq!(
+            p.prefix.len(),
+            3,
+            "a run that continues the list goes straight in"
+        );
+        p.put_encoded(4, encoded(4, vec![4], 0));
+        assert!(
+            matches!(p.runs.get(&4), Some(Run::Encoded(_))),
+            "kept encoded"
+        );
+        // Task 2 has its result: 99 is dropped, 3 taken, and the list reaches 4 and 5.
+        p.put_encoded(2, encoded(2, vec![99, 3], 0));
+        assert_eq!(p.prefix.len(), 5);
+        // A decoder that gives more than it said is cut.
+        p.put_encoded(5, encoded(5, vec![5], 1));
+        assert!(!p.errors);
+        let mut short = encoded(6, vec![], 0);
+        short.len = 1;
+        // One that gives fewer has the rest fail.
+        p.put_encoded(6, short);
+        let (all, errors) = p.complete().expect("complete");
+        assert!(errors);
+        assert!(matches!(
+            all[6],
+            Err(TaskError::ResultEncoding { task: 6, .. })
+        ));
+        assert_eq!(values(all[..6].to_vec()), [0, 1, 2, 3, 4, 5]);
     }
 }

@@ -10,10 +10,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::frames;
+use crate::item_run::ItemRun;
 use crate::panics::panic_message;
 use crate::wire::{
-    FunctionWire, InitCall, ItemCall, ItemFailure, ItemIo, OUTCOME_FAILED, OUTCOME_OK, RunInit,
-    RunItem,
+    FunctionWire, InitCall, ItemCall, ItemFailure, OUTCOME_FAILED, OUTCOME_OK, RunInit, RunItems,
 };
 
 /// A plain function a process pool can send to its workers, applied to `Args`: `fn(T) -> R`
@@ -61,53 +61,24 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, String> 
 }
 
 /// Appends the encoding of `value` to `out` (on an error, `out` may hold part of it: the
-/// caller's record is dropped).
+/// caller's record is dropped). The bytes are postcard's, written by the pool's own encoder
+/// ([`crate::encoder`]: a varint is stored as one word).
+#[inline]
 pub(crate) fn encode_into<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    postcard::serialize_with_flavor(value, Appender(out)).map_err(|e| e.to_string())
+    crate::encoder::encode_into(value, out).map_err(|e| e.to_string())
 }
 
-/// A vector's end as postcard's output, without taking the vector.
-struct Appender<'a>(&'a mut Vec<u8>);
-
-/// The longest piece appended byte by byte.
-const SHORT_PIECE: usize = 16;
-
-impl postcard::ser_flavors::Flavor for Appender<'_> {
-    type Output = ();
-
-    #[inline]
-    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
-        // Most pieces are a varint or a tag of a few bytes, one or more for each item: pushed
-        // in place, not through a call to memcpy each (a tenth of a map's time in three
-        // processes, by perf, for `u64` items).
-        if data.len() <= SHORT_PIECE {
-            self.0.reserve(data.len());
-            for &byte in data {
-                self.0.push(byte);
-            }
-        } else {
-            self.0.extend_from_slice(data);
-        }
-        Ok(())
-    }
-
-    #[inline]
-    fn try_push(&mut self, data: u8) -> postcard::Result<()> {
-        self.0.push(data);
-        Ok(())
-    }
-
-    fn finalize(self) -> postcard::Result<()> {
-        Ok(())
-    }
-}
-
-/// Decodes a value that made the trip.
+/// Decodes a value that made the trip (always inlined: a value returned through memory was
+/// reloaded wider than it was stored, which stalls).
+#[inline(always)]
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    postcard::from_bytes(bytes).map_err(|e| e.to_string())
+    // `postcard::from_bytes`'s two lines, here so that they inline into the item loop and the
+    // results' decoding (postcard's function was a call per item).
+    let mut deserializer = postcard::Deserializer::from_bytes(bytes);
+    T::deserialize(&mut deserializer).map_err(|e| e.to_string())
 }
 
 /// How a worker runs items of `f`.
@@ -118,7 +89,7 @@ where
     F::Output: Serialize,
 {
     ItemCall {
-        run: FnRef::new(run_item::<Args, F> as RunItem),
+        run: FnRef::new(run_items::<Args, F> as RunItems),
         function: FnRef::new(f).to_wire(),
     }
 }
@@ -136,18 +107,37 @@ where
     })
 }
 
-/// The trampoline of one item, in the worker: decode, call, encode, appending the item's
-/// outcome record to `out`; a panic anywhere in it (the function, the result's `Serialize`)
-/// fails this item only.
-fn run_item<Args, F>(function: FunctionWire, mut io: ItemIo) -> ItemIo
+/// The trampoline of a run of items, in the worker: the function is looked up and checked
+/// once, then each item is decoded, called and encoded, its outcome record appended; a panic
+/// anywhere in an item (the function, the result's `Serialize`) fails that item only.
+fn run_items<Args, F>(function: FunctionWire, mut run: ItemRun) -> ItemRun
 where
     Args: DeserializeOwned + 'static,
     F: Task<Args>,
     F::Output: Serialize,
 {
-    let arg = io.args.get(io.arg.clone()).unwrap_or_default();
-    let out = &mut io.outcomes;
-    let failure = match call_item::<Args, F>(function, arg) {
+    match FnRef::<F>::from_wire(function.0, function.1) {
+        Ok(f) => {
+            let f = f.get();
+            run.run(|arg, out| run_item::<Args, F>(f, arg, out));
+        }
+        Err(error) => {
+            let failure = ItemFailure::Unrunnable(error.to_string());
+            run.run(|_, out| push_failure(out, &failure));
+        }
+    }
+    run
+}
+
+/// Runs one item: decode, call, encode, appending its outcome record to `out`.
+#[inline(always)]
+fn run_item<Args, F>(f: F, arg: &[u8], out: &mut Vec<u8>)
+where
+    Args: DeserializeOwned + 'static,
+    F: Task<Args>,
+    F::Output: Serialize,
+{
+    let failure = match call_item::<Args, F>(f, arg) {
         Ok(value) => {
             let encoded = frames::push(
                 out,
@@ -163,25 +153,22 @@ where
                 |len| ItemFailure::ResultEncoding(format!("the result's {len} bytes are too many")),
             );
             match encoded {
-                Ok(()) => return io,
+                Ok(()) => return,
                 Err(failure) => failure,
             }
         }
         Err(failure) => failure,
     };
     push_failure(out, &failure);
-    io
 }
 
 /// Decodes the argument and calls the function.
-fn call_item<Args, F>(function: FunctionWire, arg: &[u8]) -> Result<F::Output, ItemFailure>
+#[inline(always)]
+fn call_item<Args, F>(f: F, arg: &[u8]) -> Result<F::Output, ItemFailure>
 where
     Args: DeserializeOwned + 'static,
     F: Task<Args>,
 {
-    let f = FnRef::<F>::from_wire(function.0, function.1)
-        .map_err(|e| ItemFailure::Unrunnable(e.to_string()))?
-        .get();
     let args: Args = decode(arg)
         .map_err(|e| ItemFailure::Unrunnable(format!("its argument does not decode: {e}")))?;
     panic::catch_unwind(AssertUnwindSafe(|| f.call(args)))

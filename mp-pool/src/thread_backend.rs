@@ -31,12 +31,14 @@ pub(crate) fn thread_task<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'sta
     Box::new(move || Box::new(f()) as Box<dyn Any + Send>)
 }
 
-/// Reads a [`ThreadOutput`] (one task's) as the result of type `R` of task `first`.
+/// Reads a [`ThreadOutput`] (one task's) as the result of type `R` of task `first`, appended
+/// to `out`; returns 1 if it is an error.
 pub(crate) fn decode_thread_output<R: 'static>(
     output: ThreadOutput,
     worker: WorkerRef,
     first: usize,
-) -> Vec<Result<R, TaskError>> {
+    out: &mut Vec<Result<R, TaskError>>,
+) -> usize {
     let result = match output {
         Ok(value) => value
             .downcast::<R>()
@@ -52,7 +54,9 @@ pub(crate) fn decode_thread_output<R: 'static>(
             message,
         }),
     };
-    vec![result]
+    let errors = usize::from(result.is_err());
+    out.push(result);
+    errors
 }
 
 /// A job: its tasks, each taken out by the one worker that runs it.

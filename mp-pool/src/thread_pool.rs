@@ -96,7 +96,7 @@ pub struct ThreadPool {
 fn job_sink<R: Send + 'static>(
     target: Arc<dyn crate::sink::Collect<R>>,
 ) -> Arc<dyn JobSink<ThreadOutput>> {
-    Arc::new(Decoding::new(target, decode_thread_output::<R>))
+    Arc::new(Decoding::new(target, decode_thread_output::<R>, |_| 1))
 }
 
 /// A job applying `f` to each item of `chunk`.

@@ -9,26 +9,18 @@ use mp_ipc::{Bytes, Connection};
 use mp_sync::raw::FnRef;
 use serde::{Deserialize, Serialize};
 
+use crate::item_run::ItemRun;
 use crate::result_arena::ArenaHandle;
 use crate::running_word::RunningWord;
 
 /// A plain function's wire form ([`FnRef::to_wire`]): its offset and the image fingerprint.
 pub(crate) type FunctionWire = (u64, u64);
 
-/// Runs one item in a worker: the task function and the buffers; appends the item's outcome
-/// record to [`ItemIo::outcomes`] (see [`OUTCOME_OK`]). The buffers move in and out by value
-/// (a function pointer with reference arguments cannot be an `FnRef`).
-pub(crate) type RunItem = fn(FunctionWire, ItemIo) -> ItemIo;
-
-/// What [`RunItem`] works on: the job's arguments, which of them to run, and where outcomes go.
-pub(crate) struct ItemIo {
-    /// The job's argument records.
-    pub(crate) args: Bytes,
-    /// The byte range in `args` of this item's argument.
-    pub(crate) arg: std::ops::Range<usize>,
-    /// The outcome records held back; the item's is appended.
-    pub(crate) outcomes: Vec<u8>,
-}
+/// Runs items of a job in a worker: the task function and the item loop's state, moved in
+/// and out by value (a function pointer with reference arguments cannot be an `FnRef`); runs
+/// from where the loop is to the job's end or a due flush, appending each item's outcome
+/// record (see [`OUTCOME_OK`]).
+pub(crate) type RunItems = fn(FunctionWire, ItemRun) -> ItemRun;
 
 /// The first byte of an outcome record whose rest is the encoded result.
 pub(crate) const OUTCOME_OK: u8 = 0;
@@ -67,7 +59,7 @@ pub(crate) enum ItemFailure {
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct ItemCall {
     /// The trampoline, monomorphized for the task's argument and result types.
-    pub(crate) run: FnRef<RunItem>,
+    pub(crate) run: FnRef<RunItems>,
     /// The task's own function, as the trampoline reads it back.
     pub(crate) function: FunctionWire,
 }

@@ -1,10 +1,11 @@
 //! The loop a worker process runs: ask to die with the pool, leave Ctrl-C to it, run the
 //! initializer, then run jobs item by item until told to retire or the pool is gone.
 //!
-//! Before each item the worker records in its running-item word ([`RunningWord`]) which item
-//! it starts, and after it that it runs none; outcomes are appended to one buffer and sent as
-//! one message per *flush*: at the end of the job, when its [`FlushClock`] says the window
-//! passed, or once [`FLUSH_BYTES`] are held. Tiny tasks batch (one message for thousands of
+//! A job's trampoline runs its items in runs ([`ItemRun`]): before each item the worker
+//! records in its running-item word which item it starts, and after it that it runs none;
+//! outcomes are appended to one buffer and sent as one message per *flush*: at the end of the
+//! job, when its flush clock says the window passed, or once
+//! [`FLUSH_BYTES`](crate::item_run::FLUSH_BYTES) are held. Tiny tasks batch (one message for thousands of
 //! items), a task longer than the window is reported as soon as it ends, and a death still
 //! fails exactly the running item (the pool reads the word). After a flush, a worker whose
 //! resident memory is above its bound (`max_memory_per_child`) says why it leaves and exits;
@@ -17,16 +18,11 @@ use mp_ipc::{Bytes, Connection};
 
 use crate::backend::JobId;
 use crate::flush_clock::{FlushClock, MAX_STRIDE};
-use crate::frames;
+use crate::item_run::ItemRun;
 use crate::quiet_wait::QuietWait;
 use crate::result_arena::{ArenaWriter, SHARED_MIN};
-use crate::running_word::RunningWord;
 use crate::sys;
-use crate::wire::{FromWorker, ItemCall, ItemIo, ToWorker, WorkerArgs};
-
-/// The most bytes of outcomes held back: large results go at once (holding them saves no
-/// message worth its copy, and a message larger than the pipe's ring costs more to send).
-const FLUSH_BYTES: usize = 64 * 1024;
+use crate::wire::{FromWorker, ItemCall, ToWorker, WorkerArgs};
 
 /// The target of every worker process.
 pub(crate) fn worker_main(args: WorkerArgs) {
@@ -56,15 +52,14 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     let mut worker = Worker {
         jobs: &jobs,
         results,
-        running,
         max_memory,
         runs: Vec::new(),
-        outcomes: Vec::new(),
         arena: Arena::NotYet,
-        // With a memory bound, a task of a window or longer is flushed (and the bound checked)
-        // as soon as it ends: the clock is read after every item.
-        clock: FlushClock::new(if max_memory.is_some() { 1 } else { MAX_STRIDE }),
     };
+    // With a memory bound, a task of a window or longer is flushed (and the bound checked)
+    // as soon as it ends: the clock is read after every item.
+    let clock = FlushClock::new(if max_memory.is_some() { 1 } else { MAX_STRIDE });
+    let mut run = ItemRun::new(clock, running);
     // A retire message, the end of the pipe (the pool is gone), a failed send or a message
     // that does not decode ends the loop; the pool fails whatever this worker still held.
     loop {
@@ -74,12 +69,14 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         quiet.readable();
         match worker.jobs.recv() {
             Ok(ToWorker::Job { job, call, args }) => {
-                if let Err(Stop) = worker.run_job(job, call, args) {
+                let ran;
+                (run, ran) = worker.run_job(run, job, call, args);
+                if let Err(Stop) = ran {
                     return;
                 }
             }
             Ok(ToWorker::Retire) => {
-                if worker.flush().is_ok() {
+                if worker.flush(run.outcomes()).is_ok() {
                     let _ = worker.results.send(&FromWorker::Leaving(None));
                 }
                 return;
@@ -92,22 +89,16 @@ pub(crate) fn worker_main(args: WorkerArgs) {
 /// The loop ends: the pool is gone, or the worker leaves.
 struct Stop;
 
-/// What a worker keeps between jobs.
+/// What a worker keeps between jobs (besides its [`ItemRun`]).
 struct Worker<'a> {
     /// Where its jobs arrive.
     jobs: &'a Connection,
     /// Where it reports.
     results: Connection,
-    /// Where it records the item it runs.
-    running: RunningWord,
     /// Its resident memory bound, in bytes.
     max_memory: Option<u64>,
     /// The runs of items whose outcomes are held back: job, count.
     runs: Vec<(u64, u32)>,
-    /// Their outcomes (reused between flushes).
-    outcomes: Vec<u8>,
-    /// When to flush them.
-    clock: FlushClock,
     /// Where large flushes go.
     arena: Arena,
 }
@@ -123,82 +114,86 @@ enum Arena {
 }
 
 impl Worker<'_> {
-    /// Runs the items of job `job`, flushing as it goes; at its end, flushes unless the next
-    /// message is already there (its results then share the message).
-    fn run_job(&mut self, job: u64, call: ItemCall, args: Bytes) -> Result<(), Stop> {
-        let run = call.run.get();
-        let tag = JobId(job).tag();
-        let mut next = frames::range_at(&args, 0);
-        let mut io = ItemIo {
-            args,
-            arg: 0..0,
-            outcomes: std::mem::take(&mut self.outcomes),
-        };
-        let mut item = 0;
-        while let Some(arg) = next.take() {
-            next = frames::range_at(&io.args, arg.end);
-            io.arg = arg;
-            self.running.start(tag, item);
-            io = run(call.function, io);
-            self.running.clear();
-            match self.runs.last_mut() {
-                Some((j, n)) if *j == job => *n += 1,
-                _ => self.runs.push((job, 1)),
+    /// Runs the items of job `job` through its trampoline, a run at a time, flushing as it
+    /// goes; at its end, flushes unless the next message is already there (its results then
+    /// share the message).
+    fn run_job(
+        &mut self,
+        mut run: ItemRun,
+        job: u64,
+        call: ItemCall,
+        args: Bytes,
+    ) -> (ItemRun, Result<(), Stop>) {
+        let run_items = call.run.get();
+        run.begin(JobId(job).tag(), args);
+        loop {
+            run = run_items(call.function, run);
+            if run.ran() > 0 {
+                match self.runs.last_mut() {
+                    Some((j, n)) if *j == job => *n += run.ran(),
+                    _ => self.runs.push((job, run.ran())),
+                }
             }
-            item += 1;
-            let due = self.clock.due() || io.outcomes.len() >= FLUSH_BYTES;
-            let last = next.is_none();
-            if due || (last && !self.jobs.ready_now()) {
-                self.outcomes = std::mem::take(&mut io.outcomes);
-                self.flush()?;
-                io.outcomes = std::mem::take(&mut self.outcomes);
-                self.leave_if_over_memory()?;
-                self.clock.restart();
+            let finished = run.finished();
+            if run.flush_due() || (finished && !self.jobs.ready_now()) {
+                let flushed = self
+                    .flush(run.outcomes())
+                    .and_then(|()| self.leave_if_over_memory());
+                if flushed.is_err() {
+                    return (run, flushed);
+                }
+                run.flushed();
+            }
+            if finished {
+                return (run, Ok(()));
             }
         }
-        self.outcomes = io.outcomes;
-        Ok(())
     }
 
-    /// Sends the outcomes held back, if any: a large flush through the arena when it has
-    /// room, any other through the pipe.
-    fn flush(&mut self) -> Result<(), Stop> {
+    /// Sends the outcomes held back (`outcomes`, then emptied), if any: a large flush through
+    /// the arena, any other (or one larger than the arena) through the pipe.
+    fn flush(&mut self, outcomes: &mut Vec<u8>) -> Result<(), Stop> {
         if self.runs.is_empty() {
             return Ok(());
         }
-        if self.outcomes.len() >= SHARED_MIN
-            && let Some(at) = self.put_shared()?
+        if outcomes.len() >= SHARED_MIN
+            && let Some(at) = self.put_shared(outcomes)?
         {
             let report = FromWorker::DoneShared {
                 runs: std::mem::take(&mut self.runs),
                 at,
-                len: self.outcomes.len() as u64,
+                len: outcomes.len() as u64,
             };
             let sent = self.results.send(&report);
             if let FromWorker::DoneShared { runs, .. } = report {
                 self.runs = runs;
                 self.runs.clear();
             }
-            self.outcomes.clear();
+            outcomes.clear();
             return sent.map_err(|_| Stop);
         }
         let report = FromWorker::Done {
             runs: std::mem::take(&mut self.runs),
-            outcomes: Bytes(std::mem::take(&mut self.outcomes)),
+            outcomes: Bytes(std::mem::take(outcomes)),
         };
         let sent = self.results.send(&report);
-        if let FromWorker::Done { runs, outcomes } = report {
+        if let FromWorker::Done {
+            runs,
+            outcomes: sent_outcomes,
+        } = report
+        {
             self.runs = runs;
             self.runs.clear();
-            self.outcomes = outcomes.0;
-            self.outcomes.clear();
+            *outcomes = sent_outcomes.0;
+            outcomes.clear();
         }
         sent.map_err(|_| Stop)
     }
 
-    /// Copies the outcomes held back into the arena (made and sent to the pool first, if
-    /// this is the first large flush); where they lie, or `None` if there is no room.
-    fn put_shared(&mut self) -> Result<Option<u64>, Stop> {
+    /// Copies `outcomes` into the arena (made and sent to the pool first, if this is the first
+    /// large flush), once it has room; where they lie, or `None` if there is no arena or they
+    /// are larger than it.
+    fn put_shared(&mut self, outcomes: &[u8]) -> Result<Option<u64>, Stop> {
         if let Arena::NotYet = self.arena {
             self.arena = match ArenaWriter::new() {
                 Ok((writer, handle)) => {
@@ -211,7 +206,7 @@ impl Worker<'_> {
             };
         }
         Ok(match &mut self.arena {
-            Arena::Made(writer) => writer.put(&self.outcomes),
+            Arena::Made(writer) => writer.put(outcomes),
             Arena::NotYet | Arena::Unavailable => None,
         })
     }
