@@ -164,8 +164,8 @@ pub(crate) trait Backend: Send + 'static {
     }
 }
 
-/// Books an [`Event::Output`] on the core from the thread that has it (installed by the pool
-/// with [`Events::hand_outputs_to`]).
+/// Books an [`Event`] on the core from the thread that has it (installed by the pool with
+/// [`Events::hand_outputs_to`]).
 pub(crate) type OutputHandler<O> = Arc<dyn Fn(Event<O>) + Send + Sync>;
 
 /// The supervisor's side of a backend: where events come from.
@@ -173,13 +173,15 @@ pub(crate) trait Events<O>: Send + 'static {
     /// The next event; `None` once `deadline` passed or after a [`Backend::wake`].
     fn next(&mut self, deadline: Option<Deadline>) -> Option<Event<O>>;
 
-    /// From now on, the backend may hand its [`Event::Output`]s to `handler` on its own
-    /// threads instead of through [`next`](Self::next) (one thread hop less per report; a
-    /// worker's outputs must still come before its `Exited`, so a backend hands them over
-    /// before it sends a later event of that worker). By default every event comes through
-    /// `next`.
-    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) {
+    /// From now on, the backend may hand its events to `handler` on its own threads instead
+    /// of through [`next`](Self::next) (one thread hop less per report, per start and per
+    /// exit; a worker's events must still be booked in order, so a backend hands over one
+    /// worker's events from one thread, or sends them all through `next`). Returns whether
+    /// every event will be handed over (`next` then returns only at a wake-up or a deadline).
+    /// By default every event comes through `next`.
+    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) -> bool {
         let _ = handler;
+        false
     }
 }
 

@@ -1,8 +1,9 @@
 //! The channel on which a backend's watchers (worker threads, or the parent's reader threads of
 //! worker processes) send events and the supervisor reads them: std's `mpsc`, with a wake-up
 //! message for [`Backend::wake`](crate::backend::Backend::wake). Once the pool installed an
-//! output handler ([`Events::hand_outputs_to`]), [`Event::Output`]s skip the channel: the
-//! sending thread books them on the core itself, one thread hop less per report.
+//! event handler ([`Events::hand_outputs_to`]), events skip the channel: the sending thread
+//! books them on the core itself, one thread hop less per report, per worker start and per
+//! worker exit (the supervisor then gets only wake-ups, for its clock).
 
 use std::sync::mpsc::{self, Receiver, SendError, Sender};
 use std::sync::{Arc, OnceLock};
@@ -37,12 +38,12 @@ impl<O> Clone for EventSender<O> {
 }
 
 impl<O> EventSender<O> {
-    /// Sends `message` (an output to the installed handler, if any, on this thread). An error
+    /// Sends `message` (an event to the installed handler, if any, on this thread). An error
     /// means the supervisor is gone.
     pub(crate) fn send(&self, message: Message<O>) -> Result<(), SendError<Message<O>>> {
         match (message, self.outputs.get()) {
-            (Message::Event(output @ Event::Output { .. }), Some(handler)) => {
-                handler(output);
+            (Message::Event(event), Some(handler)) => {
+                handler(event);
                 Ok(())
             }
             (message, _) => self.tx.send(message),
@@ -89,9 +90,10 @@ impl<O: Send + 'static> Events<O> for EventReceiver<O> {
         }
     }
 
-    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) {
-        if let Some(outputs) = &self.outputs {
-            let _ = outputs.set(handler);
+    fn hand_outputs_to(&mut self, handler: OutputHandler<O>) -> bool {
+        match &self.outputs {
+            Some(outputs) => outputs.set(handler).is_ok(),
+            None => false,
         }
     }
 }

@@ -11,14 +11,14 @@
 //! no zombie is left and the exit code or signal is in the event.
 //!
 //! Workers are not daemons (a task may start processes and pools of its own) but ask the
-//! kernel to kill them when the thread that started them ends: their watcher, which starts its
-//! worker (a pool's workers are started together, the watchers' starts overlapping) and ends
-//! only once the worker is reaped.
+//! kernel to kill them when the thread that started them ends: their watcher, which makes its
+//! worker's pipes and starts it (a pool's workers are started together, the watchers'
+//! preparations and starts overlapping) and ends only once the worker is reaped.
 
 use std::collections::HashMap;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 use std::thread;
 
 use mp_ipc::{Connection, Pipe, Token, WaitSet};
@@ -208,6 +208,7 @@ struct WorkerProcess {
 }
 
 /// How worker processes are started.
+#[derive(Clone)]
 pub(crate) struct Launch {
     /// The start method.
     pub(crate) method: StartMethod,
@@ -259,56 +260,26 @@ impl ProcessBackend {
         }
     }
 
-    /// Begins starting `worker`: makes its pipes and hands its process to a new watcher
-    /// thread, which starts it and then watches it. Several begun together start at once (the
-    /// fork server forks one while this side prepares the next), and the process is started by
-    /// the thread that outlives it, so the worker's parent-death signal (armed against the
-    /// thread that started it) comes only with the pool's process.
+    /// Begins starting `worker`: hands its start to a new watcher thread, which makes the
+    /// worker's pipes, starts it and then watches it. Several begun together start at once:
+    /// the watchers make their pipes side by side, and the fork server forks one while another
+    /// prepares. The process is started by the thread that outlives it, so the worker's
+    /// parent-death signal (armed against the thread that started it) comes only with the
+    /// pool's process.
     fn begin_launch(&self, worker: WorkerId) -> Result<PendingLaunch, WorkerStartError> {
-        let (jobs_in, jobs_out) = Pipe(false).map_err(spawn_error)?;
-        let (results_in, results_out) = Pipe(false).map_err(spawn_error)?;
-        let running = RunningWord::new().map_err(spawn_error)?;
-        let args = WorkerArgs {
-            jobs: jobs_in,
-            results: results_out,
-            init: self.launch.init.clone(),
-            running: running.clone(),
-            max_memory: self.launch.max_memory,
-        };
-        let process = Process::builder()
-            .name(format!("mp-pool worker {}", worker.0))
-            .start_method(self.launch.method)
-            // The pool always has its supervisor thread; the forked worker touches none of
-            // the locks the other threads may hold (it runs the worker loop only).
-            .allow_fork_with_threads(true)
-            .target(worker_main, args);
         let gone = Arc::new(AtomicBool::new(false));
         let (started_tx, started) = mpsc::sync_channel(1);
-        let events = self.events.clone();
-        let arena = ArenaSlot::new();
-        let reader = Arc::new(ResultsReader::new(
-            results_in,
-            Box::new(move |conn: &Connection| drain(worker, &events, &arena, conn)),
-        ));
         let watch = WatchOnceStarted {
             worker,
-            process,
-            reader: Arc::clone(&reader),
+            launch: self.launch.clone(),
             events: self.events.clone(),
             gone: Arc::clone(&gone),
-            running: running.clone(),
         };
         thread::Builder::new()
             .name(format!("mp-pool watcher {}", worker.0))
             .spawn(move || watch.run(&started_tx))
             .map_err(spawn_error)?;
-        Ok(PendingLaunch {
-            started,
-            jobs: JobSender::new(jobs_out, worker),
-            gone,
-            running,
-            reader,
-        })
+        Ok(PendingLaunch { started, gone })
     }
 
     /// Waits until a begun start ended, and keeps the worker's handle if it started.
@@ -317,7 +288,12 @@ impl ProcessBackend {
         worker: WorkerId,
         pending: PendingLaunch,
     ) -> Result<Option<u32>, WorkerStartError> {
-        let process = pending.started.recv().map_err(|_| {
+        let Started {
+            process,
+            jobs,
+            running,
+            reader,
+        } = pending.started.recv().map_err(|_| {
             spawn_error(std::io::Error::other(
                 "the watcher thread ended before the start",
             ))
@@ -328,10 +304,10 @@ impl ProcessBackend {
             worker,
             WorkerProcess {
                 process,
-                jobs: pending.jobs,
+                jobs,
                 gone: pending.gone,
-                running: pending.running,
-                reader: pending.reader,
+                running,
+                reader,
             },
         );
         Ok(pid)
@@ -340,44 +316,121 @@ impl ProcessBackend {
 
 /// A worker whose start was begun: its watcher thread is starting it.
 struct PendingLaunch {
-    /// The started process, or why it did not start.
-    started: mpsc::Receiver<Result<Arc<Process>, WorkerStartError>>,
-    /// Where its jobs will go.
-    jobs: JobSender,
+    /// The started worker, or why it did not start.
+    started: mpsc::Receiver<Result<Started, WorkerStartError>>,
     /// Set by the watcher once the worker is reported gone.
     gone: Arc<AtomicBool>,
+}
+
+/// What a watcher hands back once its worker started.
+struct Started {
+    /// The process (shared with the watcher, which reaps it).
+    process: Arc<Process>,
+    /// Where its jobs go.
+    jobs: JobSender,
     /// Where it records the item it runs.
     running: RunningWord,
     /// Who reads its reports.
     reader: Arc<ResultsReader>,
 }
 
-/// A watcher thread's work before its worker runs: start it, say so, then watch it.
+/// A watcher thread's work before its worker runs: make its pipes, start it, say so, then
+/// watch it.
 struct WatchOnceStarted {
     /// The worker.
     worker: WorkerId,
-    /// Its process, not yet started.
-    process: Process,
-    /// Who reads its reports.
-    reader: Arc<ResultsReader>,
+    /// How to start it.
+    launch: Launch,
     /// Where events go.
     events: EventSender<ProcessOutput>,
     /// Set once it is reported gone.
     gone: Arc<AtomicBool>,
+}
+
+/// The parent's ends of what a worker is given.
+struct ParentEnds {
+    /// Its reports.
+    results: Connection,
+    /// Where its jobs go.
+    jobs: Connection,
     /// Where it records the item it runs.
     running: RunningWord,
 }
 
 impl WatchOnceStarted {
+    /// The worker's process, not yet started, and the slot where the parent's ends of its
+    /// pipes and running-item word land when its start makes them (under forkserver while
+    /// the server forks it).
+    fn prepare(&self) -> (Process, Arc<Mutex<Option<ParentEnds>>>) {
+        let ends = Arc::new(Mutex::new(None));
+        let (init, max_memory) = (self.launch.init.clone(), self.launch.max_memory);
+        let slot = Arc::clone(&ends);
+        let make = move || -> std::io::Result<WorkerArgs> {
+            let (jobs_in, jobs_out) = Pipe(false).map_err(std::io::Error::other)?;
+            let (results_in, results_out) = Pipe(false).map_err(std::io::Error::other)?;
+            let running = RunningWord::new().map_err(std::io::Error::other)?;
+            let args = WorkerArgs {
+                jobs: jobs_in,
+                results: results_out,
+                init,
+                running: running.clone(),
+                max_memory,
+            };
+            *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(ParentEnds {
+                results: results_in,
+                jobs: jobs_out,
+                running,
+            });
+            Ok(args)
+        };
+        let process = Process::builder()
+            .name(format!("mp-pool worker {}", self.worker.0))
+            .start_method(self.launch.method)
+            // The pool always has its supervisor thread; the forked worker touches none of
+            // the locks the other threads may hold (it runs the worker loop only).
+            .allow_fork_with_threads(true)
+            .target_made(worker_main, make);
+        (process, ends)
+    }
+
     /// Starts the worker, sends the outcome on `started`, and watches the worker if it runs.
-    fn run(self, started: &mpsc::SyncSender<Result<Arc<Process>, WorkerStartError>>) {
-        let mut process = self.process;
-        if let Err(error) = process.start() {
-            let _ = started.send(Err(spawn_error(error)));
-            return;
-        }
+    fn run(self, started: &mpsc::SyncSender<Result<Started, WorkerStartError>>) {
+        let (mut process, ends) = self.prepare();
+        let started_ends = process.start().map_err(spawn_error).and_then(|()| {
+            ends.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+                .ok_or_else(|| {
+                    spawn_error(std::io::Error::other("the worker's pipes were not made"))
+                })
+        });
+        let ParentEnds {
+            results,
+            jobs,
+            running,
+        } = match started_ends {
+            Ok(ends) => ends,
+            Err(error) => {
+                let _ = process.kill();
+                let _ = started.send(Err(error));
+                return;
+            }
+        };
+        let jobs = JobSender::new(jobs, self.worker);
+        let (worker, events) = (self.worker, self.events.clone());
+        let arena = ArenaSlot::new();
+        let reader = Arc::new(ResultsReader::new(
+            results,
+            Box::new(move |conn: &Connection| drain(worker, &events, &arena, conn)),
+        ));
         let process = Arc::new(process);
-        if started.send(Ok(Arc::clone(&process))).is_err() {
+        let handle = Started {
+            process: Arc::clone(&process),
+            jobs,
+            running: running.clone(),
+            reader: Arc::clone(&reader),
+        };
+        if started.send(Ok(handle)).is_err() {
             // Nobody took it: it must not run unseen.
             let _ = process.kill();
             let _ = process.join();
@@ -388,11 +441,11 @@ impl WatchOnceStarted {
                 id: self.worker,
                 pid: process.pid().and_then(|pid| u32::try_from(pid).ok()),
             },
-            reader: self.reader,
+            reader,
             process,
             events: self.events,
             gone: self.gone,
-            running: self.running,
+            running,
         };
         watcher.run();
     }

@@ -1,8 +1,12 @@
 //! The parent side of a pool: the core behind its lock, the supervisor thread that feeds it
 //! the backend's events and enforces time limits, and the calls every pool type makes on it
 //! (submit, close, terminate, join).
+//!
+//! A backend whose threads book every event themselves (the process backend) needs the
+//! supervisor only as a clock: it is then started on the first time limit, not with the pool.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
@@ -14,8 +18,15 @@ use crate::error::{JoinError, PoolError, SubmitError, WorkerRef, WorkerStartErro
 struct Shared<B: Backend> {
     /// The books, behind one lock.
     core: Mutex<Core<B>>,
-    /// Notified after every event: pool creation waits here for its workers to be ready.
+    /// Notified after every event but an output: pool creation waits here for its workers to
+    /// be ready, and `join` for them to be gone.
     changed: Condvar,
+    /// The events, until the supervisor thread takes them.
+    events: Mutex<Option<Box<dyn Events<B::Output>>>>,
+    /// The supervisor thread, once started and until joined.
+    supervisor: Mutex<Option<JoinHandle<()>>>,
+    /// Whether the supervisor thread was started (read without a lock on every core call).
+    supervised: AtomicBool,
 }
 
 impl<B: Backend> Shared<B> {
@@ -25,28 +36,69 @@ impl<B: Backend> Shared<B> {
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Runs `f` on the core, then hands out what it delivered, outside the lock.
-    fn with_core<T>(&self, f: impl FnOnce(&mut Core<B>) -> T) -> T {
-        let (value, deliveries) = {
+    /// Runs `f` on the core, then hands out what it delivered, outside the lock; starts the
+    /// supervisor if a time limit now runs and it was not started yet.
+    fn with_core<T>(self: &Arc<Self>, f: impl FnOnce(&mut Core<B>) -> T) -> T {
+        let (value, deliveries, needs_clock) = {
             let mut core = self.lock();
             let value = f(&mut core);
-            (value, core.take_deliveries())
+            let needs_clock =
+                !self.supervised.load(Ordering::Acquire) && core.next_deadline().is_some();
+            (value, core.take_deliveries(), needs_clock)
         };
+        if needs_clock && self.supervise().is_err() {
+            // Its time limits could not be kept: the pool stops rather than let a task run
+            // past its limit unseen.
+            self.with_core(Core::terminate);
+        }
         deliver(deliveries);
         value
+    }
+
+    /// Starts the supervisor thread, unless it was started.
+    fn supervise(self: &Arc<Self>) -> std::io::Result<()> {
+        let mut slot = self
+            .supervisor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if self.supervised.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let shared = Arc::clone(self);
+        let handle = thread::Builder::new()
+            .name("mp-pool supervisor".into())
+            .spawn(move || {
+                let events = shared
+                    .events
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                if let Some(events) = events {
+                    supervise(&shared, events);
+                }
+            })?;
+        *slot = Some(handle);
+        self.supervised.store(true, Ordering::Release);
+        Ok(())
     }
 }
 
 impl<B: Backend> Shared<B> {
-    /// Books an output on the core and hands out its results, on the calling thread; wakes
-    /// the supervisor when an item's time limit now runs (it may be asleep without one).
-    fn book_output(&self, event: crate::backend::Event<B::Output>) {
+    /// Books an event a backend thread hands over on the core and hands out its results, on
+    /// the calling thread; wakes the supervisor when an item's time limit now runs (it may be
+    /// asleep without one) or when the pool is finished (so that it ends), and the pool's
+    /// creator or joiner when a worker started or ended.
+    fn book_output(self: &Arc<Self>, event: crate::backend::Event<B::Output>) {
+        let output = matches!(event, crate::backend::Event::Output { .. });
         self.with_core(|core| {
             core.handle(event);
-            if core.next_deadline().is_some() {
+            if core.next_deadline().is_some() || core.finished() {
                 core.wake_supervisor();
             }
         });
+        if !output {
+            self.changed.notify_all();
+        }
     }
 }
 
@@ -62,13 +114,12 @@ fn deliver<O>(deliveries: Vec<Delivery<O>>) {
 pub(crate) struct Runner<B: Backend> {
     /// Shared with the supervisor thread.
     shared: Arc<Shared<B>>,
-    /// The supervisor thread, until joined.
-    supervisor: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl<B: Backend> Runner<B> {
-    /// Starts the pool's workers and its supervisor, and waits until every worker is ready. On
-    /// a failure, the workers already started are stopped.
+    /// Starts the pool's workers (and its supervisor, if its backend's events come through
+    /// it), and waits until every worker is ready. On a failure, the workers already started
+    /// are stopped.
     pub(crate) fn start<E: Events<B::Output>>(
         backend: B,
         mut events: E,
@@ -77,24 +128,29 @@ impl<B: Backend> Runner<B> {
         let shared = Arc::new(Shared {
             core: Mutex::new(Core::new(backend, schedule)),
             changed: Condvar::new(),
+            events: Mutex::new(None),
+            supervisor: Mutex::new(None),
+            supervised: AtomicBool::new(false),
         });
-        // Outputs are booked by the backend thread that has them (a watcher), not handed to
+        // Events are booked by the backend thread that has them (a watcher), not handed to
         // the supervisor first. Weak: the handler lives in the backend, inside the core.
         let weak = Arc::downgrade(&shared);
-        events.hand_outputs_to(Arc::new(move |event| {
+        let direct = events.hand_outputs_to(Arc::new(move |event| {
             if let Some(shared) = weak.upgrade() {
                 shared.book_output(event);
             }
         }));
-        let for_thread = Arc::clone(&shared);
-        let supervisor = thread::Builder::new()
-            .name("mp-pool supervisor".into())
-            .spawn(move || supervise(&for_thread, events))
-            .map_err(|e| WorkerStartError::Spawn(Arc::new(e)))?;
-        let runner = Runner {
-            shared,
-            supervisor: Mutex::new(Some(supervisor)),
-        };
+        *shared.events.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(events));
+        // The workers' starts begin on this thread, at once.
+        shared.with_core(Core::fill);
+        // A backend that books its own events needs the supervisor only as a clock, started
+        // on the first time limit.
+        if !direct && let Err(e) = shared.supervise() {
+            // Without a supervisor nothing would watch them: stop them.
+            shared.with_core(Core::terminate);
+            return Err(WorkerStartError::Spawn(Arc::new(e)).into());
+        }
+        let runner = Runner { shared };
         if let Err(error) = runner.wait_ready() {
             runner.terminate();
             let _ = runner.join();
@@ -103,7 +159,7 @@ impl<B: Backend> Runner<B> {
         Ok(runner)
     }
 
-    /// Starts the workers and waits until each is ready or one failed.
+    /// Waits until each worker is ready or one failed.
     fn wait_ready(&self) -> Result<(), WorkerStartError> {
         let mut core = self.shared.lock();
         loop {
@@ -169,10 +225,23 @@ impl<B: Backend> Runner<B> {
 
     /// Waits until every worker is gone, after `close` or `terminate`.
     pub(crate) fn join(&self) -> Result<(), JoinError> {
-        if self.shared.lock().phase() == Phase::Running {
-            return Err(JoinError::StillRunning);
+        {
+            let mut core = self.shared.lock();
+            if core.phase() == Phase::Running {
+                return Err(JoinError::StillRunning);
+            }
+            // The last worker's exit may be booked by its own backend thread, which wakes us
+            // and the supervisor (if there is one) at once: the supervisor's end overlaps ours.
+            while !core.finished() {
+                core = self
+                    .shared
+                    .changed
+                    .wait(core)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
         }
         let handle = self
+            .shared
             .supervisor
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -195,13 +264,9 @@ impl<B: Backend> Drop for Runner<B> {
 }
 
 /// The supervisor thread: waits for the next event or time limit, books it, hands out the
-/// results, until the pool has stopped and every worker is gone.
-///
-/// Every worker is started from this thread, the first ones included: it lives as long as the
-/// pool, and a worker process's parent-death signal follows the thread that started it.
-fn supervise<B: Backend, E: Events<B::Output>>(shared: &Shared<B>, mut events: E) {
-    shared.with_core(Core::fill);
-    shared.changed.notify_all();
+/// results, until the pool has stopped and every worker is gone. (The first workers are started
+/// by the pool's creator; replacements by the thread that books the event that calls for one.)
+fn supervise<B: Backend>(shared: &Arc<Shared<B>>, mut events: Box<dyn Events<B::Output>>) {
     loop {
         let deadline = {
             let core = shared.lock();

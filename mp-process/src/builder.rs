@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 
 use crate::process::Process;
 use crate::start::StartMethod;
-use crate::target::{FnTarget, Target};
+use crate::target::{FnTarget, MadeTarget, Target};
 
 /// Configures a [`Process`] before giving it a target.
 ///
@@ -98,6 +98,23 @@ impl Builder {
         A: Serialize + DeserializeOwned + Send + 'static,
     {
         self.build(Target::Function(Box::new(FnTarget { function, args })))
+    }
+
+    /// A process that will run `function(args)`, under any start method, with `args` made by
+    /// `make` in this process during [`Process::start`] (an error from it fails the start):
+    /// under forkserver after the child was asked for, so that making them (pipes, shared
+    /// memory) overlaps the server's fork; under fork and spawn before the child is made.
+    /// Otherwise as [`target`](Self::target).
+    pub fn target_made<A, M>(self, function: fn(A), make: M) -> Process
+    where
+        A: Serialize + DeserializeOwned + Send + 'static,
+        M: FnOnce() -> std::io::Result<A> + Send + 'static,
+    {
+        self.build(Target::Function(Box::new(MadeTarget {
+            function,
+            make: Some(make),
+            args: None,
+        })))
     }
 
     /// A process that will run a closure, which may capture anything: it needs

@@ -137,8 +137,19 @@ impl Process {
             method,
             target.into_inner().unwrap_or_else(|e| e.into_inner()),
         ) {
-            (StartMethod::Fork, target) => start::fork::start(target, start, single_threaded)?,
-            (StartMethod::Spawn, Target::Function(f)) => start::spawn::start(f, start)?,
+            (StartMethod::Fork, mut target) => {
+                // Made before the fork: the child finds them in its copy of memory.
+                if let Target::Function(f) = &mut target {
+                    f.make_args()
+                        .map_err(Error::os("making the child's arguments"))?;
+                }
+                start::fork::start(target, start, single_threaded)?
+            }
+            (StartMethod::Spawn, Target::Function(mut f)) => {
+                f.make_args()
+                    .map_err(Error::os("making the child's arguments"))?;
+                start::spawn::start(f, start)?
+            }
             (StartMethod::ForkServer, Target::Function(f)) => start::forkserver::start(f, start)?,
             (method, Target::Closure(_)) => return Err(Error::ClosureNeedsFork { method }),
         };

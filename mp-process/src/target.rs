@@ -23,6 +23,11 @@ pub(crate) enum Target {
 
 /// A plain function target with its arguments, its type erased so that `Process` is not generic.
 pub(crate) trait FunctionTarget: Send {
+    /// Makes the arguments, if they are made at start ([`MadeTarget`]): called once, in the
+    /// parent, before [`call_here`](Self::call_here) or [`launch`](Self::launch).
+    fn make_args(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
     /// Calls the function here (in a forked child, where the arguments are already in memory).
     fn call_here(self: Box<Self>);
     /// The entry point a fresh child jumps to: [`trampoline`] monomorphized for this argument
@@ -53,6 +58,16 @@ where
     }
 
     fn launch(self: Box<Self>, to: OpaqueIpcSender, header: LaunchHeader) -> Result<()> {
+        self.send(to, header)
+    }
+}
+
+impl<A> FnTarget<A>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+{
+    /// Sends the launch message: the function and its arguments, after `header`.
+    fn send(self, to: OpaqueIpcSender, header: LaunchHeader) -> Result<()> {
         to.to::<Launch<A>>()
             .send(Launch {
                 header,
@@ -60,6 +75,68 @@ where
                 args: self.args,
             })
             .map_err(Error::channel("sending the target and its arguments"))
+    }
+}
+
+/// `fn(A)` and the maker of its `A`, run in the parent during the start (under forkserver, while
+/// the server forks).
+pub(crate) struct MadeTarget<A, M> {
+    /// The function.
+    pub(crate) function: fn(A),
+    /// Makes its argument, until it ran.
+    pub(crate) make: Option<M>,
+    /// The argument, once made.
+    pub(crate) args: Option<A>,
+}
+
+impl<A, M> MadeTarget<A, M>
+where
+    M: FnOnce() -> std::io::Result<A>,
+{
+    /// The argument, made now if it was not yet.
+    fn take_args(&mut self) -> std::io::Result<A> {
+        if let Some(args) = self.args.take() {
+            return Ok(args);
+        }
+        let make = self
+            .make
+            .take()
+            .ok_or_else(|| std::io::Error::other("the arguments were already made and taken"))?;
+        make()
+    }
+}
+
+impl<A, M> FunctionTarget for MadeTarget<A, M>
+where
+    A: Serialize + DeserializeOwned + Send + 'static,
+    M: FnOnce() -> std::io::Result<A> + Send + 'static,
+{
+    fn make_args(&mut self) -> std::io::Result<()> {
+        let args = self.take_args()?;
+        self.args = Some(args);
+        Ok(())
+    }
+
+    fn call_here(mut self: Box<Self>) {
+        // Made before the fork (`make_args`): the child only takes them.
+        if let Ok(args) = self.take_args() {
+            (self.function)(args)
+        }
+    }
+
+    fn trampoline(&self) -> FnRef<Trampoline> {
+        FnRef::new(trampoline::<A> as Trampoline)
+    }
+
+    fn launch(mut self: Box<Self>, to: OpaqueIpcSender, header: LaunchHeader) -> Result<()> {
+        let args = self
+            .take_args()
+            .map_err(Error::os("making the child's arguments"))?;
+        FnTarget {
+            function: self.function,
+            args,
+        }
+        .send(to, header)
     }
 }
 

@@ -235,3 +235,41 @@ fn a_handle_copied_into_a_forked_child_is_not_the_childs_to_use() {
     sleeper.kill().unwrap();
     assert_eq!(join(&sleeper), -libc::SIGKILL);
 }
+
+/// The child of `target_made`: reports the argument it was made, on the channel inside it.
+fn report_made(args: (u32, ipc_channel::ipc::IpcSender<u32>)) {
+    let _ = args.1.send(args.0);
+}
+
+#[test]
+fn arguments_made_at_start_reach_the_child_and_a_failed_make_fails_the_start() {
+    for method in StartMethod::ALL {
+        // Made in this process during start, with a channel whose other end stays here.
+        let (tx, rx) = ipc_channel::ipc::channel::<u32>().unwrap();
+        let mut p = builder(method).target_made(report_made, move || Ok((41 + 1, tx)));
+        p.start().unwrap();
+        assert_eq!(common::recv(&rx), 42, "{method:?}: the made argument");
+        assert_eq!(join(&p), 0, "{method:?}");
+
+        let mut p = builder(method).target_made(return_normally, || {
+            Err(std::io::Error::other("no arguments today"))
+        });
+        match p.start() {
+            Err(Error::Os { source, .. }) => {
+                assert!(
+                    source.to_string().contains("no arguments today"),
+                    "{method:?}"
+                )
+            }
+            other => panic!("{method:?}: expected the maker's error, got {other:?}"),
+        }
+        assert!(
+            matches!(p.start(), Err(Error::Closed { .. })),
+            "{method:?}: a failed start cannot be retried"
+        );
+    }
+    assert!(
+        common::zombie_children().is_empty(),
+        "a child whose arguments could not be made was reaped"
+    );
+}

@@ -64,17 +64,39 @@ pub(crate) struct Started {
     pub(crate) reaper: Reaper,
 }
 
-/// Sends `target` and its arguments to a started child. The send does not wait for the child
-/// (the message waits in the channel), unless the arguments are too large for the socket's
-/// buffer. If it fails, the child died (or cannot be told what to run): it is reaped, killed
-/// first if it has not exited within a grace period, and the start fails with
-/// [`Error::DiedDuringStart`].
+/// Sends `target` and its arguments to a started child, see [`send`] and [`Sent::finish`].
 pub(crate) fn launch(
     started: Started,
     channels: LaunchChannels,
     target: Box<dyn FunctionTarget>,
     start: ChildStart,
 ) -> Result<Arc<ChildShared>> {
+    send(channels, target, start).finish(started)
+}
+
+/// A launch message sent (or not: the child cannot be told what to run), whose child is not
+/// yet known.
+pub(crate) struct Sent {
+    /// Whether the message went; `Err(Some(why))` if it was not even sent, for that reason.
+    sent: std::result::Result<(), Option<Error>>,
+    /// Where the child's report arrives.
+    report_rx: IpcReceiver<ChildReport>,
+    /// The child's name.
+    name: String,
+    /// Whether it is a daemon.
+    daemon: bool,
+}
+
+/// Sends `target` and its arguments on the launch channel, once the child's end of it is in
+/// the child or on its way there (a fork server's request carries a copy): the send does not
+/// wait for the child (the message waits in the channel), unless the arguments are too large
+/// for the socket's buffer; then it waits until the child reads them, or until every copy of
+/// the child's end is closed (the child died, or was never made), which fails it.
+pub(crate) fn send(
+    channels: LaunchChannels,
+    target: Box<dyn FunctionTarget>,
+    start: ChildStart,
+) -> Sent {
     let LaunchChannels {
         launch,
         child_end,
@@ -83,30 +105,58 @@ pub(crate) fn launch(
     } = channels;
     // The child has its own copy; ours must go, so that a dead child's channel reads as closed.
     drop(child_end);
-    let pid = started.pid;
-    let child = ChildShared::new(
-        pid,
-        started.pidfd,
-        started.reaper,
-        report_rx,
-        start.name.clone(),
-        start.daemon,
-    );
+    let (name, daemon) = (start.name.clone(), start.daemon);
     let header = LaunchHeader {
         context: start,
         report: report_tx,
     };
-    match target.launch(launch, header) {
-        Ok(()) => Ok(child),
-        Err(_) => {
-            if child
-                .wait_until(Some(Deadline::after(FAILED_START_GRACE)))?
-                .is_none()
-            {
-                child.signal(nix::sys::signal::Signal::SIGKILL)?;
+    Sent {
+        sent: target.launch(launch, header).map_err(|_| None),
+        report_rx,
+        name,
+        daemon,
+    }
+}
+
+/// No launch message for the child that `channels` were made for, because of `why`: the child
+/// leaves as soon as it sees its launch channel closed, and [`Sent::finish`] reaps it and
+/// fails with `why`.
+pub(crate) fn unsent(channels: LaunchChannels, start: ChildStart, why: Error) -> Sent {
+    Sent {
+        sent: Err(Some(why)),
+        report_rx: channels.report_rx,
+        name: start.name,
+        daemon: start.daemon,
+    }
+}
+
+impl Sent {
+    /// The started child's handle. If the launch message did not go, the child died (or
+    /// cannot be told what to run): it is reaped, killed first if it has not exited within a
+    /// grace period, and the start fails with [`Error::DiedDuringStart`] (or with why the
+    /// message was not sent, see [`unsent`]).
+    pub(crate) fn finish(self, started: Started) -> Result<Arc<ChildShared>> {
+        let pid = started.pid;
+        let child = ChildShared::new(
+            pid,
+            started.pidfd,
+            started.reaper,
+            self.report_rx,
+            self.name,
+            self.daemon,
+        );
+        match self.sent {
+            Ok(()) => Ok(child),
+            Err(why) => {
+                if child
+                    .wait_until(Some(Deadline::after(FAILED_START_GRACE)))?
+                    .is_none()
+                {
+                    child.signal(nix::sys::signal::Signal::SIGKILL)?;
+                }
+                let exitcode = child.wait_until(None).ok().flatten();
+                Err(why.unwrap_or(Error::DiedDuringStart { pid, exitcode }))
             }
-            let exitcode = child.wait_until(None).ok().flatten();
-            Err(Error::DiedDuringStart { pid, exitcode })
         }
     }
 }

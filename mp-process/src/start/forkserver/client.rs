@@ -85,6 +85,14 @@ impl ServerSlot {
     }
 }
 
+/// A fork request sent and not yet answered.
+#[derive(Debug)]
+#[must_use = "a request's answer carries the child's pidfd"]
+pub(crate) struct ForkRequest {
+    /// Its id, which the reply carries.
+    id: u64,
+}
+
 /// The connection to one fork server.
 #[derive(Debug)]
 pub(crate) struct Link {
@@ -142,14 +150,15 @@ impl Link {
         self.lock().dead.is_some()
     }
 
-    /// Asks for a child that enters `trampoline` with the launch channel `launch`; the child's
-    /// pid and pidfd.
-    pub(crate) fn fork(
+    /// Sends the request for a child that enters `trampoline` with the launch channel `launch`
+    /// (the server holds its own copy of it once this returns); the request, for
+    /// [`forked`](Self::forked). [`Error::ForkServerDied`] if it cannot be sent.
+    pub(crate) fn request_fork(
         &self,
         trampoline: FnRef<Trampoline>,
         launch: BorrowedFd<'_>,
         daemon: bool,
-    ) -> Result<(i32, OwnedFd)> {
+    ) -> Result<ForkRequest> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let request = Request::Fork {
             id,
@@ -170,6 +179,12 @@ impl Link {
             return Err(Error::ForkServerDied(why));
         }
         drop(room);
+        Ok(ForkRequest { id })
+    }
+
+    /// Waits for the server's answer to `request`: the child's pid and pidfd.
+    pub(crate) fn forked(&self, request: ForkRequest) -> Result<(i32, OwnedFd)> {
+        let id = request.id;
         let deadline = Deadline::after(REPLY_BOUND);
         let answer = self.wait_for(deadline, |state| match state.replies.remove(&id) {
             Some(Ok(child)) => Some(Ok(child)),

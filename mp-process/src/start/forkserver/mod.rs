@@ -30,28 +30,42 @@ use crate::start::wire::ChildStart;
 use crate::target::FunctionTarget;
 
 /// Starts a child through this process's fork server (starting the server first if needed).
+///
+/// The launch message is sent as soon as the request is: the server forks while this side
+/// makes the arguments (if they are made at start) and encodes and sends them, and the child
+/// finds them waiting.
 pub(crate) fn start(
-    target: Box<dyn FunctionTarget>,
+    mut target: Box<dyn FunctionTarget>,
     start: ChildStart,
 ) -> Result<Arc<ChildShared>> {
     let channels = LaunchChannels::new()?;
     let slot = context().forkserver();
     let mut attempt = 0;
-    loop {
+    let (link, request) = loop {
         attempt += 1;
         let link = slot.current(FnRef::new(server::serve as BootFn))?;
-        match link.fork(target.trampoline(), channels.child_end(), start.daemon) {
-            Ok((pid, pidfd)) => {
-                let started = Started {
-                    pid,
-                    pidfd,
-                    reaper: Reaper::Reported(link),
-                };
-                return launch::launch(started, channels, target, start);
-            }
+        match link.request_fork(target.trampoline(), channels.child_end(), start.daemon) {
+            Ok(request) => break (link, request),
             // A server that died since the last start is replaced, once.
             Err(Error::ForkServerDied(_)) if attempt == 1 => {}
             Err(e) => return Err(e),
         }
-    }
+    };
+    // The server holds a copy of the child's end: a fork that fails closes it, and a send
+    // waiting for room then fails instead of waiting for ever.
+    let sent = match target.make_args() {
+        Ok(()) => launch::send(channels, target, start),
+        // The child gets no launch message: it leaves at once, and is reaped below.
+        Err(e) => launch::unsent(
+            channels,
+            start,
+            Error::os("making the child's arguments")(e),
+        ),
+    };
+    let (pid, pidfd) = link.forked(request)?;
+    sent.finish(Started {
+        pid,
+        pidfd,
+        reaper: Reaper::Reported(link),
+    })
 }
