@@ -2,6 +2,7 @@
 //! larger than the arena itself), many at once (the arena wrapping around), and with workers
 //! killed while they send them; nothing leaks (descriptors, mappings) when workers die.
 
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use mp_ipc::Bytes;
@@ -12,6 +13,18 @@ mod bounded;
 
 /// The bound on a whole test: far above what any needs, on a loaded machine.
 const TEST_BOUND: Duration = Duration::from_secs(120);
+
+/// Taken by every test of this file: the leak test counts this process's descriptors and shared
+/// mappings, which a test running beside it changes (its pools' pipes and arenas, a fork server
+/// or an mp-ipc thread it starts for good).
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Waits for the other tests of this file to end (a failed one does not stop the rest).
+fn alone() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The sizes tried: around the arena's threshold (32 KiB), 1 MiB, and around and above the
 /// arena's ring (8 MiB).
@@ -49,6 +62,7 @@ fn check(n: usize, len: usize, result: &Bytes) {
 
 #[test]
 fn results_of_every_size_arrive_whole_under_every_start_method() {
+    let _alone = alone();
     bounded::on_thread_within(TEST_BOUND, || {
         for method in StartMethod::ALL {
             let pool = Pool::builder()
@@ -72,6 +86,7 @@ fn results_of_every_size_arrive_whole_under_every_start_method() {
 
 #[test]
 fn many_results_wrap_the_arena_and_small_ones_share_its_blocks() {
+    let _alone = alone();
     bounded::on_thread_within(TEST_BOUND, || {
         let pool = Pool::new(2).unwrap();
         // 300 results of 200 KiB: the 8 MiB ring wraps many times.
@@ -91,6 +106,7 @@ fn many_results_wrap_the_arena_and_small_ones_share_its_blocks() {
 
 #[test]
 fn a_thread_waiting_in_get_reads_large_results_itself() {
+    let _alone = alone();
     bounded::on_thread_within(TEST_BOUND, || {
         let pool = Pool::new(2).unwrap();
         // One at a time: the waiting thread may read the worker's reports itself.
@@ -166,6 +182,7 @@ fn map_killing_workers() {
 
 #[test]
 fn workers_killed_while_they_send_large_results_fail_at_most_their_item_and_leak_nothing() {
+    let _alone = alone();
     bounded::on_thread_within(TEST_BOUND, || {
         // What the process keeps after one such map (mp-ipc's threads, ...) is there after
         // the next: the dead workers' arenas and pipes went with them (their watchers end
