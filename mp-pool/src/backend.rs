@@ -164,9 +164,9 @@ pub(crate) trait Backend: Send + 'static {
     }
 }
 
-/// Books an [`Event`] on the core from the thread that has it (installed by the pool with
-/// [`Events::hand_outputs_to`]).
-pub(crate) type OutputHandler<O> = Arc<dyn Fn(Event<O>) + Send + Sync>;
+/// Books [`Event`]s on the core from the thread that has them, under one lock for all
+/// (installed by the pool with [`Events::hand_outputs_to`]).
+pub(crate) type OutputHandler<O> = Arc<dyn Fn(&mut dyn Iterator<Item = Event<O>>) + Send + Sync>;
 
 /// The supervisor's side of a backend: where events come from.
 pub(crate) trait Events<O>: Send + 'static {

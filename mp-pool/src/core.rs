@@ -9,7 +9,7 @@
 //! results did not arrive (finished, but their report died with the worker) and the items
 //! after it, and the jobs behind it, go back to the front of the pending queue, in order.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,8 +135,10 @@ pub(crate) struct Core<B: Backend> {
     phase: Phase,
     /// Every live worker (started and not yet reported gone), by id.
     workers: BTreeMap<WorkerId, Worker>,
-    /// Every job not yet finished, by id.
-    jobs: HashMap<JobId, Job<B>>,
+    /// Every job not yet finished, by id (ordered: jobs are given and finished about in id
+    /// order, so a map of many jobs finds its next ones in the cache, where a hash table's
+    /// lookups of 100,000 jobs were a cache miss each, a sixth of a chunk-size-1 map's time).
+    jobs: BTreeMap<JobId, Job<B>>,
     /// Jobs no worker holds, in the order they are to be given.
     pending: VecDeque<JobId>,
     /// Streams (lazy `imap`s) that may still submit jobs after a close.
@@ -161,7 +163,7 @@ impl<B: Backend> Core<B> {
             schedule,
             phase: Phase::Running,
             workers: BTreeMap::new(),
-            jobs: HashMap::new(),
+            jobs: BTreeMap::new(),
             pending: VecDeque::new(),
             open_streams: 0,
             broken: None,
@@ -411,7 +413,7 @@ impl<B: Backend> Core<B> {
 
     /// Fails every unfinished task of every job with the error `error_for` makes of its index.
     fn fail_all(&mut self, error_for: impl Fn(usize) -> TaskError) {
-        for (_, job) in self.jobs.drain() {
+        for (_, job) in std::mem::take(&mut self.jobs) {
             for k in job.done..job.payload.len() {
                 let index = job.first + k;
                 self.out
@@ -656,7 +658,7 @@ impl<B: Backend> Core<B> {
 /// said; `None` when it runs none of them.
 fn running_item<B: Backend>(
     queue: &VecDeque<JobId>,
-    jobs: &HashMap<JobId, Job<B>>,
+    jobs: &BTreeMap<JobId, Job<B>>,
     held: Held,
 ) -> Option<(JobId, usize)> {
     match held {

@@ -3,7 +3,8 @@
 //! message for [`Backend::wake`](crate::backend::Backend::wake). Once the pool installed an
 //! event handler ([`Events::hand_outputs_to`]), events skip the channel: the sending thread
 //! books them on the core itself, one thread hop less per report, per worker start and per
-//! worker exit (the supervisor then gets only wake-ups, for its clock).
+//! worker exit (the supervisor then gets only wake-ups, for its clock), and the outputs of one
+//! flush under one lock ([`EventSender::send_outputs`]).
 
 use std::sync::mpsc::{self, Receiver, SendError, Sender};
 use std::sync::{Arc, OnceLock};
@@ -43,10 +44,25 @@ impl<O> EventSender<O> {
     pub(crate) fn send(&self, message: Message<O>) -> Result<(), SendError<Message<O>>> {
         match (message, self.outputs.get()) {
             (Message::Event(event), Some(handler)) => {
-                handler(event);
+                handler(&mut std::iter::once(event));
                 Ok(())
             }
             (message, _) => self.tx.send(message),
+        }
+    }
+
+    /// Sends [`Event::Output`]s: to the installed handler all at once (one booking), else one
+    /// by one on the channel. An error means the supervisor is gone.
+    pub(crate) fn send_outputs(
+        &self,
+        mut outputs: impl Iterator<Item = Event<O>>,
+    ) -> Result<(), SendError<Message<O>>> {
+        match self.outputs.get() {
+            Some(handler) => {
+                handler(&mut outputs);
+                Ok(())
+            }
+            None => outputs.try_for_each(|output| self.tx.send(Message::Event(output))),
         }
     }
 }

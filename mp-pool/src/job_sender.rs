@@ -2,7 +2,9 @@
 //! caller: a submitter, or a watcher or the supervisor handing out the next job) when the pipe
 //! has room for the whole message and nothing is queued before it, so a round trip takes no
 //! extra thread hop; otherwise through a writer thread, started on first need, so that the
-//! core never blocks on a full pipe.
+//! core never blocks on a full pipe. The writer sends the jobs it finds queued together as one
+//! message ([`ToWorker::Jobs`](crate::wire::ToWorker::Jobs)): one send, one wake-up of the
+//! worker for all of them (a `map` with chunk size 1 gives a busy worker a job per result).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -14,11 +16,14 @@ use mp_ipc::Connection;
 use crate::backend::JobId;
 use crate::error::WorkerId;
 use crate::process_job::ProcessJob;
-use crate::wire::ToWorkerRef;
+use crate::wire::{JobWireRef, ToWorkerRef};
 
 /// Bytes of a job message besides its arguments, at most: the variant, the job number and
 /// the two function references, as postcard varints, and the arguments' length.
 const JOB_OVERHEAD: usize = 64;
+
+/// The most bytes of jobs the writer puts in one message (more wait for the next).
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// What goes to a worker.
 pub(crate) enum Assignment {
@@ -123,16 +128,55 @@ impl JobSender {
 }
 
 /// A worker's writer thread: sends what it is given, in order, until the backend lets go of
-/// the worker or the worker is gone.
+/// the worker or the worker is gone; the jobs already queued behind a job go with it.
 fn write_jobs(jobs: &Mutex<Connection>, queued: &AtomicUsize, queue: &Receiver<Assignment>) {
-    while let Ok(assignment) = queue.recv() {
-        let sent = {
-            let jobs = jobs.lock().unwrap_or_else(PoisonError::into_inner);
-            assignment.send_on(&jobs)
+    let mut next = None;
+    loop {
+        let first = match next.take().map_or_else(|| queue.recv(), Ok) {
+            Ok(first) => first,
+            Err(_) => return, // the backend let go of the worker
         };
-        queued.fetch_sub(1, Ordering::AcqRel);
+        let mut bytes = first.max_len();
+        let joins = matches!(first, Assignment::Job(..));
+        let mut batch = vec![first];
+        while joins && bytes < BATCH_BYTES {
+            match queue.try_recv() {
+                Ok(job @ Assignment::Job(..)) => {
+                    bytes += job.max_len();
+                    batch.push(job);
+                }
+                // A retire goes on its own, after the jobs before it.
+                Ok(retire) => {
+                    next = Some(retire);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let sent = send_batch(jobs, &batch);
+        queued.fetch_sub(batch.len(), Ordering::AcqRel);
         if sent.is_err() {
             return; // the worker is gone: its watcher reports it
         }
     }
+}
+
+/// Sends `batch` (one assignment, or several jobs) on `jobs`: one message for several jobs.
+fn send_batch(jobs: &Mutex<Connection>, batch: &[Assignment]) -> Result<(), mp_ipc::Error> {
+    let jobs = jobs.lock().unwrap_or_else(PoisonError::into_inner);
+    if let [one] = batch {
+        return one.send_on(&jobs);
+    }
+    let wire: Vec<JobWireRef<'_>> = batch
+        .iter()
+        .filter_map(|assignment| match assignment {
+            Assignment::Job(job, payload) => Some(JobWireRef {
+                job: job.0,
+                call: payload.call(),
+                args: payload.records(),
+            }),
+            Assignment::Retire => None,
+        })
+        .collect();
+    jobs.send(&ToWorkerRef::Jobs(wire))
 }

@@ -550,14 +550,13 @@ fn drain(
             }
         }
     }
-    for (job, output) in outputs {
-        let event = Event::Output {
+    if !outputs.is_empty() {
+        let _ = events.send_outputs(outputs.into_iter().map(|(job, output)| Event::Output {
             worker,
             job: JobId(job),
             items: output.items,
             output,
-        };
-        let _ = events.send(Message::Event(event));
+        }));
     }
     unbooked
 }
@@ -745,26 +744,29 @@ impl Watcher {
     /// A report is received only once one is there, and then whole (a receive with a deadline
     /// could abandon a large report half-way, and the core counts reports by position).
     fn receive(&self, conn: &Connection, set: &mut WaitSet<'_>, sentinel: Token) -> Received {
-        let died = match set.wait() {
-            Ok(ready) => ready.contains(&sentinel),
-            Err(_) => true,
-        };
-        if conn.try_poll().unwrap_or(true) {
-            return match self.reader.drain(conn) {
-                None => Received::Booked,
-                Some(Ok(report)) => Received::Report(report),
-                Some(Err(_)) => {
-                    // The end of the pipe, or a message that does not decode.
-                    let _ = self.process.kill();
-                    Received::Gone
-                }
+        // Reports already there need no wait (a wait makes a system call even when it
+        // returns at once: its set checks that it runs in the process that armed it).
+        if !conn.ready_now() {
+            let died = match set.wait() {
+                Ok(ready) => ready.contains(&sentinel),
+                Err(_) => true,
             };
+            if !conn.try_poll().unwrap_or(true) {
+                if died {
+                    let _ = self.process.kill(); // a no-op for the dead; a broken wait ends the watch
+                    return Received::Gone;
+                }
+                return Received::Quiet;
+            }
         }
-        if died {
-            let _ = self.process.kill(); // a no-op for the dead; a broken wait ends the watch
-            Received::Gone
-        } else {
-            Received::Quiet
+        match self.reader.drain(conn) {
+            None => Received::Booked,
+            Some(Ok(report)) => Received::Report(report),
+            Some(Err(_)) => {
+                // The end of the pipe, or a message that does not decode.
+                let _ = self.process.kill();
+                Received::Gone
+            }
         }
     }
 }

@@ -84,14 +84,21 @@ impl<B: Backend> Shared<B> {
 }
 
 impl<B: Backend> Shared<B> {
-    /// Books an event a backend thread hands over on the core and hands out its results, on
-    /// the calling thread; wakes the supervisor when an item's time limit now runs (it may be
-    /// asleep without one) or when the pool is finished (so that it ends), and the pool's
-    /// creator or joiner when a worker started or ended.
-    fn book_output(self: &Arc<Self>, event: crate::backend::Event<B::Output>) {
-        let output = matches!(event, crate::backend::Event::Output { .. });
+    /// Books events a backend thread hands over (one flush's outputs, or a worker's start or
+    /// exit) on the core under one lock and hands out their results, on the calling thread;
+    /// wakes the supervisor when an item's time limit now runs (it may be asleep without one)
+    /// or when the pool is finished (so that it ends), and the pool's creator or joiner when a
+    /// worker started or ended.
+    fn book_events(
+        self: &Arc<Self>,
+        events: &mut dyn Iterator<Item = crate::backend::Event<B::Output>>,
+    ) {
+        let mut output = true;
         self.with_core(|core| {
-            core.handle(event);
+            for event in events {
+                output &= matches!(event, crate::backend::Event::Output { .. });
+                core.handle(event);
+            }
             if core.next_deadline().is_some() || core.finished() {
                 core.wake_supervisor();
             }
@@ -135,9 +142,9 @@ impl<B: Backend> Runner<B> {
         // Events are booked by the backend thread that has them (a watcher), not handed to
         // the supervisor first. Weak: the handler lives in the backend, inside the core.
         let weak = Arc::downgrade(&shared);
-        let direct = events.hand_outputs_to(Arc::new(move |event| {
+        let direct = events.hand_outputs_to(Arc::new(move |events| {
             if let Some(shared) = weak.upgrade() {
-                shared.book_output(event);
+                shared.book_events(events);
             }
         }));
         *shared.events.lock().unwrap_or_else(PoisonError::into_inner) = Some(Box::new(events));

@@ -88,6 +88,32 @@ pub(crate) enum ToWorker {
     },
     /// Exit once the jobs before this message are done.
     Retire,
+    /// Several jobs, in order (those a busy worker was given together: one message, one
+    /// wake-up).
+    Jobs(Vec<JobWire>),
+}
+
+/// One job of a [`ToWorker::Jobs`] message.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct JobWire {
+    /// The job's number.
+    pub(crate) job: u64,
+    /// How to run its items.
+    pub(crate) call: ItemCall,
+    /// The encoded arguments, one record each.
+    pub(crate) args: Bytes,
+}
+
+/// [`JobWire`] as the pool sends it, borrowing the arguments (the same encoding).
+#[derive(Serialize)]
+pub(crate) struct JobWireRef<'a> {
+    /// The job's number.
+    pub(crate) job: u64,
+    /// How to run its items.
+    pub(crate) call: ItemCall,
+    /// The encoded arguments, one record each.
+    #[serde(serialize_with = "mp_ipc::serde_bytes::serialize")]
+    pub(crate) args: &'a [u8],
 }
 
 /// [`ToWorker`] as the pool sends it, borrowing the arguments (the same encoding).
@@ -105,6 +131,8 @@ pub(crate) enum ToWorkerRef<'a> {
     },
     /// [`ToWorker::Retire`].
     Retire,
+    /// [`ToWorker::Jobs`].
+    Jobs(Vec<JobWireRef<'a>>),
 }
 
 /// From a worker to the pool.
@@ -147,7 +175,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_borrowed_job_decodes_as_a_job() {
+    fn borrowed_jobs_decode_as_jobs() {
         let call = crate::task::item_call(u64::wrapping_add as fn(u64, u64) -> u64);
         let sent = postcard::to_allocvec(&ToWorkerRef::Job {
             job: 7,
@@ -160,12 +188,26 @@ mod tests {
                 assert_eq!(job, 7);
                 assert_eq!(args.0, vec![1, 2, 3]);
             }
-            ToWorker::Retire => panic!("a job was sent"),
+            other => panic!("a job was sent: {other:?}"),
         }
         let retire = postcard::to_allocvec(&ToWorkerRef::Retire).unwrap();
         assert!(matches!(
             postcard::from_bytes::<ToWorker>(&retire).unwrap(),
             ToWorker::Retire
         ));
+        let jobs = [(8, &[4u8][..]), (9, &[5, 6][..])];
+        let sent = postcard::to_allocvec(&ToWorkerRef::Jobs(
+            (jobs.iter())
+                .map(|&(job, args)| JobWireRef { job, call, args })
+                .collect(),
+        ))
+        .unwrap();
+        match postcard::from_bytes::<ToWorker>(&sent).unwrap() {
+            ToWorker::Jobs(got) => {
+                let got: Vec<_> = got.into_iter().map(|j| (j.job, j.args.0)).collect();
+                assert_eq!(got, [(8, vec![4]), (9, vec![5, 6])]);
+            }
+            other => panic!("jobs were sent: {other:?}"),
+        }
     }
 }

@@ -20,7 +20,7 @@ use crate::backend::JobId;
 use crate::flush_clock::{FlushClock, MAX_STRIDE};
 use crate::item_run::ItemRun;
 use crate::sys;
-use crate::wire::{FromWorker, ItemCall, ToWorker, WorkerArgs};
+use crate::wire::{FromWorker, ItemCall, JobWire, ToWorker, WorkerArgs};
 
 /// The target of every worker process.
 pub(crate) fn worker_main(args: WorkerArgs) {
@@ -68,9 +68,19 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         match worker.jobs.recv() {
             Ok(ToWorker::Job { job, call, args }) => {
                 let ran;
-                (run, ran) = worker.run_job(run, job, call, args);
+                (run, ran) = worker.run_job(run, job, call, args, false);
                 if let Err(Stop) = ran {
                     return;
+                }
+            }
+            Ok(ToWorker::Jobs(jobs)) => {
+                let last = jobs.len().saturating_sub(1);
+                for (i, JobWire { job, call, args }) in jobs.into_iter().enumerate() {
+                    let ran;
+                    (run, ran) = worker.run_job(run, job, call, args, i < last);
+                    if let Err(Stop) = ran {
+                        return;
+                    }
                 }
             }
             Ok(ToWorker::Retire) => {
@@ -101,14 +111,15 @@ struct Worker<'a> {
 
 impl Worker<'_> {
     /// Runs the items of job `job` through its trampoline, a run at a time, flushing as it
-    /// goes; at its end, flushes unless the next message is already there (its results then
-    /// share the message).
+    /// goes; at its end, flushes unless the next job is already there (`more`: in the same
+    /// message; or the next message arrived): its results then share the message.
     fn run_job(
         &mut self,
         mut run: ItemRun,
         job: u64,
         call: ItemCall,
         args: Bytes,
+        more: bool,
     ) -> (ItemRun, Result<(), Stop>) {
         let run_items = call.run.get();
         run.begin(JobId(job).tag(), args);
@@ -121,7 +132,7 @@ impl Worker<'_> {
                 }
             }
             let finished = run.finished();
-            if run.flush_due() || (finished && !self.jobs.ready_now()) {
+            if run.flush_due() || (finished && !more && !self.jobs.ready_now()) {
                 let flushed = self
                     .flush(run.outcomes())
                     .and_then(|()| self.leave_if_over_memory());

@@ -99,7 +99,40 @@ fn a_worker_leaving_after_each_task_is_replaced_under_a_getter() {
             .build()
             .unwrap();
         round_trips(&pool, 20);
+        // A getter waiting for the job behind one after which the worker leaves reads the
+        // first job's result and the worker's leaving: it hands the leaving to the watcher,
+        // and its own job runs on the replacement.
+        let pool = Pool::builder()
+            .processes(1)
+            .max_memory_per_child(32 << 20)
+            .build()
+            .unwrap();
+        for x in 0..3 {
+            round_trips(&pool, 20);
+            let before = pool
+                .apply_async(pid_after_keeping, 0)
+                .unwrap()
+                .get()
+                .unwrap();
+            let first = pool.apply_async(pid_after_keeping, 64).unwrap();
+            let second = pool.apply_async(square, x).unwrap();
+            assert_eq!(second.get().unwrap(), x * x);
+            assert_eq!(
+                first.get().unwrap(),
+                before,
+                "the hog ran where the pool was"
+            );
+            let after = pool.apply_async(pid_after_keeping, 0).unwrap().get();
+            assert_ne!(after.unwrap(), before, "the worker was replaced");
+        }
     });
+}
+
+/// Keeps `mib` MiB of touched memory for the rest of the worker's life (its resident memory
+/// stays that much higher); returns the worker's pid.
+fn pid_after_keeping(mib: usize) -> u32 {
+    std::hint::black_box(Vec::leak(vec![1u8; mib << 20]));
+    std::process::id()
 }
 
 #[test]
@@ -167,5 +200,50 @@ fn getters_on_several_threads_and_a_map_share_the_workers() {
         for getter in getters {
             getter.join().unwrap();
         }
+    });
+}
+
+/// Where the grandchild of [`die_leaving_a_grandchild`] looks for leave to exit.
+fn marker(tag: u64) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mp-pool-round-trip-{}-{tag}", std::process::id()))
+}
+
+/// Forks a grandchild that keeps every descriptor of the worker (its end of the reports pipe
+/// among them) until the marker file named by `path` exists (at most 90 s), and dies by
+/// SIGKILL, as the worker does at once: the pool sees no end of the pipe, only the worker's
+/// sentinel.
+fn die_leaving_a_grandchild(path: String) -> u64 {
+    use nix::unistd::{AccessFlags, ForkResult, access, fork};
+    // SAFETY: the child only sleeps, looks for a file and kills itself (no allocation, no
+    // lock: async-signal-safe calls only, as a fork of a threaded process must).
+    if let Ok(ForkResult::Child) = unsafe { fork() } {
+        for _ in 0..900 {
+            if access(path.as_str(), AccessFlags::F_OK).is_ok() {
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
+    0
+}
+
+#[test]
+fn a_getter_sees_its_worker_die_while_a_grandchild_holds_the_pipe() {
+    bounded(|| {
+        let pool = Pool::new(1).unwrap();
+        round_trips(&pool, 100);
+        let path = marker(1);
+        let result = (pool.apply_async(die_leaving_a_grandchild, path.display().to_string()))
+            .unwrap()
+            .get();
+        std::fs::write(&path, b"").unwrap();
+        match result {
+            Err(TaskError::WorkerLost { how, .. }) => assert_eq!(how, WorkerExit::Signal(9)),
+            other => panic!("{other:?}"),
+        }
+        round_trips(&pool, 10);
+        let _ = std::fs::remove_file(&path);
     });
 }
