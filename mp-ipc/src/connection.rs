@@ -379,6 +379,18 @@ impl Connection {
         }
     }
 
+    /// Makes this end's receives and polls sleep at once when nothing is there (`true`),
+    /// rather than spin briefly first (`false`, the default). For a process that expects to
+    /// wait long, such as an idle pool worker: its spin would take a CPU the other side may
+    /// need, and a sleeping receive costs one `futex` call and no thread. Only a pipe's end
+    /// spins (a socket's waits sleep in the kernel anyway); the setting stays with this copy
+    /// of the end (an end sent in a message arrives with the default).
+    pub fn set_patient(&mut self, patient: bool) {
+        if let Flavor::Pipe(p) = &mut self.flavor {
+            p.set_patient(patient);
+        }
+    }
+
     // ------------------------------------------------------------------ for the waits
 
     /// Whether a receive would not block right now (a message, or EOF known), from what this

@@ -127,6 +127,8 @@ pub(crate) struct PipeEnd {
     peer_gone: std::cell::Cell<bool>,
     /// Closed by [`close`](Self::close).
     closed: bool,
+    /// Receives sleep at once rather than spin first ([`set_patient`](Self::set_patient)).
+    patient: bool,
     /// Ring size per direction, checked once against the segment (never re-read from shared
     /// memory, which the other end could rewrite).
     cap: u32,
@@ -265,6 +267,7 @@ impl PipeEnd {
             watch: RefCell::new(watch.into()),
             peer_gone: std::cell::Cell::new(false),
             closed: false,
+            patient: false,
             cap,
             max_message,
             side_tx: None,
@@ -334,6 +337,12 @@ impl PipeEnd {
         self.token = None;
         *self.watch.borrow_mut() = None;
         (self.side_tx, self.side_rx) = (None, None);
+    }
+
+    /// Makes this end's receives and polls sleep at once when nothing is there (`true`), or
+    /// spin briefly first (`false`, the default).
+    pub(crate) fn set_patient(&mut self, patient: bool) {
+        self.patient = patient;
     }
 
     /// Whether every copy of the other end is gone (one non-blocking `recvmsg`, sticky).
@@ -478,7 +487,7 @@ impl PipeEnd {
             || free().is_none_or(|f| f >= need),
             None,
             SLICE,
-            None,
+            waiter::Before::Guess(None),
             || {
                 if self.peer_gone() {
                     Err(Error::BrokenPipe)
@@ -513,7 +522,11 @@ impl PipeEnd {
             || self.available().is_none_or(|n| n >= need),
             deadline,
             SLICE,
-            None,
+            if self.patient {
+                waiter::Before::Sleep
+            } else {
+                waiter::Before::Guess(None)
+            },
             // A full slice without news: is anyone left to write? (The last commit may have
             // landed just before the exit, hence the second look.)
             || {

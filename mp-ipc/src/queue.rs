@@ -490,7 +490,7 @@ impl RawQueue {
             || self.is_closed() || self.is_shut_down() || nonempty(),
             deadline,
             SLICE,
-            Some(&h.put.producer_cpu),
+            waiter::Before::Guess(Some(&h.put.producer_cpu)),
             || Ok::<(), ()>(()),
         );
         if self.is_closed() {

@@ -127,6 +127,27 @@ fn eof_when_the_peer_is_killed_while_we_wait() {
 }
 
 #[test]
+fn a_patient_end_receives_what_comes_later_and_sees_its_peer_die() {
+    fn late_sender(conn: Connection) {
+        std::thread::sleep(Duration::from_millis(50));
+        conn.send(&7u32).unwrap();
+        std::thread::sleep(Duration::from_secs(60));
+    }
+    let (mut a, b) = Pipe(true).unwrap();
+    a.set_patient(true);
+    let p = start(StartMethod::Spawn, late_sender, b);
+    assert!(a.poll_timeout(BOUND).unwrap(), "the message arrives");
+    assert_eq!(a.recv::<u32>().unwrap(), 7);
+    let pid = nix::unistd::Pid::from_raw(p.pid().unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    // A patient receive sleeps on the pipe's word alone: the death shows between its slices.
+    let t = Instant::now();
+    assert!(matches!(a.recv::<u32>(), Err(Error::Eof)));
+    assert!(t.elapsed() < BOUND);
+    assert_eq!(common::join(&p), -9);
+}
+
+#[test]
 fn a_blocked_send_to_a_dead_reader_is_a_broken_pipe() {
     fn drop_it(conn: Connection) {
         drop(conn);

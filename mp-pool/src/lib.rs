@@ -177,7 +177,6 @@ mod pool;
 mod pool_backend;
 mod process_backend;
 mod process_job;
-mod quiet_wait;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod result;

@@ -19,7 +19,6 @@ use mp_ipc::{Bytes, Connection};
 use crate::backend::JobId;
 use crate::flush_clock::{FlushClock, MAX_STRIDE};
 use crate::item_run::ItemRun;
-use crate::quiet_wait::QuietWait;
 use crate::result_arena::{ArenaWriter, SHARED_MIN};
 use crate::sys;
 use crate::wire::{FromWorker, ItemCall, JobWire, ToWorker, WorkerArgs};
@@ -33,7 +32,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     // the pool, or carry on) keeps its tasks; an owner that dies of it takes the workers along.
     sys::ignore_interrupts();
     let WorkerArgs {
-        jobs,
+        mut jobs,
         results,
         init,
         running,
@@ -48,7 +47,12 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     if results.send(&FromWorker::Ready).is_err() {
         return;
     }
-    let mut quiet = QuietWait::new(&jobs);
+    // Wait for jobs without spinning: the pool's own threads may need this CPU. A patient
+    // receive sleeps on the pipe's word at once (one `futex` call; no wait set, whose watch
+    // would start mp-ipc's watcher thread in every worker), and notices a vanished pool
+    // between its sleep's slices. (Nothing is held back while it sleeps: a job ends with a
+    // flush unless the next message was already there.)
+    jobs.set_patient(true);
     let mut worker = Worker {
         jobs: &jobs,
         results,
@@ -63,10 +67,6 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     // A retire message, the end of the pipe (the pool is gone), a failed send or a message
     // that does not decode ends the loop; the pool fails whatever this worker still held.
     loop {
-        // Sleep until a job is there, rather than spin in the receive: the pool's own threads
-        // may need this CPU. (Nothing is held back here: a job ends with a flush unless the
-        // next message was already there.)
-        quiet.readable();
         match worker.jobs.recv() {
             Ok(ToWorker::Job { job, call, args }) => {
                 let ran;

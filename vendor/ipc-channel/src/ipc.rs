@@ -630,12 +630,14 @@ impl Serialize for IpcSharedMemory {
             if let Some(index) = mp_counted_index(true) {
                 return index.serialize(serializer);
             }
+            // mp patch: the copy to send holds the descriptor only (`clone` mapped it again).
+            let region = mp_region_to_send(os_shared_memory).map_err(serde_core::ser::Error::custom)?;
             let index = OS_IPC_SHARED_MEMORY_REGIONS_FOR_SERIALIZATION.with(
                 |os_ipc_shared_memory_regions_for_serialization| {
                     let mut os_ipc_shared_memory_regions_for_serialization =
                         os_ipc_shared_memory_regions_for_serialization.borrow_mut();
                     let index = os_ipc_shared_memory_regions_for_serialization.len();
-                    os_ipc_shared_memory_regions_for_serialization.push(os_shared_memory.clone());
+                    os_ipc_shared_memory_regions_for_serialization.push(region);
                     index
                 },
             );
@@ -646,6 +648,31 @@ impl Serialize for IpcSharedMemory {
         }
         .serialize(serializer)
     }
+}
+
+/// mp patch: the copy of a region that a message carries: on the unix platform one that maps
+/// nothing (sending needs only the descriptor), elsewhere a clone.
+fn mp_region_to_send(region: &OsIpcSharedMemory) -> Result<OsIpcSharedMemory, io::Error> {
+    #[cfg(all(
+        not(feature = "force-inprocess"),
+        any(
+            target_os = "linux",
+            target_os = "openbsd",
+            target_os = "freebsd",
+            target_os = "illumos",
+        )
+    ))]
+    return region.clone_unmapped();
+    #[cfg(not(all(
+        not(feature = "force-inprocess"),
+        any(
+            target_os = "linux",
+            target_os = "openbsd",
+            target_os = "freebsd",
+            target_os = "illumos",
+        )
+    )))]
+    return Ok(region.clone());
 }
 
 impl IpcSharedMemory {

@@ -969,6 +969,10 @@ impl Deref for OsIpcSharedMemory {
 
     #[inline]
     fn deref(&self) -> &[u8] {
+        // mp patch: a region made by `clone_unmapped` maps nothing (and is never read).
+        if self.ptr.is_null() {
+            return &[];
+        }
         unsafe { slice::from_raw_parts(self.ptr, self.length) }
     }
 }
@@ -981,6 +985,10 @@ impl OsIpcSharedMemory {
     /// and serializing/deserializing only once.
     #[inline]
     pub unsafe fn deref_mut(&mut self) -> &mut [u8] {
+        // mp patch: a region made by `clone_unmapped` maps nothing.
+        if self.ptr.is_null() {
+            return &mut [];
+        }
         unsafe { slice::from_raw_parts_mut(self.ptr, self.length) }
     }
 
@@ -1015,6 +1023,19 @@ impl OsIpcSharedMemory {
             }
             OsIpcSharedMemory::from_raw_parts(address, length, store)
         }
+    }
+
+    /// mp patch: a copy that holds a duplicate of the descriptor and maps nothing (it reads
+    /// as empty), for sending: `clone` maps the file again only for the send to unmap it.
+    pub fn clone_unmapped(&self) -> std::io::Result<OsIpcSharedMemory> {
+        // SAFETY: duplicates a descriptor this region owns; integers only.
+        let fd = unsafe { libc::fcntl(self.store.fd(), libc::F_DUPFD_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let store = BackingStore::from_fd(fd);
+        // SAFETY: a null pointer maps nothing: drop skips the unmap, deref reads as empty.
+        Ok(unsafe { OsIpcSharedMemory::from_raw_parts(ptr::null_mut(), 0, store) })
     }
 
     /// mp patch: the descriptor of the backing file (to send it by other means).
