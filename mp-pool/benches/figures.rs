@@ -7,7 +7,7 @@
 //! | `pool/map_default_chunks` | tasks/s, `map(square, 0..100_000)`, Python's chunk size | `Pool(2).map` | 2 scoped threads over halves |
 //! | `pool/map_chunksize_1` | tasks/s, the same with chunk size 1 | `Pool(2).map_chunked(.., 1)` | one 8-byte request and reply per item over a socketpair to a forked child |
 //! | `pool/apply_async_roundtrip` | round trips/s, `apply_async(square, i).get()` one at a time | `Pool(2)` | socketpair 8-byte ping-pong with a forked child |
-//! | `pool/map_1mib_results` | MiB/s, `map` of 100 tasks returning 1 MiB each | `Pool(2).map` | none |
+//! | `pool/map_1mib_results` | MiB/s, `map` of 100 tasks returning 1 MiB each | `Pool(2).map` | two forked children (kept between repeats) hand 50 x 1 MiB each through a shared region to a parent thread each, which copies every one into a fresh `Vec<u8>` |
 //! | `pool/idle_pss_pool4` | MiB, the summed PSS of an idle Pool(4)'s workers after a warm-up map | `Pool(4)` | none |
 //! | `pool/imap_scale/1e4`..`1e7` | items/s, `imap(square, 0..n)` chunk size 1,000, consumed one by one | `Pool(2).imap_chunked` | none |
 //! | `pool/imap_peak_rss/1e4`..`1e7` | MiB, this process's peak RSS after that imap (lazy input keeps it flat) | `Pool(2).imap_chunked` | none |
@@ -73,8 +73,17 @@ fn main() {
     #[cfg(not(feature = "redis"))]
     let figures = FIGURES.to_vec();
     protocol::run(&figures, REPS);
-    // Stop the shared pool's workers before leaving (a static is never dropped).
+    // Stop the shared pool's workers before leaving (a static is never dropped), and the 1 MiB
+    // floor's children.
     drop(SHARED_POOL.lock().map(|mut pool| pool.take()));
+    for lane in REGION_LANES
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default()
+    {
+        let _ = lane.child.kill();
+        let _ = lane.child.join();
+    }
 }
 
 fn square(x: u64) -> u64 {
@@ -239,8 +248,11 @@ fn mib_result(_: u64) -> mp_ipc::Bytes {
 }
 
 /// MiB/s of a map of 100 tasks that return 1 MiB each, after a warm-up map of 4.
-fn map_1mib_results(_floor: bool) -> f64 {
+fn map_1mib_results(floor: bool) -> f64 {
     const TASKS: u64 = 100;
+    if floor {
+        return shared_region_rate(TASKS as usize / 2);
+    }
     let warm_up = |pool: &Pool| drop(pool.map(mib_result, 0..4).expect("warm-up"));
     let (rate, results) = with_shared_pool(warm_up, |pool| {
         let t = Instant::now();
@@ -253,6 +265,102 @@ fn map_1mib_results(_floor: bool) -> f64 {
             .all(|r| r.as_ref().is_ok_and(|b| b.0.len() == MIB))
     );
     rate
+}
+
+/// Slots of a [`shared_region_rate`] child's region.
+const REGION_SLOTS: usize = 4;
+
+/// One child of [`shared_region_rate`]: its region and its end of the socketpair.
+struct RegionLane {
+    /// Its slots.
+    region: mp_ipc::RawArray<u8>,
+    /// Slot names both ways, and the number of results a round asks for.
+    socket: UnixStream,
+    /// The child (killed at the end: the other child holds a copy of this one's socket).
+    child: Process,
+}
+
+/// The floor's children, made on the first repeat and kept, as the pool is.
+static REGION_LANES: Mutex<Vec<RegionLane>> = Mutex::new(Vec::new());
+
+/// A child of the floor: for each round, `n` results (`mib_result`'s work), each copied into
+/// a slot the parent gave and named back to it.
+fn region_child(region: mp_ipc::RawArray<u8>, mut socket: UnixStream) {
+    let mut round = [0u8; 4];
+    while socket.read_exact(&mut round).is_ok() {
+        let mut slot = [0u8; 1];
+        for i in 0..u32::from_le_bytes(round) {
+            let result = mib_result(u64::from(i));
+            socket.read_exact(&mut slot).expect("a free slot");
+            let at = usize::from(slot[0]) * MIB;
+            // SAFETY: the parent gave this slot (it reads it only after the byte below names
+            // it, and gives it back only once read): no one else touches it meanwhile.
+            let bytes = unsafe { region.as_mut_slice() };
+            bytes[at..at + MIB].copy_from_slice(&result.0);
+            socket.write_all(&slot).expect("name the slot");
+        }
+    }
+}
+
+/// The floor of the 1 MiB row, MiB/s: two forked children (kept between repeats, as the pool's
+/// workers are) each make `per_child` results of 1 MiB (`mib_result`'s work) and copy each
+/// into a free slot of a shared region of their own, naming the slot in one byte on a
+/// socketpair; a parent thread per child copies each into a fresh `Vec<u8>` (kept, as `map`'s
+/// results are) and gives the slot back. Two copies and the fresh pages a kept result needs,
+/// no encoding, no bookkeeping: what any transport pays.
+fn shared_region_rate(per_child: usize) -> f64 {
+    let mut lanes = REGION_LANES.lock().expect("lanes");
+    while lanes.len() < 2 {
+        let region = mp_ipc::RawArray::<u8>::zeroed(REGION_SLOTS * MIB).expect("region");
+        let (socket, theirs) = UnixStream::pair().expect("socketpair");
+        let their_region = region.clone();
+        let child = fork(move || region_child(their_region, theirs));
+        lanes.push(RegionLane {
+            region,
+            socket,
+            child,
+        });
+    }
+    let t = Instant::now();
+    let results: Vec<Vec<Vec<u8>>> = std::thread::scope(|scope| {
+        let readers: Vec<_> = lanes
+            .iter()
+            .map(|lane| scope.spawn(move || read_region_round(lane, per_child)))
+            .collect();
+        readers
+            .into_iter()
+            .map(|r| r.join().expect("reader"))
+            .collect()
+    });
+    let rate = (2 * per_child) as f64 / t.elapsed().as_secs_f64();
+    assert!(results.iter().flatten().all(|r| r.len() == MIB));
+    rate
+}
+
+/// One round of a floor child's `n` results, each copied into a fresh vector.
+fn read_region_round(lane: &RegionLane, n: usize) -> Vec<Vec<u8>> {
+    let mut socket = &lane.socket;
+    let count = u32::try_from(n).expect("a round's count");
+    socket
+        .write_all(&count.to_le_bytes())
+        .expect("start a round");
+    for slot in 0..REGION_SLOTS.min(n) as u8 {
+        socket.write_all(&[slot]).expect("give a slot");
+    }
+    let mut kept = Vec::with_capacity(n);
+    let mut slot = [0u8; 1];
+    for i in 0..n {
+        socket.read_exact(&mut slot).expect("a filled slot");
+        let at = usize::from(slot[0]) * MIB;
+        // SAFETY: the child named this slot after filling it and writes it again only once
+        // it is given back below.
+        let bytes = unsafe { lane.region.as_slice() };
+        kept.push(bytes[at..at + MIB].to_vec());
+        if i + REGION_SLOTS < n {
+            socket.write_all(&slot).expect("give the slot back");
+        }
+    }
+    kept
 }
 
 /// The proportional set size of process `pid`, in MiB (`smaps_rollup`).

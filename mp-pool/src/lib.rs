@@ -105,7 +105,11 @@
 //!   run again (at most ~100 us of work; none fails twice or is lost). A task past its time
 //!   limit has its worker killed and fails with [`TaskError::TimedOut`].
 //! - **Memory.** [`PoolBuilder::max_memory_per_child`] replaces a worker whose resident memory
-//!   passed a bound after a task (billiard's and loky's); the task's result is kept.
+//!   passed a bound after a task (billiard's and loky's); the task's result is kept. A worker
+//!   whose results come in batches of 32 KiB or more sends them through an 8 MiB ring of shared
+//!   memory it makes on its first such batch (the pipe carries where they lie; the pool copies
+//!   each result once, into the value you get); pages of it that were used stay resident in the
+//!   worker and the pool while the worker lives.
 //! - **Lifetimes.** Workers never outlive their pool: `Drop` terminates and reaps them, and each
 //!   worker asks the kernel to kill it when the pool's process dies (`PR_SET_PDEATHSIG`, from
 //!   the worker's watcher thread, or with the fork server). They are not daemons, so a task may
@@ -177,6 +181,7 @@ mod quiet_wait;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod result;
+mod result_arena;
 mod results_reader;
 mod running_word;
 mod sink;

@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
 use std::thread;
 
 use mp_ipc::{Connection, Pipe, Token, WaitSet};
@@ -32,6 +32,7 @@ use crate::frames;
 use crate::job_sender::{Assignment, JobSender};
 use crate::lifecycle;
 use crate::process_job::ProcessJob;
+use crate::result_arena::{ArenaReader, OutcomeBytes};
 use crate::results_reader::{ResultsReader, Unbooked};
 use crate::running_word::RunningWord;
 use crate::task::decode;
@@ -40,12 +41,13 @@ use crate::worker::worker_main;
 
 /// What a worker process reports for a run of finished items: how many, and their outcome
 /// records ([`crate::frames`], each [`OUTCOME_OK`] and the encoded result, or
-/// [`OUTCOME_FAILED`] and the encoded [`ItemFailure`]).
+/// [`OUTCOME_FAILED`] and the encoded [`ItemFailure`]): bytes of their own, or a block of the
+/// worker's result arena, given back once the output is decoded (dropped).
 pub(crate) struct ProcessOutput {
     /// How many items.
     items: usize,
     /// Their outcome records, in order.
-    outcomes: Vec<u8>,
+    outcomes: OutcomeBytes,
 }
 
 impl ProcessOutput {
@@ -59,12 +61,15 @@ impl ProcessOutput {
 impl ProcessOutput {
     /// The output of `items` items with these outcome records (a broker's result entry).
     pub(crate) fn from_parts(items: usize, outcomes: Vec<u8>) -> Self {
-        ProcessOutput { items, outcomes }
+        ProcessOutput {
+            items,
+            outcomes: OutcomeBytes::Owned(outcomes),
+        }
     }
 
     /// How many items, and their outcome records.
     pub(crate) fn into_parts(self) -> (usize, Vec<u8>) {
-        (self.items, self.outcomes)
+        (self.items, self.outcomes.into_vec())
     }
 }
 
@@ -83,7 +88,7 @@ pub(crate) fn decode_process_output<R: serde::de::DeserializeOwned>(
     first: usize,
     out: &mut Vec<Result<R, TaskError>>,
 ) -> usize {
-    let mut records = frames::records(&output.outcomes);
+    let mut records = frames::records(output.outcomes.bytes());
     let mut errors = 0;
     out.reserve(output.items);
     let mut task = first;
@@ -413,9 +418,10 @@ impl WatchOnceStarted {
         };
         let jobs = JobSender::new(jobs, self.worker);
         let (worker, events) = (self.worker, self.events.clone());
+        let arena = ArenaSlot::new();
         let reader = Arc::new(ResultsReader::new(
             results,
-            Box::new(move |conn: &Connection| drain(worker, &events, conn)),
+            Box::new(move |conn: &Connection| drain(worker, &events, &arena, conn)),
         ));
         let process = Arc::new(process);
         let handle = Started {
@@ -502,37 +508,63 @@ impl Backend for ProcessBackend {
 }
 
 /// Appends the runs of one flush to `outputs`, one per job (a run of the job `outputs` ends
-/// with is folded into it).
-fn push_runs(outputs: &mut Vec<(u64, ProcessOutput)>, runs: Vec<(u64, u32)>, outcomes: Vec<u8>) {
+/// with is folded into it when both have bytes of their own).
+fn push_runs(
+    outputs: &mut Vec<(u64, ProcessOutput)>,
+    runs: Vec<(u64, u32)>,
+    outcomes: OutcomeBytes,
+) {
     if let [(job, items)] = runs[..] {
         return push_run(outputs, job, items as usize, outcomes);
     }
-    let mut rest = &outcomes[..];
+    let bytes = outcomes.bytes();
+    let mut at = 0;
     for (job, items) in runs {
-        let (part, after) = rest.split_at(frames::skip(rest, items as usize));
-        rest = after;
-        push_run(outputs, job, items as usize, part.to_vec());
+        let end = at + frames::skip(&bytes[at..], items as usize);
+        let part = match &outcomes {
+            OutcomeBytes::Owned(_) => OutcomeBytes::Owned(bytes[at..end].to_vec()),
+            OutcomeBytes::Shared(block) => OutcomeBytes::Shared(block.part(at..end)),
+        };
+        at = end;
+        push_run(outputs, job, items as usize, part);
     }
 }
 
 /// Appends one run of `items` outcomes of job `job` to `outputs`.
-fn push_run(outputs: &mut Vec<(u64, ProcessOutput)>, job: u64, items: usize, outcomes: Vec<u8>) {
-    match outputs.last_mut() {
-        Some((last, output)) if *last == job => {
-            output.items += items;
-            output.outcomes.extend_from_slice(&outcomes);
-        }
-        _ => outputs.push((job, ProcessOutput { items, outcomes })),
+fn push_run(
+    outputs: &mut Vec<(u64, ProcessOutput)>,
+    job: u64,
+    items: usize,
+    outcomes: OutcomeBytes,
+) {
+    if let (Some((last, output)), OutcomeBytes::Owned(more)) = (outputs.last_mut(), &outcomes)
+        && *last == job
+        && let OutcomeBytes::Owned(held) = &mut output.outcomes
+    {
+        output.items += items;
+        held.extend_from_slice(more);
+        return;
     }
+    outputs.push((job, ProcessOutput { items, outcomes }));
 }
+
+/// A worker's result arena, once it sent it ([`crate::result_arena`]): shared by whoever reads
+/// its reports (one at a time, in order).
+type ArenaSlot = OnceLock<Arc<ArenaReader>>;
+
+/// A block a worker named that its arena cannot hold (or an arena of another build): its
+/// outcomes cannot be read, and the worker is killed as for a report that does not decode.
+const BAD_BLOCK: mp_ipc::Error = mp_ipc::Error::Corrupt("a result block outside its arena");
 
 /// Reads the reports of `worker` ready in `conn` (no system call to learn there are none),
 /// folds their runs into at most one output per job and books them through `events`, up to
 /// [`BATCH`] items at a time; returns the first report of another kind, or the receive error,
-/// with nothing read after it.
+/// with nothing read after it. A report whose outcomes lie in the worker's arena (`arena`) is
+/// booked at once, so its block is given back at once: the worker may be waiting for its room.
 fn drain(
     worker: WorkerId,
     events: &EventSender<ProcessOutput>,
+    arena: &ArenaSlot,
     conn: &Connection,
 ) -> Option<Unbooked> {
     let mut outputs = Vec::new();
@@ -542,7 +574,23 @@ fn drain(
         match conn.recv::<FromWorker>() {
             Ok(FromWorker::Done { runs, outcomes }) => {
                 items += runs.iter().map(|&(_, n)| n as usize).sum::<usize>();
-                push_runs(&mut outputs, runs, outcomes.0);
+                push_runs(&mut outputs, runs, OutcomeBytes::Owned(outcomes.0));
+            }
+            Ok(FromWorker::DoneShared { runs, at, len }) => {
+                let Some(block) = arena.get().and_then(|arena| arena.take(at, len)) else {
+                    unbooked = Some(Err(BAD_BLOCK));
+                    break;
+                };
+                items += runs.iter().map(|&(_, n)| n as usize).sum::<usize>();
+                push_runs(&mut outputs, runs, OutcomeBytes::Shared(block));
+                book(worker, events, &mut outputs);
+            }
+            Ok(FromWorker::Arena(handle)) => {
+                let installed = ArenaReader::new(handle).is_some_and(|a| arena.set(a).is_ok());
+                if !installed {
+                    unbooked = Some(Err(BAD_BLOCK));
+                    break;
+                }
             }
             other => {
                 unbooked = Some(other);
@@ -550,15 +598,24 @@ fn drain(
             }
         }
     }
+    book(worker, events, &mut outputs);
+    unbooked
+}
+
+/// Books `outputs` (emptied) through `events`, under one lock.
+fn book(
+    worker: WorkerId,
+    events: &EventSender<ProcessOutput>,
+    outputs: &mut Vec<(u64, ProcessOutput)>,
+) {
     if !outputs.is_empty() {
-        let _ = events.send_outputs(outputs.into_iter().map(|(job, output)| Event::Output {
+        let _ = events.send_outputs(outputs.drain(..).map(|(job, output)| Event::Output {
             worker,
             job: JobId(job),
             items: output.items,
             output,
         }));
     }
-    unbooked
 }
 
 /// What a watcher's wait found.
@@ -699,9 +756,14 @@ impl Watcher {
                     return Reading::Reported;
                 }
                 // Folded by `drain`: never returned as a report.
+                FromWorker::DoneShared { .. } | FromWorker::Arena(_) => {
+                    let _ = self.process.kill();
+                    return Reading::Reap;
+                }
+                // Folded by `drain`: never returned as a report.
                 FromWorker::Done { runs, outcomes } => {
                     let mut outputs = Vec::new();
-                    push_runs(&mut outputs, runs, outcomes.0);
+                    push_runs(&mut outputs, runs, OutcomeBytes::Owned(outcomes.0));
                     for (job, output) in outputs {
                         self.emit(Event::Output {
                             worker: self.name.id,
@@ -811,7 +873,7 @@ mod tests {
         // One item more than there are records.
         let output = ProcessOutput {
             items: 1500 + 4,
-            outcomes,
+            outcomes: OutcomeBytes::Owned(outcomes),
         };
         let worker = WorkerRef {
             id: WorkerId(3),

@@ -10,6 +10,7 @@ use mp_sync::raw::FnRef;
 use serde::{Deserialize, Serialize};
 
 use crate::item_run::ItemRun;
+use crate::result_arena::ArenaHandle;
 use crate::running_word::RunningWord;
 
 /// A plain function's wire form ([`FnRef::to_wire`]): its offset and the image fingerprint.
@@ -150,6 +151,18 @@ pub(crate) enum FromWorker {
         /// Their outcomes, one record each, run after run.
         outcomes: Bytes,
     },
+    /// [`FromWorker::Done`] whose outcomes lie in the worker's result arena: the block of
+    /// `len` bytes at position `at` ([`crate::result_arena`]).
+    DoneShared {
+        /// The runs: a job's number and how many of its items.
+        runs: Vec<(u64, u32)>,
+        /// The block's position.
+        at: u64,
+        /// Its length.
+        len: u64,
+    },
+    /// The worker's result arena, sent once before the first block in it is named.
+    Arena(ArenaHandle),
     /// The worker exits now (its watcher reaps it at once, rather than noticing the end of
     /// the pipe): retired, or leaving on its own for the reason given.
     Leaving(Option<String>),

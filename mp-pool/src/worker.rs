@@ -20,6 +20,7 @@ use crate::backend::JobId;
 use crate::flush_clock::{FlushClock, MAX_STRIDE};
 use crate::item_run::ItemRun;
 use crate::quiet_wait::QuietWait;
+use crate::result_arena::{ArenaWriter, SHARED_MIN};
 use crate::sys;
 use crate::wire::{FromWorker, ItemCall, JobWire, ToWorker, WorkerArgs};
 
@@ -53,6 +54,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         results,
         max_memory,
         runs: Vec::new(),
+        arena: Arena::NotYet,
     };
     // With a memory bound, a task of a window or longer is flushed (and the bound checked)
     // as soon as it ends: the clock is read after every item.
@@ -107,6 +109,18 @@ struct Worker<'a> {
     max_memory: Option<u64>,
     /// The runs of items whose outcomes are held back: job, count.
     runs: Vec<(u64, u32)>,
+    /// Where large flushes go.
+    arena: Arena,
+}
+
+/// A worker's result arena ([`crate::result_arena`]), made on its first large flush.
+enum Arena {
+    /// No flush needed one yet.
+    NotYet,
+    /// Made and sent to the pool.
+    Made(ArenaWriter),
+    /// It could not be made: every flush goes through the pipe.
+    Unavailable,
 }
 
 impl Worker<'_> {
@@ -147,10 +161,27 @@ impl Worker<'_> {
         }
     }
 
-    /// Sends the outcomes held back (`outcomes`, then emptied), if any.
+    /// Sends the outcomes held back (`outcomes`, then emptied), if any: a large flush through
+    /// the arena, any other (or one larger than the arena) through the pipe.
     fn flush(&mut self, outcomes: &mut Vec<u8>) -> Result<(), Stop> {
         if self.runs.is_empty() {
             return Ok(());
+        }
+        if outcomes.len() >= SHARED_MIN
+            && let Some(at) = self.put_shared(outcomes)?
+        {
+            let report = FromWorker::DoneShared {
+                runs: std::mem::take(&mut self.runs),
+                at,
+                len: outcomes.len() as u64,
+            };
+            let sent = self.results.send(&report);
+            if let FromWorker::DoneShared { runs, .. } = report {
+                self.runs = runs;
+                self.runs.clear();
+            }
+            outcomes.clear();
+            return sent.map_err(|_| Stop);
         }
         let report = FromWorker::Done {
             runs: std::mem::take(&mut self.runs),
@@ -168,6 +199,27 @@ impl Worker<'_> {
             outcomes.clear();
         }
         sent.map_err(|_| Stop)
+    }
+
+    /// Copies `outcomes` into the arena (made and sent to the pool first, if this is the first
+    /// large flush), once it has room; where they lie, or `None` if there is no arena or they
+    /// are larger than it.
+    fn put_shared(&mut self, outcomes: &[u8]) -> Result<Option<u64>, Stop> {
+        if let Arena::NotYet = self.arena {
+            self.arena = match ArenaWriter::new() {
+                Ok((writer, handle)) => {
+                    self.results
+                        .send(&FromWorker::Arena(handle))
+                        .map_err(|_| Stop)?;
+                    Arena::Made(writer)
+                }
+                Err(_) => Arena::Unavailable,
+            };
+        }
+        Ok(match &mut self.arena {
+            Arena::Made(writer) => writer.put(outcomes),
+            Arena::NotYet | Arena::Unavailable => None,
+        })
     }
 
     /// Leaves (says why, then ends the loop) if the resident memory is above the bound.
