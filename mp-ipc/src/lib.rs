@@ -181,9 +181,10 @@
 //!   pages): a backlog under the window moves at copy speed, a larger one at page-fault speed.
 //! * EOF is noticed within 20 ms of the ring running dry (the reader sleeps in slices and
 //!   checks the other end's liveness token in between). A send to a pipe whose reader is
-//!   gone is [`Error::BrokenPipe`] at once, like a socket with no reader (Python's
-//!   `BrokenPipeError`): every send first looks at the reader's liveness token (one
-//!   non-blocking `recvmsg`), so a message is never silently lost to nobody.
+//!   gone is [`Error::BrokenPipe`], like a socket with no reader (Python's `BrokenPipeError`):
+//!   a send first looks at the reader's liveness token (one non-blocking `poll`) unless a send
+//!   looked less than a millisecond ago, so a message is never silently lost to a reader gone
+//!   longer than that (a burst of sends makes one `poll` a millisecond, not one each).
 //! * Every timed receive returns by its deadline, in the middle of a long message too: that
 //!   message is then [`Error::PartialMessage`] and its rest is skipped as it arrives
 //!   ([`ReceiveState`]).

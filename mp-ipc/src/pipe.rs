@@ -19,7 +19,7 @@
 
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
 use serde::{Deserialize, Serialize};
@@ -34,6 +34,11 @@ use mp_sync::raw::{Deadline, WakeWord};
 
 /// Longest sleep between two checks of the other end's liveness: the latency of EOF detection.
 pub(crate) const SLICE: Duration = Duration::from_millis(20);
+
+/// A send looks at the other end's liveness token only if the last look was longer ago than
+/// this: a burst of sends makes one `poll` a millisecond, not one each (two per round trip of
+/// a pool's job), and a send to an end gone longer than this is always refused.
+pub(crate) const PEER_LOOK: Duration = Duration::from_millis(1);
 
 /// A writer `tail` beyond the ring.
 const CORRUPT_TAIL: Error = Error::Corrupt("pipe writer position outside the ring");
@@ -125,6 +130,8 @@ pub(crate) struct PipeEnd {
     watch: RefCell<Option<IpcReceiver<()>>>,
     /// The other end is known gone (sticky).
     peer_gone: std::cell::Cell<bool>,
+    /// When a send last looked at the other end's liveness token (see [`PEER_LOOK`]).
+    peer_looked: std::cell::Cell<Option<Instant>>,
     /// Closed by [`close`](Self::close).
     closed: bool,
     /// Receives sleep at once rather than spin first ([`set_patient`](Self::set_patient)).
@@ -266,6 +273,7 @@ impl PipeEnd {
             token: Some(token),
             watch: RefCell::new(watch.into()),
             peer_gone: std::cell::Cell::new(false),
+            peer_looked: std::cell::Cell::new(None),
             closed: false,
             patient: false,
             cap,
@@ -396,12 +404,25 @@ impl PipeEnd {
     // ------------------------------------------------------------------ sending
 
     /// A send is allowed: the end is open, writable, and the other end is not known gone
-    /// (one non-blocking look at its liveness token: a message to nobody is an error at
-    /// once, as on a socket with no reader, not a silent loss).
+    /// (a non-blocking look at its liveness token unless a send looked less than
+    /// [`PEER_LOOK`] ago: a message to an end gone longer is an error, as on a socket with no
+    /// reader, not a silent loss; one to an end that died since the last look may be lost with
+    /// it, as a message already in the ring is).
     pub(crate) fn check_send(&self) -> Result<(), Error> {
         self.check(true)?;
-        if self.peer_gone() {
+        if self.peer_gone.get() {
             return Err(Error::BrokenPipe);
+        }
+        let now = Instant::now();
+        let due = self
+            .peer_looked
+            .get()
+            .is_none_or(|looked| now.saturating_duration_since(looked) >= PEER_LOOK);
+        if due {
+            self.peer_looked.set(Some(now));
+            if self.peer_gone() {
+                return Err(Error::BrokenPipe);
+            }
         }
         Ok(())
     }

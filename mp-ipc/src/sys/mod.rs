@@ -22,6 +22,7 @@ mod shm;
 mod shm_view;
 mod shm_watcher;
 pub(crate) mod socket;
+mod this_pid;
 
 pub use atomic::AtomicInteger;
 pub(crate) use cpu::current_cpu;

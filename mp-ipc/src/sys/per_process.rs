@@ -4,6 +4,8 @@
 use std::io;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
+use super::this_pid::this_pid;
+
 /// A value owned by the process that made it: the first [`get_or_try_init`] in each process
 /// (by pid) makes one. A value inherited across `fork` is never used, changed or freed by the
 /// child (it may describe threads the child does not have, or kernel objects it shares with
@@ -33,7 +35,7 @@ impl<T: Send + Sync + 'static> PerProcess<T> {
         &self,
         init: impl Fn() -> io::Result<T>,
     ) -> io::Result<&'static T> {
-        let pid = std::process::id();
+        let pid = this_pid();
         let mut seen = self.current.load(Ordering::Acquire);
         loop {
             if let Some((owner, value)) = Self::deref(seen)
@@ -60,7 +62,7 @@ impl<T: Send + Sync + 'static> PerProcess<T> {
     /// This process's value, if it made one.
     pub(crate) fn get(&self) -> Option<&'static T> {
         let (owner, value) = Self::deref(self.current.load(Ordering::Acquire))?;
-        (*owner == std::process::id()).then_some(value)
+        (*owner == this_pid()).then_some(value)
     }
 
     /// The value behind a published pointer, if any.
