@@ -106,7 +106,7 @@
 //!   limit has its worker killed and fails with [`TaskError::TimedOut`].
 //! - **Memory.** [`PoolBuilder::max_memory_per_child`] replaces a worker whose resident memory
 //!   passed a bound after a task (billiard's and loky's); the task's result is kept. A worker
-//!   whose results come in batches of 32 KiB or more sends them through an 8 MiB ring of shared
+//!   whose results come in batches of 256 KiB or more sends them through an 8 MiB ring of shared
 //!   memory it makes on its first such batch (the pipe carries where they lie; the pool copies
 //!   each result once, into the value you get); pages of it that were used stay resident in the
 //!   worker and the pool while the worker lives.

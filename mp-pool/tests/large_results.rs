@@ -26,14 +26,14 @@ fn alone() -> MutexGuard<'static, ()> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// The sizes tried: around the arena's threshold (32 KiB), 1 MiB, and around and above the
+/// The sizes tried: around the arena's threshold (256 KiB), 1 MiB, and around and above the
 /// arena's ring (8 MiB).
 const SIZES: &[usize] = &[
     0,
     1,
-    (32 << 10) - 20,
-    32 << 10,
-    (32 << 10) + 1,
+    (256 << 10) - 20,
+    256 << 10,
+    (256 << 10) + 1,
     1 << 20,
     (8 << 20) - 64,
     8 << 20,
@@ -89,10 +89,10 @@ fn many_results_wrap_the_arena_and_small_ones_share_its_blocks() {
     let _alone = alone();
     bounded::on_thread_within(TEST_BOUND, || {
         let pool = Pool::new(2).unwrap();
-        // 300 results of 200 KiB: the 8 MiB ring wraps many times.
-        let items: Vec<(usize, usize)> = (0..300).map(|n| (n, 200 << 10)).collect();
+        // 300 results of 300 KiB: the 8 MiB ring wraps many times.
+        let items: Vec<(usize, usize)> = (0..300).map(|n| (n, 300 << 10)).collect();
         for (n, result) in pool.imap(result_bytes, items.clone()).unwrap().enumerate() {
-            check(n, 200 << 10, &result.unwrap());
+            check(n, 300 << 10, &result.unwrap());
         }
         // 20,000 results of 100 bytes, chunks of 1,000: flushes of 64 KiB, several jobs' runs
         // in one block.
