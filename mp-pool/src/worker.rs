@@ -42,10 +42,10 @@ pub(crate) fn worker_main(args: WorkerArgs) {
         && let Err(message) = (init.run.get())(init.function, init.args)
     {
         let _ = results.send(&FromWorker::InitFailed(message));
-        return;
+        return leave_untidied((jobs, results, running));
     }
     if results.send(&FromWorker::Ready).is_err() {
-        return;
+        return leave_untidied((jobs, results, running));
     }
     // Wait for jobs without spinning: the pool's own threads may need this CPU. A patient
     // receive sleeps on the pipe's word at once (one `futex` call; no wait set, whose watch
@@ -63,37 +63,18 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     // With a memory bound, a task of a window or longer is flushed (and the bound checked)
     // as soon as it ends: the clock is read after every item.
     let clock = FlushClock::new(if max_memory.is_some() { 1 } else { MAX_STRIDE });
-    let mut run = ItemRun::new(clock, running);
-    // A retire message, the end of the pipe (the pool is gone), a failed send or a message
-    // that does not decode ends the loop; the pool fails whatever this worker still held.
-    loop {
-        match worker.jobs.recv() {
-            Ok(ToWorker::Job { job, call, args }) => {
-                let ran;
-                (run, ran) = worker.run_job(run, job, call, args, false);
-                if let Err(Stop) = ran {
-                    return;
-                }
-            }
-            Ok(ToWorker::Jobs(jobs)) => {
-                let last = jobs.len().saturating_sub(1);
-                for (i, JobWire { job, call, args }) in jobs.into_iter().enumerate() {
-                    let ran;
-                    (run, ran) = worker.run_job(run, job, call, args, i < last);
-                    if let Err(Stop) = ran {
-                        return;
-                    }
-                }
-            }
-            Ok(ToWorker::Retire) => {
-                if worker.flush(run.outcomes()).is_ok() {
-                    let _ = worker.results.send(&FromWorker::Leaving(None));
-                }
-                return;
-            }
-            Err(_) => return,
-        }
-    }
+    let run = worker.serve(ItemRun::new(clock, running));
+    leave_untidied(worker);
+    leave_untidied((jobs, run));
+}
+
+/// Leaves `kept` (the worker's pipes, running-item word, arena and buffers) to the process's
+/// exit: what their drops would do (a `close` a descriptor, a `munmap` a mapping, a `free` a
+/// buffer, a dozen system calls in all) the kernel's exit does anyway, in one sweep, and no
+/// drop of theirs says anything to the pool (it learns of the end by the pipe and the
+/// sentinel, which the exit closes). Called once everything the worker had to say is sent.
+fn leave_untidied<T>(kept: T) {
+    std::mem::forget(kept);
 }
 
 /// The loop ends: the pool is gone, or the worker leaves.
@@ -124,6 +105,40 @@ enum Arena {
 }
 
 impl Worker<'_> {
+    /// Runs jobs until a retire message, the end of the pipe (the pool is gone), a failed send
+    /// or a message that does not decode; the pool fails whatever this worker still held.
+    /// Returns the item loop, for the exit to free.
+    fn serve(&mut self, mut run: ItemRun) -> ItemRun {
+        loop {
+            match self.jobs.recv() {
+                Ok(ToWorker::Job { job, call, args }) => {
+                    let ran;
+                    (run, ran) = self.run_job(run, job, call, args, false);
+                    if let Err(Stop) = ran {
+                        return run;
+                    }
+                }
+                Ok(ToWorker::Jobs(jobs)) => {
+                    let last = jobs.len().saturating_sub(1);
+                    for (i, JobWire { job, call, args }) in jobs.into_iter().enumerate() {
+                        let ran;
+                        (run, ran) = self.run_job(run, job, call, args, i < last);
+                        if let Err(Stop) = ran {
+                            return run;
+                        }
+                    }
+                }
+                Ok(ToWorker::Retire) => {
+                    if self.flush(run.outcomes()).is_ok() {
+                        let _ = self.results.send(&FromWorker::Leaving(None));
+                    }
+                    return run;
+                }
+                Err(_) => return run,
+            }
+        }
+    }
+
     /// Runs the items of job `job` through its trampoline, a run at a time, flushing as it
     /// goes; at its end, flushes unless the next job is already there (`more`: in the same
     /// message; or the next message arrived): its results then share the message.
