@@ -170,6 +170,7 @@ mod frames;
 mod imap;
 mod item_run;
 mod job_sender;
+mod kept_threads;
 mod lifecycle;
 mod pace;
 mod panics;

@@ -19,7 +19,6 @@ use std::collections::HashMap;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
-use std::thread;
 
 use mp_ipc::{Connection, Pipe, Token, WaitSet};
 use mp_process::{Process, StartMethod};
@@ -30,6 +29,7 @@ use crate::event_channel::{EventReceiver, EventSender, Message, event_channel};
 use crate::exit_guard;
 use crate::frames;
 use crate::job_sender::{Assignment, JobSender};
+use crate::kept_threads;
 use crate::lifecycle;
 use crate::process_job::ProcessJob;
 use crate::result_arena::{ArenaReader, OutcomeBytes};
@@ -260,7 +260,8 @@ impl ProcessBackend {
         }
     }
 
-    /// Begins starting `worker`: hands its start to a new watcher thread, which makes the
+    /// Begins starting `worker`: hands its start to a watcher thread (a kept one, see
+    /// [`crate::kept_threads`]), which makes the
     /// worker's pipes, starts it and then watches it. Several begun together start at once:
     /// the watchers make their pipes side by side, and the fork server forks one while another
     /// prepares. The process is started by the thread that outlives it, so the worker's
@@ -275,10 +276,7 @@ impl ProcessBackend {
             events: self.events.clone(),
             gone: Arc::clone(&gone),
         };
-        thread::Builder::new()
-            .name(format!("mp-pool watcher {}", worker.0))
-            .spawn(move || watch.run(&started_tx))
-            .map_err(spawn_error)?;
+        kept_threads::run(Box::new(move || watch.run(&started_tx))).map_err(spawn_error)?;
         Ok(PendingLaunch { started, gone })
     }
 
