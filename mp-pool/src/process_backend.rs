@@ -28,7 +28,7 @@ use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError}
 use crate::event_channel::{EventReceiver, EventSender, Message, event_channel};
 use crate::exit_guard;
 use crate::frames;
-use crate::job_sender::{Assignment, JobSender};
+use crate::job_sender::{Assignment, JobSender, JobsCloser};
 use crate::kept_threads;
 use crate::lifecycle;
 use crate::process_job::ProcessJob;
@@ -415,6 +415,7 @@ impl WatchOnceStarted {
             }
         };
         let jobs = JobSender::new(jobs, self.worker);
+        let jobs_closer = jobs.closer();
         let (worker, events) = (self.worker, self.events.clone());
         let arena = ArenaSlot::new();
         let reader = Arc::new(ResultsReader::new(
@@ -444,6 +445,7 @@ impl WatchOnceStarted {
             events: self.events,
             gone: self.gone,
             running,
+            jobs: jobs_closer,
         };
         watcher.run();
     }
@@ -634,8 +636,8 @@ enum Reading {
     Lend,
     /// The worker is gone (or must be: it is killed): reap it.
     Reap,
-    /// The worker was reaped and reported already.
-    Reported,
+    /// The worker's initializer failed (it ends): reap it and report that.
+    InitFailed(String),
 }
 
 /// A worker's watcher thread.
@@ -652,6 +654,8 @@ struct Watcher {
     gone: Arc<AtomicBool>,
     /// Where it records the item it runs: read once it is gone.
     running: RunningWord,
+    /// Frees its jobs pipe once it is gone.
+    jobs: JobsCloser,
 }
 
 impl Watcher {
@@ -665,30 +669,71 @@ impl Watcher {
     /// watches the worker's sentinel only, and takes the pipe back when they stop.
     fn run(self) {
         let mut ready = false;
-        // Its sentinel, alone while the pipe is lent: a death shows at once, also when a
-        // process the task started holds a copy of the worker's end of the pipe.
-        let mut lent = WaitSet::new();
-        let sentinel = self.process.sentinel().ok();
-        let Some(sentinel) = sentinel.filter(|&fd| lent.add(fd).is_ok()) else {
+        let Ok(sentinel) = self.process.sentinel() else {
             // It cannot be watched: it must not run unseen.
             let _ = self.process.kill();
             return self.reap(ready);
         };
+        // Its sentinel, alone while the pipe is lent (made on the first lending): a death
+        // shows at once, also when a process the task started holds a copy of the worker's
+        // end of the pipe.
+        let mut lent: Option<WaitSet<'_>> = None;
         let mut conn = self.reader.take();
         loop {
-            match self.read(&conn, sentinel, &mut ready) {
+            let Some(pipe) = conn.as_ref() else {
+                break; // freed: only once the worker is gone
+            };
+            match self.read(pipe, sentinel, &mut ready) {
                 Reading::Lend => {}
                 Reading::Reap => break,
-                Reading::Reported => return,
+                Reading::InitFailed(message) => {
+                    drop(conn);
+                    return self.init_failed(message);
+                }
+            }
+            if lent.is_none() {
+                let mut set = WaitSet::new();
+                if set.add(sentinel).is_err() {
+                    let _ = self.process.kill();
+                    break;
+                }
+                lent = Some(set);
             }
             drop(conn);
             // Readiness (any token) means the sentinel: the worker ended.
-            conn = self
-                .reader
-                .lend(|tick| lent.wait_timeout(tick).map_or(true, |t| !t.is_empty()));
+            conn = self.reader.lend(|tick| {
+                lent.as_mut()
+                    .is_none_or(|set| set.wait_timeout(tick).map_or(true, |t| !t.is_empty()))
+            });
         }
         drop(conn);
+        drop(lent);
         self.reap(ready);
+    }
+
+    /// Frees the worker's pipes once it is gone (or must be: it is killed) and every report
+    /// it sent was read, before the reaping: beside the worker's exit and the fork server's
+    /// wait, instead of on the pool's thread after `join` (a dozen `close`s and two `munmap`s
+    /// a worker). Waiting threads stop reading first.
+    fn free_pipes(&self) {
+        self.reader.close();
+        self.jobs.close();
+    }
+
+    /// The worker's initializer failed (`message`): frees its pipes, reaps it and books the
+    /// start failure.
+    fn init_failed(&self, message: String) {
+        self.free_pipes();
+        let _ = self.process.join();
+        self.gone.store(true, Ordering::Release);
+        let error = WorkerStartError::Initializer {
+            worker: self.name,
+            message,
+        };
+        self.emit(Event::StartFailed {
+            worker: self.name.id,
+            error,
+        });
     }
 
     /// Reads the worker's reports from `conn` (which this thread holds) until the worker is
@@ -739,20 +784,7 @@ impl Watcher {
                         worker: self.name.id,
                     });
                 }
-                FromWorker::InitFailed(message) => {
-                    self.reader.halt();
-                    let _ = self.process.join();
-                    self.gone.store(true, Ordering::Release);
-                    let error = WorkerStartError::Initializer {
-                        worker: self.name,
-                        message,
-                    };
-                    self.emit(Event::StartFailed {
-                        worker: self.name.id,
-                        error,
-                    });
-                    return Reading::Reported;
-                }
+                FromWorker::InitFailed(message) => return Reading::InitFailed(message),
                 // Folded by `drain`: never returned as a report.
                 FromWorker::DoneShared { .. } | FromWorker::Arena(_) => {
                     let _ = self.process.kill();
@@ -777,7 +809,7 @@ impl Watcher {
 
     /// Reaps the worker and reports how it ended (as a start failure if it never was ready).
     fn reap(&self, ready: bool) {
-        self.reader.halt();
+        self.free_pipes();
         let worker = self.name.id;
         let how = match self.process.join() {
             Ok(code) if code < 0 => WorkerExit::Signal(-code),
