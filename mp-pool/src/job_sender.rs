@@ -160,7 +160,11 @@ impl JobsCloser {
 
 /// A worker's writer thread: sends what it is given, in order, until the backend lets go of
 /// the worker or the worker is gone; the jobs already queued behind a job go with it.
-fn write_jobs(jobs: &Mutex<Option<Connection>>, queued: &AtomicUsize, queue: &Receiver<Assignment>) {
+fn write_jobs(
+    jobs: &Mutex<Option<Connection>>,
+    queued: &AtomicUsize,
+    queue: &Receiver<Assignment>,
+) {
     let mut next = None;
     loop {
         let first = match next.take().map_or_else(|| queue.recv(), Ok) {
@@ -193,10 +197,7 @@ fn write_jobs(jobs: &Mutex<Option<Connection>>, queued: &AtomicUsize, queue: &Re
 }
 
 /// Sends `batch` (one assignment, or several jobs) on `jobs`: one message for several jobs.
-fn send_batch(
-    jobs: &Mutex<Option<Connection>>,
-    batch: &[Assignment],
-) -> Result<(), mp_ipc::Error> {
+fn send_batch(jobs: &Mutex<Option<Connection>>, batch: &[Assignment]) -> Result<(), mp_ipc::Error> {
     let jobs = jobs.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(jobs) = jobs.as_ref() else {
         return Err(mp_ipc::Error::Closed); // freed: the worker is gone

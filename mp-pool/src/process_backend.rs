@@ -13,7 +13,8 @@
 //! Workers are not daemons (a task may start processes and pools of its own) but ask the
 //! kernel to kill them when the thread that started them ends: their watcher, which makes its
 //! worker's pipes and starts it (a pool's workers are started together, the watchers'
-//! preparations and starts overlapping) and ends only once the worker is reaped.
+//! preparations and starts overlapping), frees the pipes once the worker is gone, and ends
+//! (or is parked for the next pool, [`crate::kept_threads`]) only once the worker is reaped.
 
 use std::collections::HashMap;
 use std::os::fd::BorrowedFd;
@@ -679,10 +680,8 @@ impl Watcher {
         // end of the pipe.
         let mut lent: Option<WaitSet<'_>> = None;
         let mut conn = self.reader.take();
-        loop {
-            let Some(pipe) = conn.as_ref() else {
-                break; // freed: only once the worker is gone
-            };
+        // The pipe is freed (`None`) only once the worker is gone.
+        while let Some(pipe) = conn.as_ref() {
             match self.read(pipe, sentinel, &mut ready) {
                 Reading::Lend => {}
                 Reading::Reap => break,

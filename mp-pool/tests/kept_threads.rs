@@ -22,15 +22,15 @@ fn pool_round(method: StartMethod) -> bool {
         .start_method(method)
         .build()
         .unwrap();
-    let sum: u64 = pool
-        .map(square, 0..100u64)
-        .unwrap()
-        .into_iter()
-        .map(Result::unwrap)
-        .sum();
+    let results = pool.map(square, 0..100u64).unwrap();
     pool.close();
     pool.join().unwrap();
-    sum == (0..100u64).map(square).sum()
+    let expected = (0..100u64).map(square);
+    results.len() == 100
+        && results
+            .into_iter()
+            .zip(expected)
+            .all(|(r, e)| r.ok() == Some(e))
 }
 
 /// In a fork child: pools one after another (the second finds its copy of the set claiming

@@ -9,24 +9,13 @@ use mp_pool::Pool;
 
 #[path = "../../test-support/bounded.rs"]
 mod bounded;
+#[path = "../../test-support/leaks.rs"]
+mod leaks;
+
+use leaks::fds_and_shared_mappings;
 
 fn square(x: u64) -> u64 {
     x * x
-}
-
-/// How many descriptors this process has open, and how many shared mappings it has.
-fn fds_and_shared_mappings() -> (usize, usize) {
-    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    let shared = maps
-        .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .is_some_and(|p| p.ends_with('s'))
-        })
-        .count();
-    (fds, shared)
 }
 
 /// A Pool(2)'s round trips, whose results are returned, not dropped; the pool is joined.
