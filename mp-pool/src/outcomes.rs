@@ -221,6 +221,12 @@ mod tests {
         frames::push(out, small, |_| unreachable!()).unwrap();
     }
 
+    /// Appends the record of `value`.
+    fn push_record(out: &mut impl EncodeTarget, value: &impl serde::Serialize) {
+        let encode = |out: &mut _| crate::encoder::encode_into(value, out);
+        frames::push(out, encode, |_| unreachable!()).unwrap();
+    }
+
     #[test]
     fn a_large_string_goes_to_the_arena_and_the_block_is_the_records() {
         let (mut out, reader) = outcomes();
@@ -239,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn records_come_back_whole_when_the_block_cannot_hold_them_or_is_cut() {
+    fn records_come_back_whole_when_asked_for_or_cut_back() {
         let (mut out, _reader) = outcomes();
         let large = vec![3u8; STRING_MIN];
         let mut expected = Vec::new();
@@ -259,6 +265,28 @@ mod tests {
         out.extend_string(&large);
         out.truncate(10);
         assert_eq!(out.bytes(), &large[..10]);
+    }
+
+    #[test]
+    fn a_block_that_cannot_grow_over_the_rings_end_comes_back_whole() {
+        let (mut out, reader) = outcomes();
+        // The next block starts a little over a large string before the ring's end.
+        let first = ARENA_BYTES as usize - STRING_MIN - AFTER_STRING - 100;
+        let arena = out.arena().unwrap();
+        let at = arena.put(&vec![0; first]).unwrap();
+        drop(reader.take(at, first as u64).unwrap());
+        // A record with two large strings: the second one stays in the records, after the
+        // room placed, and the whole would cross the end.
+        let value = (
+            mp_ipc::Bytes(vec![1u8; STRING_MIN]),
+            mp_ipc::Bytes(vec![2u8; STRING_MIN]),
+        );
+        let mut expected = Vec::new();
+        push_record(&mut expected, &value);
+        push_record(&mut out, &value);
+        assert!(out.gap.is_some(), "the first string went to the arena");
+        assert!(out.take_placed().is_none());
+        assert_eq!(out.bytes(), &expected);
     }
 
     #[test]
