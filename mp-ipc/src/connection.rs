@@ -379,6 +379,26 @@ impl Connection {
         }
     }
 
+    /// Splits the end of a duplex [`Pipe`] into a receiving half and a sending half (in
+    /// that order, as `Pipe(false)` gives its ends), so that one thread can receive while
+    /// another sends. Both halves are still this one end to the other end: it sees EOF (and
+    /// its sends `BrokenPipe`) once both halves, and every copy of them, are gone. Each half
+    /// travels in messages like any end. It costs one descriptor (a duplicate), where a
+    /// second one-way pipe costs a shared segment and three socket pairs: a pool gives each
+    /// worker one duplex pipe and splits its own end.
+    ///
+    /// [`Error::WrongDirection`] for an end that only sends or only receives,
+    /// [`Error::Invalid`] for a socket connection, [`Error::Closed`] for a closed end.
+    pub fn split(self) -> Result<(Connection, Connection), Error> {
+        match self.flavor {
+            Flavor::Pipe(p) => {
+                let (receiver, sender) = p.split()?;
+                Ok((Connection::from(receiver), Connection::from(sender)))
+            }
+            Flavor::Socket(_) => Err(Error::Invalid("only a pipe's end splits")),
+        }
+    }
+
     /// Makes this end's receives and polls sleep at once when nothing is there (`true`),
     /// rather than spin briefly first (`false`, the default). For a process that expects to
     /// wait long, such as an idle pool worker: its spin would take a CPU the other side may

@@ -347,6 +347,44 @@ impl PipeEnd {
         (self.side_tx, self.side_rx) = (None, None);
     }
 
+    /// Splits a duplex end into a receiving half and a sending half (in that order), each
+    /// usable by its own thread. Both halves are this end to the other end: they share its
+    /// liveness token (the other end sees EOF and `BrokenPipe` once both halves, and every
+    /// copy of them, are gone), each watches the other end (the receiver keeps this end's
+    /// watch, the sender gets a duplicate of its descriptor: no new socket), and each takes
+    /// its half of the side channel. Nothing is made but one descriptor.
+    pub(crate) fn split(mut self) -> Result<(PipeEnd, PipeEnd), Error> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        if !(self.readable && self.writable) {
+            return Err(Error::WrongDirection("split (a one-way end)"));
+        }
+        let watch = self
+            .peer_watch_fd()
+            .transpose()
+            .map_err(Error::Os)?
+            .map(IpcReceiver::from_owned_fd);
+        let sender = PipeEnd {
+            seg: self.seg.clone(),
+            side: self.side,
+            readable: false,
+            writable: true,
+            token: self.token.clone(),
+            watch: RefCell::new(watch),
+            peer_gone: std::cell::Cell::new(self.peer_gone.get()),
+            peer_looked: std::cell::Cell::new(None),
+            closed: false,
+            patient: self.patient,
+            cap: self.cap,
+            max_message: self.max_message,
+            side_tx: self.side_tx.take(),
+            side_rx: None,
+        };
+        self.writable = false;
+        Ok((self, sender))
+    }
+
     /// Makes this end's receives and polls sleep at once when nothing is there (`true`), or
     /// spin briefly first (`false`, the default).
     pub(crate) fn set_patient(&mut self, patient: bool) {

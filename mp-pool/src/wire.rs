@@ -171,10 +171,8 @@ pub(crate) enum FromWorker {
 /// What a worker process starts with.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct WorkerArgs {
-    /// Where its jobs arrive (the receiving end).
-    pub(crate) jobs: Connection,
-    /// Where it reports (the sending end).
-    pub(crate) results: Connection,
+    /// Its end of its duplex pipe: jobs arrive on it, it reports on it.
+    pub(crate) pipe: Connection,
     /// Run once before the first job.
     pub(crate) init: Option<InitCall>,
     /// Where it records the item it runs.

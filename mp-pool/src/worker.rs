@@ -32,8 +32,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     // the pool, or carry on) keeps its tasks; an owner that dies of it takes the workers along.
     sys::ignore_interrupts();
     let WorkerArgs {
-        mut jobs,
-        results,
+        mut pipe,
         init,
         running,
         max_memory,
@@ -41,10 +40,10 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     if let Some(init) = init
         && let Err(message) = (init.run.get())(init.function, init.args)
     {
-        let _ = results.send(&FromWorker::InitFailed(message));
+        let _ = pipe.send(&FromWorker::InitFailed(message));
         return;
     }
-    if results.send(&FromWorker::Ready).is_err() {
+    if pipe.send(&FromWorker::Ready).is_err() {
         return;
     }
     // Wait for jobs without spinning: the pool's own threads may need this CPU. A patient
@@ -52,10 +51,10 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     // would start mp-ipc's watcher thread in every worker), and notices a vanished pool
     // between its sleep's slices. (Nothing is held back while it sleeps: a job ends with a
     // flush unless the next message was already there.)
-    jobs.set_patient(true);
+    pipe.set_patient(true);
     let mut worker = Worker {
-        jobs: &jobs,
-        results,
+        jobs: &pipe,
+        results: &pipe,
         max_memory,
         runs: Vec::new(),
         arena: Arena::NotYet,
@@ -103,8 +102,8 @@ struct Stop;
 struct Worker<'a> {
     /// Where its jobs arrive.
     jobs: &'a Connection,
-    /// Where it reports.
-    results: Connection,
+    /// Where it reports (the same duplex end).
+    results: &'a Connection,
     /// Its resident memory bound, in bytes.
     max_memory: Option<u64>,
     /// The runs of items whose outcomes are held back: job, count.
