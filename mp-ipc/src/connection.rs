@@ -300,7 +300,8 @@ impl Connection {
         match &self.flavor {
             Flavor::Pipe(p) => {
                 let decode = |tag, bytes: &[u8]| match (tag, p.side_rx()) {
-                    (WITH_HANDLES, Some(rx)) => rx.decode::<T>(bytes),
+                    (WITH_HANDLES, Some(Ok(rx))) => rx.decode::<T>(bytes),
+                    (WITH_HANDLES, Some(Err(e))) => Err(CodecError::SideChannel(e.raw_os_error())),
                     (WITH_HANDLES, None) => Err(CodecError::HandlesMissing),
                     _ => codec::decode::<T>(bytes),
                 };
@@ -498,6 +499,47 @@ mod tests {
         let (got, n): (mp_sync::Lock, u32) = b.recv_timeout(Duration::from_secs(20)).unwrap();
         let _held = got.acquire().unwrap();
         assert_eq!((n, lock.locked()), (9, true));
+    }
+
+    /// The link (one socket pair per pipe) carries side messages and tells that the other end
+    /// is gone: a side message waiting on it (its sender died before its frame was committed)
+    /// is no EOF and no readiness, for a receive, a poll and a wait; EOF is still seen with it
+    /// waiting.
+    #[test]
+    fn a_side_message_waiting_on_the_link_is_neither_eof_nor_readiness() {
+        let (a, b) = pipe_ends(PipeOptions::default()).unwrap();
+        let (_, handles) =
+            ipc_channel::ipc::collect_handles(|| codec_bytes(&mp_sync::Lock::new().unwrap()));
+        let mut orphan = [0u8; TOKEN_BYTES];
+        a.side_tx().unwrap().send(handles, &mut orphan).unwrap();
+        let (a, b) = (Connection::from(a), Connection::from(b));
+        let short = Duration::from_millis(100);
+        assert!(!b.poll_timeout(short).unwrap(), "no message, no EOF");
+        assert!(matches!(b.recv_timeout::<u32>(short), Err(Error::Timeout)));
+        assert_eq!(
+            crate::wait_timeout(&[&b], short).unwrap(),
+            Vec::<usize>::new()
+        );
+        let mut set = crate::WaitSet::new();
+        set.add(&b).unwrap();
+        assert!(
+            set.wait_timeout(short).unwrap().is_empty(),
+            "a wait set agrees"
+        );
+        a.send(&1u32).unwrap();
+        assert_eq!(crate::wait_timeout(&[&b], short).unwrap(), vec![0]);
+        assert_eq!(b.recv_timeout::<u32>(short).unwrap(), 1);
+        // Gone with the side message still waiting: EOF, and the waits say so.
+        drop(a);
+        assert_eq!(
+            crate::wait_timeout(&[&b], Duration::from_secs(20)).unwrap(),
+            vec![0]
+        );
+        assert_eq!(set.wait_timeout(Duration::from_secs(20)).unwrap().len(), 1);
+        assert!(matches!(
+            b.recv_timeout::<u32>(Duration::from_secs(20)),
+            Err(Error::Eof)
+        ));
     }
 
     /// `value` encoded as a message without handles.

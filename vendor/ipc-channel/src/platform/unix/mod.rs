@@ -230,6 +230,12 @@ impl OsIpcSender {
         unsafe { BorrowedFd::borrow_raw(self.fd.0) }.as_fd().try_clone_to_owned()
     }
 
+    /// mp patch: the sender's descriptor, borrowed (to poll it, or duplicate it).
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the descriptor stays open while `self` (which holds it) is borrowed.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd.0) }
+    }
+
     /// mp patch: a sender over a descriptor of this kind (a `SOCK_SEQPACKET` Unix socket).
     pub fn from_owned_fd(fd: std::os::fd::OwnedFd) -> OsIpcSender {
         use std::os::fd::IntoRawFd;
