@@ -21,6 +21,7 @@ use crate::pipe::{PipeEnd, PipeOptions, pipe_ends};
 use crate::receive_state::ReceiveState;
 use crate::ring::WITH_HANDLES;
 use crate::socket_end::{SocketEnd, received_handles};
+use crate::spare_word::SpareWord;
 
 /// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
 ///
@@ -377,6 +378,16 @@ impl Connection {
         match &self.flavor {
             Flavor::Pipe(p) => p.poll_until(deadline),
             Flavor::Socket(s) => s.poll_until(deadline),
+        }
+    }
+
+    /// The one 64-bit word of a [`Pipe`]'s shared segment that the pipe leaves to its users
+    /// (see [`SpareWord`]): both ends, their halves and their copies in other processes reach
+    /// the same word; `None` for a socket connection.
+    pub fn spare_word(&self) -> Option<SpareWord> {
+        match &self.flavor {
+            Flavor::Pipe(p) => Some(p.spare_word()),
+            Flavor::Socket(_) => None,
         }
     }
 

@@ -241,6 +241,7 @@ mod shm_name;
 mod ring;
 mod simple_queue;
 mod socket_end;
+mod spare_word;
 // The one OS seam of the crate.
 #[allow(unsafe_code)]
 mod sys;
@@ -272,6 +273,7 @@ pub use shared_memory::{DEFAULT_SHM_MODE, SharedMemory, SharedMemoryOptions};
 pub use shared_memory_error::SharedMemoryError;
 pub use shared_memory_manager::SharedMemoryManager;
 pub use simple_queue::SimpleQueue;
+pub use spare_word::SpareWord;
 pub use sys::{AtomicInteger, RawArray, RawValue};
 pub use value::{Value, ValueGuard};
 pub use wait::{try_wait, wait, wait_deadline, wait_timeout};

@@ -37,6 +37,7 @@ use crate::error::Error;
 use crate::handles::{SideReceiver, SideSender};
 use crate::receive_state::ReceiveState;
 use crate::ring::{HEADER, Payload, Ring, frame_len};
+use crate::spare_word::SpareWord;
 use crate::sys::fd_passing::seqpacket_pair;
 use crate::sys::{Direction, PipeHeader, Segment, create_segment, may_spin};
 use crate::waiter;
@@ -286,6 +287,11 @@ impl PipeEnd {
     /// The ring of direction `d` (checked to lie in the segment by `from_parts`).
     fn ring(&self, d: usize) -> Ring<'_> {
         Ring::new(&self.seg, d * self.cap as usize, u64::from(self.cap))
+    }
+
+    /// The spare word of this pipe's segment.
+    pub(crate) fn spare_word(&self) -> SpareWord {
+        SpareWord::of(&self.seg)
     }
 
     /// The largest message this pipe accepts.

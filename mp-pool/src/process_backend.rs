@@ -371,11 +371,12 @@ impl WatchOnceStarted {
             // results reader still run on their own threads.
             let (ours, theirs) = Pipe(true).map_err(std::io::Error::other)?;
             let (results_in, jobs_out) = ours.split().map_err(std::io::Error::other)?;
-            let running = RunningWord::new().map_err(std::io::Error::other)?;
+            // The running-item word is the pipe's spare word: the worker finds it there.
+            let running = RunningWord::of(&results_in)
+                .ok_or_else(|| std::io::Error::other("a pipe without its spare word"))?;
             let args = WorkerArgs {
                 pipe: theirs,
                 init,
-                running: running.clone(),
                 max_memory,
             };
             *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(ParentEnds {

@@ -20,6 +20,7 @@ use crate::backend::JobId;
 use crate::flush_clock::{FlushClock, MAX_STRIDE};
 use crate::item_run::ItemRun;
 use crate::result_arena::{ArenaWriter, SHARED_MIN};
+use crate::running_word::RunningWord;
 use crate::sys;
 use crate::wire::{FromWorker, ItemCall, JobWire, ToWorker, WorkerArgs};
 
@@ -34,9 +35,12 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     let WorkerArgs {
         mut pipe,
         init,
-        running,
         max_memory,
     } = args;
+    // Its running-item word is its pipe's spare word (a pipe always has one).
+    let Some(running) = RunningWord::of(&pipe) else {
+        return;
+    };
     if let Some(init) = init
         && let Err(message) = (init.run.get())(init.function, init.args)
     {
