@@ -300,10 +300,14 @@ impl Connection {
     ) -> Result<T, Error> {
         match &self.flavor {
             Flavor::Pipe(p) => {
-                let decode = |tag, bytes: &[u8]| match (tag, p.side_rx()) {
-                    (WITH_HANDLES, Some(Ok(rx))) => rx.decode::<T>(bytes),
-                    (WITH_HANDLES, Some(Err(e))) => Err(CodecError::SideChannel(e.raw_os_error())),
-                    (WITH_HANDLES, None) => Err(CodecError::HandlesMissing),
+                // The side channel's receiving half is looked at (and made, the first time)
+                // only for a frame that carries handles.
+                let decode = |tag, bytes: &[u8]| match tag {
+                    WITH_HANDLES => match p.side_rx() {
+                        Some(Ok(rx)) => rx.decode::<T>(bytes),
+                        Some(Err(e)) => Err(CodecError::SideChannel(e.raw_os_error())),
+                        None => Err(CodecError::HandlesMissing),
+                    },
                     _ => codec::decode::<T>(bytes),
                 };
                 p.recv_frame(deadline, decode, |tag, v| decode(tag, &v))?
@@ -551,6 +555,28 @@ mod tests {
             b.recv_timeout::<u32>(Duration::from_secs(20)),
             Err(Error::Eof)
         ));
+    }
+
+    /// Messages without handles make no receiving half of the side channel (a duplicate of
+    /// the link): a pipe that never carries handles keeps one socket per end.
+    #[test]
+    fn only_a_message_with_handles_makes_the_side_receiver() {
+        let (a, b) = pipe_with_options(PipeOptions::default()).unwrap();
+        let made = |c: &Connection| match &c.flavor {
+            Flavor::Pipe(p) => p.side_rx_made(),
+            Flavor::Socket(_) => unreachable!(),
+        };
+        a.send(&1u32).unwrap();
+        a.send_bytes(b"plain").unwrap();
+        assert_eq!(b.recv_timeout::<u32>(Duration::from_secs(20)).unwrap(), 1);
+        assert_eq!(
+            b.recv_bytes_timeout(Duration::from_secs(20)).unwrap(),
+            b"plain"
+        );
+        assert!(!made(&b), "plain messages made it");
+        a.send(&mp_sync::Lock::new().unwrap()).unwrap();
+        let _lock: mp_sync::Lock = b.recv_timeout(Duration::from_secs(20)).unwrap();
+        assert!(made(&b));
     }
 
     /// `value` encoded as a message without handles.

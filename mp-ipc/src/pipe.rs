@@ -289,6 +289,12 @@ impl PipeEnd {
         Ring::new(&self.seg, d * self.cap as usize, u64::from(self.cap))
     }
 
+    /// Whether the side channel's receiving half was made (for tests).
+    #[cfg(test)]
+    pub(crate) fn side_rx_made(&self) -> bool {
+        self.side_rx.get().is_some()
+    }
+
     /// The spare word of this pipe's segment.
     pub(crate) fn spare_word(&self) -> SpareWord {
         SpareWord::of(&self.seg)
