@@ -12,8 +12,11 @@ use mp_pool::Pool;
 mod bounded;
 #[path = "../../test-support/memory.rs"]
 mod memory;
+#[path = "../../test-support/pool_tasks.rs"]
+mod pool_tasks;
 
 use memory::PeakResident;
+use pool_tasks::square;
 
 /// The bound on a whole test: far above what one needs (a few seconds), on a loaded machine.
 const TEST_BOUND: Duration = Duration::from_secs(180);
@@ -47,10 +50,6 @@ fn alone() -> MutexGuard<'static, ()> {
     ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn square(x: u64) -> u64 {
-    x.wrapping_mul(x)
 }
 
 /// The order the results come in.
