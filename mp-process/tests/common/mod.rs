@@ -12,6 +12,7 @@ mod memory;
 mod process;
 
 pub use bounded::*;
+#[allow(unused_imports)]
 pub use memory::resident_kib;
 pub use process::*;
 
