@@ -9,11 +9,13 @@ use std::fmt;
 
 use serde::ser::{self, Serialize};
 
+use crate::encode_target::EncodeTarget;
+
 /// Appends the postcard encoding of `value` to `out` (on an error, `out` may hold part of it).
 #[inline]
-pub(crate) fn encode_into<T: Serialize + ?Sized>(
+pub(crate) fn encode_into<T: Serialize + ?Sized, O: EncodeTarget>(
     value: &T,
-    out: &mut Vec<u8>,
+    out: &mut O,
 ) -> Result<(), EncodeError> {
     value.serialize(&mut Encoder(out))
 }
@@ -36,10 +38,10 @@ impl ser::Error for EncodeError {
     }
 }
 
-/// The serializer: the vector written to.
-struct Encoder<'a>(&'a mut Vec<u8>);
+/// The serializer: where it writes.
+struct Encoder<'a, O>(&'a mut O);
 
-impl Encoder<'_> {
+impl<O: EncodeTarget> Encoder<'_, O> {
     /// A LEB128 varint (postcard's for every unsigned integer and length).
     #[inline]
     fn varint(&mut self, value: u64) {
@@ -63,9 +65,7 @@ impl Encoder<'_> {
             word |= (value << k) & (0x7f << (8 * k));
         }
         word |= 0x8080_8080_8080_8080 & ((1u64 << (8 * (len - 1))) - 1);
-        let end = self.0.len() + len;
-        self.0.extend_from_slice(&word.to_le_bytes());
-        self.0.truncate(end);
+        self.0.push_word(word.to_le_bytes(), len);
     }
 
     /// A varint of 9 bytes or more, byte by byte.
@@ -97,7 +97,7 @@ fn zig_zag(n: i128) -> u128 {
     ((n << 1) ^ (n >> 127)) as u128
 }
 
-impl ser::Serializer for &mut Encoder<'_> {
+impl<O: EncodeTarget> ser::Serializer for &mut Encoder<'_, O> {
     type Ok = ();
     type Error = EncodeError;
     type SerializeSeq = Self;
@@ -202,7 +202,7 @@ impl ser::Serializer for &mut Encoder<'_> {
     #[inline]
     fn serialize_bytes(self, v: &[u8]) -> Result<(), EncodeError> {
         self.len(v.len());
-        self.0.extend_from_slice(v);
+        self.0.extend_string(v);
         Ok(())
     }
 
@@ -321,7 +321,7 @@ fn unknown_length() -> EncodeError {
 /// Implements the compound serializers, whose parts follow one another with nothing between.
 macro_rules! compound {
     ($($trait:ident :: $method:ident),+) => {$(
-        impl ser::$trait for &mut Encoder<'_> {
+        impl<O: EncodeTarget> ser::$trait for &mut Encoder<'_, O> {
             type Ok = ();
             type Error = EncodeError;
 
@@ -348,7 +348,7 @@ compound!(
 /// Implements the compound serializers of named fields (the names do not travel).
 macro_rules! named_compound {
     ($($trait:ident),+) => {$(
-        impl ser::$trait for &mut Encoder<'_> {
+        impl<O: EncodeTarget> ser::$trait for &mut Encoder<'_, O> {
             type Ok = ();
             type Error = EncodeError;
 
@@ -371,7 +371,7 @@ macro_rules! named_compound {
 
 named_compound!(SerializeStruct, SerializeStructVariant);
 
-impl ser::SerializeMap for &mut Encoder<'_> {
+impl<O: EncodeTarget> ser::SerializeMap for &mut Encoder<'_, O> {
     type Ok = ();
     type Error = EncodeError;
 

@@ -4,15 +4,17 @@
 
 use std::ops::Range;
 
+use crate::encode_target::EncodeTarget;
+
 /// The bytes of a record's length.
 const LEN: usize = 4;
 
 /// Appends one record whose bytes `write` appends to `out`. On an error of `write`, or a
 /// record longer than `u32::MAX` bytes (`too_large`), `out` is left as it was.
 #[inline]
-pub(crate) fn push<E>(
-    out: &mut Vec<u8>,
-    write: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+pub(crate) fn push<O: EncodeTarget, E>(
+    out: &mut O,
+    write: impl FnOnce(&mut O) -> Result<(), E>,
     too_large: impl FnOnce(usize) -> E,
 ) -> Result<(), E> {
     let mark = out.len();
@@ -26,7 +28,7 @@ pub(crate) fn push<E>(
         out.truncate(mark);
         return Err(too_large(len));
     };
-    out[mark..mark + LEN].copy_from_slice(&len32.to_le_bytes());
+    out.patch(mark, len32.to_le_bytes());
     Ok(())
 }
 

@@ -10,8 +10,10 @@
 
 use mp_ipc::Bytes;
 
+use crate::encode_target::EncodeTarget;
 use crate::flush_clock::FlushClock;
 use crate::frames;
+use crate::outcomes::Outcomes;
 use crate::running_word::RunningWord;
 
 /// The most bytes of outcomes held back: large results go at once (holding them saves no
@@ -36,7 +38,7 @@ pub(crate) struct ItemRun {
     /// Whether the last call stopped because a flush is due.
     due: bool,
     /// The outcome records held back (reused between flushes).
-    outcomes: Vec<u8>,
+    outcomes: Outcomes,
     /// When to flush them.
     clock: FlushClock,
     /// Where the worker records the item it runs.
@@ -53,7 +55,7 @@ impl ItemRun {
             tag: 0,
             ran: 0,
             due: false,
-            outcomes: Vec::new(),
+            outcomes: Outcomes::new(),
             clock,
             running,
         }
@@ -72,7 +74,7 @@ impl ItemRun {
     /// Runs the job's items from where it is with `one` (which decodes an argument record,
     /// calls and appends one outcome record), until the job's end or a flush is due.
     #[inline(always)]
-    pub(crate) fn run(&mut self, mut one: impl FnMut(&[u8], &mut Vec<u8>)) {
+    pub(crate) fn run(&mut self, mut one: impl FnMut(&[u8], &mut Outcomes)) {
         let word = self.running.word();
         // The position in locals (registers across the task's call), stored back at the end.
         let (mut at, mut item, tag) = (self.at, self.item, self.tag);
@@ -106,7 +108,7 @@ impl ItemRun {
     }
 
     /// The outcome records held back.
-    pub(crate) fn outcomes(&mut self) -> &mut Vec<u8> {
+    pub(crate) fn outcomes(&mut self) -> &mut Outcomes {
         &mut self.outcomes
     }
 

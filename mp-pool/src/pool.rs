@@ -181,11 +181,10 @@ pub struct Pool {
 fn job_sink<R: DeserializeOwned + Send + 'static>(
     target: Arc<dyn Collect<R>>,
 ) -> Arc<dyn JobSink<ProcessOutput>> {
-    Arc::new(Decoding::new(
-        target,
-        decode_process_output::<R>,
-        ProcessOutput::items,
-    ))
+    Arc::new(
+        Decoding::new(target, decode_process_output::<R>, ProcessOutput::items)
+            .decoding_now(ProcessOutput::is_shared),
+    )
 }
 
 /// The most items of one job: a worker's running-item word counts them in 32 bits.

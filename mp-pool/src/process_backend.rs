@@ -55,6 +55,12 @@ impl ProcessOutput {
     pub(crate) fn items(&self) -> usize {
         self.items
     }
+
+    /// Whether its records lie in the worker's result arena (a large flush, whose block the
+    /// worker may be waiting for): decoded as soon as it is delivered.
+    pub(crate) fn is_shared(&self) -> bool {
+        matches!(self.outcomes, OutcomeBytes::Shared(_))
+    }
 }
 
 #[cfg(feature = "redis")]

@@ -107,7 +107,19 @@ impl ArenaWriter {
     /// Copies `bytes` into the ring as one block, once the pool gave back room for it, and
     /// returns its position; `None` if it is larger than the ring.
     pub(crate) fn put(&mut self, bytes: &[u8]) -> Option<u64> {
-        let len = bytes.len() as u64;
+        let at = self.place(bytes.len() as u64)?;
+        if !self.write(at, 0, bytes) {
+            return None;
+        }
+        self.commit(at + bytes.len() as u64);
+        Some(at)
+    }
+
+    /// Where the next block, of `len` bytes, goes (after every block so far; a block that
+    /// would cross the ring's end starts again at its beginning), once the pool gave back room
+    /// for it; `None` if it is larger than the ring. Nothing is placed until
+    /// [`commit`](Self::commit): the block may still [`grow`](Self::grow).
+    pub(crate) fn place(&mut self, len: u64) -> Option<u64> {
         if len > ARENA_BYTES {
             return None;
         }
@@ -117,7 +129,21 @@ impl ArenaWriter {
         } else {
             self.head
         };
-        let word = given_back(&self.words)?;
+        self.wait_for_room(at, len).then_some(at)
+    }
+
+    /// Whether the block placed at `at` can be `len` bytes long (it does not cross the ring's
+    /// end), once the pool gave back room for that.
+    pub(crate) fn grow(&mut self, at: u64, len: u64) -> bool {
+        at % ARENA_BYTES + len <= ARENA_BYTES && self.wait_for_room(at, len)
+    }
+
+    /// Waits until the pool gave back room for a block of `len` bytes at `at`; `false` if the
+    /// header cannot be read.
+    fn wait_for_room(&self, at: u64, len: u64) -> bool {
+        let Some(word) = given_back(&self.words) else {
+            return false;
+        };
         // Acquire: the pool's reads of what it gave back happened before this overwrites it.
         // Every block given back, the whole ring is free (the gap a wrap leaves included).
         let room = || {
@@ -132,12 +158,31 @@ impl ArenaWriter {
             }
             self.given.wait_timeout(ROOM_SLICE);
         }
-        let start = RING_START + (at % ARENA_BYTES) as usize;
-        if !sys::arena_write(&self.words, start, bytes) {
-            return None;
+        true
+    }
+
+    /// Copies `bytes` into the block placed at `at`, `offset` bytes in; `false` (nothing
+    /// written) if they would cross the ring's end.
+    pub(crate) fn write(&self, at: u64, offset: usize, bytes: &[u8]) -> bool {
+        let start = (at % ARENA_BYTES) as usize + offset;
+        start + bytes.len() <= ARENA_BYTES as usize
+            && sys::arena_write(&self.words, RING_START + start, bytes)
+    }
+
+    /// The `len` bytes written `offset` bytes into the block placed at `at` (empty if they
+    /// would cross the ring's end).
+    pub(crate) fn written(&self, at: u64, offset: usize, len: usize) -> &[u8] {
+        let start = (at % ARENA_BYTES) as usize + offset;
+        if start + len > ARENA_BYTES as usize {
+            return &[];
         }
-        self.head = at + len;
-        Some(at)
+        sys::arena_bytes(&self.words, RING_START + start..RING_START + start + len)
+            .unwrap_or_default()
+    }
+
+    /// The blocks placed end at `end`: the next one starts there or after.
+    pub(crate) fn commit(&mut self, end: u64) {
+        self.head = end;
     }
 }
 

@@ -82,6 +82,9 @@ pub(crate) struct Decoding<O, R> {
     decode: Decode<O, R>,
     /// How many results an output holds.
     count: fn(&O) -> usize,
+    /// Whether an output is decoded as it is delivered, on the delivering thread, rather than
+    /// kept encoded for its target (see [`decoding_now`](Self::decoding_now)).
+    now: fn(&O) -> bool,
 }
 
 impl<O, R> Decoding<O, R> {
@@ -95,20 +98,35 @@ impl<O, R> Decoding<O, R> {
             target,
             decode,
             count,
+            now: |_| false,
         }
+    }
+
+    /// The same sink, decoding the outputs `now` picks as they are delivered, before the
+    /// target's lock is taken: an output that holds memory its worker waits for (a block of
+    /// its result arena) is not kept encoded behind a list's gap, and the decoding of large
+    /// values (a copy and the fresh pages of each) runs on each worker's delivering thread
+    /// side by side instead of one after the other under a map's lock.
+    pub(crate) fn decoding_now(self, now: fn(&O) -> bool) -> Self {
+        Decoding { now, ..self }
     }
 }
 
 impl<O: Send + 'static, R: 'static> JobSink<O> for Decoding<O, R> {
     fn deliver(&self, first: usize, worker: WorkerRef, output: O) {
         let decode = self.decode;
+        let now = (self.now)(&output);
         let run = Encoded {
             len: (self.count)(&output),
             worker,
             first,
             decode: Box::new(move |results| decode(output, worker, first, results)),
         };
-        self.target.put_encoded(first, run);
+        if now {
+            self.target.put_run(first, run.decode());
+        } else {
+            self.target.put_encoded(first, run);
+        }
     }
 
     fn fail(&self, index: usize, error: TaskError) {

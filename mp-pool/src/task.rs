@@ -9,6 +9,7 @@ use mp_sync::raw::{FnPointer, FnRef};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::encode_target::EncodeTarget;
 use crate::frames;
 use crate::item_run::ItemRun;
 use crate::panics::panic_message;
@@ -64,9 +65,9 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, String> 
 /// caller's record is dropped). The bytes are postcard's, written by the pool's own encoder
 /// ([`crate::encoder`]: a varint is stored as one word).
 #[inline]
-pub(crate) fn encode_into<T: Serialize + ?Sized>(
+pub(crate) fn encode_into<T: Serialize + ?Sized, O: EncodeTarget>(
     value: &T,
-    out: &mut Vec<u8>,
+    out: &mut O,
 ) -> Result<(), String> {
     crate::encoder::encode_into(value, out).map_err(|e| e.to_string())
 }
@@ -119,7 +120,7 @@ where
     match FnRef::<F>::from_wire(function.0, function.1) {
         Ok(f) => {
             let f = f.get();
-            run.run(|arg, out| run_item::<Args, F>(f, arg, out));
+            run.run(|arg, out| run_item::<Args, F, _>(f, arg, out));
         }
         Err(error) => {
             let failure = ItemFailure::Unrunnable(error.to_string());
@@ -131,8 +132,9 @@ where
 
 /// Runs one item: decode, call, encode, appending its outcome record to `out`.
 #[inline(always)]
-fn run_item<Args, F>(f: F, arg: &[u8], out: &mut Vec<u8>)
+fn run_item<Args, F, O>(f: F, arg: &[u8], out: &mut O)
 where
+    O: EncodeTarget,
     Args: DeserializeOwned + 'static,
     F: Task<Args>,
     F::Output: Serialize,
@@ -177,7 +179,7 @@ where
 
 /// Appends the outcome record of a failed item (an empty record, read back as a malformed
 /// outcome, should even the failure not encode).
-pub(crate) fn push_failure(out: &mut Vec<u8>, failure: &ItemFailure) {
+pub(crate) fn push_failure<O: EncodeTarget>(out: &mut O, failure: &ItemFailure) {
     let pushed = frames::push(
         out,
         |out| {

@@ -19,6 +19,7 @@ use mp_ipc::{Bytes, Connection};
 use crate::backend::JobId;
 use crate::flush_clock::{FlushClock, MAX_STRIDE};
 use crate::item_run::ItemRun;
+use crate::outcomes::Outcomes;
 use crate::result_arena::{ArenaWriter, SHARED_MIN};
 use crate::sys;
 use crate::wire::{FromWorker, ItemCall, JobWire, ToWorker, WorkerArgs};
@@ -113,12 +114,13 @@ struct Worker<'a> {
     arena: Arena,
 }
 
-/// A worker's result arena ([`crate::result_arena`]), made on its first large flush.
+/// A worker's result arena ([`crate::result_arena`]), made on its first large flush (kept
+/// with the outcomes it takes, [`Outcomes`]).
 enum Arena {
     /// No flush needed one yet.
     NotYet,
     /// Made and sent to the pool.
-    Made(ArenaWriter),
+    Made,
     /// It could not be made: every flush goes through the pipe.
     Unavailable,
 }
@@ -162,30 +164,35 @@ impl Worker<'_> {
     }
 
     /// Sends the outcomes held back (`outcomes`, then emptied), if any: a large flush through
-    /// the arena, any other (or one larger than the arena) through the pipe.
-    fn flush(&mut self, outcomes: &mut Vec<u8>) -> Result<(), Stop> {
+    /// the arena (already there if its large string went there as it was encoded), any other
+    /// (or one larger than the arena) through the pipe.
+    fn flush(&mut self, outcomes: &mut Outcomes) -> Result<(), Stop> {
         if self.runs.is_empty() {
             return Ok(());
         }
-        if outcomes.len() >= SHARED_MIN
-            && let Some(at) = self.put_shared(outcomes)?
-        {
+        let shared = match outcomes.take_placed() {
+            Some(placed) => Some(placed),
+            None if outcomes.bytes().len() >= SHARED_MIN => self.put_shared(outcomes)?,
+            None => None,
+        };
+        if let Some((at, len)) = shared {
             let report = FromWorker::DoneShared {
                 runs: std::mem::take(&mut self.runs),
                 at,
-                len: outcomes.len() as u64,
+                len,
             };
             let sent = self.results.send(&report);
             if let FromWorker::DoneShared { runs, .. } = report {
                 self.runs = runs;
                 self.runs.clear();
             }
-            outcomes.clear();
+            outcomes.bytes().clear();
             return sent.map_err(|_| Stop);
         }
+        let bytes = outcomes.bytes();
         let report = FromWorker::Done {
             runs: std::mem::take(&mut self.runs),
-            outcomes: Bytes(std::mem::take(outcomes)),
+            outcomes: Bytes(std::mem::take(bytes)),
         };
         let sent = self.results.send(&report);
         if let FromWorker::Done {
@@ -195,31 +202,34 @@ impl Worker<'_> {
         {
             self.runs = runs;
             self.runs.clear();
-            *outcomes = sent_outcomes.0;
-            outcomes.clear();
+            *bytes = sent_outcomes.0;
+            bytes.clear();
         }
         sent.map_err(|_| Stop)
     }
 
-    /// Copies `outcomes` into the arena (made and sent to the pool first, if this is the first
-    /// large flush), once it has room; where they lie, or `None` if there is no arena or they
-    /// are larger than it.
-    fn put_shared(&mut self, outcomes: &[u8]) -> Result<Option<u64>, Stop> {
+    /// Copies the records of `outcomes` into the arena (made and sent to the pool first, if
+    /// this is the first large flush; from then on large strings go there as they are
+    /// encoded), once it has room; where they lie, or `None` if there is no arena or they are
+    /// larger than it.
+    fn put_shared(&mut self, outcomes: &mut Outcomes) -> Result<Option<(u64, u64)>, Stop> {
         if let Arena::NotYet = self.arena {
             self.arena = match ArenaWriter::new() {
                 Ok((writer, handle)) => {
                     self.results
                         .send(&FromWorker::Arena(handle))
                         .map_err(|_| Stop)?;
-                    Arena::Made(writer)
+                    outcomes.set_arena(writer);
+                    Arena::Made
                 }
                 Err(_) => Arena::Unavailable,
             };
         }
-        Ok(match &mut self.arena {
-            Arena::Made(writer) => writer.put(outcomes),
-            Arena::NotYet | Arena::Unavailable => None,
-        })
+        let bytes = std::mem::take(outcomes.bytes());
+        let at = outcomes.arena().and_then(|arena| arena.put(&bytes));
+        let len = bytes.len() as u64;
+        *outcomes.bytes() = bytes;
+        Ok(at.map(|at| (at, len)))
     }
 
     /// Leaves (says why, then ends the loop) if the resident memory is above the bound.

@@ -194,3 +194,67 @@ fn workers_killed_while_they_send_large_results_fail_at_most_their_item_and_leak
         bounded::wait_until(|| fds_and_shared_mappings() == after_one);
     });
 }
+
+/// Task `n` of [`large_results_behind_a_gap`], run in `dir`: task 0 waits (bounded) until
+/// `dir/go` exists and returns a small result; every other one says it ran (`dir/ran-n`) and
+/// returns 1 MiB.
+fn wait_first_then_large((n, dir): (usize, String)) -> Bytes {
+    let dir = std::path::Path::new(&dir);
+    if n == 0 {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !dir.join("go").exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        return result_bytes((n, 10));
+    }
+    let _ = std::fs::write(dir.join(format!("ran-{n}")), b"");
+    result_bytes((n, 1 << 20))
+}
+
+#[test]
+fn large_results_behind_a_gap_in_the_list_do_not_hold_their_workers_arena() {
+    // Checked: when a run that did not continue the map's list was kept encoded (its block
+    // held in the worker's 8 MiB arena until the list reached it), the worker not stuck on
+    // task 0 stopped after 8 results, waiting for room, and this failed at its bound.
+    const TASKS: usize = 40;
+    const RAN: usize = 24;
+    let _alone = alone();
+    bounded::on_thread_within(TEST_BOUND, || {
+        let dir = std::env::temp_dir().join(format!("mp-pool-gap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pool = std::sync::Arc::new(Pool::new(2).unwrap());
+        let items: Vec<(usize, String)> = (0..TASKS)
+            .map(|n| (n, dir.to_string_lossy().into_owned()))
+            .collect();
+        let map = {
+            let pool = std::sync::Arc::clone(&pool);
+            std::thread::spawn(move || pool.map_chunked(wait_first_then_large, items, 1))
+        };
+        // While task 0 waits, the other worker runs on through the rest (all but the few
+        // queued behind task 0).
+        let ran = || {
+            std::fs::read_dir(&dir)
+                .map(|d| d.filter(|e| e.is_ok()).count())
+                .unwrap_or(0)
+        };
+        let deadline = std::time::Instant::now() + bounded::BOUND;
+        while ran() < RAN && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let ran_before_go = ran();
+        std::fs::write(dir.join("go"), b"").unwrap();
+        let results = map.join().unwrap().unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            ran_before_go >= RAN,
+            "only {ran_before_go} tasks ran while task 0 waited"
+        );
+        for (n, result) in results.iter().enumerate() {
+            check(
+                n,
+                if n == 0 { 10 } else { 1 << 20 },
+                result.as_ref().unwrap(),
+            );
+        }
+    });
+}
