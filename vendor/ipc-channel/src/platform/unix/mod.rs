@@ -1217,6 +1217,10 @@ impl From<io::Error> for UnixError {
     }
 }
 
+/// mp patch: the most bytes a receive reserves for a fragmented message beyond what has
+/// arrived (a corrupt or hostile sender's header may claim any size; see PATCHED.md).
+const MP_RESERVE_AHEAD: usize = 64 << 20;
+
 #[derive(Copy, Clone)]
 enum BlockingMode {
     Blocking,
@@ -1244,8 +1248,6 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
         let mut fragment_size: usize = 0;
 
         let mut bytes_read: usize = 0;
-
-        let mut blocking_mode = blocking_mode;
 
         loop {
             let mut iovec = [
@@ -1317,8 +1319,20 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
                 break;
             }
 
-            // Block on subsequent reads, to avoid returning mid-fragment
-            blocking_mode = BlockingMode::Blocking;
+            // mp patch: every socket here is `SOCK_SEQPACKET`, so a record arrives whole and a
+            // sender's first fragment is one record whose header is its own length. A record
+            // whose header says otherwise (or that is shorter than the header) is a corrupt
+            // or hostile sender's: it is consumed (its descriptors close with the vectors) and
+            // refused, instead of blocking for more records (also in a nonblocking or timed
+            // receive: for ever, if the sender keeps the socket open) and then asserting, or
+            // an underflow below.
+            // (Upstream blocked on subsequent reads here, to avoid returning mid-fragment.)
+            return Err(UnixError::Errno(libc::EBADMSG));
+        }
+
+        // mp patch: no underflow below (the header words themselves must have come).
+        if bytes_read < mem::size_of_val(&fragment_size) + mem::size_of_val(&total_size) {
+            return Err(UnixError::Errno(libc::EBADMSG));
         }
 
         main_data_buffer
@@ -1327,6 +1341,12 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
 
     if unmappable {
         // mp patch: the message is consumed; its other descriptors close with the vectors.
+        return Err(UnixError::Errno(libc::EBADMSG));
+    }
+
+    // mp patch: a total below what the first fragment holds is a corrupt or hostile sender's
+    // (it underflowed below).
+    if total_size < main_data_buffer.len() {
         return Err(UnixError::Errno(libc::EBADMSG));
     }
 
@@ -1343,11 +1363,20 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
     //
     // The initial fragment carries the receive end of a dedicated channel
     // through which all the remaining fragments will be coming in.
-    let dedicated_rx = channels.pop().unwrap().to_receiver();
+    // mp patch: a first fragment without that channel (a corrupt or hostile sender's) is an
+    // error, not an unwrap panic.
+    let Some(mut dedicated_rx) = channels.pop() else {
+        return Err(UnixError::Errno(libc::EBADMSG));
+    };
+    let dedicated_rx = dedicated_rx.to_receiver();
 
     // Extend the buffer to hold the entire message, without initialising the memory.
+    // mp patch: at most `MP_RESERVE_AHEAD` ahead of what arrived, not all the header
+    // claims: a sender could claim any size (1 TiB aborted the process in the allocator; near
+    // `usize::MAX`, a capacity overflow panic). Beyond that the buffer grows as fragments
+    // arrive (doubling), so it never holds much more than twice what was sent.
     let len = main_data_buffer.len();
-    main_data_buffer.reserve_exact(total_size - len);
+    main_data_buffer.reserve_exact((total_size - len).min(MP_RESERVE_AHEAD));
 
     // Receive followup fragments directly into the main buffer.
     while main_data_buffer.len() < total_size {
@@ -1356,6 +1385,8 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
             write_pos + OsIpcSender::fragment_size(*SYSTEM_SENDBUF_SIZE),
             total_size,
         );
+        // mp patch: room for this fragment (see above).
+        main_data_buffer.reserve(end_pos - write_pos);
         let result = unsafe {
             assert!(end_pos <= main_data_buffer.capacity());
             main_data_buffer.set_len(end_pos);
