@@ -13,7 +13,6 @@
 //! never received leaks nothing: the channel's socket holds its descriptors until the last
 //! copy of its receiving end goes.
 
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -23,7 +22,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::CodecError;
-use crate::sys::fd_passing::seqpacket_pair;
 
 /// Bytes of the token at the start of a frame that has a side message.
 pub(crate) const TOKEN_BYTES: usize = 8;
@@ -43,17 +41,22 @@ pub(crate) fn side_channel() -> std::io::Result<(SideSender, SideReceiver)> {
     Ok((SideSender(tx), SideReceiver(Mutex::new(rx))))
 }
 
-/// The side channels of both directions of a duplex pipe over one socket pair (one socket
-/// pair costs about as much as the rest of the pipe): each end sends on its own socket, and
-/// receives there what the other end sent.
-pub(crate) fn duplex_side_channels() -> std::io::Result<[(SideSender, SideReceiver); 2]> {
-    let half = |socket: OwnedFd| -> std::io::Result<(SideSender, SideReceiver)> {
-        let tx = IpcBytesSender::from_owned_fd(socket.try_clone()?);
-        let rx = IpcBytesReceiver::from_owned_fd(socket);
-        Ok((SideSender(tx), SideReceiver(Mutex::new(rx))))
-    };
-    let (a, b) = seqpacket_pair()?;
-    Ok([half(a)?, half(b)?])
+impl SideSender {
+    /// The sending half on a pipe end's socket (its link: clones share the descriptor).
+    pub(crate) fn on_link(link: &IpcBytesSender) -> SideSender {
+        SideSender(link.clone())
+    }
+}
+
+impl SideReceiver {
+    /// The receiving half on a duplicate of a pipe end's socket (its link): an end receives
+    /// on its own socket what the other end sent on its own.
+    pub(crate) fn on_link(link: &IpcBytesSender) -> std::io::Result<SideReceiver> {
+        let fd = link.as_fd().try_clone_to_owned()?;
+        Ok(SideReceiver(Mutex::new(IpcBytesReceiver::from_owned_fd(
+            fd,
+        ))))
+    }
 }
 
 impl Serialize for SideReceiver {
@@ -200,10 +203,10 @@ pub(crate) fn encoded_len_and_handles<T: Serialize + ?Sized>(
 
 #[cfg(test)]
 mod tests {
-    use std::os::fd::AsFd;
+    use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
     use super::*;
-    use crate::sys::fd_passing::send_all_with_fds;
+    use crate::sys::fd_passing::{send_all_with_fds, seqpacket_pair};
 
     #[test]
     fn a_side_message_with_a_descriptor_that_does_not_map_is_an_error_not_a_panic() {
@@ -225,5 +228,122 @@ mod tests {
             rx.decode::<u8>(&frame),
             Err(CodecError::HandlesMissing)
         ));
+    }
+
+    /// One word of ipc-channel's header, in its byte order.
+    fn word(n: usize) -> Vec<u8> {
+        n.to_ne_bytes().to_vec()
+    }
+
+    /// Sends `packet` (with `fds`) from a hostile peer to a side receiver and decodes a frame
+    /// with token `[9; 8]`, on a thread of its own with a bound (a receive that blocks forever
+    /// fails the test); returns the decode's result. The hostile end stays open meanwhile.
+    fn decode_after_hostile(packet: Vec<u8>, fds: Vec<OwnedFd>) -> Result<u8, CodecError> {
+        let (hostile, ours) = seqpacket_pair().unwrap();
+        let rx = SideReceiver(Mutex::new(IpcBytesReceiver::from_owned_fd(ours)));
+        let borrowed: Vec<_> = fds.iter().map(|fd| fd.as_fd()).collect();
+        send_all_with_fds(hostile.as_fd(), &packet, &borrowed).unwrap();
+        drop(fds);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut frame = vec![9u8; TOKEN_BYTES];
+            frame.push(5);
+            let _ = done_tx.send(rx.decode::<u8>(&frame));
+        });
+        let result = done_rx
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .expect("the decode panicked, or blocked on the hostile peer");
+        drop(hostile);
+        result
+    }
+
+    #[test]
+    fn a_side_message_shorter_than_its_header_is_an_error_not_a_panic() {
+        for len in [1, 8, 12, 15] {
+            // The first word says the record is `len` bytes long, as it is.
+            let mut packet = word(len);
+            packet.resize(len, 0);
+            assert!(
+                matches!(
+                    decode_after_hostile(packet, vec![]),
+                    Err(CodecError::HandlesMissing)
+                ),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_side_message_whose_header_claims_more_than_it_holds_is_an_error_not_a_wait() {
+        let mut packet = word(1000);
+        packet.extend(word(TOKEN_BYTES));
+        packet.extend([9u8; TOKEN_BYTES]);
+        assert!(matches!(
+            decode_after_hostile(packet, vec![]),
+            Err(CodecError::HandlesMissing)
+        ));
+    }
+
+    #[test]
+    fn fragmented_messages_still_arrive_whole_below_and_above_the_reserve_ahead() {
+        // ipc-channel's own fragmented send, received by the bounded-reserve path (64 MiB
+        // ahead: the second size grows the buffer past it).
+        for len in [300 << 10, (64 << 20) + (3 << 20)] {
+            let (tx, rx) = ipc::bytes_channel().unwrap();
+            let data: Vec<u8> = (0..len).map(|i: usize| (i % 251) as u8).collect();
+            let sender = {
+                let data = data.clone();
+                std::thread::spawn(move || tx.send(&data).unwrap())
+            };
+            let got = rx.recv().unwrap();
+            sender.join().unwrap();
+            assert!(got == data, "{len}");
+        }
+    }
+
+    /// A first fragment (the token) of a message said to be `total` bytes long.
+    fn first_fragment_of(total: usize) -> Vec<u8> {
+        let mut packet = word(2 * size_of::<usize>() + TOKEN_BYTES);
+        packet.extend(word(total));
+        packet.extend([9u8; TOKEN_BYTES]);
+        packet
+    }
+
+    #[test]
+    fn a_fragmented_side_message_without_its_channel_or_shorter_than_its_start_is_an_error() {
+        for total in [TOKEN_BYTES - 1, 1 << 40] {
+            assert!(
+                matches!(
+                    decode_after_hostile(first_fragment_of(total), vec![]),
+                    Err(CodecError::HandlesMissing)
+                ),
+                "{total}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_side_message_of_an_absurd_size_allocates_only_what_arrives() {
+        // ipc-channel reserved the whole size the header claims before reading on: 1 TiB
+        // (the allocator refuses: the process aborts) or near `usize::MAX` (a capacity
+        // overflow panic). The rest of the message comes on the channel sent with the first
+        // fragment: 100 bytes, and then that channel closes.
+        for total in [1usize << 40, usize::MAX - 64] {
+            let (rest_tx, rest_rx) = seqpacket_pair().unwrap();
+            nix::sys::socket::send(
+                rest_tx.as_raw_fd(),
+                &[7u8; 100],
+                nix::sys::socket::MsgFlags::empty(),
+            )
+            .unwrap();
+            drop(rest_tx);
+            assert!(
+                matches!(
+                    decode_after_hostile(first_fragment_of(total), vec![rest_rx]),
+                    Err(CodecError::HandlesMissing)
+                ),
+                "{total}"
+            );
+        }
     }
 }

@@ -371,14 +371,17 @@ impl WatchOnceStarted {
         let (init, max_memory) = (self.launch.init.clone(), self.launch.max_memory);
         let slot = Arc::clone(&ends);
         let make = move || -> std::io::Result<WorkerArgs> {
-            let (jobs_in, jobs_out) = Pipe(false).map_err(std::io::Error::other)?;
-            let (results_in, results_out) = Pipe(false).map_err(std::io::Error::other)?;
-            let running = RunningWord::new().map_err(std::io::Error::other)?;
+            // One duplex pipe (one segment, its tokens and one side channel) rather than a
+            // one-way pipe each way: the pool's end splits, so its jobs sender and its
+            // results reader still run on their own threads.
+            let (ours, theirs) = Pipe(true).map_err(std::io::Error::other)?;
+            let (results_in, jobs_out) = ours.split().map_err(std::io::Error::other)?;
+            // The running-item word is the pipe's spare word: the worker finds it there.
+            let running = RunningWord::of(&results_in)
+                .ok_or_else(|| std::io::Error::other("a pipe without its spare word"))?;
             let args = WorkerArgs {
-                jobs: jobs_in,
-                results: results_out,
+                pipe: theirs,
                 init,
-                running: running.clone(),
                 max_memory,
             };
             *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(ParentEnds {

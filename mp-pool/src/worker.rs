@@ -21,6 +21,7 @@ use crate::flush_clock::{FlushClock, MAX_STRIDE};
 use crate::item_run::ItemRun;
 use crate::outcomes::Outcomes;
 use crate::result_arena::{ArenaWriter, SHARED_MIN};
+use crate::running_word::RunningWord;
 use crate::sys;
 use crate::wire::{FromWorker, ItemCall, JobWire, ToWorker, WorkerArgs};
 
@@ -33,30 +34,32 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     // the pool, or carry on) keeps its tasks; an owner that dies of it takes the workers along.
     sys::ignore_interrupts();
     let WorkerArgs {
-        mut jobs,
-        results,
+        mut pipe,
         init,
-        running,
         max_memory,
     } = args;
+    // Its running-item word is its pipe's spare word (a pipe always has one).
+    let Some(running) = RunningWord::of(&pipe) else {
+        return;
+    };
     if let Some(init) = init
         && let Err(message) = (init.run.get())(init.function, init.args)
     {
-        let _ = results.send(&FromWorker::InitFailed(message));
-        return leave_untidied((jobs, results, running));
+        let _ = pipe.send(&FromWorker::InitFailed(message));
+        return leave_untidied((pipe, running));
     }
-    if results.send(&FromWorker::Ready).is_err() {
-        return leave_untidied((jobs, results, running));
+    if pipe.send(&FromWorker::Ready).is_err() {
+        return leave_untidied((pipe, running));
     }
     // Wait for jobs without spinning: the pool's own threads may need this CPU. A patient
     // receive sleeps on the pipe's word at once (one `futex` call; no wait set, whose watch
     // would start mp-ipc's watcher thread in every worker), and notices a vanished pool
     // between its sleep's slices. (Nothing is held back while it sleeps: a job ends with a
     // flush unless the next message was already there.)
-    jobs.set_patient(true);
+    pipe.set_patient(true);
     let mut worker = Worker {
-        jobs: &jobs,
-        results,
+        jobs: &pipe,
+        results: &pipe,
         max_memory,
         runs: Vec::new(),
         arena: Arena::NotYet,
@@ -66,7 +69,7 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     let clock = FlushClock::new(if max_memory.is_some() { 1 } else { MAX_STRIDE });
     let run = worker.serve(ItemRun::new(clock, running));
     leave_untidied(worker);
-    leave_untidied((jobs, run));
+    leave_untidied((pipe, run));
 }
 
 /// Leaves `kept` (the worker's pipes, running-item word, arena and buffers) to the process's
@@ -85,8 +88,8 @@ struct Stop;
 struct Worker<'a> {
     /// Where its jobs arrive.
     jobs: &'a Connection,
-    /// Where it reports.
-    results: Connection,
+    /// Where it reports (the same duplex end).
+    results: &'a Connection,
     /// Its resident memory bound, in bytes.
     max_memory: Option<u64>,
     /// The runs of items whose outcomes are held back: job, count.

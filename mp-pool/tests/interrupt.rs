@@ -7,7 +7,6 @@
 //! is gone within a bound.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread;
 use std::time::Duration;
 
 use mp_pool::{Options, Pool, StartMethod};
@@ -17,9 +16,10 @@ use nix::unistd::{Pid, setpgid};
 
 #[path = "../../test-support/bounded.rs"]
 mod bounded;
+#[path = "../../test-support/pool_tasks.rs"]
+mod pool_tasks;
 
-/// The bound on each test: far above what any needs, on a loaded machine.
-const TEST_BOUND: Duration = Duration::from_secs(60);
+use pool_tasks::{all_gone, bounded, sleep_ms};
 
 /// How the pool's process is ended.
 #[derive(Clone, Copy, Debug, serde::Serialize, serde::Deserialize)]
@@ -38,12 +38,6 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 /// A SIGINT handler that only sets a flag (async-signal-safe).
 extern "C" fn on_sigint(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
-}
-
-/// Sleeps for `ms` milliseconds.
-fn sleep_ms(ms: u64) -> u64 {
-    thread::sleep(Duration::from_millis(ms));
-    ms
 }
 
 /// In a child: its own process group (as a shell gives a job), a pool under `method` busy with
@@ -94,11 +88,6 @@ fn busy_pool(args: (mp_ipc::Connection, StartMethod, Ending)) {
     }
 }
 
-/// Whether a process with this pid exists (a zombie counts).
-fn exists(pid: u32) -> bool {
-    kill(Pid::from_raw(pid as i32), None).is_ok()
-}
-
 /// Starts [`busy_pool`] under spawn with a pool under `method`, lets `end` end it, and checks
 /// that its exit code is `expected` and that no worker is left.
 fn no_worker_left(method: StartMethod, ending: Ending, end: fn(Pid), expected: i32) {
@@ -118,7 +107,7 @@ fn no_worker_left(method: StartMethod, ending: Ending, end: fn(Pid), expected: i
         "{method:?} {ending:?}: the owner's exit"
     );
     // Gone and reaped: not even a zombie is left.
-    bounded::wait_until(|| !pids.iter().any(|&p| exists(p)));
+    all_gone(&pids);
 }
 
 /// What a terminal's Ctrl-C does: SIGINT to every process of the foreground group.
@@ -142,7 +131,7 @@ const ALL_METHODS: [StartMethod; 3] = [
 
 #[test]
 fn ctrl_c_leaves_no_worker_under_every_start_method() {
-    bounded::on_thread_within(TEST_BOUND, || {
+    bounded(|| {
         for method in ALL_METHODS {
             no_worker_left(method, Ending::WaitForSignal, ctrl_c, -2);
         }
@@ -151,7 +140,7 @@ fn ctrl_c_leaves_no_worker_under_every_start_method() {
 
 #[test]
 fn sigint_to_the_pools_process_alone_leaves_no_worker() {
-    bounded::on_thread_within(TEST_BOUND, || {
+    bounded(|| {
         for method in ALL_METHODS {
             no_worker_left(method, Ending::WaitForSignal, interrupt, -2);
         }
@@ -160,7 +149,7 @@ fn sigint_to_the_pools_process_alone_leaves_no_worker() {
 
 #[test]
 fn a_panic_in_the_pools_process_leaves_no_worker() {
-    bounded::on_thread_within(TEST_BOUND, || {
+    bounded(|| {
         for method in ALL_METHODS {
             no_worker_left(method, Ending::Panic, nothing, 1);
         }
@@ -169,7 +158,7 @@ fn a_panic_in_the_pools_process_leaves_no_worker() {
 
 #[test]
 fn ctrl_c_is_the_owners_to_handle_and_the_tasks_complete() {
-    bounded::on_thread_within(TEST_BOUND, || {
+    bounded(|| {
         for method in ALL_METHODS {
             no_worker_left(method, Ending::HandleCtrlC, ctrl_c, 0);
         }

@@ -17,15 +17,12 @@ use mp_pool::{
 
 #[path = "../../test-support/bounded.rs"]
 mod bounded;
+#[path = "../../test-support/pool_tasks.rs"]
+mod pool_tasks;
 
-/// The bound on a whole test (each does several pool runs): far above what any needs, on a
-/// loaded machine.
-const TEST_BOUND: Duration = Duration::from_secs(60);
-
-/// Runs `body` on its own thread and fails if it does not finish within [`TEST_BOUND`].
-fn bounded<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
-    bounded::on_thread_within(TEST_BOUND, body)
-}
+use pool_tasks::{
+    FATAL, all_gone, bounded, pid, sleep_ms, square, square_or_exit, square_or_sigkill,
+};
 
 /// A pool of `n` workers under `method`.
 fn pool(n: usize, method: StartMethod) -> Pool {
@@ -36,33 +33,8 @@ fn pool(n: usize, method: StartMethod) -> Pool {
         .unwrap()
 }
 
-fn square(x: u64) -> u64 {
-    x * x
-}
-
 fn mul(a: i64, b: i64) -> i64 {
     a * b
-}
-
-/// The number that kills its worker in the tests below.
-const FATAL: u64 = 500;
-
-fn square_or_sigkill(x: u64) -> u64 {
-    if x == FATAL {
-        nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
-    }
-    x * x
-}
-
-fn square_or_exit(x: u64) -> u64 {
-    if x == FATAL {
-        std::process::exit(7);
-    }
-    x * x
-}
-
-fn pid(_: ()) -> u32 {
-    std::process::id()
 }
 
 /// Checks a 1,000-task result: exactly one failure, at `FATAL`, a lost worker that ended as
@@ -223,11 +195,6 @@ fn a_task_that_exits_fails_with_its_exit_code() {
         let results = pool.map(square_or_exit, 0..1000).unwrap();
         exactly_one_lost(&results, WorkerExit::Code(7));
     });
-}
-
-fn sleep_ms(ms: u64) -> u64 {
-    thread::sleep(Duration::from_millis(ms));
-    ms
 }
 
 #[test]
@@ -572,16 +539,6 @@ fn callbacks_run_before_get_returns() {
                 .contains("three is not allowed")
         );
     });
-}
-
-/// Whether a process with this pid exists (a zombie counts).
-fn exists(pid: u32) -> bool {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), None).is_ok()
-}
-
-/// Waits (bounded) until none of `pids` exists.
-fn all_gone(pids: &[u32]) {
-    bounded::wait_until(|| !pids.iter().any(|&p| exists(p)));
 }
 
 #[test]

@@ -14,37 +14,10 @@ use mp_pool::{Options, Pool, TaskError, Waited, WorkerExit};
 
 #[path = "../../test-support/bounded.rs"]
 mod bounded;
+#[path = "../../test-support/pool_tasks.rs"]
+mod pool_tasks;
 
-/// The bound on a whole test.
-const TEST_BOUND: Duration = Duration::from_secs(60);
-
-/// Runs `body` on its own thread and fails if it does not finish within [`TEST_BOUND`].
-fn bounded<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
-    bounded::on_thread_within(TEST_BOUND, body)
-}
-
-fn square(x: u64) -> u64 {
-    x * x
-}
-
-/// The number that kills its worker.
-const FATAL: u64 = 500;
-
-fn square_or_sigkill(x: u64) -> u64 {
-    if x == FATAL {
-        nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL).unwrap();
-    }
-    x * x
-}
-
-fn pid(_: ()) -> u32 {
-    std::process::id()
-}
-
-fn sleep_ms(ms: u64) -> u64 {
-    thread::sleep(Duration::from_millis(ms));
-    ms
-}
+use pool_tasks::{FATAL, bounded, pid, sleep_ms, square, square_or_sigkill};
 
 /// Round trips enough that the getter reads the worker's pipe itself from the second on.
 fn round_trips(pool: &Pool, n: u64) {

@@ -13,17 +13,12 @@ use mp_pool::{
     WorkerExit, WorkerStartError,
 };
 
-/// The bound on every test: far above what any needs, on a loaded machine.
-const BOUND: Duration = Duration::from_secs(60);
+#[path = "../../test-support/bounded.rs"]
+mod bounded;
+#[path = "../../test-support/pool_tasks.rs"]
+mod pool_tasks;
 
-/// Runs `body` on its own thread and fails if it does not finish within [`BOUND`].
-fn bounded<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(body());
-    });
-    rx.recv_timeout(BOUND).expect("the test hung or panicked")
-}
+use pool_tasks::{TEST_BOUND as BOUND, bounded};
 
 #[test]
 fn apply_returns_the_result() {

@@ -20,7 +20,7 @@
 use std::cell::UnsafeCell;
 use std::io;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, AtomicU64, Ordering};
 
 use super::shm::FileIdentity;
 
@@ -63,44 +63,83 @@ static WRITE_FD: AtomicI32 = AtomicI32::new(-1);
 
 /// This process's watcher, started by the first registration.
 static WATCHER: WatcherCell = WatcherCell {
-    locked: AtomicBool::new(false),
+    holder: AtomicU32::new(FREE),
+    handler_registered: UnsafeCell::new(false),
     state: UnsafeCell::new(None),
 };
 
-/// The watcher state under a lock that a fork child can reset: a fork taken while another
-/// thread registers a name would otherwise leave the child's copy locked forever (a std
-/// `Mutex` cannot be unlocked by a thread that does not hold it). The child never uses the
-/// state it inherits (it is its parent's), so resetting the lock cannot expose a half update.
+/// [`WatcherCell::holder`] when no thread holds the lock.
+const FREE: u32 = 0;
+
+/// [`WatcherCell::holder`] in a fork child whose parent's thread held the lock at the fork
+/// (set by the fork handler): no process's id, so never taken for the child's own.
+const HELD_BEFORE_FORK: u32 = u32::MAX;
+
+/// The watcher state under a lock that a fork child can take over: a fork taken while another
+/// thread holds it would otherwise leave the child's copy locked forever (no thread of the
+/// child will release it). The lock word holds the holder's process id, so a child that finds
+/// a value that is not its own (its parent's id, or [`HELD_BEFORE_FORK`]) knows the holder is
+/// gone with the fork, takes the lock, and discards the state unread (the holder may have
+/// been mid-update). That needs no fork handler: a fork that lands while the process's first
+/// registration holds the lock and waits (in `pthread_atfork`, for glibc's fork lock, as long
+/// as another thread's fork takes) gives a child with no handler, which then spun forever.
 struct WatcherCell {
-    /// Held by the thread using `state`.
-    locked: AtomicBool,
+    /// [`FREE`], or the id of the process whose thread uses the state.
+    holder: AtomicU32,
+    /// Whether the fork handler is registered (in this process, or before the fork that made
+    /// it); under the lock. A child that took the lock over may register it again, which is
+    /// harmless: the handler may run twice.
+    handler_registered: UnsafeCell<bool>,
     /// The watcher, if this process (or, in a fork child, its parent) started one.
     state: UnsafeCell<Option<Watcher>>,
 }
 
-// SAFETY: `state` is only reached through `with_watcher`, which holds `locked`.
+// SAFETY: `state` and `handler_registered` are only reached through `with_watcher`, which
+// holds the lock.
 unsafe impl Sync for WatcherCell {}
 
 /// Runs `f` on the watcher state, under its lock (held for microseconds, or for the fork of a
 /// new watcher: waiters yield).
-fn with_watcher<R>(f: impl FnOnce(&mut Option<Watcher>) -> R) -> R {
-    while WATCHER
-        .locked
-        .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-        .is_err()
-    {
-        std::thread::yield_now();
+fn with_watcher<R>(f: impl FnOnce(&mut Option<Watcher>, &mut bool) -> R) -> R {
+    let me = std::process::id();
+    loop {
+        match WATCHER
+            .holder
+            .compare_exchange_weak(FREE, me, Ordering::Acquire, Ordering::Relaxed)
+        {
+            Ok(_) => break,
+            Err(holder) if holder != FREE && holder != me => {
+                // Held by a thread of the process this one was forked from: take it over.
+                if WATCHER
+                    .holder
+                    .compare_exchange(holder, me, Ordering::Acquire, Ordering::Relaxed)
+                    .is_ok()
+                {
+                    // SAFETY: we hold the lock now; the inherited state may be torn, so it is
+                    // overwritten without being read or dropped (it is the parent's: its pipe
+                    // end was closed at the fork or never made, its table is the parent's).
+                    unsafe { WATCHER.state.get().write(None) };
+                    break;
+                }
+            }
+            Err(_) => std::thread::yield_now(),
+        }
     }
     /// Unlocks when dropped, a panic included.
     struct Unlock;
     impl Drop for Unlock {
         fn drop(&mut self) {
-            WATCHER.locked.store(false, Ordering::Release);
+            WATCHER.holder.store(FREE, Ordering::Release);
         }
     }
     let _unlock = Unlock;
-    // SAFETY: the lock, taken above and released by `_unlock`, makes this the only reference.
-    f(unsafe { &mut *WATCHER.state.get() })
+    // SAFETY: the lock, taken above and released by `_unlock`, makes these the only references.
+    unsafe {
+        f(
+            &mut *WATCHER.state.get(),
+            &mut *WATCHER.handler_registered.get(),
+        )
+    }
 }
 
 /// The creator's side of a running watcher.
@@ -136,13 +175,12 @@ pub(crate) fn register(name: &[u8], identity: FileIdentity) -> io::Result<Regist
         return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
     }
     let pid = std::process::id();
-    with_watcher(|state| {
+    with_watcher(|state, handler_registered| {
         if state.as_ref().is_none_or(|w| w.pid != pid) {
             // A fork child's inherited state is its parent's: forgotten, not dropped (its pipe
-            // end was closed by the fork handler, its table is the parent's, and its free list
-            // may have been mid-update in another thread at the fork).
+            // end was closed by the fork handler, its table is the parent's).
             std::mem::forget(state.take());
-            *state = Some(start(pid)?);
+            *state = Some(start(pid, handler_registered)?);
         }
         let w = state.as_mut().expect("started above");
         let slot = match w.free.pop() {
@@ -175,7 +213,7 @@ impl Registration {
         if self.pid != std::process::id() {
             return;
         }
-        with_watcher(|state| {
+        with_watcher(|state, _| {
             if let Some(w) = state.as_mut().filter(|w| w.pid == self.pid) {
                 // SAFETY: the slot lies in the table, never unmapped; the lock is held.
                 unsafe {
@@ -208,10 +246,19 @@ fn slot_ptr(table: NonNull<u8>, i: usize) -> *mut Slot {
 }
 
 /// In a fork child: closes the inherited write end, so the child keeps no parent's watcher
-/// waiting, and frees the state's lock, which a thread of the parent may have held at the
-/// fork (async-signal-safe: one `close` and a store).
+/// waiting, and marks the state's lock, if a thread of the parent held it at the fork, as
+/// held by no process of this id (async-signal-safe: one `close`, a compare-and-swap and a
+/// store).
 extern "C" fn forget_in_child() {
-    WATCHER.locked.store(false, Ordering::Release);
+    let holder = WATCHER.holder.load(Ordering::Relaxed);
+    if holder != FREE {
+        let _ = WATCHER.holder.compare_exchange(
+            holder,
+            HELD_BEFORE_FORK,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
     let fd = WRITE_FD.swap(-1, Ordering::Relaxed);
     if fd >= 0 {
         // SAFETY: the child's copy of our own descriptor, owned by nothing else here.
@@ -219,16 +266,18 @@ extern "C" fn forget_in_child() {
     }
 }
 
-/// Starts this process's watcher.
-fn start(pid: u32) -> io::Result<Watcher> {
-    static ATFORK: std::sync::Once = std::sync::Once::new();
-    let mut atfork_rc = 0;
-    ATFORK.call_once(|| {
-        // SAFETY: registers a handler that only closes a descriptor (async-signal-safe).
-        atfork_rc = unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
-    });
-    if atfork_rc != 0 {
-        return Err(io::Error::from_raw_os_error(atfork_rc));
+/// Starts this process's watcher; registers the fork handler first unless
+/// `handler_registered` says it is (a flag under the watcher lock, not a `Once`: a fork child
+/// of a process whose thread was inside a `Once` would wait for it forever).
+fn start(pid: u32, handler_registered: &mut bool) -> io::Result<Watcher> {
+    if !*handler_registered {
+        // SAFETY: registers a handler that only closes a descriptor and stores to atomics
+        // (async-signal-safe).
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(forget_in_child)) };
+        if rc != 0 {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        *handler_registered = true;
     }
     // SAFETY: a fresh anonymous shared mapping chosen by the kernel.
     let table = unsafe {
@@ -351,5 +400,105 @@ unsafe fn watch(read_fd: i32, table: NonNull<u8>) -> ! {
             }
         }
         libc::_exit(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::{FileIdentity, register, with_watcher};
+
+    /// Set in the re-executed test process, which runs the fork in a fresh process.
+    const FRESH: &str = "MP_IPC_TEST_SHM_WATCHER_FRESH";
+
+    /// How long the fork child may take to register (it would spin forever on a held lock).
+    const CHILD_SECONDS: u32 = 10;
+
+    /// Forks while another thread holds the watcher lock; the child registers a name (which
+    /// starts its own watcher) and exits. Returns the child's wait status.
+    fn fork_while_a_thread_holds_the_lock() -> i32 {
+        let (held_tx, held_rx) = mpsc::channel();
+        let (forked_tx, forked_rx) = mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            with_watcher(|_, _| {
+                held_tx.send(()).unwrap();
+                let _ = forked_rx.recv();
+            })
+        });
+        held_rx.recv().unwrap();
+        // SAFETY: the child sets an alarm (its bound), registers a name of no file (the
+        // allocator is fork-safe in glibc; the lock is what is tested) and leaves with `_exit`.
+        let child = unsafe { libc::fork() };
+        assert!(child >= 0, "fork failed");
+        if child == 0 {
+            // SAFETY: see above.
+            unsafe {
+                libc::alarm(CHILD_SECONDS);
+                let name = format!("mp_test_no_such_name_{}", std::process::id());
+                let code = match register(name.as_bytes(), FileIdentity { dev: 0, ino: 0 }) {
+                    Ok(_) => 0,
+                    Err(_) => 2,
+                };
+                libc::_exit(code);
+            }
+        }
+        let mut status = 0;
+        // SAFETY: waits for the child just forked; `status` is a valid out-pointer.
+        let reaped = unsafe { libc::waitpid(child, &mut status, 0) };
+        assert_eq!(reaped, child);
+        forked_tx.send(()).unwrap();
+        holder.join().unwrap();
+        status
+    }
+
+    /// Fails unless `status` is a clean exit.
+    fn assert_registered(status: i32, case: &str) {
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{case}: the fork child did not register (wait status {status:#x}; \
+             SIGALRM: it spun on its parent's lock)"
+        );
+    }
+
+    #[test]
+    fn a_fork_child_of_a_process_whose_thread_holds_the_lock_registers() {
+        if std::env::var_os(FRESH).is_some() {
+            assert_registered(fork_while_a_thread_holds_the_lock(), "fresh process");
+            return;
+        }
+        // In a fresh process first: no fork handler is registered there yet (what hung, once
+        // in some 300 runs of the shared_memory tests, when the first registration waited for
+        // glibc's fork lock while another thread forked).
+        let mut fresh = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "sys::shm_watcher::tests::a_fork_child_of_a_process_whose_thread_holds_the_lock_registers",
+                "--test-threads",
+                "1",
+            ])
+            .env(FRESH, "1")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = fresh.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = fresh.kill();
+                panic!("the fresh process did not finish within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert!(status.success(), "fresh process: {status}");
+        // Then here, where the handler is registered (this process registered a name).
+        let name = format!("mp_test_no_such_name_{}", std::process::id());
+        register(name.as_bytes(), FileIdentity { dev: 0, ino: 0 })
+            .unwrap()
+            .release();
+        assert_registered(fork_while_a_thread_holds_the_lock(), "registered process");
     }
 }

@@ -6,10 +6,14 @@ use std::time::{Duration, Instant};
 
 #[path = "../../../test-support/bounded.rs"]
 mod bounded;
+#[path = "../../../test-support/memory.rs"]
+mod memory;
 #[path = "../../../test-support/process.rs"]
 mod process;
 
 pub use bounded::*;
+#[allow(unused_imports)]
+pub use memory::resident_kib;
 pub use process::*;
 
 /// Receives from `rx` within [`BOUND`].
@@ -26,16 +30,6 @@ pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("/proc/self/fd")
         .count()
-}
-
-/// This process's resident memory, in KiB (`VmRSS` of `/proc/self/status`).
-pub fn resident_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("a VmRSS line")
 }
 
 /// The pids of this process's zombie children.

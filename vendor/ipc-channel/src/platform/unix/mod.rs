@@ -230,6 +230,12 @@ impl OsIpcSender {
         unsafe { BorrowedFd::borrow_raw(self.fd.0) }.as_fd().try_clone_to_owned()
     }
 
+    /// mp patch: the sender's descriptor, borrowed (to poll it, or duplicate it).
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the descriptor stays open while `self` (which holds it) is borrowed.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd.0) }
+    }
+
     /// mp patch: a sender over a descriptor of this kind (a `SOCK_SEQPACKET` Unix socket).
     pub fn from_owned_fd(fd: std::os::fd::OwnedFd) -> OsIpcSender {
         use std::os::fd::IntoRawFd;
@@ -1047,30 +1053,49 @@ impl OsIpcSharedMemory {
     /// panicking: a descriptor that is not a regular file (or shared memory) open for reading
     /// and writing, or a failed mapping, is an error (the descriptor is closed).
     pub fn try_from_owned_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<OsIpcSharedMemory> {
+        use std::os::fd::AsRawFd;
+        let st = fd_stat(fd.as_raw_fd())?;
+        OsIpcSharedMemory::try_from_owned_fd_and_stat(fd, &st)
+    }
+
+    /// mp patch: [`try_from_owned_fd`](Self::try_from_owned_fd) given the descriptor's `fstat`
+    /// (a receive has it from telling sockets from regions: one `fstat` per descriptor). The
+    /// access mode is checked by the mapping itself (`mmap` of a shared writable mapping
+    /// refuses a descriptor not open for reading and writing, `EACCES`); only an empty region,
+    /// which maps nothing, asks for it (`F_GETFL`).
+    fn try_from_owned_fd_and_stat(
+        fd: std::os::fd::OwnedFd,
+        st: &libc::stat,
+    ) -> std::io::Result<OsIpcSharedMemory> {
         use std::os::fd::IntoRawFd;
         let fd = fd.into_raw_fd();
         let store = BackingStore::from_fd(fd);
+        let not_a_region = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a shared memory region is not a file open for reading and writing",
+            )
+        };
+        if st.st_mode & S_IFMT != libc::S_IFREG || st.st_size < 0 {
+            return Err(not_a_region());
+        }
+        let length = st.st_size as size_t;
         unsafe {
-            let mut st = mem::MaybeUninit::<libc::stat>::uninit();
-            if libc::fstat(fd, st.as_mut_ptr()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let st = st.assume_init();
-            let rdwr = libc::fcntl(fd, libc::F_GETFL) & libc::O_ACCMODE == libc::O_RDWR;
-            if st.st_mode & S_IFMT != libc::S_IFREG || !rdwr || st.st_size < 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "a shared memory region is not a file open for reading and writing",
-                ));
-            }
-            let length = st.st_size as size_t;
             if length == 0 {
+                if libc::fcntl(fd, libc::F_GETFL) & libc::O_ACCMODE != libc::O_RDWR {
+                    return Err(not_a_region());
+                }
                 return Ok(OsIpcSharedMemory::from_raw_parts(ptr::null_mut(), 0, store));
             }
             let address =
                 libc::mmap(ptr::null_mut(), length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
             if address == MAP_FAILED {
-                return Err(io::Error::last_os_error());
+                let error = io::Error::last_os_error();
+                return Err(if error.raw_os_error() == Some(libc::EACCES) {
+                    not_a_region()
+                } else {
+                    error
+                });
             }
             Ok(OsIpcSharedMemory::from_raw_parts(address as *mut u8, length, store))
         }
@@ -1192,6 +1217,10 @@ impl From<io::Error> for UnixError {
     }
 }
 
+/// mp patch: the most bytes a receive reserves for a fragmented message beyond what has
+/// arrived (a corrupt or hostile sender's header may claim any size; see PATCHED.md).
+const MP_RESERVE_AHEAD: usize = 64 << 20;
+
 #[derive(Copy, Clone)]
 enum BlockingMode {
     Blocking,
@@ -1219,8 +1248,6 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
         let mut fragment_size: usize = 0;
 
         let mut bytes_read: usize = 0;
-
-        let mut blocking_mode = blocking_mode;
 
         loop {
             let mut iovec = [
@@ -1270,7 +1297,10 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
             };
             for index in 0..channel_length {
                 let fd = *cmsg_fds.add(index);
-                if is_socket(fd) {
+                // mp patch: one `fstat` tells a socket from a region and gives the region's
+                // size (it was two: one here, one in the mapping).
+                let st = fd_stat(fd);
+                if st.as_ref().is_ok_and(|st| st.st_mode & S_IFMT == S_IFSOCK) {
                     channels.push(OsOpaqueIpcChannel::from_fd(fd));
                     continue;
                 }
@@ -1278,7 +1308,8 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
                 // or hostile sender) is closed and the message refused below, instead of an
                 // assertion panic in `map_file`.
                 use std::os::fd::FromRawFd;
-                match OsIpcSharedMemory::try_from_owned_fd(std::os::fd::OwnedFd::from_raw_fd(fd)) {
+                let fd = std::os::fd::OwnedFd::from_raw_fd(fd);
+                match st.and_then(|st| OsIpcSharedMemory::try_from_owned_fd_and_stat(fd, &st)) {
                     Ok(region) => shared_memory_regions.push(region),
                     Err(_) => unmappable = true,
                 }
@@ -1288,8 +1319,20 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
                 break;
             }
 
-            // Block on subsequent reads, to avoid returning mid-fragment
-            blocking_mode = BlockingMode::Blocking;
+            // mp patch: every socket here is `SOCK_SEQPACKET`, so a record arrives whole and a
+            // sender's first fragment is one record whose header is its own length. A record
+            // whose header says otherwise (or that is shorter than the header) is a corrupt
+            // or hostile sender's: it is consumed (its descriptors close with the vectors) and
+            // refused, instead of blocking for more records (also in a nonblocking or timed
+            // receive: for ever, if the sender keeps the socket open) and then asserting, or
+            // an underflow below.
+            // (Upstream blocked on subsequent reads here, to avoid returning mid-fragment.)
+            return Err(UnixError::Errno(libc::EBADMSG));
+        }
+
+        // mp patch: no underflow below (the header words themselves must have come).
+        if bytes_read < mem::size_of_val(&fragment_size) + mem::size_of_val(&total_size) {
+            return Err(UnixError::Errno(libc::EBADMSG));
         }
 
         main_data_buffer
@@ -1298,6 +1341,12 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
 
     if unmappable {
         // mp patch: the message is consumed; its other descriptors close with the vectors.
+        return Err(UnixError::Errno(libc::EBADMSG));
+    }
+
+    // mp patch: a total below what the first fragment holds is a corrupt or hostile sender's
+    // (it underflowed below).
+    if total_size < main_data_buffer.len() {
         return Err(UnixError::Errno(libc::EBADMSG));
     }
 
@@ -1314,11 +1363,20 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
     //
     // The initial fragment carries the receive end of a dedicated channel
     // through which all the remaining fragments will be coming in.
-    let dedicated_rx = channels.pop().unwrap().to_receiver();
+    // mp patch: a first fragment without that channel (a corrupt or hostile sender's) is an
+    // error, not an unwrap panic.
+    let Some(mut dedicated_rx) = channels.pop() else {
+        return Err(UnixError::Errno(libc::EBADMSG));
+    };
+    let dedicated_rx = dedicated_rx.to_receiver();
 
     // Extend the buffer to hold the entire message, without initialising the memory.
+    // mp patch: at most `MP_RESERVE_AHEAD` ahead of what arrived, not all the header
+    // claims: a sender could claim any size (1 TiB aborted the process in the allocator; near
+    // `usize::MAX`, a capacity overflow panic). Beyond that the buffer grows as fragments
+    // arrive (doubling), so it never holds much more than twice what was sent.
     let len = main_data_buffer.len();
-    main_data_buffer.reserve_exact(total_size - len);
+    main_data_buffer.reserve_exact((total_size - len).min(MP_RESERVE_AHEAD));
 
     // Receive followup fragments directly into the main buffer.
     while main_data_buffer.len() < total_size {
@@ -1327,6 +1385,8 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
             write_pos + OsIpcSender::fragment_size(*SYSTEM_SENDBUF_SIZE),
             total_size,
         );
+        // mp patch: room for this fragment (see above).
+        main_data_buffer.reserve(end_pos - write_pos);
         let result = unsafe {
             assert!(end_pos <= main_data_buffer.capacity());
             main_data_buffer.set_len(end_pos);
@@ -1463,11 +1523,16 @@ impl UnixCmsg {
 }
 
 fn is_socket(fd: c_int) -> bool {
+    fd_stat(fd).is_ok_and(|st| (st.st_mode & S_IFMT) == S_IFSOCK)
+}
+
+/// mp patch: the `fstat` of a descriptor.
+fn fd_stat(fd: c_int) -> io::Result<libc::stat> {
     unsafe {
         let mut st = mem::MaybeUninit::uninit();
         if libc::fstat(fd, st.as_mut_ptr()) != 0 {
-            return false;
+            return Err(io::Error::last_os_error());
         }
-        (st.assume_init().st_mode & S_IFMT) == S_IFSOCK
+        Ok(st.assume_init())
     }
 }
