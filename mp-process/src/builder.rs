@@ -35,6 +35,8 @@ pub struct Builder {
     method: Option<StartMethod>,
     /// Whether Fork may run while this process has other threads; default false.
     allow_fork_with_threads: bool,
+    /// Whether the child leaves through `_exit` whatever its start; default false.
+    skip_exit_handlers: bool,
 }
 
 impl Process {
@@ -90,6 +92,18 @@ impl Builder {
         self
     }
 
+    /// Whether the child runs the at-exit handlers registered in its process when its target
+    /// returns or panics (default true, where that is sound: see [`Process`]'s docs). With
+    /// `false` it leaves through `_exit` after flushing stdout and joining its own children, as
+    /// CPython's fork and forkserver children leave through `os._exit`: the exit runs no
+    /// handler and no C stdio flush, and a fork child touches none of the pages they would
+    /// (each a page fault after a fork). A target that calls `std::process::exit` still runs
+    /// them. For children, such as a pool's workers, whose at-exit work is nobody's.
+    pub fn exit_handlers(mut self, run: bool) -> Builder {
+        self.skip_exit_handlers = !run;
+        self
+    }
+
     /// A process that will run `function(args)`, under any start method. Under spawn and
     /// forkserver, `args` travels to the child in an ipc-channel message, file descriptors and all
     /// (ipc-channel senders, receivers and shared memory, and the mp types built on them).
@@ -133,6 +147,7 @@ impl Builder {
             self.daemon,
             self.method,
             self.allow_fork_with_threads,
+            self.skip_exit_handlers,
             target,
         )
     }

@@ -227,6 +227,7 @@ fn child_context(
     parent_pidfd: Option<Arc<OwnedFd>>,
     runs_exit_handlers: bool,
 ) -> Box<Context> {
+    let runs_exit_handlers = runs_exit_handlers && start.exit_handlers;
     let parent = ParentProcess {
         pid: start.parent_pid,
         name: start.parent_name,

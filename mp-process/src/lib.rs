@@ -52,7 +52,9 @@
 //! its stderr: for instance that it could not enter its parent's working directory).
 //!
 //! However the target ends (return, panic, `std::process::exit`), the child's at-exit handlers
-//! run, as in Python, except in a fork of a threaded parent ([`Process`] tells the details). A
+//! run, as in Python, except in a fork of a threaded parent ([`Process`] tells the details) and
+//! in a child built with [`Builder::exit_handlers`]`(false)` (a pool's workers, which leave
+//! through `_exit` as CPython's fork and forkserver children leave through `os._exit`). A
 //! stack overflow in the target ends the child with std's message ("thread 'main' has
 //! overflowed its stack") and -6 (SIGABRT) under every start method.
 //!

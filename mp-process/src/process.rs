@@ -46,6 +46,8 @@ pub struct Process {
     method: Option<StartMethod>,
     /// See [`Builder::allow_fork_with_threads`](crate::Builder::allow_fork_with_threads).
     allow_fork_with_threads: bool,
+    /// See [`Builder::exit_handlers`](crate::Builder::exit_handlers).
+    skip_exit_handlers: bool,
     /// The pid of the process that made this handle: only it may start, join or signal.
     owner: i32,
     /// Where the process is in its life.
@@ -78,6 +80,7 @@ impl Process {
         daemon: bool,
         method: Option<StartMethod>,
         allow_fork_with_threads: bool,
+        skip_exit_handlers: bool,
         target: Target,
     ) -> Process {
         let ctx = context::context();
@@ -88,6 +91,7 @@ impl Process {
             daemon,
             method,
             allow_fork_with_threads,
+            skip_exit_handlers,
             owner: ctx.pid(),
             state: State::Unstarted(Mutex::new(target)),
         }
@@ -130,6 +134,7 @@ impl Process {
             daemon: self.daemon,
             parent_pid: ctx.pid(),
             parent_name: ctx.name().to_owned(),
+            exit_handlers: !self.skip_exit_handlers,
             // A fork child has them already, in its copy of our memory.
             inherited: (method != StartMethod::Fork).then(Inherited::now),
         };

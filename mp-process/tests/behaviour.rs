@@ -66,11 +66,19 @@ fn register_handler_then((mark, ending): (PathBuf, Ending)) {
 /// Runs [`register_handler_then`] under `method` with each ending; whether the handler ran, per
 /// ending.
 fn handler_runs(method: StartMethod, dir: &Path) -> Vec<(Ending, bool)> {
+    handler_runs_with(method, dir, true)
+}
+
+/// [`handler_runs`] with the builder's [`exit_handlers`](mp_process::Builder::exit_handlers)
+/// set to `exit_handlers`.
+fn handler_runs_with(method: StartMethod, dir: &Path, exit_handlers: bool) -> Vec<(Ending, bool)> {
     Ending::ALL
         .into_iter()
         .map(|ending| {
             let mark = dir.join(format!("{}-{ending:?}", method.name()));
-            let mut p = builder(method).target(register_handler_then, (mark.clone(), ending));
+            let mut p = builder(method)
+                .exit_handlers(exit_handlers)
+                .target(register_handler_then, (mark.clone(), ending));
             p.start().unwrap();
             assert_eq!(join(&p), ending.exitcode(), "{method:?} {ending:?}");
             (ending, mark.exists())
@@ -86,6 +94,28 @@ fn at_exit_handlers_run_in_fresh_children() {
     for method in [StartMethod::Spawn, StartMethod::ForkServer] {
         for (ending, ran) in handler_runs(method, &dir) {
             assert!(ran, "{method:?} {ending:?}: the at-exit handler must run");
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A child built with `exit_handlers(false)` (as a pool's workers are) leaves through `_exit`
+/// under every start method: its at-exit handlers run only if its target calls
+/// `std::process::exit` itself.
+#[test]
+fn a_child_told_to_skip_its_at_exit_handlers_runs_them_only_on_exit() {
+    let dir = scratch_dir("atexit-skipped");
+    for method in [
+        StartMethod::Spawn,
+        StartMethod::ForkServer,
+        StartMethod::Fork,
+    ] {
+        for (ending, ran) in handler_runs_with(method, &dir, false) {
+            assert_eq!(
+                ran,
+                ending == Ending::Exit,
+                "{method:?} {ending:?}: the handler runs only on exit()"
+            );
         }
     }
     let _ = std::fs::remove_dir_all(dir);

@@ -27,6 +27,8 @@ pub(crate) struct ChildStart {
     pub(crate) parent_pid: i32,
     /// Its parent's name.
     pub(crate) parent_name: String,
+    /// Whether it may run its at-exit handlers when its target ends (where that is sound).
+    pub(crate) exit_handlers: bool,
     /// The parent's process-wide settings, for a fresh child to take over; `None` for a fork
     /// child, which has them already in its copy of the parent's memory (and is spared reading
     /// the working directory at each start).
