@@ -145,9 +145,19 @@ impl Link {
         })
     }
 
-    /// Whether the server is known to be gone.
+    /// Whether the server is gone: known dead, or found to have exited now. Its socket alone
+    /// does not tell: a child it had just forked holds a copy until it closes the server's
+    /// descriptors, and a request sent there meanwhile is taken by nobody (its reply read is a
+    /// reset once that copy closes). What it sent before it died is read first.
     fn is_dead(&self) -> bool {
-        self.lock().dead.is_some()
+        let mut state = self.lock();
+        if state.dead.is_none() && sys::has_exited(self.server_pid) {
+            self.drain(&mut state);
+            let why = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "it exited");
+            state.mark_dead(self, why);
+            self.signal(&state);
+        }
+        state.dead.is_some()
     }
 
     /// Sends the request for a child that enters `trampoline` with the launch channel `launch`
