@@ -261,6 +261,9 @@ impl Link {
     /// Reads every message waiting on the socket, without blocking, and files it.
     fn drain(&self, state: &mut LinkState) {
         let mut filed = false;
+        // A server that died with requests unread makes the next read a reset, ahead of what
+        // it sent before (a child's pidfd, an exit report): those are read after it.
+        let mut reset: Option<std::io::Error> = None;
         while state.dead.is_none() {
             let mut buffer = [0u8; MAX_MESSAGE];
             let why = match sys::recv_with_fd(self.sock.as_fd(), &mut buffer, false) {
@@ -286,11 +289,23 @@ impl Link {
                         format!("it sent a malformed message {:?}", &buffer[..len]),
                     ),
                 },
-                Ok(Received::Closed) => {
+                Ok(Received::Closed) => reset.take().unwrap_or_else(|| {
                     std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "it closed its socket")
+                }),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && reset.is_none() => {
+                    reset = Some(std::io::Error::new(
+                        e.kind(),
+                        format!("reading its socket: {e}"),
+                    ));
+                    continue;
                 }
                 Err(e) => std::io::Error::new(e.kind(), format!("reading its socket: {e}")),
             };
+            state.mark_dead(self, why);
+            filed = true;
+        }
+        if let Some(why) = reset.filter(|_| state.dead.is_none()) {
+            // The reset came, but not the close after it: the server is gone all the same.
             state.mark_dead(self, why);
             filed = true;
         }

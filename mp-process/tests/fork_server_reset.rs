@@ -1,0 +1,89 @@
+//! A fork server that dies with a request of ours unread makes our next read of its socket a
+//! reset ("Connection reset by peer"), ahead of what it had sent before it died: that is still
+//! read. Here the server reported a child's exit, then died with a later start's request in
+//! its queue; the child's exit code is still known (not a lost status).
+//!
+//! One test in this binary: it stops and kills the fork server, which no other test may see.
+
+mod common;
+
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{BOUND, builder, copies_of_sockets, dies_within_bound, state_and_ppid};
+use mp_process::{Error, StartMethod};
+
+fn nothing(_: ()) {}
+
+/// Bytes waiting in `sock`'s queue (`in_queue`), or sent by it and not yet read by its peer.
+fn queued(sock: BorrowedFd<'_>, in_queue: bool) -> i32 {
+    let mut bytes: libc::c_int = 0;
+    let request = if in_queue {
+        libc::FIONREAD
+    } else {
+        libc::TIOCOUTQ
+    };
+    // SAFETY: SIOCINQ (FIONREAD) and SIOCOUTQ (TIOCOUTQ) on a socket write one int to the
+    // pointer given, which points at one.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), request, &mut bytes) };
+    assert_eq!(rc, 0, "ioctl: {}", std::io::Error::last_os_error());
+    bytes
+}
+
+/// Waits (bounded) until `done` holds.
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + BOUND;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} within the bound");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn signal(pid: i32, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
+}
+
+#[test]
+fn what_a_dead_server_sent_before_the_reset_is_still_read() {
+    let mut first = builder(StartMethod::ForkServer).target(nothing, ());
+    first.start().unwrap();
+    let child = first.pid().unwrap();
+    let server = common::the_fork_server();
+    let copies = copies_of_sockets(server);
+    // The server reaps the child and reports its exit; nobody here reads the report yet.
+    until("the child reaped", || state_and_ppid(child).is_none());
+    until("the exit report sent", || {
+        queued(copies[0].as_fd(), false) > 0
+    });
+    // A stopped server takes no request: the next start's stays in its queue, while that
+    // start makes its arguments (held until the server is dead and its socket closed).
+    signal(server, nix::sys::signal::Signal::SIGSTOP);
+    let (go, wait) = mpsc::channel::<()>();
+    let next = std::thread::spawn(move || {
+        let mut next = builder(StartMethod::ForkServer).target_made(nothing, move || {
+            let _ = wait.recv_timeout(BOUND);
+            Ok(())
+        });
+        next.start()
+    });
+    until("the next start's request queued", || {
+        queued(copies[0].as_fd(), true) > 0
+    });
+    signal(server, nix::sys::signal::Signal::SIGKILL);
+    assert!(dies_within_bound(server));
+    // The server's socket closes with the request unread: our end reads a reset first.
+    drop(copies);
+    go.send(()).unwrap();
+    let started = next.join().unwrap();
+    // That request was taken by nobody: no child, and the start says why.
+    assert!(
+        matches!(started, Err(Error::ForkServerDied(_))),
+        "{started:?}"
+    );
+    let code = first.exitcode();
+    assert!(
+        matches!(code, Ok(Some(0))),
+        "the first child's exit: {code:?}"
+    );
+}
