@@ -7,42 +7,15 @@
 
 mod common;
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-use common::{BOUND, builder, copies_of_sockets, dies_within_bound, state_and_ppid};
+use common::{
+    BOUND, builder, copies_of_sockets, dies_within_bound, queued, signal, state_and_ppid, until,
+};
 use mp_process::{Error, StartMethod};
 
 fn nothing(_: ()) {}
-
-/// Bytes waiting in `sock`'s queue (`in_queue`), or sent by it and not yet read by its peer.
-fn queued(sock: BorrowedFd<'_>, in_queue: bool) -> i32 {
-    let mut bytes: libc::c_int = 0;
-    let request = if in_queue {
-        libc::FIONREAD
-    } else {
-        libc::TIOCOUTQ
-    };
-    // SAFETY: SIOCINQ (FIONREAD) and SIOCOUTQ (TIOCOUTQ) on a socket write one int to the
-    // pointer given, which points at one.
-    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), request, &mut bytes) };
-    assert_eq!(rc, 0, "ioctl: {}", std::io::Error::last_os_error());
-    bytes
-}
-
-/// Waits (bounded) until `done` holds.
-fn until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + BOUND;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what} within the bound");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn signal(pid: i32, signal: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
-}
 
 #[test]
 fn what_a_dead_server_sent_before_the_reset_is_still_read() {

@@ -9,14 +9,21 @@
 //! (`pidfd_getfd`) before killing the server, and closes them a while after the next start
 //! began.
 //!
+//! A start already waiting for its reply when the server dies is answered the same way, at
+//! once, and not when the copy closes.
+//!
 //! One test in this binary: it kills the fork server, which no other test may see.
 
 mod common;
 
+use std::os::fd::AsFd;
+use std::sync::mpsc;
 use std::time::Duration;
 
-use common::{builder, copies_of_sockets, dies_within_bound, join, the_fork_server};
-use mp_process::StartMethod;
+use common::{
+    builder, copies_of_sockets, dies_within_bound, join, queued, signal, the_fork_server, until,
+};
+use mp_process::{Error, StartMethod};
 
 fn nothing(_: ()) {}
 
@@ -43,4 +50,28 @@ fn a_start_after_the_fork_server_died_works_while_its_socket_lingers() {
     closer.join().unwrap();
     started.expect("the start after the fork server died");
     assert_eq!(join(&next), 0);
+
+    // The new server is stopped with a start's request unread, then killed while its socket
+    // lingers: the waiting start learns of the death at once.
+    let server = the_fork_server();
+    let lingering = copies_of_sockets(server);
+    signal(server, nix::sys::signal::Signal::SIGSTOP);
+    let (done, answer) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut waiting = builder(StartMethod::ForkServer).target(nothing, ());
+        let _ = done.send(waiting.start().map(|()| waiting));
+    });
+    // Its request is in the server's queue (it waits for the reply) before the kill.
+    until("the request queued", || {
+        lingering.iter().any(|s| queued(s.as_fd(), true) > 0)
+    });
+    signal(server, nix::sys::signal::Signal::SIGKILL);
+    assert!(dies_within_bound(server));
+    let answered = answer.recv_timeout(Duration::from_secs(5));
+    drop(lingering);
+    let answered = answered.expect("the waiting start answered while the socket lingers");
+    assert!(
+        matches!(answered, Err(Error::ForkServerDied(_))),
+        "{answered:?}"
+    );
 }

@@ -119,3 +119,31 @@ pub fn copies_of_sockets(pid: i32) -> Vec<OwnedFd> {
     assert!(!copies.is_empty(), "the fork server has a socket");
     copies
 }
+
+/// Bytes waiting in `sock`'s queue (`in_queue`), or sent by it and not yet read by its peer.
+pub fn queued(sock: std::os::fd::BorrowedFd<'_>, in_queue: bool) -> i32 {
+    let mut bytes: libc::c_int = 0;
+    let request = if in_queue {
+        libc::FIONREAD
+    } else {
+        libc::TIOCOUTQ
+    };
+    // SAFETY: SIOCINQ (FIONREAD) and SIOCOUTQ (TIOCOUTQ) on a socket write one int to the
+    // pointer given, which points at one.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), request, &mut bytes) };
+    assert_eq!(rc, 0, "ioctl: {}", std::io::Error::last_os_error());
+    bytes
+}
+
+/// Waits (bounded) until `done` holds.
+pub fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + BOUND;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what} within the bound");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+pub fn signal(pid: i32, signal: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), signal).unwrap();
+}

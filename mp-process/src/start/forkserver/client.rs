@@ -36,6 +36,9 @@ const REPLY_BOUND: Duration = Duration::from_secs(30);
 /// as soon as the server sees the child's pidfd ready: microseconds, unless the machine stalls).
 const REPORT_BOUND: Duration = Duration::from_secs(10);
 
+/// How long the reader polls a quiet socket before it asks whether the server has exited.
+const EXIT_CHECK: Duration = Duration::from_millis(50);
+
 /// How long a join waits for its child's exit report before it looks at the child's pidfd, to
 /// bound how long the report may lag behind the exit.
 const SLICE: Duration = Duration::from_millis(10);
@@ -151,13 +154,18 @@ impl Link {
     /// reset once that copy closes). What it sent before it died is read first.
     fn is_dead(&self) -> bool {
         let mut state = self.lock();
+        self.mark_dead_if_exited(&mut state);
+        state.dead.is_some()
+    }
+
+    /// Marks the server dead if it has exited, after reading what it sent before it died.
+    fn mark_dead_if_exited(&self, state: &mut LinkState) {
         if state.dead.is_none() && sys::has_exited(self.server_pid) {
-            self.drain(&mut state);
+            self.drain(state);
             let why = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "it exited");
             state.mark_dead(self, why);
-            self.signal(&state);
+            self.signal(state);
         }
-        state.dead.is_some()
     }
 
     /// Sends the request for a child that enters `trampoline` with the launch channel `launch`
@@ -241,10 +249,16 @@ impl Link {
             }
             state.reader = true;
             drop(state);
-            let polled = poll_readable(&[self.sock.as_fd()], Some(until));
+            let slice = Deadline::slice(Some(until), EXIT_CHECK);
+            let polled = poll_readable(&[self.sock.as_fd()], Some(slice));
             state = self.lock();
             state.reader = false;
             self.drain(&mut state);
+            // A quiet socket may be a dead server's, kept open by a child it had just forked
+            // (see [`Link::is_dead`]): a waiter must not wait for that child.
+            if polled.as_ref().is_ok_and(Vec::is_empty) {
+                self.mark_dead_if_exited(&mut state);
+            }
             // Whether or not it filed something: the role is free for a waiter to take.
             self.signal(&state);
             polled.map_err(Error::os("waiting for the fork server"))?;
