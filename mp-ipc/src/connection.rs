@@ -21,6 +21,7 @@ use crate::pipe::{PipeEnd, PipeOptions, pipe_ends};
 use crate::receive_state::ReceiveState;
 use crate::ring::WITH_HANDLES;
 use crate::socket_end::{SocketEnd, received_handles};
+use crate::spare_word::SpareWord;
 
 /// Python's `multiprocessing.Pipe(duplex)`: two connected [`Connection`]s.
 ///
@@ -299,9 +300,14 @@ impl Connection {
     ) -> Result<T, Error> {
         match &self.flavor {
             Flavor::Pipe(p) => {
-                let decode = |tag, bytes: &[u8]| match (tag, p.side_rx()) {
-                    (WITH_HANDLES, Some(rx)) => rx.decode::<T>(bytes),
-                    (WITH_HANDLES, None) => Err(CodecError::HandlesMissing),
+                // The side channel's receiving half is looked at (and made, the first time)
+                // only for a frame that carries handles.
+                let decode = |tag, bytes: &[u8]| match tag {
+                    WITH_HANDLES => match p.side_rx() {
+                        Some(Ok(rx)) => rx.decode::<T>(bytes),
+                        Some(Err(e)) => Err(CodecError::SideChannel(e.raw_os_error())),
+                        None => Err(CodecError::HandlesMissing),
+                    },
                     _ => codec::decode::<T>(bytes),
                 };
                 p.recv_frame(deadline, decode, |tag, v| decode(tag, &v))?
@@ -376,6 +382,36 @@ impl Connection {
         match &self.flavor {
             Flavor::Pipe(p) => p.poll_until(deadline),
             Flavor::Socket(s) => s.poll_until(deadline),
+        }
+    }
+
+    /// The one 64-bit word of a [`Pipe`]'s shared segment that the pipe leaves to its users
+    /// (see [`SpareWord`]): both ends, their halves and their copies in other processes reach
+    /// the same word; `None` for a socket connection.
+    pub fn spare_word(&self) -> Option<SpareWord> {
+        match &self.flavor {
+            Flavor::Pipe(p) => Some(p.spare_word()),
+            Flavor::Socket(_) => None,
+        }
+    }
+
+    /// Splits the end of a duplex [`Pipe`] into a receiving half and a sending half (in
+    /// that order, as `Pipe(false)` gives its ends), so that one thread can receive while
+    /// another sends. Both halves are still this one end to the other end: it sees EOF (and
+    /// its sends `BrokenPipe`) once both halves, and every copy of them, are gone. Each half
+    /// travels in messages like any end. It costs one descriptor (a duplicate), where a
+    /// second one-way pipe costs a shared segment and three socket pairs: a pool gives each
+    /// worker one duplex pipe and splits its own end.
+    ///
+    /// [`Error::WrongDirection`] for an end that only sends or only receives,
+    /// [`Error::Invalid`] for a socket connection, [`Error::Closed`] for a closed end.
+    pub fn split(self) -> Result<(Connection, Connection), Error> {
+        match self.flavor {
+            Flavor::Pipe(p) => {
+                let (receiver, sender) = p.split()?;
+                Ok((Connection::from(receiver), Connection::from(sender)))
+            }
+            Flavor::Socket(_) => Err(Error::Invalid("only a pipe's end splits")),
         }
     }
 
@@ -478,6 +514,69 @@ mod tests {
         let (got, n): (mp_sync::Lock, u32) = b.recv_timeout(Duration::from_secs(20)).unwrap();
         let _held = got.acquire().unwrap();
         assert_eq!((n, lock.locked()), (9, true));
+    }
+
+    /// The link (one socket pair per pipe) carries side messages and tells that the other end
+    /// is gone: a side message waiting on it (its sender died before its frame was committed)
+    /// is no EOF and no readiness, for a receive, a poll and a wait; EOF is still seen with it
+    /// waiting.
+    #[test]
+    fn a_side_message_waiting_on_the_link_is_neither_eof_nor_readiness() {
+        let (a, b) = pipe_ends(PipeOptions::default()).unwrap();
+        let (_, handles) =
+            ipc_channel::ipc::collect_handles(|| codec_bytes(&mp_sync::Lock::new().unwrap()));
+        let mut orphan = [0u8; TOKEN_BYTES];
+        a.side_tx().unwrap().send(handles, &mut orphan).unwrap();
+        let (a, b) = (Connection::from(a), Connection::from(b));
+        let short = Duration::from_millis(100);
+        assert!(!b.poll_timeout(short).unwrap(), "no message, no EOF");
+        assert!(matches!(b.recv_timeout::<u32>(short), Err(Error::Timeout)));
+        assert_eq!(
+            crate::wait_timeout(&[&b], short).unwrap(),
+            Vec::<usize>::new()
+        );
+        let mut set = crate::WaitSet::new();
+        set.add(&b).unwrap();
+        assert!(
+            set.wait_timeout(short).unwrap().is_empty(),
+            "a wait set agrees"
+        );
+        a.send(&1u32).unwrap();
+        assert_eq!(crate::wait_timeout(&[&b], short).unwrap(), vec![0]);
+        assert_eq!(b.recv_timeout::<u32>(short).unwrap(), 1);
+        // Gone with the side message still waiting: EOF, and the waits say so.
+        drop(a);
+        assert_eq!(
+            crate::wait_timeout(&[&b], Duration::from_secs(20)).unwrap(),
+            vec![0]
+        );
+        assert_eq!(set.wait_timeout(Duration::from_secs(20)).unwrap().len(), 1);
+        assert!(matches!(
+            b.recv_timeout::<u32>(Duration::from_secs(20)),
+            Err(Error::Eof)
+        ));
+    }
+
+    /// Messages without handles make no receiving half of the side channel (a duplicate of
+    /// the link): a pipe that never carries handles keeps one socket per end.
+    #[test]
+    fn only_a_message_with_handles_makes_the_side_receiver() {
+        let (a, b) = pipe_with_options(PipeOptions::default()).unwrap();
+        let made = |c: &Connection| match &c.flavor {
+            Flavor::Pipe(p) => p.side_rx_made(),
+            Flavor::Socket(_) => unreachable!(),
+        };
+        a.send(&1u32).unwrap();
+        a.send_bytes(b"plain").unwrap();
+        assert_eq!(b.recv_timeout::<u32>(Duration::from_secs(20)).unwrap(), 1);
+        assert_eq!(
+            b.recv_bytes_timeout(Duration::from_secs(20)).unwrap(),
+            b"plain"
+        );
+        assert!(!made(&b), "plain messages made it");
+        a.send(&mp_sync::Lock::new().unwrap()).unwrap();
+        let _lock: mp_sync::Lock = b.recv_timeout(Duration::from_secs(20)).unwrap();
+        assert!(made(&b));
     }
 
     /// `value` encoded as a message without handles.

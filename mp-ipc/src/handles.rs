@@ -13,7 +13,6 @@
 //! never received leaks nothing: the channel's socket holds its descriptors until the last
 //! copy of its receiving end goes.
 
-use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -23,7 +22,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::CodecError;
-use crate::sys::fd_passing::seqpacket_pair;
 
 /// Bytes of the token at the start of a frame that has a side message.
 pub(crate) const TOKEN_BYTES: usize = 8;
@@ -43,17 +41,22 @@ pub(crate) fn side_channel() -> std::io::Result<(SideSender, SideReceiver)> {
     Ok((SideSender(tx), SideReceiver(Mutex::new(rx))))
 }
 
-/// The side channels of both directions of a duplex pipe over one socket pair (one socket
-/// pair costs about as much as the rest of the pipe): each end sends on its own socket, and
-/// receives there what the other end sent.
-pub(crate) fn duplex_side_channels() -> std::io::Result<[(SideSender, SideReceiver); 2]> {
-    let half = |socket: OwnedFd| -> std::io::Result<(SideSender, SideReceiver)> {
-        let tx = IpcBytesSender::from_owned_fd(socket.try_clone()?);
-        let rx = IpcBytesReceiver::from_owned_fd(socket);
-        Ok((SideSender(tx), SideReceiver(Mutex::new(rx))))
-    };
-    let (a, b) = seqpacket_pair()?;
-    Ok([half(a)?, half(b)?])
+impl SideSender {
+    /// The sending half on a pipe end's socket (its link: clones share the descriptor).
+    pub(crate) fn on_link(link: &IpcBytesSender) -> SideSender {
+        SideSender(link.clone())
+    }
+}
+
+impl SideReceiver {
+    /// The receiving half on a duplicate of a pipe end's socket (its link): an end receives
+    /// on its own socket what the other end sent on its own.
+    pub(crate) fn on_link(link: &IpcBytesSender) -> std::io::Result<SideReceiver> {
+        let fd = link.as_fd().try_clone_to_owned()?;
+        Ok(SideReceiver(Mutex::new(IpcBytesReceiver::from_owned_fd(
+            fd,
+        ))))
+    }
 }
 
 impl Serialize for SideReceiver {
@@ -200,10 +203,10 @@ pub(crate) fn encoded_len_and_handles<T: Serialize + ?Sized>(
 
 #[cfg(test)]
 mod tests {
-    use std::os::fd::{AsFd, AsRawFd};
+    use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
     use super::*;
-    use crate::sys::fd_passing::send_all_with_fds;
+    use crate::sys::fd_passing::{send_all_with_fds, seqpacket_pair};
 
     #[test]
     fn a_side_message_with_a_descriptor_that_does_not_map_is_an_error_not_a_panic() {

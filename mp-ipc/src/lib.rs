@@ -103,9 +103,9 @@
 //!   descriptors go beside the item over the queue's side channel (an ipc-channel), matched
 //!   to its frame by a token, and an item never taken leaks nothing (the channel holds them
 //!   until the queue goes). Items without handles cost nothing more;
-//! * travels **inside a message of a [`Connection`]**: on a pipe the same way (a side
-//!   channel per direction, made with the pipe; the frame's header tag says a token leads
-//!   it), on a Unix socket connection as `SCM_RIGHTS` on the socket itself (the payload
+//! * travels **inside a message of a [`Connection`]**: on a pipe the same way (each end
+//!   sends the descriptors on its socket of the pipe's one socket pair and receives the
+//!   other end's there; the frame's header tag says a token leads it), on a Unix socket connection as `SCM_RIGHTS` on the socket itself (the payload
 //!   starts with the counts of channels and regions); over TCP the send is
 //!   [`Error::HandlesNeedUnixSocket`]. A message never received leaks nothing, and a frame
 //!   whose descriptors are missing or do not match (a hostile or dead sender) is
@@ -144,9 +144,10 @@
 //!   copied once into the ring and once out.
 //! * **Connection**: a segment with two single-producer/single-consumer rings (256 KiB each by
 //!   default); a frame is committed by one store of the tail; messages larger than the ring
-//!   are streamed through it in chunks. EOF: each end holds an ipc-channel liveness token
-//!   whose receiver the other end keeps; the kernel says `Disconnected` when every copy of
-//!   an end is closed, in every process. A blocked reader checks it every 20 ms.
+//!   are streamed through it in chunks. EOF: each end holds one socket of the pipe's one
+//!   socket pair (as Python's `Pipe` does); the kernel hangs up the other end's socket when
+//!   every copy of an end is closed, in every process. A blocked reader checks it every
+//!   20 ms. [`Connection::split`] makes a duplex end two halves for two threads.
 //! * **Queue**: one segment with one ring shared by all producers and consumers and, in its
 //!   header, a robust mutex ([`mp_sync::raw::RobustMutex`]) for the producers and one for the
 //!   consumers; head and tail pack a count and a position in one 64-bit word, so a single
@@ -180,9 +181,9 @@
 //!   zero-fills on first touch (about 1 GB/s on these VMs, against ~10 GB/s for resident
 //!   pages): a backlog under the window moves at copy speed, a larger one at page-fault speed.
 //! * EOF is noticed within 20 ms of the ring running dry (the reader sleeps in slices and
-//!   checks the other end's liveness token in between). A send to a pipe whose reader is
+//!   checks whether the other end's socket hung up in between). A send to a pipe whose reader is
 //!   gone is [`Error::BrokenPipe`], like a socket with no reader (Python's `BrokenPipeError`):
-//!   a send first looks at the reader's liveness token (one non-blocking `poll`) unless a send
+//!   a send first looks for that hang-up (one non-blocking `poll`) unless a send
 //!   looked less than a millisecond ago, so a message is never silently lost to a reader gone
 //!   longer than that (a burst of sends makes one `poll` a millisecond, not one each).
 //! * Every timed receive returns by its deadline, in the middle of a long message too: that
@@ -193,9 +194,9 @@
 //!   the first wait that sleeps on a descriptor; a forked child starts its own): a wait
 //!   starts no thread and sleeps until something happens, not in polling slices.
 //! * A queue holds three descriptors per process (its segment and its side channel's two
-//!   ends); a pipe end holds five (the segment, two liveness tokens, and its socket of the
-//!   side channels' pair, twice: one socket pair carries both directions' descriptors,
-//!   which costs a pipe's creation about 8 µs).
+//!   ends); a pipe end holds two (the segment and its socket of the pipe's pair: its
+//!   liveness token, its watch on the other end and its side channel), three once a message
+//!   with handles reached it (a duplicate of the socket to receive their descriptors on).
 //! * Messages with handles wait in a socket (a pipe's side channel, or the connection's
 //!   socket) until received: about 270 of them unreceived (its buffer) make the next such
 //!   send wait for the receiver. A message with handles received as bytes
@@ -240,6 +241,7 @@ mod shm_name;
 mod ring;
 mod simple_queue;
 mod socket_end;
+mod spare_word;
 // The one OS seam of the crate.
 #[allow(unsafe_code)]
 mod sys;
@@ -271,6 +273,7 @@ pub use shared_memory::{DEFAULT_SHM_MODE, SharedMemory, SharedMemoryOptions};
 pub use shared_memory_error::SharedMemoryError;
 pub use shared_memory_manager::SharedMemoryManager;
 pub use simple_queue::SimpleQueue;
+pub use spare_word::SpareWord;
 pub use sys::{AtomicInteger, RawArray, RawValue};
 pub use value::{Value, ValueGuard};
 pub use wait::{try_wait, wait, wait_deadline, wait_timeout};

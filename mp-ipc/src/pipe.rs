@@ -1,5 +1,5 @@
 //! The pipe flavor of a `Connection`: two single-producer/single-consumer byte rings in one shared
-//! segment, futex wake-ups on words inside it, and ipc-channel liveness tokens for EOF.
+//! segment, futex wake-ups on words inside it, and one socket pair for EOF and handles.
 //!
 //! # Segment layout
 //!
@@ -13,21 +13,32 @@
 //! A waiting side spins briefly (only when the process may use more than one CPU), then
 //! registers in `*_waiters` and sleeps on the `*_seq` word, which the other side bumps after
 //! every commit or release (and wakes only when someone is registered). Sleeps last at most
-//! [`SLICE`]; between slices the waiter checks the liveness token of the other end: each end
-//! holds an `IpcSender<()>` that is never used, whose receiver the other end keeps, and the
-//! kernel reports `Disconnected` once every copy of that sender is closed, in every process.
+//! [`SLICE`]; between slices the waiter checks whether the other end is gone.
+//!
+//! # The link: one socket pair per pipe
+//!
+//! Each end holds one socket of a `SOCK_SEQPACKET` pair (its *link*), Python's one socket pair
+//! per `Pipe`. It is the end's liveness token: the other end's socket hangs up (`POLLHUP`, which
+//! the kernel sets on a connected Unix socket once every copy of its peer is closed, in every
+//! process, whatever is still queued) once every copy of this end is gone. It is the end's
+//! watch on the other end the same way. And it carries the side channel of handles inside
+//! messages, both ways: an end sends the descriptors of its messages' handles on its own
+//! socket and receives the other end's on its own socket. A queued side message makes the
+//! socket readable, never hung up: the liveness looks ask for the hang-up only (`poll`, and a
+//! `WaitSet`'s `epoll` watch, for `POLLHUP`), so the two meanings never mix.
 
-use std::cell::RefCell;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use ipc_channel::ipc::{self, IpcReceiver, IpcSender};
+use ipc_channel::ipc::IpcBytesSender;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::handles::{SideReceiver, SideSender, duplex_side_channels, side_channel};
+use crate::handles::{SideReceiver, SideSender};
 use crate::receive_state::ReceiveState;
 use crate::ring::{HEADER, Payload, Ring, frame_len};
+use crate::spare_word::SpareWord;
+use crate::sys::fd_passing::seqpacket_pair;
 use crate::sys::{Direction, PipeHeader, Segment, create_segment, may_spin};
 use crate::waiter;
 use mp_sync::raw::{Deadline, WakeWord};
@@ -35,7 +46,7 @@ use mp_sync::raw::{Deadline, WakeWord};
 /// Longest sleep between two checks of the other end's liveness: the latency of EOF detection.
 pub(crate) const SLICE: Duration = Duration::from_millis(20);
 
-/// A send looks at the other end's liveness token only if the last look was longer ago than
+/// A send looks at whether the other end is gone only if the last look was longer ago than
 /// this: a burst of sends makes one `poll` a millisecond, not one each (two per round trip of
 /// a pool's job), and a send to an end gone longer than this is always refused.
 pub(crate) const PEER_LOOK: Duration = Duration::from_millis(1);
@@ -87,24 +98,15 @@ pub(crate) fn pipe_ends(options: PipeOptions) -> Result<(PipeEnd, PipeEnd), Erro
             .store(u64::from(options.max_message), Ordering::Relaxed);
         Ok(())
     })?;
-    let (token0, watch0) = ipc::channel::<()>().map_err(Error::Os)?;
-    let (token1, watch1) = ipc::channel::<()>().map_err(Error::Os)?;
-    // Each direction's side channel carries the descriptors of handles inside its messages;
-    // each end gets the halves it uses.
-    let (side0, side1) = if options.duplex {
-        let [(tx0, rx0), (tx1, rx1)] = duplex_side_channels().map_err(Error::Os)?;
-        ((Some(tx0), Some(rx0)), (Some(tx1), Some(rx1)))
-    } else {
-        // One way: end 0 only sends, end 1 only receives.
-        let (tx, rx) = side_channel().map_err(Error::Os)?;
-        ((Some(tx), None), (None, Some(rx)))
-    };
+    let (link0, link1) = seqpacket_pair().map_err(Error::Os)?;
+    let (link0, link1) = (
+        IpcBytesSender::from_owned_fd(link0),
+        IpcBytesSender::from_owned_fd(link1),
+    );
     // End 0 sends on direction 0; end 1 receives it. In a one-way pipe Python returns the
     // reading end first.
-    let mut end0 = PipeEnd::from_parts(seg.clone(), 0, options.duplex, true, token0, watch1)?;
-    let mut end1 = PipeEnd::from_parts(seg, 1, true, options.duplex, token1, watch0)?;
-    (end0.side_tx, end0.side_rx) = side0;
-    (end1.side_tx, end1.side_rx) = side1;
+    let end0 = PipeEnd::from_parts(seg.clone(), 0, options.duplex, true, link0)?;
+    let end1 = PipeEnd::from_parts(seg, 1, true, options.duplex, link1)?;
     Ok(if options.duplex {
         (end0, end1)
     } else {
@@ -124,13 +126,12 @@ pub(crate) struct PipeEnd {
     readable: bool,
     /// May send.
     writable: bool,
-    /// Our liveness token (never sent on); `None` once closed.
-    token: Option<IpcSender<()>>,
-    /// The other end's token; `None` once closed or moved away in a message.
-    watch: RefCell<Option<IpcReceiver<()>>>,
+    /// Our socket of the pipe's pair (see the module docs, The link): our liveness token,
+    /// our watch on the other end, our side channel's socket; `None` once closed.
+    link: Option<IpcBytesSender>,
     /// The other end is known gone (sticky).
     peer_gone: std::cell::Cell<bool>,
-    /// When a send last looked at the other end's liveness token (see [`PEER_LOOK`]).
+    /// When a send last looked at whether the other end is gone (see [`PEER_LOOK`]).
     peer_looked: std::cell::Cell<Option<Instant>>,
     /// Closed by [`close`](Self::close).
     closed: bool,
@@ -141,10 +142,11 @@ pub(crate) struct PipeEnd {
     cap: u32,
     /// Largest message, read once.
     max_message: usize,
-    /// Sends the descriptors of handles inside our messages (a writable end).
+    /// Sends the descriptors of handles inside our messages (a writable end; on the link).
     side_tx: Option<SideSender>,
-    /// Receives the descriptors of handles inside the other end's messages (a readable end).
-    side_rx: Option<SideReceiver>,
+    /// Receives the descriptors of handles inside the other end's messages (a readable end;
+    /// on a duplicate of the link, made when the first message with handles arrives).
+    side_rx: std::cell::OnceCell<SideReceiver>,
 }
 
 /// What travels in a message.
@@ -158,18 +160,11 @@ struct Wire {
     readable: bool,
     /// May send.
     writable: bool,
-    /// A copy of our liveness token.
-    token: IpcSender<()>,
-    /// The watch on the other end, moved out of the sender's copy.
-    watch: Option<IpcReceiver<()>>,
-    /// Our side channel's sending half.
-    side_tx: Option<SideSender>,
-    /// The other end's side channel's receiving half.
-    side_rx: Option<SideReceiver>,
+    /// A copy of our link (the sender's copy stays a whole end: the socket is shared).
+    link: IpcBytesSender,
 }
 
-/// [`Wire`] as a sender writes it, by reference: a dry run that only counts bytes
-/// (`ipc_channel::ipc::count_handles`, as a queue's put makes) must leave the watch in place.
+/// [`Wire`] as a sender writes it, by reference.
 #[derive(Serialize)]
 struct WireRef<'a> {
     /// The segment.
@@ -180,43 +175,25 @@ struct WireRef<'a> {
     readable: bool,
     /// May send.
     writable: bool,
-    /// A copy of our liveness token.
-    token: &'a IpcSender<()>,
-    /// The watch on the other end.
-    watch: Option<&'a IpcReceiver<()>>,
-    /// Our side channel's sending half.
-    side_tx: Option<&'a SideSender>,
-    /// The other end's side channel's receiving half (a duplicate goes).
-    side_rx: Option<&'a SideReceiver>,
+    /// Our link.
+    link: &'a IpcBytesSender,
 }
 
 impl Serialize for PipeEnd {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Some(token) = &self.token else {
+        let Some(link) = &self.link else {
             return Err(serde::ser::Error::custom(
                 "a closed connection cannot be sent",
             ));
         };
-        let dry_run = ipc_channel::ipc::is_counting_handles();
-        let watch = self.watch.borrow();
-        let written = WireRef {
+        WireRef {
             seg: &self.seg,
             side: self.side,
             readable: self.readable,
             writable: self.writable,
-            token,
-            watch: watch.as_ref(),
-            side_tx: self.side_tx.as_ref(),
-            side_rx: self.side_rx.as_ref(),
+            link,
         }
-        .serialize(serializer);
-        drop(watch);
-        // A real send consumed the watch's descriptor (it moves to the receiver): the husk
-        // left is no watch any more. A dry run touched nothing.
-        if !dry_run {
-            self.watch.borrow_mut().take();
-        }
-        written
+        .serialize(serializer)
     }
 }
 
@@ -226,11 +203,8 @@ impl<'de> Deserialize<'de> for PipeEnd {
         if w.side > 1 {
             return Err(serde::de::Error::custom("bad connection side"));
         }
-        let mut c = PipeEnd::from_parts(w.seg, w.side, w.readable, w.writable, w.token, None)
-            .map_err(serde::de::Error::custom)?;
-        c.watch = RefCell::new(w.watch);
-        (c.side_tx, c.side_rx) = (w.side_tx, w.side_rx);
-        Ok(c)
+        PipeEnd::from_parts(w.seg, w.side, w.readable, w.writable, w.link)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -242,8 +216,7 @@ impl PipeEnd {
         side: u8,
         readable: bool,
         writable: bool,
-        token: IpcSender<()>,
-        watch: impl Into<Option<IpcReceiver<()>>>,
+        link: IpcBytesSender,
     ) -> Result<PipeEnd, Error> {
         may_spin();
         let h = seg.header();
@@ -270,16 +243,15 @@ impl PipeEnd {
             side,
             readable,
             writable,
-            token: Some(token),
-            watch: RefCell::new(watch.into()),
+            side_tx: writable.then(|| SideSender::on_link(&link)),
+            link: Some(link),
             peer_gone: std::cell::Cell::new(false),
             peer_looked: std::cell::Cell::new(None),
             closed: false,
             patient: false,
             cap,
             max_message,
-            side_tx: None,
-            side_rx: None,
+            side_rx: std::cell::OnceCell::new(),
         })
     }
 
@@ -289,9 +261,17 @@ impl PipeEnd {
     }
 
     /// Receives the descriptors of handles inside the other end's messages (`None`: a
-    /// write-only end).
-    pub(crate) fn side_rx(&self) -> Option<&SideReceiver> {
-        self.side_rx.as_ref()
+    /// write-only end, or a closed one); made on first use (a duplicate of the link), so a
+    /// pipe whose messages carry no handles never makes it.
+    pub(crate) fn side_rx(&self) -> Option<std::io::Result<&SideReceiver>> {
+        if !self.readable {
+            return None;
+        }
+        if let Some(rx) = self.side_rx.get() {
+            return Some(Ok(rx));
+        }
+        let made = SideReceiver::on_link(self.link.as_ref()?);
+        Some(made.map(|rx| self.side_rx.get_or_init(|| rx)))
     }
 
     /// The direction this end sends on.
@@ -307,6 +287,17 @@ impl PipeEnd {
     /// The ring of direction `d` (checked to lie in the segment by `from_parts`).
     fn ring(&self, d: usize) -> Ring<'_> {
         Ring::new(&self.seg, d * self.cap as usize, u64::from(self.cap))
+    }
+
+    /// Whether the side channel's receiving half was made (for tests).
+    #[cfg(test)]
+    pub(crate) fn side_rx_made(&self) -> bool {
+        self.side_rx.get().is_some()
+    }
+
+    /// The spare word of this pipe's segment.
+    pub(crate) fn spare_word(&self) -> SpareWord {
+        SpareWord::of(&self.seg)
     }
 
     /// The largest message this pipe accepts.
@@ -342,9 +333,40 @@ impl PipeEnd {
     /// too. Later calls on this end fail with [`Error::Closed`].
     pub(crate) fn close(&mut self) {
         self.closed = true;
-        self.token = None;
-        *self.watch.borrow_mut() = None;
-        (self.side_tx, self.side_rx) = (None, None);
+        self.link = None;
+        self.side_tx = None;
+        self.side_rx.take();
+    }
+
+    /// Splits a duplex end into a receiving half and a sending half (in that order), each
+    /// usable by its own thread. Both halves are this end to the other end: they share its
+    /// link (the other end sees EOF and `BrokenPipe` once both halves, and every copy of
+    /// them, are gone; each half sees the other end go), and each takes its half of the side
+    /// channel. Nothing is made.
+    pub(crate) fn split(mut self) -> Result<(PipeEnd, PipeEnd), Error> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        if !(self.readable && self.writable) {
+            return Err(Error::WrongDirection("split (a one-way end)"));
+        }
+        let sender = PipeEnd {
+            seg: self.seg.clone(),
+            side: self.side,
+            readable: false,
+            writable: true,
+            link: self.link.clone(),
+            peer_gone: std::cell::Cell::new(self.peer_gone.get()),
+            peer_looked: std::cell::Cell::new(None),
+            closed: false,
+            patient: self.patient,
+            cap: self.cap,
+            max_message: self.max_message,
+            side_tx: self.side_tx.take(),
+            side_rx: std::cell::OnceCell::new(),
+        };
+        self.writable = false;
+        Ok((self, sender))
     }
 
     /// Makes this end's receives and polls sleep at once when nothing is there (`true`), or
@@ -353,39 +375,25 @@ impl PipeEnd {
         self.patient = patient;
     }
 
-    /// Whether every copy of the other end is gone (one non-blocking `recvmsg`, sticky).
+    /// Whether every copy of the other end is gone (one `poll` for the link's hang-up,
+    /// sticky).
     pub(crate) fn peer_gone(&self) -> bool {
         if self.peer_gone.get() {
             return true;
         }
-        let mut watch = self.watch.borrow_mut();
-        let gone = match watch.take() {
-            // Moved away in a message: this copy cannot tell.
-            None => false,
-            // One `poll` (ipc-channel's `try_recv` made three system calls and an allocation,
-            // on every send). ipc-channel lends no descriptor: take it out, put it back.
-            Some(rx) => {
-                let fd = rx.into_owned_fd();
-                let gone = crate::sys::socket::peer_hung_up(std::os::fd::AsFd::as_fd(&fd));
-                *watch = Some(IpcReceiver::from_owned_fd(fd));
-                gone
-            }
-        };
-        drop(watch);
+        let gone = self
+            .link
+            .as_ref()
+            .is_some_and(|link| crate::sys::socket::peer_hung_up(link.as_fd()));
         self.peer_gone.set(gone);
         gone
     }
 
-    /// A duplicate of the descriptor behind the watch on the other end (readable, hung up,
-    /// once every copy of the other end is gone), for a `WaitSet` to watch; `None` when this
-    /// copy has no watch (closed, or moved away in a message).
+    /// A duplicate of the link's descriptor, for a `WaitSet` to watch for its hang-up (once
+    /// every copy of the other end is gone; it is readable whenever a side message waits, so
+    /// it is watched for the hang-up only); `None` once closed.
     pub(crate) fn peer_watch_fd(&self) -> Option<std::io::Result<std::os::fd::OwnedFd>> {
-        let mut watch = self.watch.borrow_mut();
-        // ipc-channel lends no descriptor: take it out and put the same receiver back.
-        let fd = watch.take()?.into_owned_fd();
-        let dup = fd.try_clone();
-        *watch = Some(IpcReceiver::from_owned_fd(fd));
-        Some(dup)
+        Some(self.link.as_ref()?.as_fd().try_clone_to_owned())
     }
 
     /// Checks that the end is open and points the right way.
@@ -404,7 +412,7 @@ impl PipeEnd {
     // ------------------------------------------------------------------ sending
 
     /// A send is allowed: the end is open, writable, and the other end is not known gone
-    /// (a non-blocking look at its liveness token unless a send looked less than
+    /// (a non-blocking look at its link's hang-up unless a send looked less than
     /// [`PEER_LOOK`] ago: a message to an end gone longer is an error, as on a socket with no
     /// reader, not a silent loss; one to an end that died since the last look may be lost with
     /// it, as a message already in the ring is).

@@ -14,7 +14,7 @@ use std::time::Duration;
 use mp_sync::raw::Deadline;
 
 use crate::error::Error;
-use crate::sys::{MAX_WAITV, futex_waitv, poll_readable};
+use crate::sys::{Interest, MAX_WAITV, futex_waitv, poll_readable, socket};
 use crate::waitable::Waitable;
 use crate::watcher::{Bell, Slot, Watcher};
 
@@ -263,22 +263,33 @@ impl<'a> WaitSet<'a> {
         if fired.is_empty() {
             return Ok(fired);
         }
-        let fds: Vec<_> = (fired.iter())
-            .filter_map(|&i| {
-                let member = self.members.get(i)?.as_ref()?;
-                member
-                    .object
-                    .fd()
-                    .or(member.watch.as_ref()?.fd.as_ref().map(AsFd::as_fd))
-            })
-            .collect();
-        let readable = poll_readable(&fds, Some(Deadline::now())).map_err(Error::Os)?;
+        // A descriptor object is ready when readable (or hung up); a connection's watch (its
+        // link, readable whenever a side message waits on it) only when hung up.
         let mut unready = Vec::new();
-        for (n, &i) in fired.iter().enumerate() {
-            if readable.contains(&n) {
-                self.ready.push(Token(i));
-            } else {
-                unready.push(i);
+        let (mut polled, mut fds) = (Vec::new(), Vec::new());
+        for &i in &fired {
+            let Some(member) = self.members.get(i).and_then(Option::as_ref) else {
+                continue;
+            };
+            if let Some(fd) = member.object.fd() {
+                polled.push(i);
+                fds.push(fd);
+            } else if let Some(fd) = member.watch.as_ref().and_then(|w| w.fd.as_ref()) {
+                if socket::peer_hung_up(fd.as_fd()) {
+                    self.ready.push(Token(i));
+                } else {
+                    unready.push(i);
+                }
+            }
+        }
+        if !fds.is_empty() {
+            let readable = poll_readable(&fds, Some(Deadline::now())).map_err(Error::Os)?;
+            for (n, &i) in polled.iter().enumerate() {
+                if readable.contains(&n) {
+                    self.ready.push(Token(i));
+                } else {
+                    unready.push(i);
+                }
             }
         }
         Ok(unready)
@@ -297,6 +308,13 @@ impl<'a> WaitSet<'a> {
         else {
             return Ok(());
         };
+        // A descriptor object's own descriptor is watched for readiness; a connection's
+        // watch (its link) for the hang-up only.
+        let interest = if object.fd().is_some() {
+            Interest::Readable
+        } else {
+            Interest::HangUp
+        };
         let fd = match &mut watch.fd {
             Some(fd) => fd,
             None => match object.fd() {
@@ -308,7 +326,7 @@ impl<'a> WaitSet<'a> {
         };
         watch.key = Some(
             watcher
-                .arm(fd.as_fd(), &watch.slot, watch.key)
+                .arm(fd.as_fd(), &watch.slot, watch.key, interest)
                 .map_err(Error::Os)?,
         );
         Ok(())

@@ -29,8 +29,9 @@ pub(crate) mod sealed {
         /// A futex word bumped after every change that may make the object ready, with the
         /// count of its sleepers (so that changes wake them).
         fn word(&self) -> Option<&WakeWord>;
-        /// A duplicate of a descriptor that becomes readable when the object is ready (for
-        /// a connection: once every copy of the other end is gone).
+        /// For an object that is no descriptor itself: a duplicate of a descriptor that
+        /// hangs up when the object is ready (for a pipe connection, its link: once every
+        /// copy of the other end is gone). Watched for the hang-up only.
         fn watch_fd(&self) -> Option<io::Result<OwnedFd>>;
         /// Whether it is ready now, cheaply (no system call); false for descriptors.
         fn ready(&self) -> bool;

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::sys::{Epoll, PerProcess, futex_wake};
+use crate::sys::{Epoll, Interest, PerProcess, futex_wake};
 
 /// The futex word a waiting set sleeps on (among its channels' words): rung by the watcher
 /// whenever one of the set's descriptors reports. Process-private memory.
@@ -124,24 +124,29 @@ impl Watcher {
         CURRENT.get().is_some_and(|w| std::ptr::eq(w, self))
     }
 
-    /// Clears `slot`'s report and arms a one-shot watch of `fd` for it: a new watch when
-    /// `key` is `None`, else the watch made before under `key`. Returns the watch's key.
+    /// Clears `slot`'s report and arms a one-shot watch of `fd` for it, for `interest`: a
+    /// new watch when `key` is `None`, else the watch made before under `key`. Returns the
+    /// watch's key.
     pub(crate) fn arm(
         &self,
         fd: BorrowedFd<'_>,
         slot: &Arc<Slot>,
         key: Option<u64>,
+        interest: Interest,
     ) -> io::Result<u64> {
         // Cleared before arming: a report that comes after sets it again.
         slot.fired.store(false, Ordering::SeqCst);
         let result = match key {
-            Some(key) => self.epoll.rearm(fd, key).map(|()| key),
+            Some(key) => self.epoll.rearm(fd, key, interest).map(|()| key),
             None => {
                 let key = self.next_key.fetch_add(1, Ordering::Relaxed);
                 lock(&self.slots).insert(key, Arc::clone(slot));
-                self.epoll.add(fd, key).map(|()| key).inspect_err(|_| {
-                    lock(&self.slots).remove(&key);
-                })
+                self.epoll
+                    .add(fd, key, interest)
+                    .map(|()| key)
+                    .inspect_err(|_| {
+                        lock(&self.slots).remove(&key);
+                    })
             }
         };
         if result.is_err() {

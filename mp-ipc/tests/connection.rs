@@ -259,3 +259,34 @@ fn a_connection_travels_inside_an_ipc_channel_message() {
     drop(b2);
     assert!(matches!(a.recv::<u8>(), Err(Error::Eof)));
 }
+
+/// Stores the message it gets into the pipe's spare word, then says so.
+fn store_in_spare_word(conn: Connection) {
+    let n: u64 = conn.recv().unwrap();
+    let word = conn.spare_word().expect("a pipe has a spare word");
+    word.word().store(n, std::sync::atomic::Ordering::Release);
+    conn.send(&()).unwrap();
+}
+
+/// A pipe's spare word is one word for both ends, their halves, and a child's copy of an end,
+/// under every start method; zero in a new pipe.
+#[test]
+fn the_spare_word_is_shared_by_both_ends_in_every_process() {
+    use std::sync::atomic::Ordering;
+    for method in StartMethod::ALL {
+        let (ours, theirs) = Pipe(true).unwrap();
+        let word = ours.spare_word().unwrap();
+        assert_eq!(word.word().load(Ordering::Acquire), 0);
+        let p = start(method, store_in_spare_word, theirs);
+        let (rx, tx) = ours.split().unwrap();
+        tx.send(&(0xfeed_0000_u64 + method as u64)).unwrap();
+        rx.recv_timeout::<()>(BOUND).unwrap();
+        let expected = 0xfeed_0000_u64 + method as u64;
+        assert_eq!(word.word().load(Ordering::Acquire), expected, "{method:?}");
+        assert_eq!(
+            rx.spare_word().unwrap().word().load(Ordering::Acquire),
+            expected
+        );
+        join_ok(&p);
+    }
+}

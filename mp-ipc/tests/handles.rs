@@ -224,3 +224,41 @@ fn a_too_large_message_with_handles_is_refused_and_the_next_one_arrives() {
     let _held = got.acquire().unwrap();
     assert_eq!((n, lock.locked()), (1, true));
 }
+
+/// A region received by other means must be a file open for reading and writing that maps:
+/// a read-only or write-only file, a pipe or a bad descriptor is an error, not a panic (the
+/// receive checks the kind with one `fstat`, the access mode by the mapping itself).
+#[test]
+fn only_a_read_write_file_is_taken_as_a_shared_memory_region() {
+    use ipc_channel::ipc::IpcReceivedHandles;
+    use std::io::Write;
+    use std::os::fd::OwnedFd;
+    let path = std::env::temp_dir().join(format!("mp-ipc-region-{}", std::process::id()));
+    let empty = path.with_extension("empty");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(&[1u8; 4096])
+        .unwrap();
+    let region =
+        |file: std::fs::File| IpcReceivedHandles::from_fds(vec![], vec![OwnedFd::from(file)]);
+    let read_only = std::fs::File::open(&path).unwrap();
+    let write_only = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    let read_write = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&path)
+        .unwrap();
+    std::fs::File::create(&empty).unwrap();
+    let empty_read_only = std::fs::File::open(&empty).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(&empty).unwrap();
+    assert!(region(read_only).is_err(), "read-only");
+    assert!(region(empty_read_only).is_err(), "empty and read-only");
+    assert!(region(write_only).is_err(), "write-only");
+    assert!(region(read_write).is_ok(), "read-write");
+    let (r, w) = std::io::pipe().unwrap();
+    assert!(
+        IpcReceivedHandles::from_fds(vec![], vec![OwnedFd::from(r), OwnedFd::from(w)]).is_err(),
+        "a pipe"
+    );
+}

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::thread;
 
 use mp_ipc::Connection;
@@ -56,10 +56,14 @@ impl Assignment {
     }
 }
 
+/// The pipe, shared by the sender, its writer thread and the worker's watcher, which frees it
+/// (`None`) once the worker is gone ([`JobsCloser`]).
+type SharedPipe = Arc<Mutex<Option<Connection>>>;
+
 /// The parent's sending side of one worker's jobs pipe.
 pub(crate) struct JobSender {
     /// The pipe, shared with the writer thread.
-    jobs: Arc<Mutex<Connection>>,
+    jobs: SharedPipe,
     /// Assignments handed to the writer thread and not yet sent.
     queued: Arc<AtomicUsize>,
     /// The writer thread's queue, once started.
@@ -72,7 +76,7 @@ impl JobSender {
     /// The sender of `worker`'s jobs pipe `jobs`.
     pub(crate) fn new(jobs: Connection, worker: WorkerId) -> Self {
         JobSender {
-            jobs: Arc::new(Mutex::new(jobs)),
+            jobs: Arc::new(Mutex::new(Some(jobs))),
             queued: Arc::new(AtomicUsize::new(0)),
             writer: None,
             worker,
@@ -93,11 +97,15 @@ impl JobSender {
         if now
             && self.queued.load(Ordering::Acquire) == 0
             && let Ok(jobs) = self.jobs.try_lock()
-            && jobs.send_room() >= assignment.max_len()
         {
-            // The whole message fits: the send does not wait.
-            let _ = assignment.send_on(&jobs);
-            return true;
+            let Some(jobs) = jobs.as_ref() else {
+                return true; // freed: the worker is gone, its watcher reports it
+            };
+            if jobs.send_room() >= assignment.max_len() {
+                // The whole message fits: the send does not wait.
+                let _ = assignment.send_on(jobs);
+                return true;
+            }
         }
         let queued = Arc::clone(&self.queued);
         let Some(writer) = self.writer() else {
@@ -109,6 +117,11 @@ impl JobSender {
             queued.fetch_sub(1, Ordering::AcqRel);
         }
         true
+    }
+
+    /// A handle that frees the pipe, for the worker's watcher.
+    pub(crate) fn closer(&self) -> JobsCloser {
+        JobsCloser(Arc::clone(&self.jobs))
     }
 
     /// The writer thread's queue, started on first need.
@@ -127,9 +140,31 @@ impl JobSender {
     }
 }
 
+/// Frees a worker's jobs pipe (its descriptors and mapping) once the worker is gone: its
+/// watcher does, beside the worker's exit, rather than the pool's last handle on the worker
+/// after `join`. Sends after it are dropped as sends to a gone worker are.
+pub(crate) struct JobsCloser(SharedPipe);
+
+impl JobsCloser {
+    /// Frees the pipe, unless the writer thread is sending on it (its send fails soon, the
+    /// worker being gone): then the pipe goes with the last handle on it, not waited for.
+    pub(crate) fn close(&self) {
+        let pipe = match self.0.try_lock() {
+            Ok(mut pipe) => pipe.take(),
+            Err(TryLockError::Poisoned(pipe)) => pipe.into_inner().take(),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        drop(pipe);
+    }
+}
+
 /// A worker's writer thread: sends what it is given, in order, until the backend lets go of
 /// the worker or the worker is gone; the jobs already queued behind a job go with it.
-fn write_jobs(jobs: &Mutex<Connection>, queued: &AtomicUsize, queue: &Receiver<Assignment>) {
+fn write_jobs(
+    jobs: &Mutex<Option<Connection>>,
+    queued: &AtomicUsize,
+    queue: &Receiver<Assignment>,
+) {
     let mut next = None;
     loop {
         let first = match next.take().map_or_else(|| queue.recv(), Ok) {
@@ -162,10 +197,13 @@ fn write_jobs(jobs: &Mutex<Connection>, queued: &AtomicUsize, queue: &Receiver<A
 }
 
 /// Sends `batch` (one assignment, or several jobs) on `jobs`: one message for several jobs.
-fn send_batch(jobs: &Mutex<Connection>, batch: &[Assignment]) -> Result<(), mp_ipc::Error> {
+fn send_batch(jobs: &Mutex<Option<Connection>>, batch: &[Assignment]) -> Result<(), mp_ipc::Error> {
     let jobs = jobs.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(jobs) = jobs.as_ref() else {
+        return Err(mp_ipc::Error::Closed); // freed: the worker is gone
+    };
     if let [one] = batch {
-        return one.send_on(&jobs);
+        return one.send_on(jobs);
     }
     let wire: Vec<JobWireRef<'_>> = batch
         .iter()

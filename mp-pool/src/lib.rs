@@ -171,6 +171,7 @@ mod frames;
 mod imap;
 mod item_run;
 mod job_sender;
+mod kept_threads;
 mod lifecycle;
 mod outcomes;
 mod pace;

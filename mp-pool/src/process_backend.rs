@@ -13,13 +13,13 @@
 //! Workers are not daemons (a task may start processes and pools of its own) but ask the
 //! kernel to kill them when the thread that started them ends: their watcher, which makes its
 //! worker's pipes and starts it (a pool's workers are started together, the watchers'
-//! preparations and starts overlapping) and ends only once the worker is reaped.
+//! preparations and starts overlapping), frees the pipes once the worker is gone, and ends
+//! (or is parked for the next pool, [`crate::kept_threads`]) only once the worker is reaped.
 
 use std::collections::HashMap;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, mpsc};
-use std::thread;
 
 use mp_ipc::{Connection, Pipe, Token, WaitSet};
 use mp_process::{Process, StartMethod};
@@ -29,7 +29,8 @@ use crate::error::{TaskError, WorkerExit, WorkerId, WorkerRef, WorkerStartError}
 use crate::event_channel::{EventReceiver, EventSender, Message, event_channel};
 use crate::exit_guard;
 use crate::frames;
-use crate::job_sender::{Assignment, JobSender};
+use crate::job_sender::{Assignment, JobSender, JobsCloser};
+use crate::kept_threads;
 use crate::lifecycle;
 use crate::process_job::ProcessJob;
 use crate::result_arena::{ArenaReader, OutcomeBytes};
@@ -266,7 +267,8 @@ impl ProcessBackend {
         }
     }
 
-    /// Begins starting `worker`: hands its start to a new watcher thread, which makes the
+    /// Begins starting `worker`: hands its start to a watcher thread (a kept one, see
+    /// [`crate::kept_threads`]), which makes the
     /// worker's pipes, starts it and then watches it. Several begun together start at once:
     /// the watchers make their pipes side by side, and the fork server forks one while another
     /// prepares. The process is started by the thread that outlives it, so the worker's
@@ -281,10 +283,7 @@ impl ProcessBackend {
             events: self.events.clone(),
             gone: Arc::clone(&gone),
         };
-        thread::Builder::new()
-            .name(format!("mp-pool watcher {}", worker.0))
-            .spawn(move || watch.run(&started_tx))
-            .map_err(spawn_error)?;
+        kept_threads::run(Box::new(move || watch.run(&started_tx))).map_err(spawn_error)?;
         Ok(PendingLaunch { started, gone })
     }
 
@@ -372,14 +371,17 @@ impl WatchOnceStarted {
         let (init, max_memory) = (self.launch.init.clone(), self.launch.max_memory);
         let slot = Arc::clone(&ends);
         let make = move || -> std::io::Result<WorkerArgs> {
-            let (jobs_in, jobs_out) = Pipe(false).map_err(std::io::Error::other)?;
-            let (results_in, results_out) = Pipe(false).map_err(std::io::Error::other)?;
-            let running = RunningWord::new().map_err(std::io::Error::other)?;
+            // One duplex pipe (one segment, its tokens and one side channel) rather than a
+            // one-way pipe each way: the pool's end splits, so its jobs sender and its
+            // results reader still run on their own threads.
+            let (ours, theirs) = Pipe(true).map_err(std::io::Error::other)?;
+            let (results_in, jobs_out) = ours.split().map_err(std::io::Error::other)?;
+            // The running-item word is the pipe's spare word: the worker finds it there.
+            let running = RunningWord::of(&results_in)
+                .ok_or_else(|| std::io::Error::other("a pipe without its spare word"))?;
             let args = WorkerArgs {
-                jobs: jobs_in,
-                results: results_out,
+                pipe: theirs,
                 init,
-                running: running.clone(),
                 max_memory,
             };
             *slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(ParentEnds {
@@ -423,6 +425,7 @@ impl WatchOnceStarted {
             }
         };
         let jobs = JobSender::new(jobs, self.worker);
+        let jobs_closer = jobs.closer();
         let (worker, events) = (self.worker, self.events.clone());
         let arena = ArenaSlot::new();
         let reader = Arc::new(ResultsReader::new(
@@ -452,6 +455,7 @@ impl WatchOnceStarted {
             events: self.events,
             gone: self.gone,
             running,
+            jobs: jobs_closer,
         };
         watcher.run();
     }
@@ -642,8 +646,8 @@ enum Reading {
     Lend,
     /// The worker is gone (or must be: it is killed): reap it.
     Reap,
-    /// The worker was reaped and reported already.
-    Reported,
+    /// The worker's initializer failed (it ends): reap it and report that.
+    InitFailed(String),
 }
 
 /// A worker's watcher thread.
@@ -660,6 +664,8 @@ struct Watcher {
     gone: Arc<AtomicBool>,
     /// Where it records the item it runs: read once it is gone.
     running: RunningWord,
+    /// Frees its jobs pipe once it is gone.
+    jobs: JobsCloser,
 }
 
 impl Watcher {
@@ -673,30 +679,69 @@ impl Watcher {
     /// watches the worker's sentinel only, and takes the pipe back when they stop.
     fn run(self) {
         let mut ready = false;
-        // Its sentinel, alone while the pipe is lent: a death shows at once, also when a
-        // process the task started holds a copy of the worker's end of the pipe.
-        let mut lent = WaitSet::new();
-        let sentinel = self.process.sentinel().ok();
-        let Some(sentinel) = sentinel.filter(|&fd| lent.add(fd).is_ok()) else {
+        let Ok(sentinel) = self.process.sentinel() else {
             // It cannot be watched: it must not run unseen.
             let _ = self.process.kill();
             return self.reap(ready);
         };
+        // Its sentinel, alone while the pipe is lent (made on the first lending): a death
+        // shows at once, also when a process the task started holds a copy of the worker's
+        // end of the pipe.
+        let mut lent: Option<WaitSet<'_>> = None;
         let mut conn = self.reader.take();
-        loop {
-            match self.read(&conn, sentinel, &mut ready) {
+        // The pipe is freed (`None`) only once the worker is gone.
+        while let Some(pipe) = conn.as_ref() {
+            match self.read(pipe, sentinel, &mut ready) {
                 Reading::Lend => {}
                 Reading::Reap => break,
-                Reading::Reported => return,
+                Reading::InitFailed(message) => {
+                    drop(conn);
+                    return self.init_failed(message);
+                }
+            }
+            if lent.is_none() {
+                let mut set = WaitSet::new();
+                if set.add(sentinel).is_err() {
+                    let _ = self.process.kill();
+                    break;
+                }
+                lent = Some(set);
             }
             drop(conn);
             // Readiness (any token) means the sentinel: the worker ended.
-            conn = self
-                .reader
-                .lend(|tick| lent.wait_timeout(tick).map_or(true, |t| !t.is_empty()));
+            conn = self.reader.lend(|tick| {
+                lent.as_mut()
+                    .is_none_or(|set| set.wait_timeout(tick).map_or(true, |t| !t.is_empty()))
+            });
         }
         drop(conn);
+        drop(lent);
         self.reap(ready);
+    }
+
+    /// Frees the worker's pipes once it is gone (or must be: it is killed) and every report
+    /// it sent was read, before the reaping: beside the worker's exit and the fork server's
+    /// wait, instead of on the pool's thread after `join` (a dozen `close`s and two `munmap`s
+    /// a worker). Waiting threads stop reading first.
+    fn free_pipes(&self) {
+        self.reader.close();
+        self.jobs.close();
+    }
+
+    /// The worker's initializer failed (`message`): frees its pipes, reaps it and books the
+    /// start failure.
+    fn init_failed(&self, message: String) {
+        self.free_pipes();
+        let _ = self.process.join();
+        self.gone.store(true, Ordering::Release);
+        let error = WorkerStartError::Initializer {
+            worker: self.name,
+            message,
+        };
+        self.emit(Event::StartFailed {
+            worker: self.name.id,
+            error,
+        });
     }
 
     /// Reads the worker's reports from `conn` (which this thread holds) until the worker is
@@ -747,20 +792,7 @@ impl Watcher {
                         worker: self.name.id,
                     });
                 }
-                FromWorker::InitFailed(message) => {
-                    self.reader.halt();
-                    let _ = self.process.join();
-                    self.gone.store(true, Ordering::Release);
-                    let error = WorkerStartError::Initializer {
-                        worker: self.name,
-                        message,
-                    };
-                    self.emit(Event::StartFailed {
-                        worker: self.name.id,
-                        error,
-                    });
-                    return Reading::Reported;
-                }
+                FromWorker::InitFailed(message) => return Reading::InitFailed(message),
                 // Folded by `drain`: never returned as a report.
                 FromWorker::DoneShared { .. } | FromWorker::Arena(_) => {
                     let _ = self.process.kill();
@@ -785,7 +817,7 @@ impl Watcher {
 
     /// Reaps the worker and reports how it ended (as a start failure if it never was ready).
     fn reap(&self, ready: bool) {
-        self.reader.halt();
+        self.free_pipes();
         let worker = self.name.id;
         let how = match self.process.join() {
             Ok(code) if code < 0 => WorkerExit::Signal(-code),

@@ -56,8 +56,9 @@ pub(crate) type Drain = Box<dyn Fn(&Connection) -> Option<Unbooked> + Send + Syn
 
 /// One worker's reports pipe and who reads it.
 pub(crate) struct ResultsReader {
-    /// The pipe; the reader holds the lock.
-    conn: Mutex<Connection>,
+    /// The pipe; the reader holds the lock. `None` once the watcher freed it (the worker is
+    /// gone, see [`ResultsReader::close`]).
+    conn: Mutex<Option<Connection>>,
     /// Reads and books what is ready.
     drain: Drain,
     /// A waiting thread found the watcher reading: it should lend the pipe.
@@ -81,7 +82,7 @@ impl ResultsReader {
     /// The reader of the pipe `conn`, booking with `drain`; the watcher reads first.
     pub(crate) fn new(conn: Connection, drain: Drain) -> Self {
         ResultsReader {
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Some(conn)),
             drain,
             wanted: AtomicBool::new(false),
             halted: AtomicBool::new(false),
@@ -90,9 +91,25 @@ impl ResultsReader {
         }
     }
 
-    /// For the watcher: takes the pipe (waiting threads let go within a [`SLICE`]).
-    pub(crate) fn take(&self) -> MutexGuard<'_, Connection> {
+    /// For the watcher: takes the pipe (waiting threads let go within a [`SLICE`]); `None`
+    /// only after [`close`](Self::close).
+    pub(crate) fn take(&self) -> MutexGuard<'_, Option<Connection>> {
         lock(&self.conn)
+    }
+
+    /// For the watcher, once the worker is gone and every report it sent was read: halts the
+    /// reading and frees the pipe (its descriptors and mapping) now, beside the worker's exit,
+    /// rather than with the last handle on this reader (the pool's, or a result's that
+    /// outlives the pool). A waiting thread that holds the pipe at that moment (it lets go
+    /// within a [`SLICE`]) is not waited for: the pipe then goes with the last handle.
+    pub(crate) fn close(&self) {
+        self.halt();
+        let pipe = match self.conn.try_lock() {
+            Ok(mut conn) => conn.take(),
+            Err(TryLockError::Poisoned(conn)) => conn.into_inner().take(),
+            Err(TryLockError::WouldBlock) => None,
+        };
+        drop(pipe);
     }
 
     /// For the watcher: reads and books what is ready (see [`Drain`]).
@@ -123,7 +140,7 @@ impl ResultsReader {
     pub(crate) fn lend(
         &self,
         mut lent: impl FnMut(Duration) -> bool,
-    ) -> MutexGuard<'_, Connection> {
+    ) -> MutexGuard<'_, Option<Connection>> {
         let ticks = (LENT_FOR.as_micros() / TICK.as_micros()).max(1);
         let mut quiet = 0;
         let mut seen = self.readings.load(Ordering::SeqCst);
@@ -151,7 +168,7 @@ impl ResultsReader {
             } else {
                 quiet += 1;
             }
-            if conn.ready_now() || quiet >= ticks {
+            if conn.as_ref().is_none_or(Connection::ready_now) || quiet >= ticks {
                 return conn;
             }
         }
@@ -169,11 +186,15 @@ impl Reader for ResultsReader {
                 return false;
             }
         };
+        // Freed: the worker is gone (the watcher halted the reading first).
+        let Some(conn) = conn.as_ref() else {
+            return false;
+        };
         loop {
             if self.halted.load(Ordering::SeqCst) {
                 return false;
             }
-            if let Some(unbooked) = self.drain(&conn) {
+            if let Some(unbooked) = self.drain(conn) {
                 *lock(&self.stash) = Some(unbooked);
                 self.halt();
                 return false;

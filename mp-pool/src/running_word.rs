@@ -5,42 +5,41 @@
 //! flush) and a death still fails exactly the running item.
 //!
 //! The word is `tag << 32 | (item + 1)`, `tag` the job's [`JobId::tag`](crate::backend::JobId::tag);
-//! 0 is "no item". One store per change, no system call.
+//! 0 is "no item". One store per change, no system call. It is the spare word of the worker's
+//! pipe ([`mp_ipc::SpareWord`]), which both sides already map: no segment of its own.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use mp_ipc::RawValue;
-use serde::{Deserialize, Serialize};
+use mp_ipc::{Connection, SpareWord};
 
 use crate::backend::Held;
 
 /// The value of "no item".
 const NOTHING: u64 = 0;
 
-/// One worker's running-item word (the pool and the worker each hold a copy, mapping the same
-/// shared memory).
-#[derive(Clone, Serialize, Deserialize)]
+/// One worker's running-item word (the pool and the worker each reach it from their end of the
+/// worker's pipe, mapping the same shared memory).
+#[derive(Clone)]
 pub(crate) struct RunningWord {
     /// The word.
-    word: RawValue<u64>,
+    word: SpareWord,
 }
 
 impl RunningWord {
-    /// A new word saying "no item".
-    pub(crate) fn new() -> Result<Self, mp_ipc::Error> {
-        Ok(RunningWord {
-            word: RawValue::new(NOTHING)?,
-        })
+    /// The word of the worker whose pipe `pipe` is an end (or a half) of: "no item" in a new
+    /// pipe. `None` for a connection that is no pipe.
+    pub(crate) fn of(pipe: &Connection) -> Option<Self> {
+        pipe.spare_word().map(|word| RunningWord { word })
     }
 
     /// In the worker: the word itself, to record items in (found once for a run of items).
     pub(crate) fn word(&self) -> RunningSlot<'_> {
-        RunningSlot(self.word.atomic())
+        RunningSlot(self.word.word())
     }
 
     /// In the pool: what the word says.
     pub(crate) fn held(&self) -> Held {
-        let value = self.word.atomic().load(Ordering::Acquire);
+        let value = self.word.word().load(Ordering::Acquire);
         match value & u64::from(u32::MAX) {
             0 => Held::Nothing,
             item => Held::Item {
@@ -79,9 +78,10 @@ mod tests {
 
     #[test]
     fn the_word_names_the_started_item_until_cleared() {
-        let word = RunningWord::new().unwrap();
+        let (ours, theirs) = mp_ipc::Pipe(true).unwrap();
+        let word = RunningWord::of(&ours).unwrap();
         assert_eq!(word.held(), Held::Nothing);
-        let other = word.clone();
+        let other = RunningWord::of(&theirs).unwrap();
         let slot = other.word();
         slot.start(7, 0);
         assert_eq!(word.held(), Held::Item { job: 7, item: 0 });

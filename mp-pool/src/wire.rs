@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::item_run::ItemRun;
 use crate::result_arena::ArenaHandle;
-use crate::running_word::RunningWord;
 
 /// A plain function's wire form ([`FnRef::to_wire`]): its offset and the image fingerprint.
 pub(crate) type FunctionWire = (u64, u64);
@@ -171,14 +170,10 @@ pub(crate) enum FromWorker {
 /// What a worker process starts with.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct WorkerArgs {
-    /// Where its jobs arrive (the receiving end).
-    pub(crate) jobs: Connection,
-    /// Where it reports (the sending end).
-    pub(crate) results: Connection,
+    /// Its end of its duplex pipe: jobs arrive on it, it reports on it.
+    pub(crate) pipe: Connection,
     /// Run once before the first job.
     pub(crate) init: Option<InitCall>,
-    /// Where it records the item it runs.
-    pub(crate) running: RunningWord,
     /// Leave after a task that left its resident memory above this many bytes.
     pub(crate) max_memory: Option<u64>,
 }

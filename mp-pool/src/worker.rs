@@ -21,6 +21,7 @@ use crate::flush_clock::{FlushClock, MAX_STRIDE};
 use crate::item_run::ItemRun;
 use crate::outcomes::Outcomes;
 use crate::result_arena::{ArenaWriter, SHARED_MIN};
+use crate::running_word::RunningWord;
 use crate::sys;
 use crate::wire::{FromWorker, ItemCall, JobWire, ToWorker, WorkerArgs};
 
@@ -33,30 +34,32 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     // the pool, or carry on) keeps its tasks; an owner that dies of it takes the workers along.
     sys::ignore_interrupts();
     let WorkerArgs {
-        mut jobs,
-        results,
+        mut pipe,
         init,
-        running,
         max_memory,
     } = args;
+    // Its running-item word is its pipe's spare word (a pipe always has one).
+    let Some(running) = RunningWord::of(&pipe) else {
+        return;
+    };
     if let Some(init) = init
         && let Err(message) = (init.run.get())(init.function, init.args)
     {
-        let _ = results.send(&FromWorker::InitFailed(message));
-        return;
+        let _ = pipe.send(&FromWorker::InitFailed(message));
+        return leave_untidied((pipe, running));
     }
-    if results.send(&FromWorker::Ready).is_err() {
-        return;
+    if pipe.send(&FromWorker::Ready).is_err() {
+        return leave_untidied((pipe, running));
     }
     // Wait for jobs without spinning: the pool's own threads may need this CPU. A patient
     // receive sleeps on the pipe's word at once (one `futex` call; no wait set, whose watch
     // would start mp-ipc's watcher thread in every worker), and notices a vanished pool
     // between its sleep's slices. (Nothing is held back while it sleeps: a job ends with a
     // flush unless the next message was already there.)
-    jobs.set_patient(true);
+    pipe.set_patient(true);
     let mut worker = Worker {
-        jobs: &jobs,
-        results,
+        jobs: &pipe,
+        results: &pipe,
         max_memory,
         runs: Vec::new(),
         arena: Arena::NotYet,
@@ -64,37 +67,18 @@ pub(crate) fn worker_main(args: WorkerArgs) {
     // With a memory bound, a task of a window or longer is flushed (and the bound checked)
     // as soon as it ends: the clock is read after every item.
     let clock = FlushClock::new(if max_memory.is_some() { 1 } else { MAX_STRIDE });
-    let mut run = ItemRun::new(clock, running);
-    // A retire message, the end of the pipe (the pool is gone), a failed send or a message
-    // that does not decode ends the loop; the pool fails whatever this worker still held.
-    loop {
-        match worker.jobs.recv() {
-            Ok(ToWorker::Job { job, call, args }) => {
-                let ran;
-                (run, ran) = worker.run_job(run, job, call, args, false);
-                if let Err(Stop) = ran {
-                    return;
-                }
-            }
-            Ok(ToWorker::Jobs(jobs)) => {
-                let last = jobs.len().saturating_sub(1);
-                for (i, JobWire { job, call, args }) in jobs.into_iter().enumerate() {
-                    let ran;
-                    (run, ran) = worker.run_job(run, job, call, args, i < last);
-                    if let Err(Stop) = ran {
-                        return;
-                    }
-                }
-            }
-            Ok(ToWorker::Retire) => {
-                if worker.flush(run.outcomes()).is_ok() {
-                    let _ = worker.results.send(&FromWorker::Leaving(None));
-                }
-                return;
-            }
-            Err(_) => return,
-        }
-    }
+    let run = worker.serve(ItemRun::new(clock, running));
+    leave_untidied(worker);
+    leave_untidied((pipe, run));
+}
+
+/// Leaves `kept` (the worker's pipes, running-item word, arena and buffers) to the process's
+/// exit: what their drops would do (a `close` a descriptor, a `munmap` a mapping, a `free` a
+/// buffer, a dozen system calls in all) the kernel's exit does anyway, in one sweep, and no
+/// drop of theirs says anything to the pool (it learns of the end by the pipe and the
+/// sentinel, which the exit closes). Called once everything the worker had to say is sent.
+fn leave_untidied<T>(kept: T) {
+    std::mem::forget(kept);
 }
 
 /// The loop ends: the pool is gone, or the worker leaves.
@@ -104,8 +88,8 @@ struct Stop;
 struct Worker<'a> {
     /// Where its jobs arrive.
     jobs: &'a Connection,
-    /// Where it reports.
-    results: Connection,
+    /// Where it reports (the same duplex end).
+    results: &'a Connection,
     /// Its resident memory bound, in bytes.
     max_memory: Option<u64>,
     /// The runs of items whose outcomes are held back: job, count.
@@ -126,6 +110,40 @@ enum Arena {
 }
 
 impl Worker<'_> {
+    /// Runs jobs until a retire message, the end of the pipe (the pool is gone), a failed send
+    /// or a message that does not decode; the pool fails whatever this worker still held.
+    /// Returns the item loop, for the exit to free.
+    fn serve(&mut self, mut run: ItemRun) -> ItemRun {
+        loop {
+            match self.jobs.recv() {
+                Ok(ToWorker::Job { job, call, args }) => {
+                    let ran;
+                    (run, ran) = self.run_job(run, job, call, args, false);
+                    if let Err(Stop) = ran {
+                        return run;
+                    }
+                }
+                Ok(ToWorker::Jobs(jobs)) => {
+                    let last = jobs.len().saturating_sub(1);
+                    for (i, JobWire { job, call, args }) in jobs.into_iter().enumerate() {
+                        let ran;
+                        (run, ran) = self.run_job(run, job, call, args, i < last);
+                        if let Err(Stop) = ran {
+                            return run;
+                        }
+                    }
+                }
+                Ok(ToWorker::Retire) => {
+                    if self.flush(run.outcomes()).is_ok() {
+                        let _ = self.results.send(&FromWorker::Leaving(None));
+                    }
+                    return run;
+                }
+                Err(_) => return run,
+            }
+        }
+    }
+
     /// Runs the items of job `job` through its trampoline, a run at a time, flushing as it
     /// goes; at its end, flushes unless the next job is already there (`more`: in the same
     /// message; or the next message arrived): its results then share the message.

@@ -10,6 +10,10 @@ use mp_pool::{Pool, StartMethod, TaskError};
 
 #[path = "../../test-support/bounded.rs"]
 mod bounded;
+#[path = "../../test-support/leaks.rs"]
+mod leaks;
+
+use leaks::fds_and_shared_mappings;
 
 /// The bound on a whole test: far above what any needs, on a loaded machine.
 const TEST_BOUND: Duration = Duration::from_secs(120);
@@ -123,21 +127,6 @@ fn a_thread_waiting_in_get_reads_large_results_itself() {
 /// Result `n` of 3 MiB and the pid of the worker that made it.
 fn large_with_pid(n: usize) -> (u32, Bytes) {
     (std::process::id(), result_bytes((n, 3 << 20)))
-}
-
-/// How many descriptors this process has open, and how many shared mappings it has.
-fn fds_and_shared_mappings() -> (usize, usize) {
-    let fds = std::fs::read_dir("/proc/self/fd").unwrap().count();
-    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
-    let shared = maps
-        .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .nth(1)
-                .is_some_and(|p| p.ends_with('s'))
-        })
-        .count();
-    (fds, shared)
 }
 
 /// A map of large results on a Pool(2) whose workers are killed a few times while they send

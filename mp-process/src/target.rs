@@ -3,7 +3,7 @@
 
 use std::os::fd::OwnedFd;
 
-use ipc_channel::ipc::{IpcReceiver, OpaqueIpcSender};
+use ipc_channel::ipc::{IpcReceiver, IpcSender, OpaqueIpcSender};
 use mp_sync::raw::FnRef;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -148,10 +148,13 @@ where
     A: Serialize + DeserializeOwned + 'static,
 {
     run::die_here_if_asked();
-    let launch = match IpcReceiver::<Launch<A>>::from_owned_fd(launch).recv() {
+    let channel = IpcReceiver::<Launch<A>>::from_owned_fd(launch);
+    let launch = match channel.recv() {
         Ok(launch) => launch,
         Err(e) => return format!("receiving the target and its arguments: {e}"),
     };
+    // The launch channel, read, carries the report back: the parent reads its own end.
+    let report = IpcSender::from_owned_fd(channel.into_owned_fd());
     let Launch {
         header,
         target,
@@ -160,5 +163,5 @@ where
     if let Err(why) = context::become_child(header.context) {
         return why;
     }
-    run::run_target(&header.report, move || (target.get())(args))
+    run::run_target(&report, move || (target.get())(args))
 }

@@ -4,10 +4,23 @@
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
-/// Events each watch reports: readable or hung up (`EPOLLHUP`/`EPOLLERR` always are), once,
-/// until re-armed. One-shot, so that a descriptor that stays readable (an exited child's
+/// Events a readable watch reports: readable or hung up (`EPOLLHUP`/`EPOLLERR` always are),
+/// once, until re-armed. One-shot, so that a descriptor that stays readable (an exited child's
 /// pidfd) does not keep the watcher spinning while nobody looks.
 const ONE_SHOT_READABLE: u32 = (libc::EPOLLIN | libc::EPOLLONESHOT) as u32;
+
+/// Events a hang-up watch reports: hung up only (`EPOLLHUP`/`EPOLLERR` are always reported;
+/// `EPOLLRDHUP` is the peer's shutdown), once, until re-armed.
+const ONE_SHOT_HANG_UP: u32 = (libc::EPOLLRDHUP | libc::EPOLLONESHOT) as u32;
+
+/// What a watch reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Interest {
+    /// Readable or hung up (a sentinel, a socket with data).
+    Readable,
+    /// Hung up only (a pipe end's link, readable whenever a side message waits on it).
+    HangUp,
+}
 
 /// Most events taken from the kernel per wait.
 const BATCH: usize = 64;
@@ -28,25 +41,34 @@ impl Epoll {
         Ok(Epoll(unsafe { OwnedFd::from_raw_fd(fd) }))
     }
 
-    /// Watches `fd` for one readiness report carrying `key`.
-    pub(crate) fn add(&self, fd: BorrowedFd<'_>, key: u64) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_ADD, fd, key)
+    /// Watches `fd` for one report of `interest` carrying `key`.
+    pub(crate) fn add(&self, fd: BorrowedFd<'_>, key: u64, interest: Interest) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_ADD, fd, key, interest)
     }
 
     /// Re-arms the one-shot watch of `fd` (added before) for one more report.
-    pub(crate) fn rearm(&self, fd: BorrowedFd<'_>, key: u64) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_MOD, fd, key)
+    pub(crate) fn rearm(&self, fd: BorrowedFd<'_>, key: u64, interest: Interest) -> io::Result<()> {
+        self.ctl(libc::EPOLL_CTL_MOD, fd, key, interest)
     }
 
     /// Stops watching `fd`.
     pub(crate) fn remove(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
-        self.ctl(libc::EPOLL_CTL_DEL, fd, 0)
+        self.ctl(libc::EPOLL_CTL_DEL, fd, 0, Interest::Readable)
     }
 
     /// One `epoll_ctl` call.
-    fn ctl(&self, op: libc::c_int, fd: BorrowedFd<'_>, key: u64) -> io::Result<()> {
+    fn ctl(
+        &self,
+        op: libc::c_int,
+        fd: BorrowedFd<'_>,
+        key: u64,
+        interest: Interest,
+    ) -> io::Result<()> {
         let mut event = libc::epoll_event {
-            events: ONE_SHOT_READABLE,
+            events: match interest {
+                Interest::Readable => ONE_SHOT_READABLE,
+                Interest::HangUp => ONE_SHOT_HANG_UP,
+            },
             u64: key,
         };
         // SAFETY: both descriptors are open (owned and borrowed); `event` is a live

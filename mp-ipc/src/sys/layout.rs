@@ -48,6 +48,8 @@ pub(crate) struct PipeHeader {
     pub(crate) cap: AtomicU32,
     /// Largest payload accepted.
     pub(crate) max_message: AtomicU64,
+    /// The pipe's users' word ([`SpareWord`](crate::SpareWord)); the pipe never touches it.
+    pub(crate) spare: AtomicU64,
 }
 
 // SAFETY: `repr(C)`, atomics only (valid zeroed), no pointers.

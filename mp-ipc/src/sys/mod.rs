@@ -27,7 +27,7 @@ mod this_pid;
 pub use atomic::AtomicInteger;
 pub(crate) use cpu::current_cpu;
 pub(crate) use elems::Elems;
-pub(crate) use epoll::Epoll;
+pub(crate) use epoll::{Epoll, Interest};
 pub(crate) use held::{Held, lock};
 pub(crate) use layout::{Direction, ElemHeader, PipeHeader, QueueHeader};
 pub(crate) use mp_sync::raw::{

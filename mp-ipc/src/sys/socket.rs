@@ -149,13 +149,14 @@ pub(crate) fn recv_some(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize>
 }
 
 /// Whether the other end of the socket `fd` is gone (every copy of it closed): one `poll` that
-/// does not wait. For a connection's liveness watch, on which nothing is ever sent, so the
-/// socket reports only the hang-up.
+/// does not wait, for the hang-up only (a pipe end's link is readable whenever a side message
+/// waits on it, which says nothing about the peer).
 pub(crate) fn peer_hung_up(fd: BorrowedFd<'_>) -> bool {
     use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
     // A closed peer of a SOCK_SEQPACKET socket shows as POLLHUP (the kernel marks both
-    // directions shut down).
-    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    // directions shut down), queued messages or not; POLLHUP and POLLERR are reported
+    // whatever is asked for, so nothing else is.
+    let mut fds = [PollFd::new(fd, PollFlags::empty())];
     loop {
         match poll(&mut fds, PollTimeout::ZERO) {
             Ok(0) => return false,

@@ -4,12 +4,16 @@
 //! No named socket is involved: the child inherits the receiving end of its launch channel
 //! (across exec for spawn, through the fork server's fork for forkserver), so no other process
 //! can reach the child before it has its target, and nothing is left in the file system.
+//!
+//! The launch channel is one socket pair, used both ways: the parent sends the launch message
+//! on its socket, and the child, once it has read it, reports a panic on its own socket, which
+//! the parent reads on (a duplicate of) its own. So a start makes one socket pair, not two.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipc_channel::ipc::{self, IpcReceiver, IpcSender, OpaqueIpcSender};
+use ipc_channel::ipc::{self, IpcReceiver, OpaqueIpcSender};
 use mp_sync::raw::Deadline;
 
 use crate::child::{ChildShared, Reaper};
@@ -27,23 +31,24 @@ pub(crate) struct LaunchChannels {
     launch: OpaqueIpcSender,
     /// The launch channel's receiving end, handed to the child.
     child_end: OwnedFd,
-    /// Given to the child in its launch message.
-    report_tx: IpcSender<ChildReport>,
-    /// Where the child's report arrives.
+    /// Where the child's report arrives: a duplicate of the parent's socket of the launch
+    /// channel (the child reports on its end once it has read the launch message).
     report_rx: IpcReceiver<ChildReport>,
 }
 
 impl LaunchChannels {
-    /// Makes the launch and report channels.
+    /// Makes the launch channel (which is also the report channel).
     pub(crate) fn new() -> Result<LaunchChannels> {
         let (launch, child_end) =
             ipc::channel::<()>().map_err(Error::os("creating a launch channel"))?;
-        let (report_tx, report_rx) =
-            ipc::channel::<ChildReport>().map_err(Error::os("creating a report channel"))?;
+        let report_rx = IpcReceiver::from_owned_fd(
+            launch
+                .to_owned_fd()
+                .map_err(Error::os("creating a report channel"))?,
+        );
         Ok(LaunchChannels {
             launch: launch.to_opaque(),
             child_end: child_end.into_owned_fd(),
-            report_tx,
             report_rx,
         })
     }
@@ -100,16 +105,12 @@ pub(crate) fn send(
     let LaunchChannels {
         launch,
         child_end,
-        report_tx,
         report_rx,
     } = channels;
     // The child has its own copy; ours must go, so that a dead child's channel reads as closed.
     drop(child_end);
     let (name, daemon) = (start.name.clone(), start.daemon);
-    let header = LaunchHeader {
-        context: start,
-        report: report_tx,
-    };
+    let header = LaunchHeader { context: start };
     Sent {
         sent: target.launch(launch, header).map_err(|_| None),
         report_rx,

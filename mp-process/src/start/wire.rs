@@ -4,7 +4,6 @@
 
 use std::os::fd::OwnedFd;
 
-use ipc_channel::ipc::IpcSender;
 use mp_sync::raw::FnRef;
 use serde::{Deserialize, Serialize};
 
@@ -37,10 +36,9 @@ pub(crate) struct ChildStart {
 /// Everything a fresh child needs but its target and arguments.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct LaunchHeader {
-    /// Who the child is, and who its parent is.
+    /// Who the child is, and who its parent is. (The child reports a panic on its launch
+    /// channel, which the parent reads on its own end.)
     pub(crate) context: ChildStart,
-    /// Where the child reports a panic.
-    pub(crate) report: IpcSender<ChildReport>,
 }
 
 /// The launch message: header, target and arguments, whose descriptors (channels, shared

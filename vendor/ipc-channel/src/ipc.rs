@@ -1295,6 +1295,12 @@ impl IpcBytesSender {
         }
     }
 
+    /// mp patch: the sender's socket, borrowed (to poll it for a hang-up, or duplicate it
+    /// for a receiver on the same socket).
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.os_sender.as_fd()
+    }
+
     /// mp patch: sends `data` with `handles` in one message.
     pub fn send_with_handles(&self, data: &[u8], handles: IpcHandles) -> Result<(), io::Error> {
         self.os_sender

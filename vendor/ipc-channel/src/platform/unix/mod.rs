@@ -230,6 +230,12 @@ impl OsIpcSender {
         unsafe { BorrowedFd::borrow_raw(self.fd.0) }.as_fd().try_clone_to_owned()
     }
 
+    /// mp patch: the sender's descriptor, borrowed (to poll it, or duplicate it).
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        // SAFETY: the descriptor stays open while `self` (which holds it) is borrowed.
+        unsafe { std::os::fd::BorrowedFd::borrow_raw(self.fd.0) }
+    }
+
     /// mp patch: a sender over a descriptor of this kind (a `SOCK_SEQPACKET` Unix socket).
     pub fn from_owned_fd(fd: std::os::fd::OwnedFd) -> OsIpcSender {
         use std::os::fd::IntoRawFd;
@@ -1047,30 +1053,49 @@ impl OsIpcSharedMemory {
     /// panicking: a descriptor that is not a regular file (or shared memory) open for reading
     /// and writing, or a failed mapping, is an error (the descriptor is closed).
     pub fn try_from_owned_fd(fd: std::os::fd::OwnedFd) -> std::io::Result<OsIpcSharedMemory> {
+        use std::os::fd::AsRawFd;
+        let st = fd_stat(fd.as_raw_fd())?;
+        OsIpcSharedMemory::try_from_owned_fd_and_stat(fd, &st)
+    }
+
+    /// mp patch: [`try_from_owned_fd`](Self::try_from_owned_fd) given the descriptor's `fstat`
+    /// (a receive has it from telling sockets from regions: one `fstat` per descriptor). The
+    /// access mode is checked by the mapping itself (`mmap` of a shared writable mapping
+    /// refuses a descriptor not open for reading and writing, `EACCES`); only an empty region,
+    /// which maps nothing, asks for it (`F_GETFL`).
+    fn try_from_owned_fd_and_stat(
+        fd: std::os::fd::OwnedFd,
+        st: &libc::stat,
+    ) -> std::io::Result<OsIpcSharedMemory> {
         use std::os::fd::IntoRawFd;
         let fd = fd.into_raw_fd();
         let store = BackingStore::from_fd(fd);
+        let not_a_region = || {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a shared memory region is not a file open for reading and writing",
+            )
+        };
+        if st.st_mode & S_IFMT != libc::S_IFREG || st.st_size < 0 {
+            return Err(not_a_region());
+        }
+        let length = st.st_size as size_t;
         unsafe {
-            let mut st = mem::MaybeUninit::<libc::stat>::uninit();
-            if libc::fstat(fd, st.as_mut_ptr()) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let st = st.assume_init();
-            let rdwr = libc::fcntl(fd, libc::F_GETFL) & libc::O_ACCMODE == libc::O_RDWR;
-            if st.st_mode & S_IFMT != libc::S_IFREG || !rdwr || st.st_size < 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "a shared memory region is not a file open for reading and writing",
-                ));
-            }
-            let length = st.st_size as size_t;
             if length == 0 {
+                if libc::fcntl(fd, libc::F_GETFL) & libc::O_ACCMODE != libc::O_RDWR {
+                    return Err(not_a_region());
+                }
                 return Ok(OsIpcSharedMemory::from_raw_parts(ptr::null_mut(), 0, store));
             }
             let address =
                 libc::mmap(ptr::null_mut(), length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
             if address == MAP_FAILED {
-                return Err(io::Error::last_os_error());
+                let error = io::Error::last_os_error();
+                return Err(if error.raw_os_error() == Some(libc::EACCES) {
+                    not_a_region()
+                } else {
+                    error
+                });
             }
             Ok(OsIpcSharedMemory::from_raw_parts(address as *mut u8, length, store))
         }
@@ -1272,7 +1297,10 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
             };
             for index in 0..channel_length {
                 let fd = *cmsg_fds.add(index);
-                if is_socket(fd) {
+                // mp patch: one `fstat` tells a socket from a region and gives the region's
+                // size (it was two: one here, one in the mapping).
+                let st = fd_stat(fd);
+                if st.as_ref().is_ok_and(|st| st.st_mode & S_IFMT == S_IFSOCK) {
                     channels.push(OsOpaqueIpcChannel::from_fd(fd));
                     continue;
                 }
@@ -1280,7 +1308,8 @@ fn recv(fd: c_int, blocking_mode: BlockingMode) -> Result<IpcMessage, UnixError>
                 // or hostile sender) is closed and the message refused below, instead of an
                 // assertion panic in `map_file`.
                 use std::os::fd::FromRawFd;
-                match OsIpcSharedMemory::try_from_owned_fd(std::os::fd::OwnedFd::from_raw_fd(fd)) {
+                let fd = std::os::fd::OwnedFd::from_raw_fd(fd);
+                match st.and_then(|st| OsIpcSharedMemory::try_from_owned_fd_and_stat(fd, &st)) {
                     Ok(region) => shared_memory_regions.push(region),
                     Err(_) => unmappable = true,
                 }
@@ -1494,11 +1523,16 @@ impl UnixCmsg {
 }
 
 fn is_socket(fd: c_int) -> bool {
+    fd_stat(fd).is_ok_and(|st| (st.st_mode & S_IFMT) == S_IFSOCK)
+}
+
+/// mp patch: the `fstat` of a descriptor.
+fn fd_stat(fd: c_int) -> io::Result<libc::stat> {
     unsafe {
         let mut st = mem::MaybeUninit::uninit();
         if libc::fstat(fd, st.as_mut_ptr()) != 0 {
-            return false;
+            return Err(io::Error::last_os_error());
         }
-        (st.assume_init().st_mode & S_IFMT) == S_IFSOCK
+        Ok(st.assume_init())
     }
 }
