@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{builder, dies_within_bound, join, state_and_ppid};
+use common::{builder, dies_within_bound, join, the_fork_server};
 use mp_process::{Error, Process, StartMethod, active_children};
 
 /// How long each answer may take: "at once", with room for a loaded machine.
@@ -41,13 +41,7 @@ fn the_children_of_a_killed_fork_server_are_answered_for_at_once() {
         p.start().unwrap();
     }
     let pids: Vec<i32> = children.iter().map(|p| p.pid().unwrap()).collect();
-    let me = std::process::id() as i32;
-    let server = std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .find(|&pid| matches!(state_and_ppid(pid), Some((s, ppid)) if ppid == me && s != 'Z'))
-        .expect("the fork server runs");
+    let server = the_fork_server();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(server),
         nix::sys::signal::Signal::SIGKILL,

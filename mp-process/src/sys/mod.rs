@@ -279,6 +279,23 @@ pub(crate) fn kill_and_reap(pid: i32) {
     let _ = reap(pid);
 }
 
+/// Whether our child `pid` has exited (a zombie, or already reaped: nothing to wait for), now,
+/// without reaping it: it stays ours to reap. Race-free while it is unreaped (its pid cannot be
+/// reused).
+pub(crate) fn has_exited(pid: i32) -> bool {
+    use nix::sys::wait::{Id, WaitPidFlag, waitid};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    loop {
+        match waitid(Id::Pid(Pid::from_raw(pid)), flags) {
+            Ok(WaitStatus::StillAlive) => return false,
+            Ok(_) => return true,
+            Err(nix::errno::Errno::EINTR) => {}
+            // ECHILD: reaped already, so gone.
+            Err(_) => return true,
+        }
+    }
+}
+
 /// Sends one datagram on a `SOCK_SEQPACKET` socket, with descriptor `fd` attached if given.
 /// A peer that has gone is `EPIPE` (never SIGPIPE).
 pub(crate) fn send_with_fd(

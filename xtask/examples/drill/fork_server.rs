@@ -1,7 +1,10 @@
 //! The fork-server drill (forkserver only): SIGKILL the fork server at a random moment while
 //! its children run and another start may be under way. Every call on the orphaned children
 //! must return promptly (issue 7: each stalled 10 s asking the replacement server about a pid
-//! it never forked), and the next start must work.
+//! it never forked), and the next start must work. In half the runs a child the server had
+//! just forked is played as well, one that still holds the server's socket (copies taken before
+//! the kill) and closes it a random moment after the next start began: a request sent there
+//! is taken by nobody, and the next start must not send it there.
 
 use std::thread;
 use std::time::{Duration, Instant};
@@ -56,6 +59,15 @@ pub(crate) fn run(method: StartMethod, rng: &mut Rng, findings: &mut Findings) {
             children::start(method, wait_for_release, release.clone(), &what, findings)
         })
         .collect();
+    // The half-born child: copies of the server's socket, closed a while after the next start.
+    let lingering = if rng.coin() {
+        match sys::copy_sockets_of(server) {
+            Ok(copies) => Some((copies, rng.duration(Duration::from_millis(50)))),
+            Err(e) => return findings.fail(format!("copying the fork server's sockets: {e}")),
+        }
+    } else {
+        None
+    };
     let delay = rng.duration(Duration::from_millis(20));
     let killer = thread::spawn(move || {
         thread::sleep(delay);
@@ -80,8 +92,17 @@ pub(crate) fn run(method: StartMethod, rng: &mut Rng, findings: &mut Findings) {
     }
     release.set();
     // The next start brings a replacement server: the orphans must not be asked about there.
+    let closer = lingering.map(|(copies, after)| {
+        thread::spawn(move || {
+            thread::sleep(after);
+            drop(copies);
+        })
+    });
     let mut next = children::builder(method).name("next").target(idle, ());
     let next_started = timed("the next start", findings, || next.start());
+    if closer.is_some_and(|closer| closer.join().is_err()) {
+        findings.fail("the thread holding the server's socket panicked".to_owned());
+    }
     if let Err(e) = &next_started {
         findings.fail(format!("the start after the fork server died failed: {e}"));
     }

@@ -36,6 +36,9 @@ const REPLY_BOUND: Duration = Duration::from_secs(30);
 /// as soon as the server sees the child's pidfd ready: microseconds, unless the machine stalls).
 const REPORT_BOUND: Duration = Duration::from_secs(10);
 
+/// How long the reader polls a quiet socket before it asks whether the server has exited.
+const EXIT_CHECK: Duration = Duration::from_millis(50);
+
 /// How long a join waits for its child's exit report before it looks at the child's pidfd, to
 /// bound how long the report may lag behind the exit.
 const SLICE: Duration = Duration::from_millis(10);
@@ -145,9 +148,24 @@ impl Link {
         })
     }
 
-    /// Whether the server is known to be gone.
+    /// Whether the server is gone: known dead, or found to have exited now. Its socket alone
+    /// does not tell: a child it had just forked holds a copy until it closes the server's
+    /// descriptors, and a request sent there meanwhile is taken by nobody (its reply read is a
+    /// reset once that copy closes). What it sent before it died is read first.
     fn is_dead(&self) -> bool {
-        self.lock().dead.is_some()
+        let mut state = self.lock();
+        self.mark_dead_if_exited(&mut state);
+        state.dead.is_some()
+    }
+
+    /// Marks the server dead if it has exited, after reading what it sent before it died.
+    fn mark_dead_if_exited(&self, state: &mut LinkState) {
+        if state.dead.is_none() && sys::has_exited(self.server_pid) {
+            self.drain(state);
+            let why = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "it exited");
+            state.mark_dead(self, why);
+            self.signal(state);
+        }
     }
 
     /// Sends the request for a child that enters `trampoline` with the launch channel `launch`
@@ -231,10 +249,16 @@ impl Link {
             }
             state.reader = true;
             drop(state);
-            let polled = poll_readable(&[self.sock.as_fd()], Some(until));
+            let slice = Deadline::slice(Some(until), EXIT_CHECK);
+            let polled = poll_readable(&[self.sock.as_fd()], Some(slice));
             state = self.lock();
             state.reader = false;
             self.drain(&mut state);
+            // A quiet socket may be a dead server's, kept open by a child it had just forked
+            // (see [`Link::is_dead`]): a waiter must not wait for that child.
+            if polled.as_ref().is_ok_and(Vec::is_empty) {
+                self.mark_dead_if_exited(&mut state);
+            }
             // Whether or not it filed something: the role is free for a waiter to take.
             self.signal(&state);
             polled.map_err(Error::os("waiting for the fork server"))?;
@@ -251,6 +275,9 @@ impl Link {
     /// Reads every message waiting on the socket, without blocking, and files it.
     fn drain(&self, state: &mut LinkState) {
         let mut filed = false;
+        // A server that died with requests unread makes the next read a reset, ahead of what
+        // it sent before (a child's pidfd, an exit report): those are read after it.
+        let mut reset: Option<std::io::Error> = None;
         while state.dead.is_none() {
             let mut buffer = [0u8; MAX_MESSAGE];
             let why = match sys::recv_with_fd(self.sock.as_fd(), &mut buffer, false) {
@@ -276,11 +303,23 @@ impl Link {
                         format!("it sent a malformed message {:?}", &buffer[..len]),
                     ),
                 },
-                Ok(Received::Closed) => {
+                Ok(Received::Closed) => reset.take().unwrap_or_else(|| {
                     std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "it closed its socket")
+                }),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && reset.is_none() => {
+                    reset = Some(std::io::Error::new(
+                        e.kind(),
+                        format!("reading its socket: {e}"),
+                    ));
+                    continue;
                 }
                 Err(e) => std::io::Error::new(e.kind(), format!("reading its socket: {e}")),
             };
+            state.mark_dead(self, why);
+            filed = true;
+        }
+        if let Some(why) = reset.filter(|_| state.dead.is_none()) {
+            // The reset came, but not the close after it: the server is gone all the same.
             state.mark_dead(self, why);
             filed = true;
         }
