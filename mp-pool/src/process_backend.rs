@@ -278,6 +278,9 @@ impl ProcessBackend {
     /// parent-death signal (armed against the thread that started it) comes only with the
     /// pool's process.
     fn begin_launch(&self, worker: WorkerId) -> Result<PendingLaunch, WorkerStartError> {
+        if exit_guard::exiting() {
+            return Err(spawn_error(std::io::Error::other("the program is exiting")));
+        }
         let gone = Arc::new(AtomicBool::new(false));
         let (started_tx, started) = mpsc::sync_channel(1);
         let watch = WatchOnceStarted {
