@@ -167,7 +167,11 @@ impl Watcher {
         let mut keys = Vec::new();
         loop {
             keys.clear();
-            if self.epoll.wait(&mut keys).is_err() {
+            // Parked in the kernel, holding nothing: a fork-method start does not count it.
+            let quiet = mp_sync::raw::QuietThread::enter();
+            let waited = self.epoll.wait(&mut keys);
+            drop(quiet);
+            if waited.is_err() {
                 // Not expected (the epoll descriptor is ours); never spin on it.
                 std::thread::sleep(RETRY);
                 continue;

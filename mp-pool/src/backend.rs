@@ -162,6 +162,13 @@ pub(crate) trait Backend: Send + 'static {
     fn limits_at_worker(&self) -> bool {
         false
     }
+
+    /// What `join` waits for once every worker is gone, outside the core's lock: the works the
+    /// backend ran on kept threads ended, their threads parked (quiet, so that a fork-method
+    /// start right after the join is not refused for them). `None`: nothing to wait for.
+    fn threads_at_rest(&self) -> Option<Arc<crate::kept_threads::Crew>> {
+        None
+    }
 }
 
 /// Books [`Event`]s on the core from the thread that has them, under one lock for all

@@ -206,6 +206,11 @@ impl<B: Backend> Core<B> {
         self.phase != Phase::Running && self.workers.is_empty()
     }
 
+    /// The backend.
+    pub(crate) fn backend(&self) -> &B {
+        &self.backend
+    }
+
     /// Why the pool is broken, if it is.
     pub(crate) fn broken(&self) -> Option<&WorkerStartError> {
         self.broken.as_ref()

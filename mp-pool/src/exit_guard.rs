@@ -2,8 +2,11 @@
 //! non-daemon children when it exits; a pool's workers are not daemons (so that tasks may
 //! start processes), and one that waits for its next job would make that join wait forever
 //! when the program exits with a pool still alive (`std::process::exit`, a pool in a static
-//! or leaked). So, at exit, every live worker of this process's pools is killed first.
+//! or leaked). So, at exit, every live worker of this process's pools is killed first, and no
+//! replacement is started after that (it could be forked after the process is gone, and miss
+//! its parent-death signal: the worker also checks its parent at boot).
 
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};
 
 use mp_process::Process;
@@ -15,6 +18,14 @@ static LIVE: Mutex<Vec<Weak<Process>>> = Mutex::new(Vec::new());
 
 /// Registers the exit hook once.
 static HOOK: Once = Once::new();
+
+/// The process whose exit hook ran (0: none): it starts no more workers.
+static EXITING: AtomicU32 = AtomicU32::new(0);
+
+/// Whether this process is exiting (its exit hook ran): a worker started now could outlive it.
+pub(crate) fn exiting() -> bool {
+    EXITING.load(Ordering::Acquire) == std::process::id()
+}
 
 /// Registers a worker just started. Called after the process started, so that the hook is
 /// registered after mp-process's own and runs before it (at-exit hooks run in reverse order).
@@ -30,6 +41,8 @@ pub(crate) fn guard(worker: &Arc<Process>) {
 /// it (a forked copy of this list is ignored by `kill`), and a list whose lock is held (by a
 /// thread of this process, or in a forked copy) is left alone rather than waited for.
 extern "C" fn kill_live_workers() {
+    // First: the watchers of the workers killed below start no replacement.
+    EXITING.store(std::process::id(), Ordering::Release);
     let Ok(live) = LIVE.try_lock() else {
         return;
     };

@@ -12,9 +12,11 @@ use std::sync::{Arc, Mutex, PoisonError, TryLockError};
 use std::thread;
 
 use mp_ipc::Connection;
+use mp_sync::raw::QuietThread;
 
 use crate::backend::JobId;
 use crate::error::WorkerId;
+use crate::kept_threads::Crew;
 use crate::process_job::ProcessJob;
 use crate::wire::{JobWireRef, ToWorkerRef};
 
@@ -66,20 +68,24 @@ pub(crate) struct JobSender {
     jobs: SharedPipe,
     /// Assignments handed to the writer thread and not yet sent.
     queued: Arc<AtomicUsize>,
-    /// The writer thread's queue, once started.
-    writer: Option<Sender<Assignment>>,
+    /// The writer thread's queue, once started, and the thread (joined when this is dropped).
+    writer: Option<(Sender<Assignment>, thread::JoinHandle<()>)>,
     /// Whose pipe (for the writer thread's name).
     worker: WorkerId,
+    /// The pool's crew: the writer thread counts in it while it is not waiting, so that the
+    /// pool's `join` returns once it is quiet.
+    crew: Arc<Crew>,
 }
 
 impl JobSender {
     /// The sender of `worker`'s jobs pipe `jobs`.
-    pub(crate) fn new(jobs: Connection, worker: WorkerId) -> Self {
+    pub(crate) fn new(jobs: Connection, worker: WorkerId, crew: &Arc<Crew>) -> Self {
         JobSender {
             jobs: Arc::new(Mutex::new(Some(jobs))),
             queued: Arc::new(AtomicUsize::new(0)),
             writer: None,
             worker,
+            crew: Arc::clone(crew),
         }
     }
 
@@ -130,13 +136,38 @@ impl JobSender {
             let (tx, rx) = mpsc::channel();
             let jobs = Arc::clone(&self.jobs);
             let queued = Arc::clone(&self.queued);
-            thread::Builder::new()
+            let crew = Arc::clone(&self.crew);
+            crew.began();
+            let spawned = thread::Builder::new()
                 .name(format!("mp-pool writer {}", self.worker.0))
-                .spawn(move || write_jobs(&jobs, &queued, &rx))
-                .ok()?;
-            self.writer = Some(tx);
+                .spawn(move || {
+                    write_jobs(&jobs, &queued, &rx, &crew);
+                    crew.ended();
+                });
+            let Ok(handle) = spawned else {
+                self.crew.ended();
+                return None;
+            };
+            self.writer = Some((tx, handle));
         }
-        self.writer.as_ref()
+        self.writer.as_ref().map(|(tx, _)| tx)
+    }
+}
+
+impl Drop for JobSender {
+    /// Ends the writer thread and, if it has nothing queued, waits for it (it is then waiting
+    /// for its queue, which is now closed): no idle writer outlives its pool's backend, and a
+    /// fork-method start after the pool is dropped does not find it.
+    fn drop(&mut self) {
+        if let Some((queue, writer)) = self.writer.take() {
+            drop(queue);
+            // Only a writer with nothing queued: one still sending may be blocked on a pipe
+            // that a process the task started keeps open; it ends on its own (detached).
+            let idle = self.queued.load(Ordering::Acquire) == 0;
+            if idle && writer.thread().id() != thread::current().id() {
+                let _ = writer.join();
+            }
+        }
     }
 }
 
@@ -158,16 +189,29 @@ impl JobsCloser {
     }
 }
 
+/// Waits for the next assignment, quiet ([`QuietThread`]: parked, holding no lock a fork
+/// child could need), so that a fork-method start after the pool's join is not refused for
+/// a writer still waiting for its worker's next job.
+fn recv_quietly(queue: &Receiver<Assignment>, crew: &Crew) -> Result<Assignment, mpsc::RecvError> {
+    let quiet = QuietThread::enter();
+    crew.ended();
+    let next = queue.recv();
+    drop(quiet);
+    crew.began();
+    next
+}
+
 /// A worker's writer thread: sends what it is given, in order, until the backend lets go of
 /// the worker or the worker is gone; the jobs already queued behind a job go with it.
 fn write_jobs(
     jobs: &Mutex<Option<Connection>>,
     queued: &AtomicUsize,
     queue: &Receiver<Assignment>,
+    crew: &Crew,
 ) {
     let mut next = None;
     loop {
-        let first = match next.take().map_or_else(|| queue.recv(), Ok) {
+        let first = match next.take().map_or_else(|| recv_quietly(queue, crew), Ok) {
             Ok(first) => first,
             Err(_) => return, // the backend let go of the worker
         };

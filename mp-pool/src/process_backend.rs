@@ -233,6 +233,8 @@ pub(crate) struct ProcessBackend {
     workers: HashMap<WorkerId, WorkerProcess>,
     /// How to start one.
     launch: Launch,
+    /// The watchers' works, which `join` waits to see ended.
+    crew: Arc<kept_threads::Crew>,
 }
 
 /// A process backend and its events.
@@ -243,6 +245,7 @@ pub(crate) fn process_backend(launch: Launch) -> (ProcessBackend, ProcessEvents)
         events: tx,
         workers: HashMap::new(),
         launch,
+        crew: kept_threads::Crew::new(),
     };
     (backend, rx)
 }
@@ -275,6 +278,9 @@ impl ProcessBackend {
     /// parent-death signal (armed against the thread that started it) comes only with the
     /// pool's process.
     fn begin_launch(&self, worker: WorkerId) -> Result<PendingLaunch, WorkerStartError> {
+        if exit_guard::exiting() {
+            return Err(spawn_error(std::io::Error::other("the program is exiting")));
+        }
         let gone = Arc::new(AtomicBool::new(false));
         let (started_tx, started) = mpsc::sync_channel(1);
         let watch = WatchOnceStarted {
@@ -282,8 +288,10 @@ impl ProcessBackend {
             launch: self.launch.clone(),
             events: self.events.clone(),
             gone: Arc::clone(&gone),
+            crew: Arc::clone(&self.crew),
         };
-        kept_threads::run(Box::new(move || watch.run(&started_tx))).map_err(spawn_error)?;
+        kept_threads::run(Box::new(move || watch.run(&started_tx)), &self.crew)
+            .map_err(spawn_error)?;
         Ok(PendingLaunch { started, gone })
     }
 
@@ -350,6 +358,8 @@ struct WatchOnceStarted {
     events: EventSender<ProcessOutput>,
     /// Set once it is reported gone.
     gone: Arc<AtomicBool>,
+    /// The pool's crew (its writer thread counts in it).
+    crew: Arc<kept_threads::Crew>,
 }
 
 /// The parent's ends of what a worker is given.
@@ -431,7 +441,7 @@ impl WatchOnceStarted {
                 return;
             }
         };
-        let jobs = JobSender::new(jobs, self.worker);
+        let jobs = JobSender::new(jobs, self.worker, &self.crew);
         let jobs_closer = jobs.closer();
         let (worker, events) = (self.worker, self.events.clone());
         let arena = ArenaSlot::new();
@@ -521,6 +531,10 @@ impl Backend for ProcessBackend {
 
     fn wake(&mut self) {
         let _ = self.events.send(Message::Wake);
+    }
+
+    fn threads_at_rest(&self) -> Option<Arc<kept_threads::Crew>> {
+        Some(Arc::clone(&self.crew))
     }
 }
 

@@ -10,9 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
+use mp_sync::Deadline;
+
 use crate::backend::{Backend, Events, Schedule};
 use crate::core::{Core, Delivery, JobSpec, Phase};
 use crate::error::{JoinError, PoolError, SubmitError, WorkerRef, WorkerStartError};
+
+/// The longest `join` waits for the backend's threads to be at rest once every worker is gone.
+const AT_REST_BOUND: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the supervisor thread and the pool's callers share.
 struct Shared<B: Backend> {
@@ -232,7 +237,7 @@ impl<B: Backend> Runner<B> {
 
     /// Waits until every worker is gone, after `close` or `terminate`.
     pub(crate) fn join(&self) -> Result<(), JoinError> {
-        {
+        let at_rest = {
             let mut core = self.shared.lock();
             if core.phase() == Phase::Running {
                 return Err(JoinError::StillRunning);
@@ -246,7 +251,8 @@ impl<B: Backend> Runner<B> {
                     .wait(core)
                     .unwrap_or_else(PoisonError::into_inner);
             }
-        }
+            core.backend().threads_at_rest()
+        };
         let handle = self
             .shared
             .supervisor
@@ -257,6 +263,11 @@ impl<B: Backend> Runner<B> {
             // The supervisor catches every panic of user code; a panic of its own is a bug
             // already reported on stderr, and the pool is finished either way.
             let _ = handle.join();
+        }
+        if let Some(crew) = at_rest {
+            // The watchers' last steps after the workers' exits were booked: microseconds.
+            // Bounded all the same: a join never hangs on them.
+            let _ = crew.wait_ended(Deadline::after(AT_REST_BOUND));
         }
         Ok(())
     }

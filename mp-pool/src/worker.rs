@@ -27,9 +27,14 @@ use crate::wire::{FromWorker, ItemCall, JobWire, ToWorker, WorkerArgs};
 
 /// The target of every worker process.
 pub(crate) fn worker_main(args: WorkerArgs) {
-    // A worker never outlives its pool, even when the pool's process is killed. Should the
-    // pool be gone already, the first receive below sees the end of the jobs pipe.
+    // A worker never outlives its pool, even when the pool's process is killed.
     let _ = sys::die_with_parent();
+    // Armed too late if the pool's process was already gone (a replacement started as the
+    // program exited): the signal never comes, and a fork worker holds copies of the pool's
+    // ends of its pipes, so it would never see their end either. The parent's pidfd tells.
+    if mp_process::parent_process().is_some_and(|parent| !parent.is_alive()) {
+        return;
+    }
     // Ctrl-C is the owner's: ignored here, so a program that handles it (to close or terminate
     // the pool, or carry on) keeps its tasks; an owner that dies of it takes the workers along.
     sys::ignore_interrupts();

@@ -63,6 +63,8 @@
 //! - **Fork** forks the caller. A forked child inherits every lock in the state it was in, so fork
 //!   is refused while the caller has other threads ([`Error::ForkWithThreads`]), unless allowed
 //!   with [`Builder::allow_fork_with_threads`]. Python forks regardless and the child may hang.
+//!   Threads parked on nothing but their own wake-up say so with a [`QuietThread`] and are not
+//!   counted (mp-pool's watcher threads kept between pools do).
 //! - **Spawn** runs `/proc/self/exe` afresh. A function of this crate in the ELF `.init_array`
 //!   takes the new process over before `main` (before libtest's harness in a test binary), so no
 //!   call in `main` is needed and none of the user's code runs twice.
@@ -154,5 +156,7 @@ pub use context::{
 };
 pub use cpu::{cpu_count, process_cpu_count};
 pub use error::{Error, Result, UnknownStartMethod};
+/// A thread parked on nothing but its own wake-up, not counted by a fork-method start.
+pub use mp_sync::raw::QuietThread;
 pub use process::Process;
 pub use start::{StartMethod, get_all_start_methods, get_start_method, set_start_method};

@@ -4,7 +4,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use mp_sync::raw::Deadline;
+use mp_sync::raw::{Deadline, ForkGate};
 use nix::sys::signal::Signal;
 
 use crate::child::ChildShared;
@@ -74,6 +74,32 @@ impl std::fmt::Debug for State {
     }
 }
 
+/// How many threads this process has that are not quiet, counted under a closed
+/// [`ForkGate`] (returned closed). Threads that ended may still be listed for a moment (the
+/// kernel lists a thread until it has finished exiting, after its joiner was told it ended, as
+/// the pool's writer threads are when the pool is dropped), and a thread may be on its way to
+/// quiet: a count above one is taken again a few times over a millisecond or two, the gate
+/// opened in between, before it stands. Only a refusal waits; a count of one is final.
+fn threads_not_quiet() -> (std::io::Result<usize>, ForkGate) {
+    let mut tries = 0;
+    loop {
+        let gate = ForkGate::close();
+        let count = crate::sys::thread_count().map(|n| n.saturating_sub(gate.quiet()).max(1));
+        if tries == RECOUNTS || !matches!(count, Ok(threads) if threads > 1) {
+            return (count, gate);
+        }
+        drop(gate);
+        tries += 1;
+        std::thread::sleep(RECOUNT_PAUSE);
+    }
+}
+
+/// How many more times a count of threads above one is taken before a fork is refused.
+const RECOUNTS: usize = 20;
+
+/// The pause between two counts of threads.
+const RECOUNT_PAUSE: Duration = Duration::from_micros(100);
+
 impl Process {
     pub(crate) fn from_parts(
         name: Option<String>,
@@ -112,10 +138,14 @@ impl Process {
         }
         // Counted once, for the refusal and for how a fork child leaves: a fork of a
         // single-threaded process may run its at-exit handlers (see `start::fork`).
+        // Quiet threads (parked, holding nothing: `QuietThread`) do not count; the gate keeps
+        // them quiet from the count to the fork, and is held only if the count is one.
         let mut single_threaded = false;
+        let mut gate = None;
         if method == StartMethod::Fork {
             let allowed = self.allow_fork_with_threads;
-            match crate::sys::thread_count() {
+            let (count, closed) = threads_not_quiet();
+            match count {
                 Ok(threads) if threads > 1 && !allowed => {
                     return Err(Error::ForkWithThreads { threads });
                 }
@@ -123,6 +153,7 @@ impl Process {
                 Err(e) if !allowed => return Err(Error::os("counting threads")(e)),
                 Err(_) => {}
             }
+            gate = single_threaded.then_some(closed);
         }
         // From here on a failure closes the process: its target is gone with the attempt.
         let State::Unstarted(target) = std::mem::replace(&mut self.state, State::Closed) else {
@@ -148,7 +179,9 @@ impl Process {
                     f.make_args()
                         .map_err(Error::os("making the child's arguments"))?;
                 }
-                start::fork::start(target, start, single_threaded)?
+                let child = start::fork::start(target, start, single_threaded)?;
+                drop(gate);
+                child
             }
             (StartMethod::Spawn, Target::Function(mut f)) => {
                 f.make_args()

@@ -168,6 +168,7 @@ mod deadline;
 mod error;
 mod event;
 mod lock;
+mod quiet;
 pub mod raw;
 mod raw_lock;
 mod rlock;

@@ -10,6 +10,9 @@
 //!   [`MAX_SLEEP`] long, so that a wake-up lost with a dead process costs one slice;
 //! * the `CLOCK_MONOTONIC` clock, an absolute [`Deadline`], the spin policy, and
 //!   [`poll_readable`] for descriptors;
+//! * [`QuietThread`], which a thread parked on nothing but its own wake-up holds, and the
+//!   [`ForkGate`] a fork path holds while it counts threads less the quiet ones (mp-process's
+//!   fork start method);
 //! * [`FnRef`], a plain function that travels to processes running the same executable image
 //!   (process targets, barrier actions and pool tasks are all sent this way).
 //!
@@ -31,6 +34,7 @@
 //! ```
 
 pub use crate::deadline::Deadline;
+pub use crate::quiet::{ForkGate, QuietThread};
 pub use crate::sys::{Condvar, LockOutcome, MutexKind, NotOwner, RobustMutex, WakeWord};
 pub use crate::sys::{FnPointer, FnRef, ForeignFunction, Segment, SharedHeader};
 pub use crate::sys::{

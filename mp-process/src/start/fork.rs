@@ -46,6 +46,8 @@ pub(crate) fn start(
     // allowed it, knowing the child must avoid their locks.
     match sys::fork().map_err(Error::os("fork"))? {
         Forked::Child => {
+            // The parent's quiet threads and its fork under way are not this process's.
+            mp_sync::raw::ForkGate::forget_in_child();
             prepared.install();
             if daemon {
                 // Die with the parent; if it already died, the signal would never come.
