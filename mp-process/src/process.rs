@@ -78,14 +78,16 @@ impl std::fmt::Debug for State {
 /// [`ForkGate`] (returned closed). Threads that ended may still be listed for a moment (the
 /// kernel lists a thread until it has finished exiting, after its joiner was told it ended, as
 /// the pool's writer threads are when the pool is dropped), and a thread may be on its way to
-/// quiet: a count above one is taken again a few times over a millisecond or two, the gate
-/// opened in between, before it stands. Only a refusal waits; a count of one is final.
-fn threads_not_quiet() -> (std::io::Result<usize>, ForkGate) {
+/// quiet: a count above one that would refuse the fork (`allowed` false) is taken again a few
+/// times over a millisecond or two, the gate opened in between, before it stands. Only a
+/// refusal waits: a count of one is final, and so is any count of an allowed fork (a pool's
+/// worker started beside its other threads must not wait).
+fn threads_not_quiet(allowed: bool) -> (std::io::Result<usize>, ForkGate) {
     let mut tries = 0;
     loop {
         let gate = ForkGate::close();
         let count = crate::sys::thread_count().map(|n| n.saturating_sub(gate.quiet()).max(1));
-        if tries == RECOUNTS || !matches!(count, Ok(threads) if threads > 1) {
+        if allowed || tries == RECOUNTS || !matches!(count, Ok(threads) if threads > 1) {
             return (count, gate);
         }
         drop(gate);
@@ -144,7 +146,7 @@ impl Process {
         let mut gate = None;
         if method == StartMethod::Fork {
             let allowed = self.allow_fork_with_threads;
-            let (count, closed) = threads_not_quiet();
+            let (count, closed) = threads_not_quiet(allowed);
             match count {
                 Ok(threads) if threads > 1 && !allowed => {
                     return Err(Error::ForkWithThreads { threads });
