@@ -406,37 +406,6 @@ pub(crate) fn restore_interrupts(was_blocked: bool) {
     }
 }
 
-/// In a spare child of the fork server, SIGINT still ignored and blocked: discards a SIGINT that
-/// is pending (setting SIG_IGN again discards it), one that came while the spare waited.
-pub(crate) fn discard_pending_interrupt() {
-    use nix::sys::signal::{SigHandler, Signal, signal};
-    // SAFETY: SIG_IGN installs no handler code.
-    let _ = unsafe { signal(Signal::SIGINT, SigHandler::SigIgn) };
-}
-
-/// This process's process group.
-pub(crate) fn process_group() -> i32 {
-    nix::unistd::getpgrp().as_raw()
-}
-
-/// Moves process `pid` (0: this one; else a child of ours that has not exec'd) into process
-/// group `group` (0: a new group led by it).
-pub(crate) fn set_process_group(pid: i32, group: i32) -> io::Result<()> {
-    nix::unistd::setpgid(Pid::from_raw(pid), Pid::from_raw(group)).map_err(io::Error::from)
-}
-
-/// A connected pair of `SOCK_SEQPACKET` sockets, both close-on-exec.
-pub(crate) fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socketpair};
-    socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )
-    .map_err(io::Error::from)
-}
-
 /// Closes descriptor number `fd`, which nothing in this process will use again (the copy of
 /// the parent's fork-server socket in a forked child, owned by a context that is never dropped).
 pub(crate) fn close_unowned(fd: RawFd) {

@@ -12,13 +12,9 @@
 //! child is not its own; the exit code comes in a later message, since only the OS parent can
 //! reap ([`client`]). The server exits when its parent's end closes (the parent exited or was
 //! killed), after killing its daemon children ([`server`]).
-//!
-//! The server forks ahead: a request is answered by a *spare* child forked while the server had
-//! nothing else to do, handed its work over a socket pair, when one is ready ([`spare`]).
 
 pub(crate) mod client;
 pub(crate) mod server;
-pub(crate) mod spare;
 pub(crate) mod wire;
 
 use std::sync::Arc;

@@ -3,9 +3,8 @@
 
 use std::os::fd::{AsFd, OwnedFd};
 
-use mp_sync::raw::{Deadline, FnRef, poll_readable};
+use mp_sync::raw::{FnRef, poll_readable};
 
-use crate::start::forkserver::spare::{self, Spare, Work};
 use crate::start::forkserver::wire::{MAX_MESSAGE, Reply, Request};
 use crate::start::wire::Trampoline;
 use crate::start::{fork, run};
@@ -28,42 +27,17 @@ pub(crate) fn serve(sock: OwnedFd) -> String {
     // Computed once here, inherited by every child (each would compute them again).
     fork::warm_up_lazy_values();
     let mut children: Vec<ServerChild> = Vec::new();
-    let mut spares: Vec<Spare> = Vec::new();
-    // The group a spare is handed its work in (it waits in one of its own).
-    let group = sys::process_group();
-    // Cleared by a spare that could not be forked (no busy retries), set again by a request.
-    let mut make_spares = true;
-    // Cleared for good by a spare that died while it waited (it could not leave the group, or
-    // was killed from outside): then every start forks, as without spares.
-    let mut spares_work = true;
     loop {
-        // With spares to make, a look that finds nothing to do makes one instead of sleeping.
-        let idle_work = spares_work && make_spares && spares.len() < spare::SPARES;
         let ready = {
             let mut fds = vec![sock.as_fd()];
             fds.extend(children.iter().map(|c| c.pidfd.as_fd()));
-            fds.extend(spares.iter().map(|s| s.pidfd.as_fd()));
-            match poll_readable(&fds, idle_work.then(Deadline::now)) {
+            match poll_readable(&fds, None) {
                 Ok(ready) => ready,
                 Err(e) => return format!("fork server poll: {e}"),
             }
         };
-        if ready.is_empty() {
-            match spare::fork_spare(sigint_was_blocked) {
-                Ok(spare) => spares.push(spare),
-                Err(_) => make_spares = false,
-            }
-            continue;
-        }
         // Descending, so that each swap_remove leaves the lower indices in place.
-        let live = children.len();
-        for &index in ready.iter().rev().filter(|&&i| i > live) {
-            // A spare died while it waited: nobody else knew of it.
-            let spare = spares.swap_remove(index - 1 - live);
-            let _ = sys::reap(spare.pid);
-            spares_work = false;
-        }
-        for &index in ready.iter().rev().filter(|&&i| i > 0 && i <= live) {
+        for &index in ready.iter().rev().filter(|&&i| i > 0) {
             let child = children.swap_remove(index - 1);
             let code = match sys::reap(child.pid) {
                 Ok(code) => code,
@@ -94,18 +68,12 @@ pub(crate) fn serve(sock: OwnedFd) -> String {
         else {
             return format!("fork server: bad request {:?}", &buffer[..len]);
         };
-        make_spares = true;
-        let work = Work {
-            daemon,
-            trampoline,
-            sigint_was_blocked,
-        };
         let reply = match (
             FnRef::<Trampoline>::from_wire(trampoline.0, trampoline.1),
             launch,
         ) {
             (Ok(trampoline), Some(launch)) => {
-                start_child(&mut spares, group, work, trampoline, launch)
+                fork_child(trampoline, launch, daemon, sigint_was_blocked)
             }
             _ => Err(std::io::Error::from(nix::errno::Errno::EINVAL)),
         };
@@ -135,40 +103,30 @@ pub(crate) fn serve(sock: OwnedFd) -> String {
     }
 }
 
-/// Starts the child of a request: a spare handed its work, or else a fork.
-fn start_child(
-    spares: &mut Vec<Spare>,
-    group: i32,
-    work: Work,
-    trampoline: FnRef<Trampoline>,
-    launch: OwnedFd,
-) -> std::io::Result<(i32, OwnedFd)> {
-    while let Some(at) = spares.iter_mut().position(Spare::is_ready) {
-        let spare = spares.swap_remove(at);
-        if let Some(child) = spare::hand_off(spare, group, work, launch.as_fd()) {
-            return Ok(child);
-        }
-    }
-    fork_child(work, trampoline, launch)
-}
-
 /// Forks a child that enters `trampoline` with its `launch` channel; in the server, the child's
-/// pid and pidfd.
+/// pid and pidfd. `sigint_was_blocked`: SIGINT's place in the mask the server started with
+/// (the child's again).
 fn fork_child(
-    work: Work,
     trampoline: FnRef<Trampoline>,
     launch: OwnedFd,
+    daemon: bool,
+    sigint_was_blocked: bool,
 ) -> std::io::Result<(i32, OwnedFd)> {
     // The server is single-threaded, so the child's copy of every lock is free.
     match sys::fork()? {
         Forked::Child => {
+            sys::restore_interrupts(sigint_was_blocked);
+            if daemon && sys::set_parent_death_kill().is_err() {
+                run::start_up_failed("arming the parent-death signal");
+            }
             // The server's socket and its other children's pidfds are not the child's. Their
             // owners, up the server's stack, are never dropped here: this process leaves by
             // `exit_now` from the trampoline or from `start_up_failed`.
             if let Err(e) = sys::close_fds_except(std::os::fd::AsRawFd::as_raw_fd(&launch)) {
                 run::start_up_failed(&format!("closing the server's descriptors: {e}"));
             }
-            spare::run_child(work, trampoline, launch)
+            let why = (trampoline.get())(launch);
+            run::start_up_failed(&why)
         }
         Forked::Parent(pid) => {
             // The child has its copy of the launch channel; ours goes.
