@@ -163,6 +163,17 @@ pub(crate) trait Backend: Send + 'static {
         false
     }
 
+    /// Whether a pool's creation waits until every worker is ready (reported
+    /// [`Event::Ready`]), not only started. By default it does. A backend whose workers cannot
+    /// fail once [`start`](Self::start) returned, short of dying as any worker may, can say no
+    /// (a process pool without an initializer): creation then returns once the workers are
+    /// started, as Python's `Pool` does, and jobs still go only to ready workers; a worker
+    /// that dies before it is ready is then a start failure of a running pool (it is not
+    /// replaced, as a replacement that dies before it is ready is not).
+    fn creation_waits_for_ready(&self) -> bool {
+        true
+    }
+
     /// What `join` waits for once every worker is gone, outside the core's lock: the works the
     /// backend ran on kept threads ended, their threads parked (quiet, so that a fork-method
     /// start right after the join is not refused for them). `None`: nothing to wait for.

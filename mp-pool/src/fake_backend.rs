@@ -73,6 +73,11 @@ struct Script {
     killed: Vec<WorkerId>,
     /// How many of the next starts fail.
     failing_starts: usize,
+    /// Started workers report ready only when the test says ([`Fake::ready_all`]), and the
+    /// pool's creation does not wait for it.
+    ready_later: bool,
+    /// Workers started and not yet reported ready (with `ready_later`).
+    unready: Vec<WorkerId>,
 }
 
 /// The test's handle.
@@ -98,6 +103,13 @@ impl Fake {
             let left = until.saturating_duration_since(Instant::now());
             assert!(!left.is_zero(), "timed out waiting for: {what}");
             script = self.script.1.wait_timeout(script, left).unwrap().0;
+        }
+    }
+
+    /// Every worker started so far reports ready (with `ready_later`).
+    fn ready_all(&self) {
+        for worker in std::mem::take(&mut self.lock().unready) {
+            let _ = self.events.send(Some(Event::Ready { worker }));
         }
     }
 
@@ -190,7 +202,11 @@ impl Backend for FakeBackend {
                 .send(Some(Event::StartFailed { worker, error }));
         } else {
             script.workers.insert(worker, FakeWorker::default());
-            let _ = self.0.events.send(Some(Event::Ready { worker }));
+            if script.ready_later {
+                script.unready.push(worker);
+            } else {
+                let _ = self.0.events.send(Some(Event::Ready { worker }));
+            }
         }
         script.started.push(worker);
         self.0.script.1.notify_all();
@@ -244,6 +260,10 @@ impl Backend for FakeBackend {
     fn wake(&mut self) {
         let _ = self.0.events.send(None);
     }
+
+    fn creation_waits_for_ready(&self) -> bool {
+        !self.0.lock().ready_later
+    }
 }
 
 /// The events side.
@@ -263,12 +283,20 @@ fn fake_pool(
     schedule: Schedule,
     failing_starts: usize,
 ) -> (Result<Runner<FakeBackend>, PoolError>, Fake) {
+    fake_pool_with(schedule, |script| script.failing_starts = failing_starts)
+}
+
+/// A pool over the fake backend, its script set up by `setup` before the workers start.
+fn fake_pool_with(
+    schedule: Schedule,
+    setup: impl FnOnce(&mut Script),
+) -> (Result<Runner<FakeBackend>, PoolError>, Fake) {
     let (tx, rx) = mpsc::channel();
     let fake = Fake {
         script: Arc::new((Mutex::new(Script::default()), Condvar::new())),
         events: tx,
     };
-    fake.lock().failing_starts = failing_starts;
+    setup(&mut fake.lock());
     let runner = Runner::start(FakeBackend(fake.clone()), FakeEvents(rx), schedule);
     (runner, fake)
 }
@@ -538,6 +566,35 @@ fn every_worker_failing_to_start_fails_creation_without_a_hang() {
         let _ = tx.send(matches!(runner, Err(PoolError::WorkerStart(_))));
     });
     assert_eq!(rx.recv_timeout(BOUND), Ok(true));
+}
+
+#[test]
+fn a_creation_that_need_not_wait_returns_before_the_workers_are_ready() {
+    // Bounded: a creation that waited for the ready would never return here.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(fake_pool_with(two_workers(), |s| s.ready_later = true));
+    });
+    let (runner, fake) = rx.recv_timeout(BOUND).expect("the creation returned");
+    let runner = runner.unwrap();
+    assert_eq!(
+        fake.lock().unready.len(),
+        2,
+        "returned with no worker ready"
+    );
+    // A job goes only to a ready worker.
+    let result = map(&runner, (0..6).collect(), 1);
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(
+        fake.lock().workers.values().all(|w| w.queue.is_empty()),
+        "a job went to a worker not ready"
+    );
+    fake.ready_all();
+    fake.run_until(|| result.ready());
+    assert_right_but(&result.get(), None);
+    runner.close();
+    runner.join().unwrap();
+    assert!(fake.lock().workers.is_empty());
 }
 
 #[test]

@@ -112,8 +112,11 @@ impl PoolBuilder {
         self
     }
 
-    /// Starts the pool: every worker is up and its initializer ran when this returns. On a
-    /// failure, the workers already started are stopped.
+    /// Starts the pool: every worker is started when this returns, and with an
+    /// [`initializer`](Self::initializer) every worker is up and its initializer ran (without
+    /// one, as Python's `Pool`, it does not wait for the workers to boot: the first jobs go to
+    /// them once they are up). On a failure (a worker that could not be started, an
+    /// initializer that failed), the workers already started are stopped.
     pub fn build(self) -> Result<Pool, PoolError> {
         #[cfg(feature = "redis")]
         if let Some(broker) = self.broker {

@@ -51,6 +51,10 @@ impl Backend for PoolBackend {
         either!(self, b => b.limits_at_worker())
     }
 
+    fn creation_waits_for_ready(&self) -> bool {
+        either!(self, b => b.creation_waits_for_ready())
+    }
+
     fn retire(&mut self, worker: WorkerId) {
         either!(self, b => b.retire(worker));
     }

@@ -462,7 +462,9 @@ impl WatchOnceStarted {
             let _ = process.join();
             return;
         }
+        let unready_death_replaced = self.launch.init.is_none();
         let watcher = Watcher {
+            unready_death_replaced,
             name: WorkerRef {
                 id: self.worker,
                 pid: process.pid().and_then(|pid| u32::try_from(pid).ok()),
@@ -490,6 +492,12 @@ impl Backend for ProcessBackend {
         self.workers.retain(|_, w| !w.gone.load(Ordering::Acquire));
         let pending = self.begin_launch(worker)?;
         self.finish_launch(worker, pending)
+    }
+
+    fn creation_waits_for_ready(&self) -> bool {
+        // What can fail between a worker's start and its ready is its initializer; without
+        // one, waiting for the ready hop (worker, watcher, creator) only delays the pool.
+        self.launch.init.is_some()
     }
 
     fn start_all(&mut self, workers: &[WorkerId]) -> Vec<Result<Option<u32>, WorkerStartError>> {
@@ -687,6 +695,11 @@ struct Watcher {
     running: RunningWord,
     /// Frees its jobs pipe once it is gone.
     jobs: JobsCloser,
+    /// Whether the pool's creation did not wait for the worker's ready (no initializer): a
+    /// death by a signal before the ready is then a death like any, and the worker is
+    /// replaced, not a start failure (a Ctrl-C or a kill while it booted, after the pool was
+    /// returned).
+    unready_death_replaced: bool,
 }
 
 impl Watcher {
@@ -836,7 +849,8 @@ impl Watcher {
         }
     }
 
-    /// Reaps the worker and reports how it ended (as a start failure if it never was ready).
+    /// Reaps the worker and reports how it ended (as a start failure if it never was ready,
+    /// unless a signal ended it and the pool did not wait for its ready).
     fn reap(&self, ready: bool) {
         self.free_pipes();
         let worker = self.name.id;
@@ -849,6 +863,10 @@ impl Watcher {
         if ready {
             // Read after the reaping: the worker wrote its last word.
             let held = self.running.held();
+            self.emit(Event::Exited { worker, how, held });
+        } else if self.unready_death_replaced && matches!(how, WorkerExit::Signal(_)) {
+            // It held no job (jobs go to ready workers only).
+            let held = Held::Nothing;
             self.emit(Event::Exited { worker, how, held });
         } else {
             let error = WorkerStartError::Died {

@@ -130,8 +130,9 @@ pub(crate) struct Runner<B: Backend> {
 
 impl<B: Backend> Runner<B> {
     /// Starts the pool's workers (and its supervisor, if its backend's events come through
-    /// it), and waits until every worker is ready. On a failure, the workers already started
-    /// are stopped.
+    /// it), and waits until every worker is ready, if the backend asks for that
+    /// ([`Backend::creation_waits_for_ready`]). On a failure, the workers already started are
+    /// stopped.
     pub(crate) fn start<E: Events<B::Output>>(
         backend: B,
         mut events: E,
@@ -162,8 +163,9 @@ impl<B: Backend> Runner<B> {
             shared.with_core(Core::terminate);
             return Err(WorkerStartError::Spawn(Arc::new(e)).into());
         }
+        let until_ready = shared.lock().backend().creation_waits_for_ready();
         let runner = Runner { shared };
-        if let Err(error) = runner.wait_ready() {
+        if let Err(error) = runner.wait_started(until_ready) {
             runner.terminate();
             let _ = runner.join();
             return Err(error.into());
@@ -171,14 +173,15 @@ impl<B: Backend> Runner<B> {
         Ok(runner)
     }
 
-    /// Waits until each worker is ready or one failed.
-    fn wait_ready(&self) -> Result<(), WorkerStartError> {
+    /// Whether a worker failed to start; with `until_ready`, waits until each worker is ready
+    /// or one failed.
+    fn wait_started(&self, until_ready: bool) -> Result<(), WorkerStartError> {
         let mut core = self.shared.lock();
         loop {
             if let Some(error) = core.start_failure() {
                 return Err(error.clone());
             }
-            if core.ready_workers() >= core.size() {
+            if !until_ready || core.ready_workers() >= core.size() {
                 return Ok(());
             }
             core = self

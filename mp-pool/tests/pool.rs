@@ -113,6 +113,56 @@ fn a_sigkilled_worker_fails_exactly_its_task_under_every_start_method() {
     });
 }
 
+#[test]
+fn a_worker_killed_as_it_boots_is_replaced_under_every_start_method() {
+    // Creation does not wait for the workers to boot (no initializer): one killed at once is
+    // most often not ready yet. It must be replaced like any dead worker, not leave the pool
+    // a worker short (nor break a pool of one).
+    bounded(|| {
+        for method in StartMethod::ALL {
+            for round in 0..5 {
+                let pool = pool(2, method);
+                let pid = pool.workers()[0].pid.unwrap();
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                let results = pool.map(square, 0..100).unwrap();
+                assert!(
+                    results
+                        .iter()
+                        .enumerate()
+                        .all(|(x, r)| r.as_ref().ok() == Some(&(x as u64 * x as u64))),
+                    "{method:?} round {round}"
+                );
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+                while pool.workers().len() < 2 {
+                    assert!(
+                        std::time::Instant::now() < until,
+                        "{method:?} round {round}: the killed worker was not replaced"
+                    );
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                let single = Pool::builder()
+                    .processes(1)
+                    .start_method(method)
+                    .build()
+                    .unwrap();
+                let pid = single.workers()[0].pid.unwrap();
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                assert_eq!(
+                    single.apply(square, 7).unwrap(),
+                    49,
+                    "{method:?} round {round}"
+                );
+            }
+        }
+    });
+}
+
 /// A task in the middle of a chunk of 100 (and of Python's default 125 for 1,000 on two).
 const FATAL_MID_CHUNK: u64 = 537;
 
