@@ -93,3 +93,13 @@ pub(crate) fn warm_up_lazy_values() {
     let _ = mp_sync::raw::may_spin();
     let _ = mp_sync::raw::FnRef::new(warm_up_lazy_values as fn()).to_wire();
 }
+
+/// Registers on this thread the thread-local destructors of what a fresh child decodes its
+/// launch message with (ipc-channel's deserialization slots), in the fork server, whose one
+/// thread every child continues: each child inherits them registered. A child that registered
+/// them itself also bound glibc's `_dl_find_dso_for_object` lazily, the first registration of a
+/// thread-local destructor in the process: a symbol lookup in ld.so, whose tables and code the
+/// child faulted in (6 of a pool worker's ~46 page faults).
+pub(crate) fn warm_up_thread_locals() {
+    let _ = ipc_channel::ipc::IpcMessage::from_data(Vec::new()).to::<()>();
+}

@@ -2,6 +2,7 @@
 //! its exit code. Shared by every start method.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::OnceLock;
 
 use ipc_channel::ipc::IpcSender;
 
@@ -13,12 +14,25 @@ pub(crate) const STARTUP_FAILED: i32 = 70;
 
 /// Fault injection for tests of start-up failures: a fresh child that finds this variable set
 /// exits with the code it holds before it reads its launch message, as a child killed during
-/// start-up would. Read only by spawn and forkserver children, never by the fork server.
+/// start-up would. Acted on only by spawn and forkserver children, never by the fork server,
+/// which reads it once for all its children ([`read_fault_injection`]).
 pub(crate) const FAULT_ENV: &str = "MP_PROCESS_TEST_EXIT_AT_STARTUP";
+
+/// [`FAULT_ENV`]'s code, read once per process image: a forkserver child inherits the server's
+/// reading (its environment is the server's, fixed at the server's start).
+static STARTUP_FAULT: OnceLock<Option<i32>> = OnceLock::new();
+
+/// Reads [`FAULT_ENV`], once: in the fork server before its forks, since a child that read the
+/// environment itself faulted in five pages of the server's for it (the lookup's code, the
+/// environment lock).
+pub(crate) fn read_fault_injection() -> Option<i32> {
+    *STARTUP_FAULT
+        .get_or_init(|| std::env::var_os(FAULT_ENV).and_then(|v| v.to_str()?.parse::<i32>().ok()))
+}
 
 /// Exits at once if [`FAULT_ENV`] asks for it.
 pub(crate) fn die_here_if_asked() {
-    if let Some(code) = std::env::var_os(FAULT_ENV).and_then(|v| v.to_str()?.parse::<i32>().ok()) {
+    if let Some(code) = read_fault_injection() {
         sys::exit_now(code);
     }
 }

@@ -26,6 +26,8 @@ pub(crate) fn serve(sock: OwnedFd) -> String {
     let sigint_was_blocked = sys::ignore_interrupts();
     // Computed once here, inherited by every child (each would compute them again).
     fork::warm_up_lazy_values();
+    fork::warm_up_thread_locals();
+    let _ = run::read_fault_injection();
     let mut children: Vec<ServerChild> = Vec::new();
     loop {
         let ready = {
