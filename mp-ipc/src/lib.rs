@@ -222,6 +222,7 @@ mod connection;
 mod envelope;
 mod error;
 mod framing;
+mod fresh_buffer;
 mod handle_passing;
 mod handles;
 mod joinable_queue;
