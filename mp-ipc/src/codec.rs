@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::CodecError;
+use crate::fresh_buffer::fresh_copy;
 
 thread_local! {
     /// Reused encode buffer: no allocation per message once warm.
@@ -125,7 +126,7 @@ impl From<Vec<u8>> for Bytes {
 
 impl From<&[u8]> for Bytes {
     fn from(v: &[u8]) -> Self {
-        Bytes(v.to_vec())
+        Bytes(fresh_copy(v))
     }
 }
 
@@ -183,7 +184,7 @@ pub mod serde_bytes {
         }
 
         fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
-            Ok(v.to_vec())
+            Ok(crate::fresh_buffer::fresh_copy(v))
         }
 
         fn visit_byte_buf<E: de::Error>(self, v: Vec<u8>) -> Result<Vec<u8>, E> {

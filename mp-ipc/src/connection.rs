@@ -319,18 +319,22 @@ impl Connection {
 
     /// Receives one message as bytes, blocking (Python's `recv_bytes`).
     pub fn recv_bytes(&self) -> Result<Vec<u8>, Error> {
-        self.recv_frame(None, <[u8]>::to_vec, |v| v)
+        self.recv_frame(None, crate::fresh_buffer::fresh_copy, |v| v)
     }
 
     /// [`recv_bytes`](Self::recv_bytes) for at most `timeout` (errors as for
     /// [`recv_timeout`](Self::recv_timeout)).
     pub fn recv_bytes_timeout(&self, timeout: Duration) -> Result<Vec<u8>, Error> {
-        self.recv_frame(Some(Deadline::after(timeout)), <[u8]>::to_vec, |v| v)
+        self.recv_frame(
+            Some(Deadline::after(timeout)),
+            crate::fresh_buffer::fresh_copy,
+            |v| v,
+        )
     }
 
     /// [`recv_bytes_timeout`](Self::recv_bytes_timeout) until an absolute `deadline`.
     pub fn recv_bytes_deadline(&self, deadline: Deadline) -> Result<Vec<u8>, Error> {
-        self.recv_frame(Some(deadline), <[u8]>::to_vec, |v| v)
+        self.recv_frame(Some(deadline), crate::fresh_buffer::fresh_copy, |v| v)
     }
 
     /// Receives one message into `buf`, returning its length (Python's `recv_bytes_into`).

@@ -641,7 +641,7 @@ impl PipeEnd {
         }
         // Streamed (or a torn frame from a writer that died): read chunk by chunk.
         let keep = len as usize <= max;
-        let mut v = Vec::with_capacity(if keep { len as usize } else { 0 });
+        let mut v = crate::fresh_buffer::fresh_vec(if keep { len as usize } else { 0 });
         let mut pos = head.wrapping_add(HEADER);
         self.release(pos);
         let padded = total - u64::from(HEADER);

@@ -210,7 +210,7 @@ impl<'a> Ring<'a> {
         match unsafe { self.contiguous(pos, len) } {
             Some(slice) => f(Payload::InPlace(slice)),
             None => {
-                let mut v = Vec::with_capacity(len);
+                let mut v = crate::fresh_buffer::fresh_vec(len);
                 self.extend_vec(pos, len, &mut v);
                 f(Payload::Copied(v))
             }

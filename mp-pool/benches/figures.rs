@@ -7,7 +7,7 @@
 //! | `pool/map_default_chunks` | tasks/s, `map(square, 0..100_000)`, Python's chunk size | `Pool(2).map` | 2 scoped threads over halves |
 //! | `pool/map_chunksize_1` | tasks/s, the same with chunk size 1 | `Pool(2).map_chunked(.., 1)` | one 8-byte request and reply per item over a socketpair to a forked child |
 //! | `pool/apply_async_roundtrip` | round trips/s, `apply_async(square, i).get()` one at a time | `Pool(2)` | socketpair 8-byte ping-pong with a forked child |
-//! | `pool/map_1mib_results` | MiB/s, `map` of 100 tasks returning 1 MiB each | `Pool(2).map` | two forked children (kept between repeats) hand 50 x 1 MiB each through a shared region to a parent thread each, which copies every one into a fresh `Vec<u8>` |
+//! | `pool/map_1mib_results` | MiB/s, `map` of 100 tasks returning 1 MiB each | `Pool(2).map` | two forked children (kept between repeats) hand 50 x 1 MiB each through a shared region to a parent thread each, which copies every one into a fresh `Vec<u8>` (its pages faulted in first, as mp-ipc's receivers do) |
 //! | `pool/idle_pss_pool4` | MiB, the summed PSS of an idle Pool(4)'s workers after a warm-up map | `Pool(4)` | none |
 //! | `pool/imap_scale/1e4`..`1e7` | items/s, `imap(square, 0..n)` chunk size 1,000, consumed one by one | `Pool(2).imap_chunked` | none |
 //! | `pool/imap_peak_rss/1e4`..`1e7` | MiB, this process's peak RSS after that imap (lazy input keeps it flat) | `Pool(2).imap_chunked` | none |
@@ -306,8 +306,9 @@ fn region_child(region: mp_ipc::RawArray<u8>, mut socket: UnixStream) {
 /// workers are) each make `per_child` results of 1 MiB (`mib_result`'s work) and copy each
 /// into a free slot of a shared region of their own, naming the slot in one byte on a
 /// socketpair; a parent thread per child copies each into a fresh `Vec<u8>` (kept, as `map`'s
-/// results are) and gives the slot back. Two copies and the fresh pages a kept result needs,
-/// no encoding, no bookkeeping: what any transport pays.
+/// results are; its pages faulted in by one call first, as mp-ipc does) and gives the slot
+/// back. Two copies and the fresh pages a kept result needs, no encoding, no bookkeeping: what
+/// any transport pays.
 fn shared_region_rate(per_child: usize) -> f64 {
     let mut lanes = REGION_LANES.lock().expect("lanes");
     while lanes.len() < 2 {
@@ -355,7 +356,9 @@ fn read_region_round(lane: &RegionLane, n: usize) -> Vec<Vec<u8>> {
         // SAFETY: the child named this slot after filling it and writes it again only once
         // it is given back below.
         let bytes = unsafe { lane.region.as_slice() };
-        kept.push(bytes[at..at + MIB].to_vec());
+        // As a receiver of mp-ipc copies a large byte string: into a new vector whose pages
+        // are faulted in by one call first, not one trap a page during the copy.
+        kept.push(mp_ipc::Bytes::from(&bytes[at..at + MIB]).into_vec());
         if i + REGION_SLOTS < n {
             socket.write_all(&slot).expect("give the slot back");
         }

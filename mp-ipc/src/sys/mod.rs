@@ -1,5 +1,5 @@
 //! The one OS seam of the crate: `epoll` for the descriptor watcher, a lock-free per-process
-//! value, page release, the queue's held locks, and named POSIX shared memory with its
+//! value, page release and population, the queue's held locks, and named POSIX shared memory with its
 //! name watcher. The shared-memory segment,
 //! the futexes (wait, wake, waitv) and the monotonic clock come from mp-sync's public low-level
 //! layer, [`mp_sync::raw`], so the two crates share one seam for each.
@@ -15,6 +15,7 @@ mod held;
 pub(crate) mod kind;
 mod layout;
 mod per_process;
+mod populate;
 mod raw_array;
 mod raw_value;
 mod release;
@@ -35,6 +36,7 @@ pub(crate) use mp_sync::raw::{
 };
 pub(crate) use mp_sync::raw::{Segment, SharedHeader};
 pub(crate) use per_process::PerProcess;
+pub(crate) use populate::{POPULATE_MIN, populate_for_write};
 pub use raw_array::RawArray;
 pub use raw_value::RawValue;
 pub(crate) use release::release_pages;
