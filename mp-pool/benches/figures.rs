@@ -8,7 +8,7 @@
 //! | `pool/map_chunksize_1` | tasks/s, the same with chunk size 1 | `Pool(2).map_chunked(.., 1)` | one 8-byte request and reply per item over a socketpair to a forked child |
 //! | `pool/apply_async_roundtrip` | round trips/s, `apply_async(square, i).get()` one at a time | `Pool(2)` | socketpair 8-byte ping-pong with a forked child |
 //! | `pool/map_1mib_results` | MiB/s, `map` of 100 tasks returning 1 MiB each | `Pool(2).map` | two forked children (kept between repeats) hand 50 x 1 MiB each through a shared region to a parent thread each, which copies every one into a fresh `Vec<u8>` (its pages faulted in first, as mp-ipc's receivers do) |
-//! | `pool/idle_pss_pool4` | MiB, the summed PSS of an idle Pool(4)'s workers after a warm-up map | `Pool(4)` | none |
+//! | `pool/idle_pss_pool4` | MiB, the summed PSS of an idle Pool(4) and its parent (the parent's whole process tree: workers, fork server) after a warm-up map | `Pool(4)` and its parent (the same tree) | none |
 //! | `pool/imap_scale/1e4`..`1e7` | items/s, `imap(square, 0..n)` chunk size 1,000, consumed one by one | `Pool(2).imap_chunked` | none |
 //! | `pool/imap_peak_rss/1e4`..`1e7` | MiB, this process's peak RSS after that imap (lazy input keeps it flat) | `Pool(2).imap_chunked` | none |
 //!
@@ -19,6 +19,7 @@
 //! row) and take the median of the repeats on that pool ([`with_shared_pool`]).
 //! Workers use the default start method (forkserver), as Python 3.14's pool does.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::sync::Mutex;
@@ -366,27 +367,58 @@ fn read_region_round(lane: &RegionLane, n: usize) -> Vec<Vec<u8>> {
     kept
 }
 
-/// The proportional set size of process `pid`, in MiB (`smaps_rollup`).
-fn pss_mib(pid: u32) -> f64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).expect("smaps_rollup");
+/// The proportional set size of process `pid`, in MiB (`smaps_rollup`); `None` once it is gone.
+fn pss_mib(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
     let kib: f64 = text
         .lines()
         .find_map(|l| l.strip_prefix("Pss:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("a Pss line");
-    kib / 1024.0
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())?;
+    Some(kib / 1024.0)
 }
 
-/// MiB: the summed PSS of an idle Pool(4)'s workers after a warm-up map of 1,000.
+/// MiB: the summed PSS of this process and of every process below it (its children, theirs,
+/// ...): the pool's workers, and the fork server they come from, with their parent.
+fn tree_pss_mib() -> f64 {
+    let mut children: HashMap<u32, Vec<u32>> = HashMap::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        // The parent is the second field after the command name, which ends at the last ')'.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue; // gone meanwhile
+        };
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            children.entry(ppid).or_default().push(pid);
+        }
+    }
+    let mut todo = vec![std::process::id()];
+    let mut total = 0.0;
+    while let Some(pid) = todo.pop() {
+        total += pss_mib(pid).unwrap_or(0.0);
+        todo.extend(children.get(&pid).into_iter().flatten());
+    }
+    total
+}
+
+/// MiB: the summed PSS of an idle Pool(4), its workers and everything else this process runs
+/// (the fork server), and this process, after a warm-up map of 1,000.
 fn idle_pss_pool4(_floor: bool) -> f64 {
     let pool = Pool::new(4).expect("pool");
     let _ = pool.map(square, 0..1000).expect("warm-up");
     std::thread::sleep(std::time::Duration::from_millis(200));
-    pool.workers()
-        .iter()
-        .filter_map(|w| w.pid)
-        .map(pss_mib)
-        .sum()
+    let pss = tree_pss_mib();
+    drop(pool);
+    pss
 }
 
 /// Chunk size of the imap figures (as `mp_bench.py`).

@@ -576,13 +576,39 @@ def pss_mib(pid):
     raise RuntimeError(f"no Pss line for {pid}")
 
 
+def tree_pss_mib(root):
+    """MiB: the summed PSS of process `root` and of every process below it."""
+    children = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue  # gone meanwhile
+        # The parent is the second field after the command name, which ends at the last ')'.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(name))
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        try:
+            total += pss_mib(pid)
+        except OSError:
+            pass  # gone meanwhile
+        todo.extend(children.get(pid, []))
+    return total
+
+
 def pool_idle_pss(workers=4):
-    """MiB: the summed PSS of an idle Pool(4)'s workers, after a warm-up map."""
+    """MiB: the summed PSS of an idle Pool(4) and its parent (this process and every process
+    below it), after a warm-up map."""
     def once():
         with mp.Pool(workers) as pool:
             pool.map(square, range(1000))
             time.sleep(0.2)
-            return sum(pss_mib(p.pid) for p in pool._pool)
+            return tree_pss_mib(os.getpid())
 
     return median_of(once)
 
