@@ -127,6 +127,19 @@ fn the_halves_travel_to_children_under_every_method() {
     }
 }
 
+/// Sends on `tx` until a send is `BrokenPipe` (the reader's hang-up is noticed within a
+/// millisecond of a send), which must come within [`BOUND`]; `what` names the case.
+fn sends_until_broken_pipe(tx: &Connection, what: &str) {
+    let t = Instant::now();
+    loop {
+        match tx.send(&1u32) {
+            Err(Error::BrokenPipe) => return,
+            Ok(()) if t.elapsed() < BOUND => std::thread::sleep(Duration::from_millis(1)),
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn the_other_end_sees_eof_only_once_both_halves_are_gone() {
     let _g = shared();
@@ -141,14 +154,7 @@ fn the_other_end_sees_eof_only_once_both_halves_are_gone() {
     assert_eq!(rx.recv_timeout::<u32>(BOUND).unwrap(), 2);
     drop(rx);
     assert!(matches!(theirs.recv_timeout::<u32>(BOUND), Err(Error::Eof)));
-    let t = Instant::now();
-    loop {
-        match theirs.send(&3u32) {
-            Err(Error::BrokenPipe) => break,
-            Ok(()) if t.elapsed() < BOUND => std::thread::sleep(Duration::from_millis(1)),
-            other => panic!("{other:?}"),
-        }
-    }
+    sends_until_broken_pipe(&theirs, "the other end");
 }
 
 #[test]
@@ -165,14 +171,7 @@ fn each_half_sees_the_other_end_die() {
             matches!(rx.recv_timeout::<u32>(BOUND), Err(Error::Eof)),
             "{method:?}"
         );
-        let t = Instant::now();
-        loop {
-            match tx.send(&1u32) {
-                Err(Error::BrokenPipe) => break,
-                Ok(()) if t.elapsed() < BOUND => std::thread::sleep(Duration::from_millis(1)),
-                other => panic!("{method:?}: {other:?}"),
-            }
-        }
+        sends_until_broken_pipe(&tx, &format!("{method:?}"));
     }
 }
 

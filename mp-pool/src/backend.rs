@@ -168,8 +168,9 @@ pub(crate) trait Backend: Send + 'static {
     /// fail once [`start`](Self::start) returned, short of dying as any worker may, can say no
     /// (a process pool without an initializer): creation then returns once the workers are
     /// started, as Python's `Pool` does, and jobs still go only to ready workers; a worker
-    /// that dies before it is ready is then a start failure of a running pool (it is not
-    /// replaced, as a replacement that dies before it is ready is not).
+    /// that fails before it is ready ([`Event::StartFailed`]) is then a start failure of a
+    /// running pool (not replaced, as a replacement's is not), while one the backend reports
+    /// as [`Event::Exited`] (the process backend: killed by a signal as it booted) is replaced.
     fn creation_waits_for_ready(&self) -> bool {
         true
     }
